@@ -1,0 +1,418 @@
+"""The catalog: the one place where assets are created, replaced, deleted and read.
+
+Every write follows the flow of ../shared/DESIGN.md section 2: AIoD JSON -> RDF (field
+table) -> SHACL validation -> atomic graph replace in the store + index row -> change event.
+Nothing is written for a record that fails validation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kg.errors import Conflict, Invalid, NotFound
+from kg.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
+from kg.identifiers import IDENTIFIER_RE, new_identifier
+from kg.index import CatalogIndex, Entry
+from kg.rdf_mapping import (
+    Conversion,
+    Problem,
+    Triple,
+    asset_iri,
+    asset_to_triples,
+    triples_to_asset,
+)
+from kg.settings import Settings
+from kg.store import EmbeddedStore, GraphStore
+from kg.validation import validate_conversions
+
+JSON = dict[str, Any]
+DEFAULT_STATUS = "published"
+USER_PLATFORM = "aiod"
+
+
+def now() -> str:
+    """The server clock as AIoD writes it: UTC, seconds, no zone suffix."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    kind: Literal["upsert", "delete"]
+    asset_type: AssetType
+    identifier: str
+    asset: JSON | None = None
+
+
+@dataclass
+class SaveResult:
+    """Outcome of one record of a batch write."""
+
+    index: int
+    identifier: str | None = None
+    created: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    conflict: str | None = None  # identifier of the existing asset with the same platform id
+
+    @property
+    def ok(self) -> bool:
+        return self.identifier is not None and not self.problems and self.conflict is None
+
+
+@dataclass
+class _Prepared:
+    index: int
+    identifier: str
+    entry: Entry
+    conversion: Conversion
+    created: bool
+
+
+class Catalog:
+    """All reads and writes of assets. Thread-safe; writes are serialised per process."""
+
+    def __init__(self, settings: Settings, store: GraphStore | None = None,
+                 index: CatalogIndex | None = None) -> None:
+        self.settings = settings
+        self.base_url = settings.base
+        if store is None or index is None:
+            path = settings.store_path
+            store = store or EmbeddedStore(path)
+            index = index or CatalogIndex(path / "catalog.sqlite" if path else None)
+        self.store = store
+        self.index = index
+        self._write_lock = threading.RLock()
+        self._listeners: list[Callable[[ChangeEvent], None]] = []
+        self.recover()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def subscribe(self, listener: Callable[[ChangeEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, events: Iterable[ChangeEvent]) -> None:
+        for event in events:
+            for listener in self._listeners:
+                listener(event)
+
+    def iri(self, asset: AssetType, identifier: str) -> str:
+        return asset_iri(self.base_url, asset, identifier)
+
+    def close(self) -> None:
+        self.index.close()
+        self.store.close()
+
+    # ------------------------------------------------------------------ consistency
+
+    def recover(self) -> int:
+        """Repair index rows whose write was interrupted; rebuild a missing index.
+
+        Returns the number of rows repaired.
+        """
+        pending = self.index.pending()
+        repaired = 0
+        if pending:
+            upserts, deletes = [], []
+            for identifier, type_ in pending:
+                entry = self._entry_from_store(ASSET_TYPES[type_], identifier)
+                if entry is None:
+                    deletes.append((identifier, type_))
+                else:
+                    upserts.append(entry)
+            self.index.commit_entries(upserts, deletes, deleted_at=now())
+            repaired = len(pending)
+        if self.index.count_by_platform() == {} and next(self.store.graph_names(), None):
+            repaired += self.rebuild_index()
+        return repaired
+
+    def rebuild_index(self) -> int:
+        """Recreate the index from the store (the source of truth)."""
+        with self._write_lock:
+            self.index.clear()
+            batch: list[Entry] = []
+            count = 0
+            for iri in self.store.graph_names():
+                asset, identifier = self._parse_iri(iri)
+                if asset is None or identifier is None:
+                    continue
+                entry = self._entry_from_store(asset, identifier)
+                if entry is not None:
+                    batch.append(entry)
+                if len(batch) >= 5000:
+                    self.index.commit_entries(batch)
+                    count += len(batch)
+                    batch = []
+            self.index.commit_entries(batch)
+            return count + len(batch)
+
+    def _parse_iri(self, iri: str) -> tuple[AssetType | None, str | None]:
+        prefix = self.base_url + "/"
+        if not iri.startswith(prefix):
+            return None, None
+        collection, _, identifier = iri[len(prefix):].partition("/")
+        asset = ASSET_TYPES.get(collection)
+        if asset is None or not IDENTIFIER_RE.match(identifier):
+            return None, None
+        return asset, identifier
+
+    def _entry_from_store(self, asset: AssetType, identifier: str) -> Entry | None:
+        triples = self.store.graph(self.iri(asset, identifier))
+        if not triples:
+            return None
+        data = triples_to_asset(asset, self.iri(asset, identifier), triples, self.base_url)
+        return self._entry(asset, identifier, data)
+
+    @staticmethod
+    def _entry(asset: AssetType, identifier: str, data: JSON) -> Entry:
+        entry = data.get("aiod_entry") or {}
+        created = str(entry.get("date_created") or now())
+        return Entry(
+            identifier=identifier,
+            type=asset.collection,
+            platform=data.get("platform") if asset.collection != "platforms" else None,
+            platform_resource_identifier=data.get("platform_resource_identifier"),
+            status=entry.get("status"),
+            date_created=created,
+            date_modified=str(entry.get("date_modified") or created),
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def _prepare(
+        self,
+        asset: AssetType,
+        position: int,
+        data: Any,
+        identifier: str | None,
+        previous: Entry | None,
+        timestamp: str,
+    ) -> _Prepared | SaveResult:
+        if not isinstance(data, dict):
+            return SaveResult(position, problems=[Problem("", "Expected a JSON object.", data)])
+        identifier = identifier or new_identifier(asset)
+        data = dict(data)
+        if asset.collection != "platforms":
+            has_platform = data.get("platform") is not None
+            has_id = data.get("platform_resource_identifier") is not None
+            if not has_platform and not has_id:
+                data["platform"] = USER_PLATFORM
+                data["platform_resource_identifier"] = identifier
+        given_entry = data.get("aiod_entry")
+        given_status = given_entry.get("status") if isinstance(given_entry, dict) else None
+        status = given_status or (previous.status if previous else None) or DEFAULT_STATUS
+        entry_fields: JSON = {
+            "status": status,
+            "date_created": previous.date_created if previous else timestamp,
+            "date_modified": timestamp,
+        }
+        iri = self.iri(asset, identifier)
+        server: JSON = {"identifier": identifier}
+        if "aiod_entry" in asset.by_name:
+            server["aiod_entry"] = entry_fields
+        conversion = asset_to_triples(asset, data, iri, self.base_url, server)
+        platform = data.get("platform") if asset.collection != "platforms" else None
+        resource_id = data.get("platform_resource_identifier")
+        entry = Entry(
+            identifier=identifier,
+            type=asset.collection,
+            platform=platform if isinstance(platform, str) else None,
+            platform_resource_identifier=resource_id if isinstance(resource_id, str) else None,
+            status=status if isinstance(status, str) else None,
+            date_created=entry_fields["date_created"],
+            date_modified=timestamp,
+        )
+        return _Prepared(position, identifier, entry, conversion, previous is None)
+
+    def save_many(
+        self,
+        asset: AssetType,
+        records: Sequence[Any],
+        mode: Literal["create", "upsert"] = "create",
+    ) -> list[SaveResult]:
+        """Validate and write a batch of records; each record succeeds or fails on its own.
+
+        ``create`` refuses a record whose ``(platform, platform_resource_identifier)`` exists
+        (``SaveResult.conflict``); ``upsert`` replaces that asset, keeping its identifier.
+        """
+        with self._write_lock:
+            timestamp = now()
+            results: dict[int, SaveResult] = {}
+            prepared: list[_Prepared] = []
+            seen_keys: dict[tuple[str | None, str | None], int] = {}
+            for position, data in enumerate(records):
+                previous = None
+                if mode == "upsert" and isinstance(data, dict) and data.get("platform"):
+                    previous = self.index.find_platform(
+                        asset.collection, str(data.get("platform")),
+                        str(data.get("platform_resource_identifier")),
+                    )
+                item = self._prepare(
+                    asset, position, data, previous.identifier if previous else None, previous,
+                    timestamp,
+                )
+                if isinstance(item, SaveResult):
+                    results[position] = item
+                    continue
+                prepared.append(item)
+            problems = validate_conversions(
+                [p.conversion for p in prepared], engine=self.settings.validator
+            )
+            writable: list[_Prepared] = []
+            for item in prepared:
+                found = problems.get(item.conversion.iri)
+                if found:
+                    results[item.index] = SaveResult(item.index, problems=found)
+                    continue
+                key = (item.entry.platform, item.entry.platform_resource_identifier)
+                if key[0] is not None and key[1] is not None:
+                    existing = self.index.find_platform(asset.collection, key[0], key[1])
+                    other = existing.identifier if existing else None
+                    if other is not None and other != item.identifier:
+                        results[item.index] = SaveResult(item.index, conflict=other)
+                        continue
+                    if key in seen_keys:  # the same platform id twice in one batch
+                        first = writable[seen_keys[key]].identifier
+                        results[item.index] = SaveResult(item.index, conflict=first)
+                        continue
+                    seen_keys[key] = len(writable)
+                writable.append(item)
+            self._write(writable)
+            for item in writable:
+                results[item.index] = SaveResult(item.index, item.identifier, item.created)
+        if self._listeners:
+            self._emit(
+                ChangeEvent("upsert", asset, item.identifier,
+                            self._read(asset, item.identifier, item.conversion.triples))
+                for item in writable
+            )
+        return [results[i] for i in sorted(results)]
+
+    def _write(self, items: Sequence[_Prepared]) -> None:
+        if not items:
+            return
+        self.index.mark_pending((i.identifier, i.entry.type) for i in items)
+        self.store.replace_graphs({i.conversion.iri: i.conversion.triples for i in items})
+        self.index.commit_entries([i.entry for i in items])
+
+    def create(self, asset: AssetType, data: Any) -> str:
+        """Create one asset; returns its identifier. Raises Invalid or Conflict."""
+        (result,) = self.save_many(asset, [data], mode="create")
+        return self._raise_or_identifier(asset, result)
+
+    def _raise_or_identifier(self, asset: AssetType, result: SaveResult) -> str:
+        if result.problems:
+            raise Invalid(result.problems)
+        if result.conflict is not None:
+            raise Conflict(
+                f"There already exists a {asset.singular} with the same platform and "
+                f"platform_resource_identifier, with identifier={result.conflict}.",
+                existing=result.conflict,
+            )
+        assert result.identifier is not None
+        return result.identifier
+
+    def replace(self, asset: AssetType, identifier: str, data: Any) -> None:
+        """Replace an asset's content (PUT). Raises NotFound, Invalid or Conflict."""
+        with self._write_lock:
+            previous = self._existing(asset, identifier)
+            timestamp = now()
+            item = self._prepare(asset, 0, data, identifier, previous, timestamp)
+            if isinstance(item, SaveResult):
+                raise Invalid(item.problems)
+            item.created = False
+            problems = validate_conversions([item.conversion], engine=self.settings.validator)
+            if problems:
+                raise Invalid(problems[item.conversion.iri])
+            platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
+            if platform is not None and resource_id is not None:
+                existing = self.index.find_platform(asset.collection, platform, resource_id)
+                if existing is not None and existing.identifier != identifier:
+                    self._raise_or_identifier(asset, SaveResult(0, conflict=existing.identifier))
+            self._write([item])
+        if self._listeners:
+            self._emit([ChangeEvent("upsert", asset, identifier,
+                                    self._read(asset, identifier, item.conversion.triples))])
+
+    def delete(self, asset: AssetType, identifier: str) -> None:
+        with self._write_lock:
+            self._existing(asset, identifier)
+            self.delete_many(asset, [identifier])
+
+    def delete_many(self, asset: AssetType, identifiers: Sequence[str]) -> None:
+        """Delete assets (missing ones are ignored). Their index rows become tombstones."""
+        with self._write_lock:
+            pairs = [(i, asset.collection) for i in identifiers]
+            self.index.mark_pending(pairs)
+            self.store.delete_graphs(self.iri(asset, i) for i in identifiers)
+            self.index.commit_entries([], pairs, deleted_at=now())
+        self._emit(ChangeEvent("delete", asset, i) for i in identifiers)
+
+    # ------------------------------------------------------------------ reads
+
+    def not_found(self, asset: AssetType, identifier: str) -> NotFound:
+        return NotFound(f"{asset.label} '{identifier}' not found in the database.")
+
+    def _existing(self, asset: AssetType, identifier: str) -> Entry:
+        entry = self.index.get(identifier)
+        if entry is None or entry.type != asset.collection:
+            raise self.not_found(asset, identifier)
+        return entry
+
+    def _read(self, asset: AssetType, identifier: str, triples: list[Triple]) -> JSON:
+        return triples_to_asset(asset, self.iri(asset, identifier), triples, self.base_url)
+
+    def triples(self, asset: AssetType, identifier: str) -> list[Triple]:
+        """The asset's graph. Raises NotFound."""
+        self._existing(asset, identifier)
+        triples = self.store.graph(self.iri(asset, identifier))
+        if not triples:
+            raise self.not_found(asset, identifier)
+        return triples
+
+    def get(self, asset: AssetType, identifier: str) -> JSON:
+        return self._read(asset, identifier, self.triples(asset, identifier))
+
+    def entry(self, asset: AssetType, identifier: str) -> Entry:
+        return self._existing(asset, identifier)
+
+    def list(
+        self,
+        asset: AssetType,
+        offset: int = 0,
+        limit: int = 10,
+        modified_after: str | None = None,
+        modified_before: str | None = None,
+        platform: str | None = None,
+    ) -> list[JSON]:
+        entries = self.index.page(asset.collection, offset, limit, modified_after,
+                                  modified_before, platform)
+        out = []
+        for entry in entries:
+            triples = self.store.graph(self.iri(asset, entry.identifier))
+            if triples:
+                out.append(self._read(asset, entry.identifier, triples))
+        return out
+
+    def by_platform(self, asset: AssetType, platform: str, resource_id: str) -> JSON:
+        entry = self.index.find_platform(asset.collection, platform, resource_id)
+        if entry is None:
+            raise NotFound(
+                f"{asset.label} '{resource_id}' of platform '{platform}' not found in the database."
+            )
+        return self.get(asset, entry.identifier)
+
+    def count(self, asset: AssetType, detailed: bool = False) -> int | dict[str, int]:
+        if detailed:
+            return self.index.count_by_platform(asset.collection).get(asset.collection, {})
+        return self.index.count(asset.collection)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        found = self.index.count_by_platform()
+        return {name: found.get(name, {}) for name in ASSET_TYPES if found.get(name)}
+
+    def type_of_identifier(self, identifier: str) -> AssetType | None:
+        match = IDENTIFIER_RE.match(identifier)
+        return PREFIX_TO_TYPE.get(match.group(1)) if match else None

@@ -1,0 +1,163 @@
+"""The RDF store: one named graph per asset, graph IRI = asset IRI.
+
+``GraphStore`` is the interface the rest of ``kg`` uses; ``EmbeddedStore`` implements it on
+an on-disk ``pyoxigraph.Store``. Replacing or deleting graphs is one SPARQL Update request,
+which Oxigraph runs as one transaction: a reader sees the old graphs or the new, never a mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import pyoxigraph as ox
+
+from kg.namespaces import PREFIXES
+from kg.rdf_mapping import IRI, Lit, Term, Triple
+
+RDF_FORMATS: dict[str, ox.RdfFormat] = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+}
+
+
+class GraphStore(Protocol):
+    """What the catalog needs from an RDF store."""
+
+    def replace_graphs(self, graphs: Mapping[str, Sequence[Triple]]) -> None:
+        """Atomically replace (or create) each named graph with the given triples."""
+
+    def delete_graphs(self, iris: Iterable[str]) -> None:
+        """Atomically drop the named graphs (missing ones are ignored)."""
+
+    def graph(self, iri: str) -> list[Triple]:
+        """All triples of one named graph (empty if it does not exist)."""
+
+    def has_graph(self, iri: str) -> bool: ...
+
+    def graph_names(self) -> Iterator[str]: ...
+
+    def serialize(self, triples: Sequence[Triple], fmt: str) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- term helpers
+
+
+def _escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+
+
+def nt_term(term: Term) -> str:
+    if isinstance(term, IRI):
+        return f"<{term.value}>"
+    return f'"{_escape(term.lexical)}"^^<{term.datatype}>'
+
+
+def to_ox(term: Term) -> ox.NamedNode | ox.Literal:
+    if isinstance(term, IRI):
+        return ox.NamedNode(term.value)
+    return ox.Literal(term.lexical, datatype=ox.NamedNode(term.datatype))
+
+
+def from_ox(term: object) -> Term:
+    if isinstance(term, ox.NamedNode):
+        return IRI(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Lit(term.value, "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString")
+        return Lit(term.value, term.datatype.value)
+    if isinstance(term, ox.BlankNode):
+        return IRI(f"_:{term.value}")
+    raise TypeError(f"unexpected RDF term {term!r}")
+
+
+def serialize_triples(triples: Sequence[Triple], fmt: str) -> bytes:
+    """Serialise triples with pyoxigraph (Turtle, N-Triples, RDF/XML)."""
+    ox_triples = [
+        ox.Triple(ox.NamedNode(s), ox.NamedNode(p), to_ox(o)) for s, p, o in triples
+    ]
+    rdf_format = RDF_FORMATS[fmt]
+    prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
+    data = ox.serialize(ox_triples, format=rdf_format, prefixes=prefixes)
+    assert isinstance(data, bytes)
+    return data
+
+
+def update_request(
+    replace: Mapping[str, Sequence[Triple]], delete: Iterable[str] = ()
+) -> str:
+    """One SPARQL Update request dropping ``delete`` and replacing ``replace``."""
+    parts = [f"DROP SILENT GRAPH <{iri}>" for iri in delete]
+    parts += [f"DROP SILENT GRAPH <{iri}>" for iri in replace]
+    body = []
+    for iri, triples in replace.items():
+        if not triples:
+            continue
+        lines = "\n".join(f"<{s}> <{p}> {nt_term(o)} ." for s, p, o in triples)
+        body.append(f"GRAPH <{iri}> {{\n{lines}\n}}")
+    if body:
+        parts.append("INSERT DATA {\n" + "\n".join(body) + "\n}")
+    return " ;\n".join(parts)
+
+
+# --------------------------------------------------------------------------- embedded store
+
+
+class EmbeddedStore:
+    """An on-disk (or, with ``path=None``, in-memory) pyoxigraph store."""
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+            self.store = ox.Store(str(path))
+        else:
+            self.store = ox.Store()
+        self.path = path
+
+    def replace_graphs(self, graphs: Mapping[str, Sequence[Triple]]) -> None:
+        if graphs:
+            self.store.update(update_request(graphs))
+
+    def delete_graphs(self, iris: Iterable[str]) -> None:
+        request = update_request({}, list(iris))
+        if request:
+            self.store.update(request)
+
+    def graph(self, iri: str) -> list[Triple]:
+        return [
+            (q.subject.value, q.predicate.value, from_ox(q.object))
+            for q in self.store.quads_for_pattern(None, None, None, ox.NamedNode(iri))
+        ]
+
+    def has_graph(self, iri: str) -> bool:
+        return bool(self.store.contains_named_graph(ox.NamedNode(iri)))
+
+    def graph_names(self) -> Iterator[str]:
+        for name in self.store.named_graphs():
+            if isinstance(name, ox.NamedNode):
+                yield name.value
+
+    def serialize(self, triples: Sequence[Triple], fmt: str) -> bytes:
+        return serialize_triples(triples, fmt)
+
+    def query(self, sparql: str, **kwargs: object) -> object:
+        return self.store.query(sparql, **kwargs)  # type: ignore[arg-type]
+
+    def flush(self) -> None:
+        self.store.flush()
+
+    def close(self) -> None:
+        # pyoxigraph closes the store when the object is released
+        del self.store
