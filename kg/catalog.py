@@ -285,7 +285,7 @@ class Catalog:
         if self._listeners:
             self._emit(
                 ChangeEvent("upsert", asset, item.identifier,
-                            self._read(asset, item.identifier, item.conversion.triples))
+                            self.from_triples(asset, item.identifier, item.conversion.triples))
                 for item in writable
             )
         return [results[i] for i in sorted(results)]
@@ -334,7 +334,7 @@ class Catalog:
             self._write([item])
         if self._listeners:
             self._emit([ChangeEvent("upsert", asset, identifier,
-                                    self._read(asset, identifier, item.conversion.triples))])
+                                    self.from_triples(asset, identifier, item.conversion.triples))])
 
     def delete(self, asset: AssetType, identifier: str) -> None:
         with self._write_lock:
@@ -361,7 +361,7 @@ class Catalog:
             raise self.not_found(asset, identifier)
         return entry
 
-    def _read(self, asset: AssetType, identifier: str, triples: list[Triple]) -> JSON:
+    def from_triples(self, asset: AssetType, identifier: str, triples: list[Triple]) -> JSON:
         return triples_to_asset(asset, self.iri(asset, identifier), triples, self.base_url)
 
     def triples(self, asset: AssetType, identifier: str) -> list[Triple]:
@@ -373,7 +373,7 @@ class Catalog:
         return triples
 
     def get(self, asset: AssetType, identifier: str) -> JSON:
-        return self._read(asset, identifier, self.triples(asset, identifier))
+        return self.from_triples(asset, identifier, self.triples(asset, identifier))
 
     def entry(self, asset: AssetType, identifier: str) -> Entry:
         return self._existing(asset, identifier)
@@ -393,7 +393,7 @@ class Catalog:
         for entry in entries:
             triples = self.store.graph(self.iri(asset, entry.identifier))
             if triples:
-                out.append(self._read(asset, entry.identifier, triples))
+                out.append(self.from_triples(asset, entry.identifier, triples))
         return out
 
     def by_platform(self, asset: AssetType, platform: str, resource_id: str) -> JSON:

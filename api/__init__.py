@@ -1,0 +1,1 @@
+"""aiod-kg interfaces: the FastAPI application and the ``aiod-kg`` command line."""

@@ -1,0 +1,70 @@
+"""The FastAPI application: ``create_app()`` wires settings, catalog, routes and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.responses import HTMLResponse
+
+from api import errors
+from api.routes.assets import all_asset_routers
+from api.routes.meta import meta_router, root_router
+from kg import __version__
+from kg.catalog import Catalog
+from kg.fields import ASSET_TYPES
+from kg.settings import Settings, get_settings
+
+DESCRIPTION = """
+aiod-kg is a knowledge-graph catalog of AI assets (datasets, models, publications, ...).
+It speaks the AIoD REST API v2 (also under `/v2/`); every asset is also RDF
+(JSON-LD, Turtle, N-Triples, RDF/XML via `Accept` or `?format=`).
+Writes need `Authorization: Bearer <AIOD_KG_ADMIN_KEY>`.
+"""
+
+
+def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = catalog is None
+        app.state.catalog = catalog or Catalog(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.catalog.close()
+
+    app = FastAPI(
+        title="aiod-kg",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    if catalog is not None:
+        app.state.catalog = catalog
+    errors.install(app)
+    app.include_router(root_router())
+    for suffix, prefix in (("", ""), ("_v2", "/v2")):
+        app.include_router(meta_router(suffix), prefix=prefix)
+        for router in all_asset_routers(suffix):
+            app.include_router(router, prefix=prefix)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> HTMLResponse:
+        links = "".join(
+            f'<li><a href="/{name}">{name}</a></li>' for name in ASSET_TYPES
+        )
+        return HTMLResponse(
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>aiod-kg</title></head>"
+            "<body><h1>aiod-kg</h1><p>Knowledge-graph catalog of AI assets.</p>"
+            f'<p><a href="/docs">API documentation</a> · <a href="/counts">counts</a></p>'
+            f"<ul>{links}</ul></body></html>"
+        )
+
+    return app

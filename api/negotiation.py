@@ -1,0 +1,81 @@
+"""Content negotiation: ``?format=`` beats ``Accept``; unknown formats are 400/406/415."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    media_type: str
+    aliases: tuple[str, ...] = ()
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("json", "application/json"),
+    Format("jsonld", "application/ld+json", ("json-ld",)),
+    Format("turtle", "text/turtle", ("ttl",)),
+    Format("ntriples", "application/n-triples", ("nt", "n-triples")),
+    Format("rdfxml", "application/rdf+xml", ("rdf", "xml", "rdf-xml")),
+)
+BY_NAME = {alias: f for f in FORMATS for alias in (f.name, *f.aliases)}
+BY_MEDIA = {f.media_type: f for f in FORMATS}
+BY_MEDIA["text/plain"] = BY_NAME["ntriples"]  # N-Triples' historical media type
+BY_MEDIA["application/xml"] = BY_NAME["rdfxml"]
+
+
+def _accept_items(header: str) -> list[tuple[str, float]]:
+    items = []
+    for part in header.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        if not media:
+            continue
+        q = 1.0
+        for param in fields[1:]:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        items.append((media, q))
+    return sorted(items, key=lambda item: -item[1])
+
+
+def choose_format(request: Request, default: str = "json") -> Format:
+    """The response format for a request that can be answered in any of ``FORMATS``."""
+    requested = request.query_params.get("format")
+    if requested:
+        fmt = BY_NAME.get(requested.lower())
+        if fmt is None:
+            names = ", ".join(f.name for f in FORMATS)
+            raise HTTPException(400, f"Unknown format {requested!r}; one of: {names}.")
+        return fmt
+    header = request.headers.get("accept", "")
+    if not header.strip():
+        return BY_NAME[default]
+    for media, q in _accept_items(header):
+        if q <= 0:
+            continue
+        if media in ("*/*", "application/*"):
+            return BY_NAME[default]
+        if media in BY_MEDIA:
+            return BY_MEDIA[media]
+    offered = ", ".join(f.media_type for f in FORMATS)
+    raise HTTPException(406, f"Cannot answer in {header!r}; available: {offered}.")
+
+
+def body_format(request: Request) -> Format:
+    """The format of a request body, from ``Content-Type`` (JSON when absent)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type:
+        return BY_NAME["json"]
+    fmt = BY_MEDIA.get(content_type)
+    if fmt is None:
+        accepted = ", ".join(f.media_type for f in FORMATS)
+        raise HTTPException(415, f"Unsupported Content-Type {content_type!r}; one of: {accepted}.")
+    return fmt

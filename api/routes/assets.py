@@ -1,0 +1,172 @@
+"""The AIoD REST API v2 contract for every asset type: list, get, create, replace, delete.
+
+Handlers are plain ``def`` functions: FastAPI runs them in its thread pool, so store work
+never blocks the event loop. Bodies are read raw and validated by the catalog (SHACL), so
+every problem is reported in the same ``{"field", "message", "value"}`` form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from api.deps import AdminDep, CatalogDep
+from api.negotiation import Format, body_format, choose_format
+from kg.catalog import Catalog
+from kg.errors import ParseError
+from kg.fields import ASSET_TYPES, AssetType
+from kg.jsonschema import asset_schema
+from kg.rdf_input import asset_from_rdf, parse_jsonld, parse_rdf
+from kg.representation import render_many, render_one
+
+FORMAT_DOC = "Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml."
+IdentifierPath = Annotated[str, Path(description="Asset identifier, e.g. data_... for datasets.")]
+RESPONSE_TYPES = {
+    "application/json": {},
+    "application/ld+json": {},
+    "text/turtle": {},
+    "application/n-triples": {},
+    "application/rdf+xml": {},
+}
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        from datetime import UTC
+
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def read_body(request_body: bytes, fmt: Format, asset: AssetType, catalog: Catalog) -> Any:
+    """The AIoD JSON of a request body in any accepted format."""
+    if fmt.name == "json":
+        if not request_body.strip():
+            raise ParseError("The request body is empty; expected a JSON object.")
+        try:
+            return orjson.loads(request_body)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"Not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    if fmt.name == "jsonld":
+        triples = parse_jsonld(request_body, catalog.base_url)
+    else:
+        triples = parse_rdf(request_body, fmt.name, catalog.base_url + "/")
+    return asset_from_rdf(asset, triples, catalog.base_url)
+
+
+def _respond(content: bytes, fmt: Format) -> Response:
+    return Response(content, media_type=fmt.media_type, headers={"Vary": "Accept"})
+
+
+def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
+    """The five operations of one asset type; ``suffix`` keeps operation ids unique."""
+    router = APIRouter(tags=[asset.collection])
+    name = asset.collection
+    create_schema = asset_schema(asset, for_input=True)
+    body_doc = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": create_schema},
+                "application/ld+json": {"schema": {"type": "object"}},
+                "text/turtle": {"schema": {"type": "string"}},
+                "application/n-triples": {"schema": {"type": "string"}},
+                "application/rdf+xml": {"schema": {"type": "string"}},
+            },
+        }
+    }
+    read_schema = asset_schema(asset, for_input=False)
+
+    @router.get(
+        f"/{name}",
+        operation_id=f"list_{name}{suffix}",
+        summary=f"List {name}",
+        responses={200: {"content": {"application/json": {
+            "schema": {"type": "array", "items": read_schema}}} | {
+            k: {} for k in RESPONSE_TYPES if k != "application/json"}}},
+    )
+    def list_assets(
+        request: Request,
+        catalog: CatalogDep,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+        date_modified_after: Annotated[datetime | None, Query()] = None,
+        date_modified_before: Annotated[datetime | None, Query()] = None,
+        format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
+    ) -> Response:
+        fmt = choose_format(request)
+        limit = min(limit, catalog.settings.max_page_size)
+        items = catalog.list(asset, offset, limit, _timestamp(date_modified_after),
+                             _timestamp(date_modified_before))
+        return _respond(render_many(catalog, asset, items, fmt.name), fmt)
+
+    @router.get(
+        f"/{name}/{{identifier}}",
+        operation_id=f"get_{asset.singular}{suffix}",
+        summary=f"Get one {asset.singular}",
+        responses={200: {"content": {"application/json": {"schema": read_schema}} | {
+            k: {} for k in RESPONSE_TYPES if k != "application/json"}}},
+    )
+    def get_asset(
+        request: Request,
+        catalog: CatalogDep,
+        identifier: IdentifierPath,
+        format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
+    ) -> Response:
+        fmt = choose_format(request)
+        return _respond(render_one(catalog, asset, identifier, fmt.name), fmt)
+
+    @router.post(
+        f"/{name}",
+        operation_id=f"create_{asset.singular}{suffix}",
+        summary=f"Create a {asset.singular}",
+        openapi_extra=body_doc,
+        responses={200: {"content": {"application/json": {"schema": {
+            "type": "object", "properties": {"identifier": {"type": "string"}}}}}}},
+    )
+    async def create_asset(request: Request, catalog: CatalogDep, _: AdminDep) -> Response:
+        fmt = body_format(request)
+        raw = await request.body()
+        data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
+        identifier = await run_in_threadpool(catalog.create, asset, data)
+        return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
+
+    @router.put(
+        f"/{name}/{{identifier}}",
+        operation_id=f"update_{asset.singular}{suffix}",
+        summary=f"Replace a {asset.singular}",
+        openapi_extra=body_doc,
+    )
+    async def replace_asset(
+        request: Request, catalog: CatalogDep, identifier: IdentifierPath, _: AdminDep
+    ) -> Response:
+        fmt = body_format(request)
+        raw = await request.body()
+        data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
+        await run_in_threadpool(catalog.replace, asset, identifier, data)
+        return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
+
+    @router.delete(
+        f"/{name}/{{identifier}}",
+        operation_id=f"delete_{asset.singular}{suffix}",
+        summary=f"Delete a {asset.singular}",
+    )
+    def delete_asset(catalog: CatalogDep, identifier: IdentifierPath, _: AdminDep) -> Response:
+        catalog.delete(asset, identifier)
+        return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
+
+    return router
+
+
+def all_asset_routers(suffix: str = "") -> list[APIRouter]:
+    return [asset_router(asset, suffix) for asset in ASSET_TYPES.values()]
+
+
+__all__ = ["all_asset_routers", "asset_router"]

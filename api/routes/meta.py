@@ -1,0 +1,93 @@
+"""Counts, platform lookups, the JSON-LD context and the health check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.responses import Response
+
+from api.deps import CatalogDep
+from api.negotiation import choose_format
+from kg.fields import ASSET_TYPES, AssetType
+from kg.representation import inline_context, render_many, render_one
+
+
+def _asset_type(name: str) -> AssetType:
+    asset = ASSET_TYPES.get(name)
+    if asset is None:
+        raise HTTPException(404, f"Unknown asset type {name!r}; one of: {', '.join(ASSET_TYPES)}.")
+    return asset
+
+
+def _json(value: object) -> Response:
+    return Response(orjson.dumps(value), media_type="application/json")
+
+
+def meta_router(suffix: str = "") -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/counts", operation_id=f"counts{suffix}", tags=["counts"],
+                summary="Number of assets of every type, per platform")
+    def counts(catalog: CatalogDep) -> Response:
+        return _json(catalog.counts())
+
+    @router.get("/counts/{asset_type}", operation_id=f"count_type{suffix}", tags=["counts"],
+                summary="Number of assets of one type (per platform with detailed=true)")
+    def count_type(
+        catalog: CatalogDep, asset_type: str, detailed: Annotated[bool, Query()] = False
+    ) -> Response:
+        return _json(catalog.count(_asset_type(asset_type), detailed))
+
+    @router.get("/platforms/{platform}/{asset_type}", operation_id=f"list_platform_assets{suffix}",
+                tags=["platforms"], summary="Assets of one type harvested from one platform")
+    def platform_assets(
+        request: Request,
+        catalog: CatalogDep,
+        platform: str,
+        asset_type: str,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+        format: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        asset = _asset_type(asset_type)
+        fmt = choose_format(request)
+        items = catalog.list(asset, offset, limit, platform=platform)
+        return Response(render_many(catalog, asset, items, fmt.name), media_type=fmt.media_type,
+                        headers={"Vary": "Accept"})
+
+    @router.get("/platforms/{platform}/{asset_type}/{platform_resource_identifier:path}",
+                operation_id=f"get_platform_asset{suffix}", tags=["platforms"],
+                summary="One asset by its identifier on its platform")
+    def platform_asset(
+        request: Request,
+        catalog: CatalogDep,
+        platform: str,
+        asset_type: str,
+        platform_resource_identifier: str,
+        format: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        asset = _asset_type(asset_type)
+        fmt = choose_format(request)
+        data = catalog.by_platform(asset, platform, platform_resource_identifier)
+        body = render_one(catalog, asset, str(data["identifier"]), fmt.name)
+        return Response(body, media_type=fmt.media_type, headers={"Vary": "Accept"})
+
+    return router
+
+
+def root_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/context.jsonld", operation_id="jsonld_context", tags=["meta"],
+                summary="The JSON-LD context of the REST JSON")
+    def context() -> Response:
+        return Response(orjson.dumps({"@context": inline_context()}),
+                        media_type="application/ld+json")
+
+    @router.get("/health", operation_id="health", tags=["meta"], summary="Liveness check")
+    async def health() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    return router

@@ -1,0 +1,58 @@
+"""Assets in every output format: AIoD JSON, JSON-LD, Turtle, N-Triples, RDF/XML."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from kg.catalog import Catalog
+from kg.context import asset_to_jsonld, build_context
+from kg.fields import AssetType
+from kg.rdf_mapping import Triple
+from kg.store import serialize_triples
+
+RDF_SERIALISATIONS = {"turtle", "ntriples", "rdfxml"}
+
+
+@lru_cache(maxsize=1)
+def inline_context() -> dict[str, Any]:
+    context: dict[str, Any] = build_context()["@context"]
+    return context
+
+
+def jsonld_document(catalog: Catalog, asset: AssetType, data: dict[str, Any]) -> dict[str, Any]:
+    iri = catalog.iri(asset, str(data["identifier"]))
+    return asset_to_jsonld(asset, data, iri, catalog.base_url, inline_context())
+
+
+def render_one(catalog: Catalog, asset: AssetType, identifier: str, fmt: str) -> bytes:
+    """One asset in ``fmt``; raises NotFound."""
+    triples = catalog.triples(asset, identifier)
+    if fmt in RDF_SERIALISATIONS:
+        return serialize_triples(triples, fmt)
+    data = catalog.from_triples(asset, identifier, triples)
+    if fmt == "jsonld":
+        return orjson.dumps(jsonld_document(catalog, asset, data))
+    return orjson.dumps(data)
+
+
+def render_many(
+    catalog: Catalog, asset: AssetType, items: Sequence[dict[str, Any]], fmt: str
+) -> bytes:
+    """A list of assets (already read as AIoD JSON) in ``fmt``."""
+    if fmt == "json":
+        return orjson.dumps(list(items))
+    if fmt == "jsonld":
+        graph = []
+        for data in items:
+            doc = jsonld_document(catalog, asset, data)
+            doc.pop("@context")
+            graph.append(doc)
+        return orjson.dumps({"@context": inline_context(), "@graph": graph})
+    triples: list[Triple] = []
+    for data in items:
+        triples.extend(catalog.store.graph(catalog.iri(asset, str(data["identifier"]))))
+    return serialize_triples(triples, fmt)

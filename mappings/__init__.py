@@ -1,0 +1,1 @@
+"""Connectors: one module per external platform, each producing AIoD assets for ``kg``."""
