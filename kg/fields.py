@@ -252,12 +252,14 @@ IDENTITY: tuple[Field, ...] = (
     _f(
         "platform",
         "aiod:platform",
+        required=True,  # the server fills platform "aiod" when both are absent
         pattern=r"^[A-Za-z0-9_\-.]+$",
         description="Name of the platform this asset comes from (e.g. openml, zenodo, aiod).",
     ),
     _f(
         "platform_resource_identifier",
         "aiod:platformResourceIdentifier",
+        required=True,
         description="The asset's identifier on its platform.",
     ),
     _f("aiod_entry", "aiod:aiodEntry", Kind.NODE, node=AIOD_ENTRY),

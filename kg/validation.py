@@ -149,7 +149,18 @@ def _to_problems(
     fields = _fields_by_shape()
     problems: dict[str, list[Problem]] = {}
     seen: set[tuple[str, str, str, str]] = set()
+    # A value of the wrong type also fails its range/pattern checks: report only the type.
+    mistyped = {
+        (f.focus, f.shape, repr(f.value))
+        for f in findings
+        if f.component in ("Datatype", "NodeKind")
+    }
     for finding in findings:
+        if (
+            finding.component not in ("Datatype", "NodeKind", "MinCount", "MaxCount")
+            and (finding.focus, finding.shape, repr(finding.value)) in mistyped
+        ):
+            continue
         owner = by_node.get(finding.focus)
         if owner is None:
             continue
