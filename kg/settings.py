@@ -33,6 +33,29 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     import_batch_size: int = Field(1000, ge=1, description="Records validated/written per batch.")
 
+    # harvesting (kg/harvest.py runs the connectors of mappings/)
+    openml_url: str = Field("https://www.openml.org/api/v1/json", description="OpenML REST API.")
+    huggingface_url: str = Field("https://huggingface.co", description="Hugging Face Hub.")
+    huggingface_viewer_url: str = Field(
+        "https://datasets-server.huggingface.co", description="HF dataset viewer (parquet files)."
+    )
+    zenodo_url: str = Field("https://zenodo.org", description="Zenodo (OAI-PMH at /oai2d).")
+    zenodo_window_hours: float = Field(24.0, gt=0, description="OAI-PMH from/until window.")
+    dcat_url: str | None = Field(None, description="First page of a DCAT-AP catalogue.")
+    dcat_platform: str | None = Field(
+        None, description="Platform name for DCAT records without one (default: its host)."
+    )
+    harvest_sources: str = Field(
+        "openml,huggingface,zenodo",
+        description="Connectors `serve --harvest-every` runs (dcat is added when dcat_url is set).",
+    )
+    harvest_timeout: float = Field(30.0, gt=0, description="Seconds per upstream request.")
+    harvest_max_retries: int = Field(5, ge=0, description="Retries of a failed request.")
+    harvest_backoff: float = Field(1.0, ge=0, description="First retry delay (doubles).")
+    harvest_backoff_max: float = Field(120.0, ge=0, description="Longest retry delay.")
+    harvest_concurrency: int = Field(4, ge=1, description="Parallel per-record requests.")
+    harvest_page_size: int = Field(100, ge=1, description="Records per upstream list page.")
+
     @property
     def base(self) -> str:
         return self.base_url.rstrip("/")
