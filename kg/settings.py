@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     harvest_concurrency: int = Field(4, ge=1, description="Parallel per-record requests.")
     harvest_page_size: int = Field(100, ge=1, description="Records per upstream list page.")
 
+    # publishing for harvesters: DCAT-AP /catalog, OAI-PMH /oai, VoID, sitemap, dump
+    catalog_title: str = Field("AI-on-Demand knowledge graph", description="dct:title of /catalog.")
+    catalog_description: str = Field(
+        "Datasets, machine-learning models and services of the AI-on-Demand platform.",
+        description="dct:description of /catalog.",
+    )
+    catalog_publisher: str = Field("AI-on-Demand", description="Name of the catalogue publisher.")
+    catalog_license: str | None = Field(
+        "https://creativecommons.org/publicdomain/zero/1.0/",
+        description="Licence of the catalogue metadata (an IRI), or none.",
+    )
+    catalog_language: str = Field("ENG", description="EU language code of the catalogue.")
+    catalog_page_size: int = Field(100, ge=1, description="Default /catalog page size.")
+    catalog_max_page_size: int = Field(1000, ge=1, description="Largest /catalog page size.")
+    oai_page_size: int = Field(500, ge=1, description="Records per OAI-PMH list response.")
+    oai_admin_email: str = Field("admin@example.org", description="OAI-PMH adminEmail.")
+    oai_repository_identifier: str | None = Field(
+        None, description="oai-identifier namespace (default: the base URL's host name)."
+    )
+
     @property
     def base(self) -> str:
         return self.base_url.rstrip("/")
