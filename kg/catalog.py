@@ -32,6 +32,7 @@ from kg.validation import validate_conversions
 JSON = dict[str, Any]
 DEFAULT_STATUS = "published"
 USER_PLATFORM = "aiod"
+BULK_WRITE_MIN = 64  # batches with at least this many new assets use the store's bulk loader
 
 
 def now() -> str:
@@ -115,14 +116,23 @@ class Catalog:
         pending = self.index.pending()
         repaired = 0
         if pending:
-            upserts, deletes = [], []
+            upserts, deletes, rolled_back = [], [], []
             for identifier, type_ in pending:
-                entry = self._entry_from_store(ASSET_TYPES[type_], identifier)
+                asset = ASSET_TYPES[type_]
+                if self.index.get(identifier) is None:
+                    # a create that never committed (its graph may be partial): roll back
+                    rolled_back.append(self.iri(asset, identifier))
+                    continue
+                # a replace or delete of a live asset: the store holds the old or the new
+                # graph as a whole (one transaction), so roll the index forward to it
+                entry = self._entry_from_store(asset, identifier)
                 if entry is None:
                     deletes.append((identifier, type_))
                 else:
                     upserts.append(entry)
+            self.store.delete_graphs(rolled_back)
             self.index.commit_entries(upserts, deletes, deleted_at=now())
+            self.index.clear_pending(i for i, _ in pending)
             repaired = len(pending)
         if self.index.count_by_platform() == {} and next(self.store.graph_names(), None):
             repaired += self.rebuild_index()
@@ -291,10 +301,18 @@ class Catalog:
         return [results[i] for i in sorted(results)]
 
     def _write(self, items: Sequence[_Prepared]) -> None:
+        """Journal, write the graphs, then commit the index rows (see ``recover``)."""
         if not items:
             return
         self.index.mark_pending((i.identifier, i.entry.type) for i in items)
-        self.store.replace_graphs({i.conversion.iri: i.conversion.triples for i in items})
+        new = {i.conversion.iri: i.conversion.triples for i in items if i.created}
+        changed = {i.conversion.iri: i.conversion.triples for i in items if not i.created}
+        bulk = getattr(self.store, "insert_new_graphs", None)
+        if bulk is not None and len(new) >= BULK_WRITE_MIN:
+            bulk(new)
+        else:
+            changed.update(new)
+        self.store.replace_graphs(changed)
         self.index.commit_entries([i.entry for i in items])
 
     def create(self, asset: AssetType, data: Any) -> str:

@@ -62,9 +62,12 @@ class Field:
     max_length: int | None = None
     description: str = ""
 
-    @property
-    def json_type(self) -> str:
-        return "array" if self.many else "value"
+    @cached_property
+    def iri(self) -> str:
+        """The predicate as a full IRI."""
+        from kg.namespaces import expand
+
+        return expand(self.predicate)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,10 @@ class CatalogIndex:
             db.executemany("INSERT OR REPLACE INTO pending (identifier, type) VALUES (?, ?)",
                            list(items))
 
+    def clear_pending(self, identifiers: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM pending WHERE identifier = ?", [(i,) for i in identifiers])
+
     def pending(self) -> list[tuple[str, str]]:
         return [(str(a), str(b)) for a, b in
                 self._conn().execute("SELECT identifier, type FROM pending")]

@@ -224,7 +224,7 @@ class _Mapper:
             self.field(subject, fld, value, fpath, node_base)
 
     def field(self, subject: str, fld: Field, value: Any, path: str, node_base: str) -> None:
-        predicate = expand(fld.predicate)
+        predicate = fld.iri
         if fld.kind is Kind.NEST:
             if not isinstance(value, dict):
                 self.problem(path, f"Expected an object, got {_json_kind(value)}.", value)
@@ -320,7 +320,7 @@ def asset_to_triples(
             _server_entry(mapper, asset, iri, value)
         elif value is not None:
             fld = asset.by_name[name]
-            out.triples.append((iri, expand(fld.predicate), literal_for(fld, value)))
+            out.triples.append((iri, fld.iri, literal_for(fld, value)))
     return out
 
 
@@ -397,7 +397,7 @@ def _read_fields(
             if nested:
                 into[fld.name] = nested
             continue
-        terms = props.get(expand(fld.predicate), [])
+        terms = props.get(fld.iri, [])
         if fld.kind is Kind.NODE:
             assert fld.node is not None
             nodes = sorted((t.value for t in terms if isinstance(t, IRI)), key=_node_order)

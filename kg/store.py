@@ -130,6 +130,21 @@ class EmbeddedStore:
         if graphs:
             self.store.update(update_request(graphs))
 
+    def insert_new_graphs(self, graphs: Mapping[str, Sequence[Triple]]) -> None:
+        """Write graphs that do not exist yet, with Oxigraph's bulk loader (~3x faster).
+
+        Not transactional: the catalog only uses it for brand-new assets, which it journals
+        and rolls back (drops) after a crash if their index rows were never committed.
+        """
+        quads = [
+            ox.Quad(ox.NamedNode(s), ox.NamedNode(p), to_ox(o), graph)
+            for iri, triples in graphs.items()
+            for graph in (ox.NamedNode(iri),)
+            for s, p, o in triples
+        ]
+        if quads:
+            self.store.bulk_extend(quads)
+
     def delete_graphs(self, iris: Iterable[str]) -> None:
         request = update_request({}, list(iris))
         if request:
