@@ -62,7 +62,7 @@ def _in(column: str, values: Sequence[str]) -> tuple[str, list[object]]:
     return f"{column} IN ({','.join('?' * len(values))})", list(values)
 
 
-class HarvestIndex:
+class PublicIndex:
     """Read-only queries on the catalogue index for the harvesting interfaces."""
 
     def __init__(self, index: CatalogIndex) -> None:
