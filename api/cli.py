@@ -217,7 +217,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """Write the generated artefacts: shapes/*.ttl and ontology/context.jsonld."""
+    """Write the generated artefacts: shapes/*.ttl, ontology/context.jsonld, docs/mapping.md."""
     from kg.context import build_context
     from kg.shapes_gen import render_shapes
 
@@ -227,7 +227,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     (root / "ontology" / "context.jsonld").write_text(
         json.dumps(build_context(), indent=2) + "\n", encoding="utf-8"
     )
-    print(f"wrote shapes/*.ttl and ontology/context.jsonld under {root}")
+    from kg.docs_gen import render_mapping_table
+
+    (root / "docs").mkdir(exist_ok=True)
+    (root / "docs" / "mapping.md").write_text(
+        render_mapping_table(root / "ontology" / "aiod.ttl"), encoding="utf-8"
+    )
+    print(f"wrote shapes/*.ttl, ontology/context.jsonld and docs/mapping.md under {root}")
     return 0
 
 

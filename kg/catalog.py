@@ -11,13 +11,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
+from kg.backends import index_path, open_store
 from kg.errors import Conflict, Invalid, NotFound
 from kg.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
 from kg.identifiers import IDENTIFIER_RE, new_identifier
 from kg.index import CatalogIndex, Entry
+from kg.partition import PartitionedStore, is_public_status
 from kg.rdf_mapping import (
     Conversion,
     Problem,
@@ -71,6 +76,7 @@ class _Prepared:
     entry: Entry
     conversion: Conversion
     created: bool
+    data: JSON | None = None  # the asset as GET will return it, set when written
 
 
 class Catalog:
@@ -81,10 +87,12 @@ class Catalog:
         self.settings = settings
         self.base_url = settings.base
         if store is None or index is None:
-            path = settings.store_path
-            store = store or EmbeddedStore(path)
-            index = index or CatalogIndex(path / "catalog.sqlite" if path else None)
-        self.store = store
+            store = store or open_store(settings)  # AIOD_KG_STORE: directory or sparql+http://
+            index = index or CatalogIndex(index_path(settings))
+        if not isinstance(store, PartitionedStore):
+            # a caller's single store: non-public assets go to an in-memory partition beside it
+            store = PartitionedStore(store, EmbeddedStore(None))
+        self.store: PartitionedStore = store
         self.index = index
         self._write_lock = threading.RLock()
         self._listeners: list[Callable[[ChangeEvent], None]] = []
@@ -134,6 +142,8 @@ class Catalog:
                 else:
                     upserts.append(entry)
             self.store.delete_graphs(rolled_back)
+            # an asset that was changing partition may have a copy in both: keep one
+            self.store.reconcile(self.iri(ASSET_TYPES[t], i) for i, t in pending)
             self.index.commit_entries(upserts, deletes, deleted_at=now())
             self.index.clear_pending(i for i, _ in pending)
             repaired = len(pending)
@@ -176,7 +186,7 @@ class Catalog:
         if not triples:
             return None
         data = triples_to_asset(asset, self.iri(asset, identifier), triples, self.base_url)
-        return self._entry(asset, identifier, data)
+        return dataclass_replace(self._entry(asset, identifier, data), document=orjson.dumps(data))
 
     @staticmethod
     def _entry(asset: AssetType, identifier: str, data: JSON) -> Entry:
@@ -301,9 +311,7 @@ class Catalog:
                 results[item.index] = SaveResult(item.index, item.identifier, item.created)
         if self._listeners:
             self._emit(
-                ChangeEvent("upsert", asset, item.identifier,
-                            self.from_triples(asset, item.identifier, item.conversion.triples))
-                for item in writable
+                ChangeEvent("upsert", asset, item.identifier, item.data) for item in writable
             )
         return [results[i] for i in sorted(results)]
 
@@ -316,15 +324,21 @@ class Catalog:
         """Journal, write the graphs, then commit the index rows (see ``recover``)."""
         if not items:
             return
+        for item in items:
+            asset = ASSET_TYPES[item.entry.type]
+            item.data = triples_to_asset(asset, item.conversion.iri, item.conversion.triples,
+                                         self.base_url)
+            item.entry = dataclass_replace(item.entry, document=orjson.dumps(item.data))
         self.index.mark_pending((i.identifier, i.entry.type) for i in items)
         new = {i.conversion.iri: i.conversion.triples for i in items if i.created}
         changed = {i.conversion.iri: i.conversion.triples for i in items if not i.created}
-        bulk = getattr(self.store, "insert_new_graphs", None)
-        if bulk is not None and len(new) >= BULK_WRITE_MIN:
-            bulk(new)
+        # non-public assets (drafts, ...) go to the store's private partition (kg/partition.py)
+        private = {i.conversion.iri for i in items if not is_public_status(i.entry.status)}
+        if len(new) >= BULK_WRITE_MIN:
+            self.store.insert_new_graphs(new, private)
         else:
             changed.update(new)
-        self.store.replace_graphs(changed)
+        self.store.replace_graphs(changed, private)
         self.index.commit_entries([i.entry for i in items])
 
     def create(self, asset: AssetType, data: Any) -> str:
@@ -363,8 +377,7 @@ class Catalog:
                     self._raise_or_identifier(asset, SaveResult(0, conflict=existing.identifier))
             self._write([item])
         if self._listeners:
-            self._emit([ChangeEvent("upsert", asset, identifier,
-                                    self.from_triples(asset, identifier, item.conversion.triples))])
+            self._emit([ChangeEvent("upsert", asset, identifier, item.data)])
 
     def delete(self, asset: AssetType, identifier: str) -> None:
         with self._write_lock:
@@ -403,7 +416,15 @@ class Catalog:
         return triples
 
     def get(self, asset: AssetType, identifier: str) -> JSON:
-        return self.from_triples(asset, identifier, self.triples(asset, identifier))
+        return dict(orjson.loads(self.document(asset, identifier)))
+
+    def document(self, asset: AssetType, identifier: str) -> bytes:
+        """The asset's AIoD JSON as bytes (from the index's document cache when present)."""
+        entry = self._existing(asset, identifier)
+        cached = self.index.document(entry.identifier)
+        if cached is not None:
+            return cached
+        return orjson.dumps(self.from_triples(asset, identifier, self.triples(asset, identifier)))
 
     def entry(self, asset: AssetType, identifier: str) -> Entry:
         return self._existing(asset, identifier)
@@ -417,13 +438,32 @@ class Catalog:
         modified_before: str | None = None,
         platform: str | None = None,
     ) -> list[JSON]:
+        return [
+            dict(orjson.loads(doc))
+            for doc in self.list_documents(asset, offset, limit, modified_after, modified_before,
+                                           platform)
+        ]
+
+    def list_documents(
+        self,
+        asset: AssetType,
+        offset: int = 0,
+        limit: int = 10,
+        modified_after: str | None = None,
+        modified_before: str | None = None,
+        platform: str | None = None,
+    ) -> list[bytes]:
+        """A page of assets as AIoD JSON bytes, in insertion order."""
         entries = self.index.page(asset.collection, offset, limit, modified_after,
                                   modified_before, platform)
         out = []
         for entry in entries:
+            if entry.document is not None:
+                out.append(entry.document)
+                continue
             triples = self.store.graph(self.iri(asset, entry.identifier))
             if triples:
-                out.append(self.from_triples(asset, entry.identifier, triples))
+                out.append(orjson.dumps(self.from_triples(asset, entry.identifier, triples)))
         return out
 
     def by_platform(self, asset: AssetType, platform: str, resource_id: str) -> JSON:

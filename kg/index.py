@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA = """
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS assets (
     status TEXT,
     date_created TEXT NOT NULL,
     date_modified TEXT NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    document BLOB
 );
 CREATE INDEX IF NOT EXISTS assets_type_seq ON assets (type, deleted, seq);
 CREATE INDEX IF NOT EXISTS assets_type_modified ON assets (type, deleted, date_modified);
@@ -54,6 +55,9 @@ class Entry:
     date_created: str
     date_modified: str
     deleted: bool = False
+    # The asset's AIoD JSON (UTF-8), derived from its graph at write time: GET and list
+    # answer from it without reading and converting the graph. NULL means "read the store".
+    document: bytes | None = field(default=None, repr=False, compare=False)
 
 
 _COLUMNS = (
@@ -63,6 +67,7 @@ _COLUMNS = (
 
 
 def _entry(row: Sequence[object]) -> Entry:
+    document = row[8] if len(row) > 8 else None
     return Entry(
         str(row[0]),
         str(row[1]),
@@ -72,6 +77,7 @@ def _entry(row: Sequence[object]) -> Entry:
         str(row[5]),
         str(row[6]),
         bool(row[7]),
+        bytes(document) if isinstance(document, (bytes, bytearray, memoryview)) else None,
     )
 
 
@@ -84,6 +90,9 @@ class CatalogIndex:
         self._local = threading.local()
         self._keepalive = self._conn()  # keeps a shared in-memory database alive
         self._keepalive.executescript(SCHEMA)
+        columns = {row[1] for row in self._keepalive.execute("PRAGMA table_info(assets)")}
+        if "document" not in columns:  # an index written before the document cache existed
+            self._keepalive.execute("ALTER TABLE assets ADD COLUMN document BLOB")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -128,18 +137,21 @@ class CatalogIndex:
             for e in upserts:
                 db.execute(
                     "INSERT INTO assets (identifier, type, platform, platform_resource_identifier,"
-                    " status, date_created, date_modified, deleted) VALUES (?,?,?,?,?,?,?,0)"
+                    " status, date_created, date_modified, deleted, document)"
+                    " VALUES (?,?,?,?,?,?,?,0,?)"
                     " ON CONFLICT(identifier) DO UPDATE SET type=excluded.type,"
                     " platform=excluded.platform,"
                     " platform_resource_identifier=excluded.platform_resource_identifier,"
                     " status=excluded.status, date_created=excluded.date_created,"
-                    " date_modified=excluded.date_modified, deleted=0",
+                    " date_modified=excluded.date_modified, deleted=0,"
+                    " document=excluded.document",
                     (e.identifier, e.type, e.platform, e.platform_resource_identifier, e.status,
-                     e.date_created, e.date_modified),
+                     e.date_created, e.date_modified, e.document),
                 )
             for identifier, _ in deletes:
                 db.execute(
-                    "UPDATE assets SET deleted = 1, date_modified = ? WHERE identifier = ?",
+                    "UPDATE assets SET deleted = 1, date_modified = ?, document = NULL"
+                    " WHERE identifier = ?",
                     (deleted_at, identifier),
                 )
             ids = [(e.identifier,) for e in upserts] + [(i,) for i, _ in deletes]
@@ -154,6 +166,26 @@ class CatalogIndex:
         if row is None or (row[7] and not include_deleted):
             return None
         return _entry(row)
+
+    def document(self, identifier: str) -> bytes | None:
+        """The cached AIoD JSON of a live asset (None if absent or not cached)."""
+        row = self._conn().execute(
+            "SELECT document FROM assets WHERE identifier = ? AND deleted = 0", (identifier,)
+        ).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def documents(self, identifiers: Sequence[str]) -> dict[str, bytes]:
+        """Cached AIoD JSON of several live assets."""
+        out: dict[str, bytes] = {}
+        for start in range(0, len(identifiers), 500):
+            chunk = list(identifiers[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            for identifier, document in self._conn().execute(
+                f"SELECT identifier, document FROM assets WHERE deleted = 0"
+                f" AND document IS NOT NULL AND identifier IN ({marks})", chunk
+            ):
+                out[str(identifier)] = bytes(document)
+        return out
 
     def find_platform(self, type_: str, platform: str, resource_id: str) -> Entry | None:
         row = self._conn().execute(
@@ -183,7 +215,7 @@ class CatalogIndex:
         if platform is not None:
             where.append("platform = ?")
             args.append(platform)
-        sql = (f"SELECT {_COLUMNS} FROM assets WHERE {' AND '.join(where)}"
+        sql = (f"SELECT {_COLUMNS}, document FROM assets WHERE {' AND '.join(where)}"
                " ORDER BY seq LIMIT ? OFFSET ?")
         rows = self._conn().execute(sql, [*args, limit, offset]).fetchall()
         return [_entry(r) for r in rows]

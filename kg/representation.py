@@ -30,13 +30,12 @@ def jsonld_document(catalog: Catalog, asset: AssetType, data: dict[str, Any]) ->
 
 def render_one(catalog: Catalog, asset: AssetType, identifier: str, fmt: str) -> bytes:
     """One asset in ``fmt``; raises NotFound."""
-    triples = catalog.triples(asset, identifier)
     if fmt in RDF_SERIALISATIONS:
-        return serialize_triples(triples, fmt)
-    data = catalog.from_triples(asset, identifier, triples)
+        return serialize_triples(catalog.triples(asset, identifier), fmt)
+    document = catalog.document(asset, identifier)
     if fmt == "jsonld":
-        return orjson.dumps(jsonld_document(catalog, asset, data))
-    return orjson.dumps(data)
+        return orjson.dumps(jsonld_document(catalog, asset, orjson.loads(document)))
+    return document
 
 
 def render_many(
@@ -45,6 +44,8 @@ def render_many(
     """A list of assets (already read as AIoD JSON) in ``fmt``."""
     if fmt == "json":
         return orjson.dumps(list(items))
+    if fmt == "json-bytes":
+        raise ValueError("use render_documents")
     if fmt == "jsonld":
         graph = []
         for data in items:
