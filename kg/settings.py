@@ -33,6 +33,32 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     import_batch_size: int = Field(1000, ge=1, description="Records validated/written per batch.")
 
+    # store backends and the SPARQL endpoint (kg/backends.py, kg/remote_store.py, kg/sparql.py)
+    data_dir: str = Field(
+        "data", description="Local directory for the catalogue index when the store is remote."
+    )
+    private_store: str | None = Field(
+        None,
+        description="Where non-public assets (drafts, ...) live, apart from the public store: a "
+        "directory or a sparql+http:// URL. Default: <store>/private, or <data_dir>/private "
+        "when the store is remote.",
+    )
+    sparql_timeout: float = Field(10.0, gt=0, description="Seconds a SPARQL query may run.")
+    sparql_max_result_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest SPARQL result (serialised bytes)."
+    )
+    sparql_allowed_services: str = Field(
+        "", description="Comma-separated IRI prefixes that SERVICE may call ('*': any host). "
+        "Empty (default): queries with SERVICE are refused."
+    )
+    sparql_workers: int = Field(
+        2, ge=1, description="Query worker processes (each stopped when it passes the time limit)."
+    )
+    sparql_isolation: Literal["process", "thread"] = Field(
+        "process", description="'process': queries run in forked workers that are killed at the "
+        "time limit; 'thread': in-process (the limit answers the caller but cannot stop the query)."
+    )
+
     # harvesting (kg/harvest.py runs the connectors of mappings/)
     openml_url: str = Field("https://www.openml.org/api/v1/json", description="OpenML REST API.")
     huggingface_url: str = Field("https://huggingface.co", description="Hugging Face Hub.")
