@@ -42,29 +42,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def load_demo(settings: Settings) -> int:
-    """Load the demo catalog (AIoD example resources) into an empty store."""
+    """Fill an empty store: the real connectors harvest a local replay of ../shared/fixtures
+    (OpenML, Hugging Face, Zenodo), then the AIoD example resources are added."""
+    from api.harvest_cli import load_demo_catalog
     from kg.catalog import Catalog
-    from kg.fields import ASSET_TYPES
 
     catalog = Catalog(settings)
     try:
-        if catalog.counts():
-            return 0
         folder = next((d for d in DEMO_DIR_CANDIDATES if d.is_dir()), None)
-        if folder is None:
-            print("demo: no example resources found", file=sys.stderr)
-            return 0
-        loaded = 0
-        for name, asset in ASSET_TYPES.items():
-            path = folder / f"{name}.json"
-            if not path.exists():
-                continue
-            records = json.loads(path.read_text(encoding="utf-8"))
-            for record in records:
-                record.setdefault("aiod_entry", {})["status"] = "published"
-            results = catalog.save_many(asset, records, mode="upsert")
-            loaded += sum(1 for r in results if r.ok)
-        return loaded
+        return load_demo_catalog(catalog, folder)
     finally:
         catalog.close()
 
@@ -80,10 +66,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         loaded = load_demo(settings)
         if loaded:
-            print(f"demo: loaded {loaded} example assets into {settings.store}")
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                access_log=False)
+            print(f"demo: loaded {loaded} assets into {settings.store}")
+    if not args.harvest_every:
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                    access_log=False)
+        return 0
+    from api.harvest_cli import start_scheduler
+    from kg.catalog import Catalog
+
+    catalog = Catalog(settings)  # shared by the API and the scheduled harvests
+    scheduler = start_scheduler(catalog, settings, args.harvest_every)
+    try:
+        uvicorn.run(create_app(settings, catalog), host=settings.host, port=settings.port,
+                    log_level=args.log_level, access_log=False)
+    finally:
+        scheduler.stop()
+        catalog.close()
     return 0
 
 
@@ -261,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", help="store directory (AIOD_KG_STORE)")
     serve.add_argument("--demo", action="store_true", help="load the demo catalog when empty")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--harvest-every", metavar="INTERVAL",
+                       help="harvest the configured connectors now and every INTERVAL (1h, 30m)")
     serve.set_defaults(func=cmd_serve)
 
     imp = sub.add_parser("import", help="import AIoD JSON, JSON-LD, Turtle, N-Triples, RDF/XML")
@@ -292,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild-index", help="rebuild the catalogue index from the store")
     rebuild.add_argument("--store")
     rebuild.set_defaults(func=cmd_rebuild_index)
+
+    from api.harvest_cli import add_harvest_parser
+
+    add_harvest_parser(sub)
     return parser
 
 

@@ -144,9 +144,17 @@ class Page:
 class Connector(Protocol):
     """What the engine needs from a platform connector (see ``mappings.base``)."""
 
-    name: str  # "openml", "huggingface", "zenodo", "dcat"
-    source: str  # identifies the upstream, e.g. "openml https://www.openml.org/api/v1/json"
-    sweeps: bool  # a run without ``since`` lists every live record of the source
+    @property
+    def name(self) -> str:
+        """``openml``, ``huggingface``, ``zenodo``, ``dcat``."""
+
+    @property
+    def source(self) -> str:
+        """Identifies the upstream, e.g. ``openml https://www.openml.org/api/v1/json``."""
+
+    @property
+    def sweeps(self) -> bool:
+        """Whether a run without ``since`` lists every live record of the source."""
 
     def pages(self, http: Http, cursor: JSON | None, since: datetime | None) -> Iterator[Page]:
         """The listing, from ``cursor`` (``None``: the start) and ``since`` (``None``: all)."""
@@ -654,6 +662,8 @@ class Harvester:
         """``auto``: incremental from the last completed run, full at least weekly."""
         if since != "auto":
             return since
+        if not getattr(connector, "incremental", False):
+            return None  # upstream cannot list by date: every run lists everything
         info = self.state.source(connector.source)
         if not info or not info["last_started"]:
             return None
