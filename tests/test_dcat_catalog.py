@@ -41,8 +41,8 @@ def violations(data: Graph) -> list[str]:
         if (None, SH.result, result) not in report:
             continue  # nested detail of a warning
         if report.value(result, SH.resultSeverity) == SH.Violation:
-            found.append(f"{report.value(result, SH.focusNode)} {report.value(result, SH.resultPath)}"
-                         f" {report.value(result, SH.resultMessage)}")
+            found.append(" ".join(str(report.value(result, p)) for p in (
+                SH.focusNode, SH.resultPath, SH.resultMessage)))
     return found
 
 
