@@ -13,6 +13,7 @@ from api.routes.assets import all_asset_routers
 from api.routes.meta import meta_router, root_router
 from api.routes.oai import oai_router
 from api.routes.publishing import publishing_router
+from api.routes.sparql import sparql_router
 from kg import __version__
 from kg.catalog import Catalog
 from kg.fields import ASSET_TYPES
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(root_router())
     app.include_router(publishing_router())
     app.include_router(oai_router())
+    app.include_router(sparql_router())
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         app.include_router(meta_router(suffix), prefix=prefix)
         for router in all_asset_routers(suffix):

@@ -48,3 +48,47 @@ class ParseError(CatalogError):
         self.line = line
         self.column = column
         self.detail = {"message": message, "line": line, "column": column}
+
+
+class Forbidden(CatalogError):
+    """Understood but not allowed (e.g. SPARQL ``SERVICE`` to a host that is not allowed)."""
+
+    status = 403
+
+
+class NotAcceptable(CatalogError):
+    """None of the formats the caller accepts can answer this request."""
+
+    status = 406
+
+
+class QueryTimeout(CatalogError):
+    """A query passed the time limit and was stopped."""
+
+    status = 503
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(
+            f"The query ran longer than the time limit ({limit:g} s) and was stopped. "
+            "Narrow it (more specific patterns, a LIMIT) and try again."
+        )
+        self.limit = limit
+
+
+class ResultTooLarge(CatalogError):
+    """A query's result passed the size cap (the caller can add a LIMIT)."""
+
+    status = 400
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The result is larger than the limit ({limit} bytes) and was not sent. "
+            "Add a LIMIT or select fewer variables."
+        )
+        self.limit = limit
+
+
+class UpstreamError(CatalogError):
+    """The remote store answered with an error or not at all."""
+
+    status = 502

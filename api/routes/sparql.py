@@ -1,0 +1,188 @@
+"""``/sparql``: the W3C SPARQL 1.1 Protocol on the public partition of the store.
+
+* queries: ``GET ?query=``, ``POST`` form-encoded (``query=``) or ``application/sparql-query``;
+  ``default-graph-uri`` / ``named-graph-uri``; the answer format by ``?format=`` or ``Accept``;
+* updates: ``POST`` ``application/sparql-update`` or form ``update=``, admin only;
+* ``GET /sparql`` without a query: the Service Description (Turtle, N-Triples, JSON-LD,
+  RDF/XML) for machines, the query editor for browsers (also with ``?query=``).
+
+Queries run off the event loop (``kg.sparql.SparqlService``, in a worker thread that waits on a
+worker process). Limits, dataset and policy are the service's.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, Response
+
+from api.deps import get_settings, require_admin
+from api.routes.sparql_editor import editor_page
+from kg.catalog import Catalog
+from kg.errors import CatalogError
+from kg.namespaces import PREFIXES
+from kg.sparql import (
+    GRAPH_FORMATS,
+    Answer,
+    SparqlService,
+    negotiate,
+    serialize_description,
+    service_description,
+)
+
+FORM = "application/x-www-form-urlencoded"
+QUERY_MEDIA = "application/sparql-query"
+UPDATE_MEDIA = "application/sparql-update"
+_service_lock = threading.Lock()
+
+
+def get_sparql(request: Request) -> SparqlService:
+    """The app's ``SparqlService``, made on first use for the app's catalog."""
+    catalog: Catalog = request.app.state.catalog
+    service: SparqlService | None = getattr(request.app.state, "sparql", None)
+    if service is None or service.store is not catalog.store:
+        with _service_lock:
+            service = getattr(request.app.state, "sparql", None)
+            if service is None or service.store is not catalog.store:
+                service = SparqlService(catalog.store, get_settings(request))
+                request.app.state.sparql = service
+    return service
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser: ``text/html`` preferred over every RDF type (or ``?format=html``)."""
+    requested = request.query_params.get("format")
+    if requested:
+        return requested.lower() == "html"
+    accept = request.headers.get("accept", "").lower()
+    best_html = best_rdf = 0.0
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        q = 1.0
+        for param in fields[1:]:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if fields[0] in ("text/html", "application/xhtml+xml"):
+            best_html = max(best_html, q)
+        elif fields[0] and fields[0] != "*/*":
+            best_rdf = max(best_rdf, q)
+    return best_html > 0 and best_html >= best_rdf
+
+
+def _answer(answer: Answer) -> Response:
+    return Response(answer.body, media_type=answer.media_type,
+                    headers={"Vary": "Accept", "Cache-Control": "no-store"})
+
+
+async def _run_query(request: Request, text: str, default_graphs: list[str],
+                     named_graphs: list[str]) -> Response:
+    service = get_sparql(request)
+    answer = await run_in_threadpool(
+        service.query, text, accept=request.headers.get("accept"),
+        fmt=request.query_params.get("format"), default_graphs=default_graphs,
+        named_graphs=named_graphs,
+    )
+    return _answer(answer)
+
+
+async def _run_update(request: Request, text: str) -> Response:
+    if not request.headers.get("authorization"):
+        raise HTTPException(403, "SPARQL Update needs admin rights: "
+                                 "Authorization: Bearer <AIOD_KG_ADMIN_KEY>.")
+    require_admin(request, get_settings(request))
+    service = get_sparql(request)
+    await run_in_threadpool(service.update, text)
+    return Response(status_code=204)
+
+
+def _description(request: Request) -> Response:
+    fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
+    endpoint = str(request.url.replace(query=""))
+    body = serialize_description(service_description(endpoint, get_settings(request)), fmt)
+    return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+def sparql_router() -> APIRouter:
+    router = APIRouter(tags=["sparql"])
+
+    @router.get(
+        "/sparql", operation_id="sparql_get",
+        summary="SPARQL 1.1 query (GET), service description or editor",
+        response_class=Response,
+        responses={200: {"content": {f.media_type: {} for f in GRAPH_FORMATS}},
+                   400: {"description": "Syntax error (with line and column)"},
+                   406: {"description": "No acceptable format"},
+                   503: {"description": "Time limit reached"}},
+    )
+    async def sparql_get(
+        request: Request,
+        query: Annotated[str | None, Query(description="The SPARQL query")] = None,
+        default_graph_uri: Annotated[list[str] | None, Query(alias="default-graph-uri")] = None,
+        named_graph_uri: Annotated[list[str] | None, Query(alias="named-graph-uri")] = None,
+        format: Annotated[str | None, Query(description="json, xml, csv, tsv, turtle, "
+                                                        "ntriples, jsonld, rdfxml, html")] = None,
+    ) -> Response:
+        if "update" in request.query_params:
+            raise HTTPException(400, "SPARQL Update must be sent with POST.")
+        if query is None or _wants_html(request):
+            if _wants_html(request):
+                return HTMLResponse(editor_page(request.url.path, PREFIXES))
+            return _description(request)
+        return await _run_query(request, query, default_graph_uri or [], named_graph_uri or [])
+
+    @router.post(
+        "/sparql", operation_id="sparql_post", summary="SPARQL 1.1 query or update (POST)",
+        response_class=Response,
+        openapi_extra={"requestBody": {"content": {
+            FORM: {"schema": {"type": "object", "properties": {
+                "query": {"type": "string"}, "update": {"type": "string"},
+                "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+                "named-graph-uri": {"type": "array", "items": {"type": "string"}}}}},
+            QUERY_MEDIA: {"schema": {"type": "string"}},
+            UPDATE_MEDIA: {"schema": {"type": "string"}},
+        }}},
+    )
+    async def sparql_post(request: Request) -> Response:
+        settings = get_settings(request)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            raise HTTPException(413, f"Request body larger than {settings.max_body_bytes} bytes.")
+        params = request.query_params
+        if media == FORM:
+            form = await request.form()
+            query, update = form.get("query"), form.get("update")
+            defaults = [str(v) for v in form.getlist("default-graph-uri")]
+            named = [str(v) for v in form.getlist("named-graph-uri")]
+            defaults += params.getlist("default-graph-uri")
+            named += params.getlist("named-graph-uri")
+            if isinstance(update, str):
+                return await _run_update(request, update)
+            if not isinstance(query, str):
+                raise HTTPException(400, "The form has no 'query' (or 'update') field.")
+            return await _run_query(request, query, defaults, named)
+        if media in (QUERY_MEDIA, UPDATE_MEDIA):
+            body = await request.body()
+            if len(body) > settings.max_body_bytes:
+                raise HTTPException(413, f"Request body larger than {settings.max_body_bytes} "
+                                         "bytes.")
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CatalogError(f"The body is not UTF-8: {exc}") from exc
+            if media == UPDATE_MEDIA:
+                return await _run_update(request, text)
+            return await _run_query(request, text, params.getlist("default-graph-uri"),
+                                    params.getlist("named-graph-uri"))
+        raise HTTPException(
+            415, f"Unsupported Content-Type {media!r}; use {FORM}, {QUERY_MEDIA} or "
+                 f"{UPDATE_MEDIA}.")
+
+    return router
