@@ -167,11 +167,14 @@ class CatalogIndex:
             return None
         return _entry(row)
 
-    def document(self, identifier: str) -> bytes | None:
+    def document(self, identifier: str, type_: str | None = None) -> bytes | None:
         """The cached AIoD JSON of a live asset (None if absent or not cached)."""
-        row = self._conn().execute(
-            "SELECT document FROM assets WHERE identifier = ? AND deleted = 0", (identifier,)
-        ).fetchone()
+        sql = "SELECT document FROM assets WHERE identifier = ? AND deleted = 0"
+        args: tuple[str, ...] = (identifier,)
+        if type_ is not None:
+            sql += " AND type = ?"
+            args = (identifier, type_)
+        row = self._conn().execute(sql, args).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
     def documents(self, identifiers: Sequence[str]) -> dict[str, bytes]:
