@@ -247,6 +247,39 @@ def cmd_rebuild_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    """Run one SPARQL query on the configured store (public partition unless --private)."""
+    from kg.catalog import Catalog
+    from kg.errors import CatalogError
+    from kg.sparql import SparqlService
+
+    text = sys.stdin.read() if args.query == "-" else args.query
+    if args.file:
+        text = Path(args.file).read_text(encoding="utf-8")
+    settings = _settings(args)
+    if args.timeout:
+        settings = settings.model_copy(update={"sparql_timeout": args.timeout})
+    catalog = Catalog(settings)
+    service = SparqlService(catalog.store, settings,
+                            partition="private" if args.private else "public")
+    try:
+        answer = service.query(text, fmt=args.format)
+    except CatalogError as exc:
+        detail = exc.detail
+        if isinstance(detail, dict) and detail.get("line"):
+            detail = f"{detail['message']} (line {detail['line']}, column {detail['column']})"
+        elif isinstance(detail, dict):
+            detail = detail.get("message", detail)
+        print(f"aiod-kg query: {detail}", file=sys.stderr)
+        return 1
+    finally:
+        catalog.close()
+    sys.stdout.buffer.write(answer.body)
+    if not answer.body.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -293,6 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild-index", help="rebuild the catalogue index from the store")
     rebuild.add_argument("--store")
     rebuild.set_defaults(func=cmd_rebuild_index)
+
+    query = sub.add_parser("query", help="run a SPARQL query on the configured store")
+    query.add_argument("query", nargs="?", default="-",
+                       help="the query text ('-' or nothing: read it from standard input)")
+    query.add_argument("--file", "-f", help="read the query from this file")
+    query.add_argument("--format", help="json, xml, csv, tsv (SELECT/ASK); turtle, ntriples, "
+                       "jsonld, rdfxml (CONSTRUCT/DESCRIBE); default json / turtle")
+    query.add_argument("--private", action="store_true",
+                       help="query the non-public partition (drafts, ...) instead")
+    query.add_argument("--timeout", type=float, help="seconds (AIOD_KG_SPARQL_TIMEOUT)")
+    query.add_argument("--store")
+    query.set_defaults(func=cmd_query)
 
     from api.harvest_cli import add_harvest_parser
 
