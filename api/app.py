@@ -63,9 +63,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
 
     @app.get("/", include_in_schema=False)
     def home() -> HTMLResponse:
-        links = "".join(
-            f'<li><a href="/{name}">{name}</a></li>' for name in ASSET_TYPES
-        )
+        links = "".join(f'<li><a href="/{name}">{name}</a></li>' for name in ASSET_TYPES)
         return HTMLResponse(
             "<!doctype html><html lang=en><head><meta charset=utf-8><title>aiod-kg</title></head>"
             "<body><h1>aiod-kg</h1><p>Knowledge-graph catalog of AI assets.</p>"

@@ -61,16 +61,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     settings = _settings(args)
-    settings = settings.model_copy(update={"host": args.host or settings.host,
-                                           "port": args.port or settings.port})
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
     if args.demo:
         loaded = load_demo(settings)
         if loaded:
             print(f"demo: loaded {loaded} assets into {settings.store}")
     if not args.harvest_every:
         app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                    access_log=False)
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
+        )
         return 0
     from api.harvest_cli import start_scheduler
     from kg.catalog import Catalog
@@ -78,8 +80,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     catalog = Catalog(settings)  # shared by the API and the scheduled harvests
     scheduler = start_scheduler(catalog, settings, args.harvest_every)
     try:
-        uvicorn.run(create_app(settings, catalog), host=settings.host, port=settings.port,
-                    log_level=args.log_level, access_log=False)
+        uvicorn.run(
+            create_app(settings, catalog),
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            access_log=False,
+        )
     finally:
         scheduler.stop()
         catalog.close()
@@ -106,8 +113,9 @@ def _records_from_file(path: Path, asset_name: str | None, base_url: str) -> lis
         data = json.loads(body)
         items = data if isinstance(data, list) else [data]
         return [(asset_name, item) for item in items]
-    triples = parse_jsonld(body, base_url) if fmt == "jsonld" else parse_rdf(
-        body, fmt, base_url + "/")
+    triples = (
+        parse_jsonld(body, base_url) if fmt == "jsonld" else parse_rdf(body, fmt, base_url + "/")
+    )
     return [(asset_name, asset_from_rdf(asset, triples, base_url))]
 
 
@@ -143,11 +151,16 @@ def cmd_import(args: argparse.Namespace) -> int:
                         continue
                     failures += 1
                     if result.conflict:
-                        print(f"{path}[{result.index}]: conflict with {result.conflict}",
-                              file=sys.stderr)
+                        print(
+                            f"{path}[{result.index}]: conflict with {result.conflict}",
+                            file=sys.stderr,
+                        )
                     for problem in result.problems:
-                        print(f"{path}[{result.index}]: {problem.field}: {problem.message}"
-                              f" (value: {problem.value!r})", file=sys.stderr)
+                        print(
+                            f"{path}[{result.index}]: {problem.field}: {problem.message}"
+                            f" (value: {problem.value!r})",
+                            file=sys.stderr,
+                        )
     finally:
         catalog.close()
     return 1 if failures else 0
@@ -167,8 +180,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             everything = {}
             for name in names:
                 asset = ASSET_TYPES[name]
-                everything[name] = [catalog.get(asset, i)
-                                    for i in catalog.index.identifiers(name)]
+                everything[name] = [catalog.get(asset, i) for i in catalog.index.identifiers(name)]
             out.write(json.dumps(everything, indent=2).encode() + b"\n")
             return 0
         fmt = "nquads" if args.format == "nquads" else args.format
@@ -210,8 +222,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 continue
             bad += 1
             for problem in problems:
-                print(f"{path}[{position}]: {problem.field}: {problem.message}"
-                      f" (value: {problem.value!r})")
+                print(
+                    f"{path}[{position}]: {problem.field}: {problem.message}"
+                    f" (value: {problem.value!r})"
+                )
     return 1 if bad else 0
 
 
@@ -260,8 +274,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.timeout:
         settings = settings.model_copy(update={"sparql_timeout": args.timeout})
     catalog = Catalog(settings)
-    service = SparqlService(catalog.store, settings,
-                            partition="private" if args.private else "public")
+    service = SparqlService(
+        catalog.store, settings, partition="private" if args.private else "public"
+    )
     try:
         answer = service.query(text, fmt=args.format)
     except CatalogError as exc:
@@ -293,21 +308,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", help="store directory (AIOD_KG_STORE)")
     serve.add_argument("--demo", action="store_true", help="load the demo catalog when empty")
     serve.add_argument("--log-level", default="info")
-    serve.add_argument("--harvest-every", metavar="INTERVAL",
-                       help="harvest the configured connectors now and every INTERVAL (1h, 30m)")
+    serve.add_argument(
+        "--harvest-every",
+        metavar="INTERVAL",
+        help="harvest the configured connectors now and every INTERVAL (1h, 30m)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     imp = sub.add_parser("import", help="import AIoD JSON, JSON-LD, Turtle, N-Triples, RDF/XML")
     imp.add_argument("files", nargs="+")
     imp.add_argument("--type", help="asset type (default: from the file name)")
     imp.add_argument("--store")
-    imp.add_argument("--mode", choices=("create", "upsert"), default="upsert",
-                     help="upsert (default) replaces assets with the same platform id")
+    imp.add_argument(
+        "--mode",
+        choices=("create", "upsert"),
+        default="upsert",
+        help="upsert (default) replaces assets with the same platform id",
+    )
     imp.set_defaults(func=cmd_import)
 
     exp = sub.add_parser("export", help="export the catalog")
-    exp.add_argument("--format", default="nquads",
-                     choices=("nquads", "turtle", "ntriples", "rdfxml", "json"))
+    exp.add_argument(
+        "--format", default="nquads", choices=("nquads", "turtle", "ntriples", "rdfxml", "json")
+    )
     exp.add_argument("--type", help="only this asset type")
     exp.add_argument("--output", "-o", help="file (default: standard output)")
     exp.add_argument("--store")
@@ -328,13 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(func=cmd_rebuild_index)
 
     query = sub.add_parser("query", help="run a SPARQL query on the configured store")
-    query.add_argument("query", nargs="?", default="-",
-                       help="the query text ('-' or nothing: read it from standard input)")
+    query.add_argument(
+        "query",
+        nargs="?",
+        default="-",
+        help="the query text ('-' or nothing: read it from standard input)",
+    )
     query.add_argument("--file", "-f", help="read the query from this file")
-    query.add_argument("--format", help="json, xml, csv, tsv (SELECT/ASK); turtle, ntriples, "
-                       "jsonld, rdfxml (CONSTRUCT/DESCRIBE); default json / turtle")
-    query.add_argument("--private", action="store_true",
-                       help="query the non-public partition (drafts, ...) instead")
+    query.add_argument(
+        "--format",
+        help="json, xml, csv, tsv (SELECT/ASK); turtle, ntriples, "
+        "jsonld, rdfxml (CONSTRUCT/DESCRIBE); default json / turtle",
+    )
+    query.add_argument(
+        "--private",
+        action="store_true",
+        help="query the non-public partition (drafts, ...) instead",
+    )
     query.add_argument("--timeout", type=float, help="seconds (AIOD_KG_SPARQL_TIMEOUT)")
     query.add_argument("--store")
     query.set_defaults(func=cmd_query)

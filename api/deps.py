@@ -31,12 +31,14 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "This request needs an API key: Authorization: Bearer <key>.",
-                            headers=challenge)
+        raise HTTPException(
+            401, "This request needs an API key: Authorization: Bearer <key>.", headers=challenge
+        )
     key = settings.admin_key.get_secret_value() if settings.admin_key else ""
     if not key:
-        raise HTTPException(403, "Writes are disabled: no admin key is configured "
-                                 "(set AIOD_KG_ADMIN_KEY).")
+        raise HTTPException(
+            403, "Writes are disabled: no admin key is configured (set AIOD_KG_ADMIN_KEY)."
+        )
     if not hmac.compare_digest(token.strip().encode(), key.encode()):
         raise HTTPException(401, "Invalid API key.", headers=challenge)
 

@@ -36,8 +36,11 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     for error in exc.errors():
         loc = [str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body")]
         problems.append(
-            {"field": ".".join(loc), "message": error.get("msg", "invalid"),
-             "value": error.get("input") if not isinstance(error.get("input"), dict) else None}
+            {
+                "field": ".".join(loc),
+                "message": error.get("msg", "invalid"),
+                "value": error.get("input") if not isinstance(error.get("input"), dict) else None,
+            }
         )
     return problems
 

@@ -89,7 +89,9 @@ def import_assets(store: Path, n: int, batch: int) -> tuple[float, list[str]]:
     started = time.perf_counter()
     try:
         for start in range(0, n, batch):
-            records = [synthetic_dataset(i, corpus, rng) for i in range(start, min(n, start + batch))]
+            records = [
+                synthetic_dataset(i, corpus, rng) for i in range(start, min(n, start + batch))
+            ]
             results = catalog.save_many(datasets, records, mode="create")
             failed = [r for r in results if not r.ok]
             if failed:
@@ -114,7 +116,8 @@ def start_server(store: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AIOD_KG_STORE": str(store), "AIOD_KG_BASE_URL": BASE_URL}
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env,
+        cwd=REPO,
+        env=env,
     )
     import httpx
 
@@ -133,8 +136,12 @@ def ensure_wrk() -> str | None:
     found = shutil.which("wrk")
     if found or os.geteuid() != 0:
         return found
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return shutil.which("wrk")
 
 
@@ -153,15 +160,18 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(wrk: str, base: str, paths: list[str], seconds: int, connections: int,
-            work: Path) -> dict[str, float]:
+def run_wrk(
+    wrk: str, base: str, paths: list[str], seconds: int, connections: int, work: Path
+) -> dict[str, float]:
     path_file = work / f"paths-{len(paths)}-{random.random()}.txt"
     path_file.write_text("\n".join(paths) + "\n", encoding="utf-8")
     script = work / "paths.lua"
     script.write_text(LUA % path_file, encoding="utf-8")
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -180,6 +190,7 @@ def run_python(base: str, paths: list[str], seconds: int, connections: int) -> d
         errors = 0
         deadline = time.perf_counter() + seconds
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
             async def worker(seed: int) -> None:
                 nonlocal errors
                 rng = random.Random(seed)
@@ -188,12 +199,17 @@ def run_python(base: str, paths: list[str], seconds: int, connections: int) -> d
                     response = await client.get(rng.choice(paths))
                     latencies.append((time.perf_counter() - t0) * 1000)
                     errors += response.status_code >= 300
+
             start = time.perf_counter()
             await asyncio.gather(*(worker(i) for i in range(connections)))
             elapsed = time.perf_counter() - start
         latencies.sort()
-        return {"rps": len(latencies) / elapsed, "p50": latencies[len(latencies) // 2],
-                "p99": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
+        return {
+            "rps": len(latencies) / elapsed,
+            "p50": latencies[len(latencies) // 2],
+            "p99": latencies[int(len(latencies) * 0.99)],
+            "errors": float(errors),
+        }
 
     return asyncio.run(main())
 
@@ -210,8 +226,10 @@ def main() -> None:
     print(describe())
     work = Path(tempfile.mkdtemp(prefix="aiodkg-bench-"))
     store = Path(args.keep) if args.keep else work / "store"
-    print(f"importing {args.assets:,} synthetic datasets through the validated path "
-          f"(batches of {args.batch}) into {store}")
+    print(
+        f"importing {args.assets:,} synthetic datasets through the validated path "
+        f"(batches of {args.batch}) into {store}"
+    )
     rate, identifiers = import_assets(store, args.assets, args.batch)
     print(f"import: {rate:,.0f} assets/s (mapping + SHACL validation + store + index)")
 
@@ -219,8 +237,10 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     server = start_server(store, port)
     wrk = ensure_wrk()
-    print(f"load generator: {'wrk' if wrk else 'python asyncio client'}, "
-          f"{args.connections} connections, {args.seconds} s per run, 1 uvicorn worker")
+    print(
+        f"load generator: {'wrk' if wrk else 'python asyncio client'}, "
+        f"{args.connections} connections, {args.seconds} s per run, 1 uvicorn worker"
+    )
     rng = random.Random(1)
     sample = rng.sample(identifiers, min(len(identifiers), 20_000))
     runs = {

@@ -7,6 +7,7 @@ Nothing is written for a record that fails validation.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -82,8 +83,9 @@ class _Prepared:
 class Catalog:
     """All reads and writes of assets. Thread-safe; writes are serialised per process."""
 
-    def __init__(self, settings: Settings, store: GraphStore | None = None,
-                 index: CatalogIndex | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: GraphStore | None = None, index: CatalogIndex | None = None
+    ) -> None:
         self.settings = settings
         self.base_url = settings.base
         if store is None or index is None:
@@ -175,7 +177,7 @@ class Catalog:
         prefix = self.base_url + "/"
         if not iri.startswith(prefix):
             return None, None
-        collection, _, identifier = iri[len(prefix):].partition("/")
+        collection, _, identifier = iri[len(prefix) :].partition("/")
         asset = ASSET_TYPES.get(collection)
         if asset is None or not IDENTIFIER_RE.match(identifier):
             return None, None
@@ -270,11 +272,16 @@ class Catalog:
                 previous = None
                 if mode == "upsert" and isinstance(data, dict) and data.get("platform"):
                     previous = self.index.find_platform(
-                        asset.collection, str(data.get("platform")),
+                        asset.collection,
+                        str(data.get("platform")),
                         str(data.get("platform_resource_identifier")),
                     )
                 item = self._prepare(
-                    asset, position, data, previous.identifier if previous else None, previous,
+                    asset,
+                    position,
+                    data,
+                    previous.identifier if previous else None,
+                    previous,
                     timestamp,
                 )
                 if isinstance(item, SaveResult):
@@ -326,8 +333,9 @@ class Catalog:
             return
         for item in items:
             asset = ASSET_TYPES[item.entry.type]
-            item.data = triples_to_asset(asset, item.conversion.iri, item.conversion.triples,
-                                         self.base_url)
+            item.data = triples_to_asset(
+                asset, item.conversion.iri, item.conversion.triples, self.base_url
+            )
             item.entry = dataclass_replace(item.entry, document=orjson.dumps(item.data))
         self.index.mark_pending((i.identifier, i.entry.type) for i in items)
         new = {i.conversion.iri: i.conversion.triples for i in items if i.created}
@@ -445,8 +453,9 @@ class Catalog:
     ) -> list[JSON]:
         return [
             dict(orjson.loads(doc))
-            for doc in self.list_documents(asset, offset, limit, modified_after, modified_before,
-                                           platform)
+            for doc in self.list_documents(
+                asset, offset, limit, modified_after, modified_before, platform
+            )
         ]
 
     def list_documents(
@@ -457,10 +466,11 @@ class Catalog:
         modified_after: str | None = None,
         modified_before: str | None = None,
         platform: str | None = None,
-    ) -> list[bytes]:
+    ) -> builtins.list[bytes]:
         """A page of assets as AIoD JSON bytes, in insertion order."""
-        entries = self.index.page(asset.collection, offset, limit, modified_after,
-                                  modified_before, platform)
+        entries = self.index.page(
+            asset.collection, offset, limit, modified_after, modified_before, platform
+        )
         out = []
         for entry in entries:
             if entry.document is not None:

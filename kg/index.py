@@ -97,8 +97,9 @@ class CatalogIndex:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, uri=self._uri, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, uri=self._uri, timeout=30, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
@@ -119,19 +120,26 @@ class CatalogIndex:
 
     def mark_pending(self, items: Iterable[tuple[str, str]]) -> None:
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO pending (identifier, type) VALUES (?, ?)",
-                           list(items))
+            db.executemany(
+                "INSERT OR REPLACE INTO pending (identifier, type) VALUES (?, ?)", list(items)
+            )
 
     def clear_pending(self, identifiers: Iterable[str]) -> None:
         with self.transaction() as db:
             db.executemany("DELETE FROM pending WHERE identifier = ?", [(i,) for i in identifiers])
 
     def pending(self) -> list[tuple[str, str]]:
-        return [(str(a), str(b)) for a, b in
-                self._conn().execute("SELECT identifier, type FROM pending")]
+        return [
+            (str(a), str(b))
+            for a, b in self._conn().execute("SELECT identifier, type FROM pending")
+        ]
 
-    def commit_entries(self, upserts: Sequence[Entry], deletes: Sequence[tuple[str, str]] = (),
-                       deleted_at: str = "") -> None:
+    def commit_entries(
+        self,
+        upserts: Sequence[Entry],
+        deletes: Sequence[tuple[str, str]] = (),
+        deleted_at: str = "",
+    ) -> None:
         """Write rows and clear their pending marks in one transaction."""
         with self.transaction() as db:
             for e in upserts:
@@ -145,8 +153,16 @@ class CatalogIndex:
                     " status=excluded.status, date_created=excluded.date_created,"
                     " date_modified=excluded.date_modified, deleted=0,"
                     " document=excluded.document",
-                    (e.identifier, e.type, e.platform, e.platform_resource_identifier, e.status,
-                     e.date_created, e.date_modified, e.document),
+                    (
+                        e.identifier,
+                        e.type,
+                        e.platform,
+                        e.platform_resource_identifier,
+                        e.status,
+                        e.date_created,
+                        e.date_modified,
+                        e.document,
+                    ),
                 )
             for identifier, _ in deletes:
                 db.execute(
@@ -160,9 +176,11 @@ class CatalogIndex:
     # ------------------------------------------------------------------ reads
 
     def get(self, identifier: str, include_deleted: bool = False) -> Entry | None:
-        row = self._conn().execute(
-            f"SELECT {_COLUMNS} FROM assets WHERE identifier = ?", (identifier,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(f"SELECT {_COLUMNS} FROM assets WHERE identifier = ?", (identifier,))
+            .fetchone()
+        )
         if row is None or (row[7] and not include_deleted):
             return None
         return _entry(row)
@@ -181,21 +199,26 @@ class CatalogIndex:
         """Cached AIoD JSON of several live assets."""
         out: dict[str, bytes] = {}
         for start in range(0, len(identifiers), 500):
-            chunk = list(identifiers[start:start + 500])
+            chunk = list(identifiers[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for identifier, document in self._conn().execute(
                 f"SELECT identifier, document FROM assets WHERE deleted = 0"
-                f" AND document IS NOT NULL AND identifier IN ({marks})", chunk
+                f" AND document IS NOT NULL AND identifier IN ({marks})",
+                chunk,
             ):
                 out[str(identifier)] = bytes(document)
         return out
 
     def find_platform(self, type_: str, platform: str, resource_id: str) -> Entry | None:
-        row = self._conn().execute(
-            f"SELECT {_COLUMNS} FROM assets WHERE type = ? AND platform = ?"
-            " AND platform_resource_identifier = ? AND deleted = 0",
-            (type_, platform, resource_id),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {_COLUMNS} FROM assets WHERE type = ? AND platform = ?"
+                " AND platform_resource_identifier = ? AND deleted = 0",
+                (type_, platform, resource_id),
+            )
+            .fetchone()
+        )
         return _entry(row) if row else None
 
     def page(
@@ -218,20 +241,27 @@ class CatalogIndex:
         if platform is not None:
             where.append("platform = ?")
             args.append(platform)
-        sql = (f"SELECT {_COLUMNS}, document FROM assets WHERE {' AND '.join(where)}"
-               " ORDER BY seq LIMIT ? OFFSET ?")
+        sql = (
+            f"SELECT {_COLUMNS}, document FROM assets WHERE {' AND '.join(where)}"
+            " ORDER BY seq LIMIT ? OFFSET ?"
+        )
         rows = self._conn().execute(sql, [*args, limit, offset]).fetchall()
         return [_entry(r) for r in rows]
 
     def count(self, type_: str) -> int:
-        row = self._conn().execute(
-            "SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0", (type_,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0", (type_,))
+            .fetchone()
+        )
         return int(row[0])
 
     def count_by_platform(self, type_: str | None = None) -> dict[str, dict[str, int]]:
-        sql = ("SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
-               + (" AND type = ?" if type_ else "") + " GROUP BY type, platform")
+        sql = (
+            "SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
+            + (" AND type = ?" if type_ else "")
+            + " GROUP BY type, platform"
+        )
         out: dict[str, dict[str, int]] = {}
         for t, platform, n in self._conn().execute(sql, (type_,) if type_ else ()):
             out.setdefault(str(t), {})[str(platform)] = int(n)

@@ -116,14 +116,14 @@ def find_subject(asset: AssetType, triples: Sequence[Triple]) -> str:
     """The node of the asset's primary class (schema.org in http or https form)."""
     wanted = {normalise_iri(expand(c)) for c in asset.classes[:1]}
     subjects = [
-        s for s, p, o in triples
+        s
+        for s, p, o in triples
         if p == RDF_TYPE and isinstance(o, IRI) and normalise_iri(o.value) in wanted
     ]
     unique = sorted(set(subjects))
     if len(unique) != 1:
         raise ParseError(
-            f"Expected exactly one node of type {asset.classes[0]} in the RDF, "
-            f"found {len(unique)}."
+            f"Expected exactly one node of type {asset.classes[0]} in the RDF, found {len(unique)}."
         )
     return unique[0]
 
@@ -138,9 +138,7 @@ def asset_from_rdf(asset: AssetType, triples: Sequence[Triple], base_url: str) -
     data = triples_to_asset(asset, subject, list(normalised), base_url)
     for name in list(data):
         fld = asset.by_name.get(name)
-        if fld is not None and fld.server:
-            del data[name]
-        elif data[name] == [] or data[name] == {}:
+        if (fld is not None and fld.server) or data[name] == [] or data[name] == {}:
             del data[name]
     entry = data.get("aiod_entry")
     if isinstance(entry, dict):

@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 from kg.fields import (
     ASSET_TYPES,
@@ -37,7 +37,7 @@ class Lit(NamedTuple):
     datatype: str  # full IRI
 
 
-Term = Union[IRI, Lit]
+Term = IRI | Lit
 Triple = tuple[str, str, Term]
 
 XSD_STRING = XSD + "string"

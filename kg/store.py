@@ -85,9 +85,7 @@ def from_ox(term: object) -> Term:
 
 def serialize_triples(triples: Sequence[Triple], fmt: str) -> bytes:
     """Serialise triples with pyoxigraph (Turtle, N-Triples, RDF/XML)."""
-    ox_triples = [
-        ox.Triple(ox.NamedNode(s), ox.NamedNode(p), to_ox(o)) for s, p, o in triples
-    ]
+    ox_triples = [ox.Triple(ox.NamedNode(s), ox.NamedNode(p), to_ox(o)) for s, p, o in triples]
     rdf_format = RDF_FORMATS[fmt]
     prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
     data = ox.serialize(ox_triples, format=rdf_format, prefixes=prefixes)
@@ -95,9 +93,7 @@ def serialize_triples(triples: Sequence[Triple], fmt: str) -> bytes:
     return data
 
 
-def update_request(
-    replace: Mapping[str, Sequence[Triple]], delete: Iterable[str] = ()
-) -> str:
+def update_request(replace: Mapping[str, Sequence[Triple]], delete: Iterable[str] = ()) -> str:
     """One SPARQL Update request dropping ``delete`` and replacing ``replace``."""
     parts = [f"DROP SILENT GRAPH <{iri}>" for iri in delete]
     parts += [f"DROP SILENT GRAPH <{iri}>" for iri in replace]
@@ -152,7 +148,7 @@ class EmbeddedStore:
 
     def graph(self, iri: str) -> list[Triple]:
         return [
-            (q.subject.value, q.predicate.value, from_ox(q.object))
+            (q.subject.value, q.predicate.value, from_ox(q.object))  # type: ignore[union-attr]
             for q in self.store.quads_for_pattern(None, None, None, ox.NamedNode(iri))
         ]
 

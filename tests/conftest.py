@@ -36,8 +36,9 @@ def example_records(collection: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(store=str(tmp_path / "store"), admin_key=ADMIN_KEY,
-                    base_url="http://127.0.0.1:8000")
+    return Settings(
+        store=str(tmp_path / "store"), admin_key=ADMIN_KEY, base_url="http://127.0.0.1:8000"
+    )
 
 
 @pytest.fixture
@@ -82,11 +83,18 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A real ``aiod-kg serve`` process on a free loopback port."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AIOD_KG_ADMIN_KEY": ADMIN_KEY, "AIOD_KG_BASE_URL": base,
-           "AIOD_KG_STORE": str(tmp_path / "live-store")}
+    env = {
+        **os.environ,
+        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
+        "AIOD_KG_BASE_URL": base,
+        "AIOD_KG_STORE": str(tmp_path / "live-store"),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"{base}/health")

@@ -16,8 +16,12 @@ DATASETS = ASSET_TYPES["datasets"]
 
 
 def record(i: int, **extra: Any) -> dict[str, Any]:
-    return {"name": f"dataset {i}", "platform": "openml", "platform_resource_identifier": str(i),
-            **extra}
+    return {
+        "name": f"dataset {i}",
+        "platform": "openml",
+        "platform_resource_identifier": str(i),
+        **extra,
+    }
 
 
 def test_save_many_isolates_bad_records(catalog: Catalog) -> None:
@@ -26,8 +30,18 @@ def test_save_many_isolates_bad_records(catalog: Catalog) -> None:
     records[6] = "not an object"
     records[8] = record(1)  # same platform id as record 1 in the same batch
     results = catalog.save_many(DATASETS, records)
-    assert [r.ok for r in results] == [True, True, True, False, True, True, False, True, False,
-                                       True]
+    assert [r.ok for r in results] == [
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]
     assert results[3].problems[0].field == "date_published"
     assert results[8].conflict == results[1].identifier
     assert catalog.count(DATASETS) == 7
@@ -63,7 +77,10 @@ def test_change_events(catalog: Catalog) -> None:
     catalog.replace(DATASETS, identifier, record(1, name="new"))
     catalog.delete(DATASETS, identifier)
     assert [(e.kind, e.identifier) for e in events] == [
-        ("upsert", identifier), ("upsert", identifier), ("delete", identifier)]
+        ("upsert", identifier),
+        ("upsert", identifier),
+        ("delete", identifier),
+    ]
     assert events[1].asset is not None and events[1].asset["name"] == "new"
 
 
@@ -87,20 +104,21 @@ def test_replace_is_atomic_for_readers(catalog: Catalog) -> None:
 
     def reader() -> None:
         while not stop.is_set():
-            keywords = tuple(sorted(o.lexical for s, p, o in catalog.store.graph(iri)
-                                    if p.endswith("#keyword")))
+            keywords = tuple(
+                sorted(o.lexical for s, p, o in catalog.store.graph(iri) if p.endswith("#keyword"))
+            )
             seen.add(keywords)
 
     thread = threading.Thread(target=reader)
     thread.start()
     for version in range(1, 40):
-        catalog.replace(DATASETS, identifier,
-                        record(1, keyword=[f"v{version}", f"w{version}"]))
+        catalog.replace(DATASETS, identifier, record(1, keyword=[f"v{version}", f"w{version}"]))
     stop.set()
     thread.join()
     for keywords in seen:
-        assert keywords == ("v0",) or (len(keywords) == 2
-                                       and keywords[0][1:] == keywords[1][1:]), keywords
+        assert keywords == ("v0",) or (len(keywords) == 2 and keywords[0][1:] == keywords[1][1:]), (
+            keywords
+        )
 
 
 def test_interrupted_write_is_repaired_on_open(settings: Settings) -> None:
@@ -114,10 +132,19 @@ def test_interrupted_write_is_repaired_on_open(settings: Settings) -> None:
     from kg.rdf_mapping import asset_to_triples
 
     conversion = asset_to_triples(
-        DATASETS, record(2), conversion_iri, settings.base,
-        {"identifier": "data_" + "A" * 24,
-         "aiod_entry": {"status": "published", "date_created": "2024-01-01T00:00:00",
-                        "date_modified": "2024-01-01T00:00:00"}})
+        DATASETS,
+        record(2),
+        conversion_iri,
+        settings.base,
+        {
+            "identifier": "data_" + "A" * 24,
+            "aiod_entry": {
+                "status": "published",
+                "date_created": "2024-01-01T00:00:00",
+                "date_modified": "2024-01-01T00:00:00",
+            },
+        },
+    )
     catalog.store.replace_graphs({conversion_iri: conversion.triples})
     catalog.store.delete_graphs([catalog.iri(DATASETS, kept)])
     catalog.close()

@@ -35,8 +35,9 @@ def nothing_written(client: TestClient) -> None:
 
 
 def test_bad_json(client: TestClient) -> None:
-    response = client.post("/datasets", content=b'{"name": "x",', headers={
-        **AUTH, "Content-Type": "application/json"})
+    response = client.post(
+        "/datasets", content=b'{"name": "x",', headers={**AUTH, "Content-Type": "application/json"}
+    )
     detail = assert_envelope(response, 400)
     assert "Not valid JSON" in detail["message"]
     assert detail["line"] == 1 and detail["column"]
@@ -45,16 +46,20 @@ def test_bad_json(client: TestClient) -> None:
 
 @pytest.mark.parametrize("body", [b"", b"[]", b'"text"', b"42", b"null"])
 def test_body_that_is_not_an_object(client: TestClient, body: bytes) -> None:
-    response = client.post("/datasets", content=body, headers={
-        **AUTH, "Content-Type": "application/json"})
+    response = client.post(
+        "/datasets", content=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert response.status_code in (400, 422)
     assert_envelope(response, response.status_code)
     nothing_written(client)
 
 
 def test_invalid_utf8(client: TestClient) -> None:
-    response = client.post("/datasets", content=b'{"name": "\xff\xfe"}', headers={
-        **AUTH, "Content-Type": "application/json"})
+    response = client.post(
+        "/datasets",
+        content=b'{"name": "\xff\xfe"}',
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
     assert_envelope(response, 400)
     nothing_written(client)
 
@@ -96,13 +101,19 @@ def test_problem_carries_the_value(client: TestClient) -> None:
 
 
 def test_enumerations(client: TestClient) -> None:
-    event = {"name": "e", "platform": "x", "platform_resource_identifier": "1",
-             "mode": "underwater", "status": "scheduled"}
+    event = {
+        "name": "e",
+        "platform": "x",
+        "platform_resource_identifier": "1",
+        "mode": "underwater",
+        "status": "scheduled",
+    }
     problems = fields_of(assert_envelope(client.post("/events", json=event, headers=AUTH), 422))
     assert set(problems) == {"mode"}
     org = {"name": "o", "type": "Pirate Ship"}
-    assert "type" in fields_of(assert_envelope(
-        client.post("/organisations", json=org, headers=AUTH), 422))
+    assert "type" in fields_of(
+        assert_envelope(client.post("/organisations", json=org, headers=AUTH), 422)
+    )
 
 
 def test_platform_pair_must_be_complete(client: TestClient) -> None:
@@ -120,15 +131,22 @@ def test_duplicate_platform_identifier_is_409_naming_the_existing(client: TestCl
 
 def test_put_to_another_assets_platform_identifier_is_409(client: TestClient) -> None:
     client.post("/datasets", json=GOOD, headers=AUTH)
-    other = client.post("/datasets", json={**GOOD, "platform_resource_identifier": "2"},
-                        headers=AUTH).json()["identifier"]
+    other = client.post(
+        "/datasets", json={**GOOD, "platform_resource_identifier": "2"}, headers=AUTH
+    ).json()["identifier"]
     assert_envelope(client.put(f"/datasets/{other}", json=GOOD, headers=AUTH), 409)
     assert client.get(f"/datasets/{other}").json()["platform_resource_identifier"] == "2"
 
 
-@pytest.mark.parametrize("identifier", [
-    "nope", "mdl_AAAAAAAAAAAAAAAAAAAAAAAA", "data_", "data_AAAAAAAAAAAAAAAAAAAAAAA%21",
-])
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "nope",
+        "mdl_AAAAAAAAAAAAAAAAAAAAAAAA",
+        "data_",
+        "data_AAAAAAAAAAAAAAAAAAAAAAA%21",
+    ],
+)
 def test_unknown_or_wrong_prefix_identifier_is_404(client: TestClient, identifier: str) -> None:
     model = client.post("/ml_models", json=GOOD, headers=AUTH).json()["identifier"]
     detail = assert_envelope(client.get(f"/datasets/{identifier}"), 404)
@@ -174,17 +192,23 @@ def test_query_parameter_errors(client: TestClient) -> None:
 
 
 def test_unsupported_content_type_is_415(client: TestClient) -> None:
-    response = client.post("/datasets", content=b"name=x", headers={
-        **AUTH, "Content-Type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/datasets",
+        content=b"name=x",
+        headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert_envelope(response, 415)
 
 
-@pytest.mark.parametrize("media,body", [
-    ("text/turtle", b"<a> <b> \"unterminated ."),
-    ("application/rdf+xml", b"<rdf:RDF"),
-    ("application/ld+json", b'{"@context": "https://example.org/remote-context.jsonld"}'),
-    ("application/ld+json", b'{"@context": {"name": "http://schema.org/name"}, "name": "x"}'),
-])
+@pytest.mark.parametrize(
+    "media,body",
+    [
+        ("text/turtle", b'<a> <b> "unterminated .'),
+        ("application/rdf+xml", b"<rdf:RDF"),
+        ("application/ld+json", b'{"@context": "https://example.org/remote-context.jsonld"}'),
+        ("application/ld+json", b'{"@context": {"name": "http://schema.org/name"}, "name": "x"}'),
+    ],
+)
 def test_bad_rdf_bodies(client: TestClient, media: str, body: bytes) -> None:
     response = client.post("/datasets", content=body, headers={**AUTH, "Content-Type": media})
     assert response.status_code == 400
@@ -194,9 +218,10 @@ def test_bad_rdf_bodies(client: TestClient, media: str, body: bytes) -> None:
 
 
 def test_turtle_syntax_error_has_line_and_column(client: TestClient) -> None:
-    body = b"@prefix s: <https://schema.org/> .\n<x> a s:Dataset ;\n  s:name \"x ."
-    response = client.post("/datasets", content=body, headers={**AUTH,
-                                                               "Content-Type": "text/turtle"})
+    body = b'@prefix s: <https://schema.org/> .\n<x> a s:Dataset ;\n  s:name "x .'
+    response = client.post(
+        "/datasets", content=body, headers={**AUTH, "Content-Type": "text/turtle"}
+    )
     detail = assert_envelope(response, 400)
     assert detail["line"] == 3
 
@@ -211,7 +236,8 @@ def test_examples_with_a_single_broken_field_name_the_field(client: TestClient) 
     for collection in ("datasets", "ml_models", "publications", "events", "persons"):
         record = dict(example_records(collection)[0])
         record["date_published"] = "31/12/2020"
-        problems = fields_of(assert_envelope(
-            client.post(f"/{collection}", json=record, headers=AUTH), 422))
+        problems = fields_of(
+            assert_envelope(client.post(f"/{collection}", json=record, headers=AUTH), 422)
+        )
         assert set(problems) == {"date_published"}
     nothing_written(client)

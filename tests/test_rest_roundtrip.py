@@ -121,10 +121,15 @@ def test_jsonld_uses_the_published_context(client: TestClient) -> None:
     assert titles
 
 
-@pytest.mark.parametrize("fmt,media", [
-    ("turtle", "text/turtle"), ("jsonld", "application/ld+json"),
-    ("ntriples", "application/n-triples"), ("rdfxml", "application/rdf+xml"),
-])
+@pytest.mark.parametrize(
+    "fmt,media",
+    [
+        ("turtle", "text/turtle"),
+        ("jsonld", "application/ld+json"),
+        ("ntriples", "application/n-triples"),
+        ("rdfxml", "application/rdf+xml"),
+    ],
+)
 def test_post_rdf_bodies_create_the_same_asset(client: TestClient, fmt: str, media: str) -> None:
     record = example_records("datasets")[0]
     identifier = post(client, "datasets", record)
@@ -133,15 +138,19 @@ def test_post_rdf_bodies_create_the_same_asset(client: TestClient, fmt: str, med
     response = client.post("/datasets", content=body, headers={**AUTH, "Content-Type": media})
     assert response.status_code == 200, response.text
     again = client.get(f"/datasets/{response.json()['identifier']}").json()
-    assert normalise({k: v for k, v in again.items() if k not in SERVER_FIELDS | {"aiod_entry"}}) \
-        == normalise({k: v for k, v in record.items() if k != "aiod_entry"})
+    assert normalise(
+        {k: v for k, v in again.items() if k not in SERVER_FIELDS | {"aiod_entry"}}
+    ) == normalise({k: v for k, v in record.items() if k != "aiod_entry"})
 
 
 def test_list_paging_and_counts(client: TestClient) -> None:
     ids = []
     for i in range(25):
-        record = {"name": f"dataset {i}", "platform": "example",
-                  "platform_resource_identifier": str(i)}
+        record = {
+            "name": f"dataset {i}",
+            "platform": "example",
+            "platform_resource_identifier": str(i),
+        }
         ids.append(post(client, "datasets", record))
     page = client.get("/datasets", params={"offset": 0, "limit": 10}).json()
     assert [d["identifier"] for d in page] == ids[:10]
@@ -157,8 +166,9 @@ def test_list_paging_and_counts(client: TestClient) -> None:
 
 
 def test_date_modified_filters(client: TestClient) -> None:
-    identifier = post(client, "datasets", {"name": "d", "platform": "p",
-                                           "platform_resource_identifier": "1"})
+    identifier = post(
+        client, "datasets", {"name": "d", "platform": "p", "platform_resource_identifier": "1"}
+    )
     modified = client.get(f"/datasets/{identifier}").json()["aiod_entry"]["date_modified"]
     before = client.get("/datasets", params={"date_modified_before": modified}).json()
     assert before == []
@@ -183,8 +193,12 @@ def test_platform_lookup(client: TestClient) -> None:
 def test_put_replaces_and_keeps_identity(client: TestClient) -> None:
     identifier = post(client, "ml_models", example_records("ml_models")[0])
     created = client.get(f"/ml_models/{identifier}").json()["aiod_entry"]["date_created"]
-    new = {"name": "renamed", "platform": "example", "platform_resource_identifier": "1",
-           "keyword": ["only"]}
+    new = {
+        "name": "renamed",
+        "platform": "example",
+        "platform_resource_identifier": "1",
+        "keyword": ["only"],
+    }
     response = client.put(f"/ml_models/{identifier}", json=new, headers=AUTH)
     assert response.status_code == 200, response.text
     got = client.get(f"/ml_models/{identifier}").json()

@@ -19,14 +19,24 @@ def test_live_server_smoke(live_server: LiveServer) -> None:
         assert got["identifier"] == identifier
         # the asset IRI uses the configured base URL and dereferences
         turtle = http.get(f"/datasets/{identifier}", headers={"Accept": "text/turtle"}).text
-        assert f"<{live_server.base_url}/datasets/{identifier}>" in turtle or \
-            f"{live_server.base_url}/datasets/{identifier}" in turtle
+        assert (
+            f"<{live_server.base_url}/datasets/{identifier}>" in turtle
+            or f"{live_server.base_url}/datasets/{identifier}" in turtle
+        )
         assert http.get("/counts").json() == {"datasets": {"example": 1}}
         missing = http.get("/datasets/data_AAAAAAAAAAAAAAAAAAAAAAAA")
         assert missing.status_code == 404 and set(missing.json()) == {"detail", "reference"}
         spec = http.get("/openapi.json").json()
-        operation_ids = {op["operationId"] for path in spec["paths"].values()
-                         for op in path.values()}
-        assert {"list_datasets", "get_dataset", "create_dataset", "update_dataset",
-                "delete_dataset", "get_dataset_v2", "counts"} <= operation_ids
+        operation_ids = {
+            op["operationId"] for path in spec["paths"].values() for op in path.values()
+        }
+        assert {
+            "list_datasets",
+            "get_dataset",
+            "create_dataset",
+            "update_dataset",
+            "delete_dataset",
+            "get_dataset_v2",
+            "counts",
+        } <= operation_ids
         assert http.get("/docs").status_code == 200

@@ -53,8 +53,7 @@ def _mutations(asset: AssetType, record: dict[str, Any], rng: random.Random) -> 
             out.append(mutated)
     if "distribution" in asset.by_name:
         mutated = copy.deepcopy(record)
-        mutated["distribution"] = [{"name": "no url", "content_size_kb": -1,
-                                    "checksum": "xyz!"}]
+        mutated["distribution"] = [{"name": "no url", "content_size_kb": -1, "checksum": "xyz!"}]
         out.append(mutated)
     if "aiod_entry" in asset.by_name:
         mutated = copy.deepcopy(record)
@@ -90,8 +89,11 @@ def test_batch_validation_attributes_problems_to_the_right_record() -> None:
     asset = ASSET_TYPES["datasets"]
     conversions = []
     for i in range(50):
-        record: dict[str, Any] = {"name": f"d{i}", "platform": "p",
-                                  "platform_resource_identifier": str(i)}
+        record: dict[str, Any] = {
+            "name": f"d{i}",
+            "platform": "p",
+            "platform_resource_identifier": str(i),
+        }
         if i % 7 == 0:
             record["date_published"] = "bad"
         iri = asset_iri(BASE, asset, f"data_{i:024d}")

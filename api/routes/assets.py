@@ -26,7 +26,7 @@ from kg.representation import render_many, render_one
 
 FORMAT_DOC = "Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml."
 IdentifierPath = Annotated[str, Path(description="Asset identifier, e.g. data_... for datasets.")]
-RESPONSE_TYPES = {
+RESPONSE_TYPES: dict[str, dict[str, Any]] = {
     "application/json": {},
     "application/ld+json": {},
     "text/turtle": {},
@@ -88,9 +88,12 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         f"/{name}",
         operation_id=f"list_{name}{suffix}",
         summary=f"List {name}",
-        responses={200: {"content": {"application/json": {
-            "schema": {"type": "array", "items": read_schema}}} | {
-            k: {} for k in RESPONSE_TYPES if k != "application/json"}}},
+        responses={
+            200: {
+                "content": {"application/json": {"schema": {"type": "array", "items": read_schema}}}
+                | {k: {} for k in RESPONSE_TYPES if k != "application/json"}
+            }
+        },
     )
     def list_assets(
         request: Request,
@@ -114,8 +117,12 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         f"/{name}/{{identifier}}",
         operation_id=f"get_{asset.singular}{suffix}",
         summary=f"Get one {asset.singular}",
-        responses={200: {"content": {"application/json": {"schema": read_schema}} | {
-            k: {} for k in RESPONSE_TYPES if k != "application/json"}}},
+        responses={
+            200: {
+                "content": {"application/json": {"schema": read_schema}}
+                | {k: {} for k in RESPONSE_TYPES if k != "application/json"}
+            }
+        },
     )
     async def get_asset(
         request: Request,
@@ -139,8 +146,18 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         operation_id=f"create_{asset.singular}{suffix}",
         summary=f"Create a {asset.singular}",
         openapi_extra=body_doc,
-        responses={200: {"content": {"application/json": {"schema": {
-            "type": "object", "properties": {"identifier": {"type": "string"}}}}}}},
+        responses={
+            200: {
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"identifier": {"type": "string"}},
+                        }
+                    }
+                }
+            }
+        },
     )
     async def create_asset(request: Request, catalog: CatalogDep, _: AdminDep) -> Response:
         fmt = body_format(request)

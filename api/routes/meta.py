@@ -28,20 +28,32 @@ def _json(value: object) -> Response:
 def meta_router(suffix: str = "") -> APIRouter:
     router = APIRouter()
 
-    @router.get("/counts", operation_id=f"counts{suffix}", tags=["counts"],
-                summary="Number of assets of every type, per platform")
+    @router.get(
+        "/counts",
+        operation_id=f"counts{suffix}",
+        tags=["counts"],
+        summary="Number of assets of every type, per platform",
+    )
     def counts(catalog: CatalogDep) -> Response:
         return _json(catalog.counts())
 
-    @router.get("/counts/{asset_type}", operation_id=f"count_type{suffix}", tags=["counts"],
-                summary="Number of assets of one type (per platform with detailed=true)")
+    @router.get(
+        "/counts/{asset_type}",
+        operation_id=f"count_type{suffix}",
+        tags=["counts"],
+        summary="Number of assets of one type (per platform with detailed=true)",
+    )
     def count_type(
         catalog: CatalogDep, asset_type: str, detailed: Annotated[bool, Query()] = False
     ) -> Response:
         return _json(catalog.count(_asset_type(asset_type), detailed))
 
-    @router.get("/platforms/{platform}/{asset_type}", operation_id=f"list_platform_assets{suffix}",
-                tags=["platforms"], summary="Assets of one type harvested from one platform")
+    @router.get(
+        "/platforms/{platform}/{asset_type}",
+        operation_id=f"list_platform_assets{suffix}",
+        tags=["platforms"],
+        summary="Assets of one type harvested from one platform",
+    )
     def platform_assets(
         request: Request,
         catalog: CatalogDep,
@@ -54,12 +66,18 @@ def meta_router(suffix: str = "") -> APIRouter:
         asset = _asset_type(asset_type)
         fmt = choose_format(request)
         items = catalog.list(asset, offset, limit, platform=platform)
-        return Response(render_many(catalog, asset, items, fmt.name), media_type=fmt.media_type,
-                        headers={"Vary": "Accept"})
+        return Response(
+            render_many(catalog, asset, items, fmt.name),
+            media_type=fmt.media_type,
+            headers={"Vary": "Accept"},
+        )
 
-    @router.get("/platforms/{platform}/{asset_type}/{platform_resource_identifier:path}",
-                operation_id=f"get_platform_asset{suffix}", tags=["platforms"],
-                summary="One asset by its identifier on its platform")
+    @router.get(
+        "/platforms/{platform}/{asset_type}/{platform_resource_identifier:path}",
+        operation_id=f"get_platform_asset{suffix}",
+        tags=["platforms"],
+        summary="One asset by its identifier on its platform",
+    )
     def platform_asset(
         request: Request,
         catalog: CatalogDep,
@@ -80,11 +98,16 @@ def meta_router(suffix: str = "") -> APIRouter:
 def root_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/context.jsonld", operation_id="jsonld_context", tags=["meta"],
-                summary="The JSON-LD context of the REST JSON")
+    @router.get(
+        "/context.jsonld",
+        operation_id="jsonld_context",
+        tags=["meta"],
+        summary="The JSON-LD context of the REST JSON",
+    )
     def context() -> Response:
-        return Response(orjson.dumps({"@context": inline_context()}),
-                        media_type="application/ld+json")
+        return Response(
+            orjson.dumps({"@context": inline_context()}), media_type="application/ld+json"
+        )
 
     @router.get("/health", operation_id="health", tags=["meta"], summary="Liveness check")
     async def health() -> Response:
