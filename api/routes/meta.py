@@ -6,7 +6,8 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
-from starlette.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
 
 from api.deps import CatalogDep
 from api.negotiation import choose_format
@@ -91,6 +92,56 @@ def meta_router(suffix: str = "") -> APIRouter:
         data = catalog.by_platform(asset, platform, platform_resource_identifier)
         body = render_one(catalog, asset, str(data["identifier"]), fmt.name)
         return Response(body, media_type=fmt.media_type, headers={"Vary": "Accept"})
+
+    @router.get(
+        "/assets/{identifier}",
+        operation_id=f"get_any_asset{suffix}",
+        tags=["assets"],
+        summary="Any asset by its identifier (the type comes from the identifier's prefix)",
+    )
+    async def any_asset(
+        request: Request,
+        catalog: CatalogDep,
+        identifier: str,
+        format: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        asset = catalog.type_of_identifier(identifier)
+        if asset is None:
+            raise HTTPException(404, f"Asset '{identifier}' not found in the database.")
+        fmt = choose_format(request)
+        body = await run_in_threadpool(render_one, catalog, asset, identifier, fmt.name)
+        return Response(body, media_type=fmt.media_type, headers={"Vary": "Accept"})
+
+    @router.get(
+        "/{asset_type}/{identifier}/content",
+        operation_id=f"get_content{suffix}",
+        tags=["assets"],
+        summary="Download the asset's first distribution (a redirect to its content URL)",
+        status_code=307,
+    )
+    @router.get(
+        "/{asset_type}/{identifier}/content/{distribution_idx}",
+        operation_id=f"get_content_of_distribution{suffix}",
+        tags=["assets"],
+        summary="Download one distribution of the asset (a redirect to its content URL)",
+        status_code=307,
+    )
+    def content(
+        catalog: CatalogDep, asset_type: str, identifier: str, distribution_idx: int = 0
+    ) -> Response:
+        asset = _asset_type(asset_type)
+        data = catalog.get(asset, identifier)
+        distributions = data.get("distribution") or []
+        if not 0 <= distribution_idx < len(distributions):
+            raise HTTPException(
+                404,
+                f"{asset.label} '{identifier}' has no distribution {distribution_idx} "
+                f"(it has {len(distributions)}).",
+            )
+        url = distributions[distribution_idx].get("content_url")
+        if not url:
+            raise HTTPException(404, "That distribution has no content_url.")
+        return RedirectResponse(url, status_code=307)
 
     return router
 
