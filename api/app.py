@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.responses import HTMLResponse
 
 from api import errors
+from api.limits import BodySizeLimit
 from api.routes.assets import all_asset_routers
 from api.routes.meta import meta_router, root_router
 from api.routes.oai import oai_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     if catalog is not None:
         app.state.catalog = catalog
     errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(root_router())
     app.include_router(publishing_router())
     app.include_router(oai_router())
