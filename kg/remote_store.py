@@ -39,6 +39,15 @@ SCHEMES = ("sparql+http", "sparql+https")
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 CANCELLED_MARKER = b"The SPARQL operation has been cancelled"  # Oxigraph's --timeout-s
+#: graphs a new Virtuoso database holds for itself, kept out of the endpoint's dataset
+VIRTUOSO_SYSTEM_GRAPHS = (
+    "http://www.openlinksw.com/schemas/virtrdf#",
+    "http://www.w3.org/ns/ldp#",
+    "http://localhost:8890/sparql",
+    "http://localhost:8890/DAV/",
+)
+#: how engines say that a query hit their time or cost limit
+TIMEOUT_MARKERS = ("exceeds the limit", "SR171", "timed out", "Timeout", "cancelled")
 RDF_MEDIA_FORMATS: dict[str, ox.RdfFormat] = {
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
     "text/plain": ox.RdfFormat.N_TRIPLES,
@@ -195,6 +204,13 @@ class RemoteStore:
         """Run one SPARQL Update request (one transaction on the engine)."""
         self._post_update(request)
 
+    def _write(self, request: str) -> None:
+        if self.endpoints.dialect == "virtuoso":
+            # Virtuoso 7 tells "x" from "x"^^xsd:string (RDF 1.1 says they are one term): store
+            # the plain form, which is what queries write
+            request = request.replace(f'"^^<{XSD_STRING}>', '"')
+        self._post_update(request)
+
     def _select(self, query: str) -> list[dict[str, Mapping[str, str]]]:
         data = self._query_json(query)
         bindings: list[dict[str, Mapping[str, str]]] = data.get("results", {}).get("bindings", [])
@@ -216,7 +232,7 @@ class RemoteStore:
 
     def replace_graphs(self, graphs: Mapping[str, Sequence[Triple]]) -> None:
         if graphs:
-            self._post_update(update_request(graphs))
+            self._write(update_request(graphs))
 
     def insert_new_graphs(self, graphs: Mapping[str, Sequence[Triple]]) -> None:
         """New graphs: one N-Quads POST where the engine takes datasets (Oxigraph)."""
@@ -242,7 +258,7 @@ class RemoteStore:
     def delete_graphs(self, iris: Iterable[str]) -> None:
         request = update_request({}, list(iris))
         if request:
-            self._post_update(request)
+            self._write(request)
 
     def graph(self, iri: str) -> list[Triple]:
         e = self.endpoints
@@ -310,6 +326,13 @@ class RemoteStore:
         params += [("named-graph-uri", g) for g in named_graphs]
         if union and not default_graphs and not named_graphs:
             params += list(e.union_params)
+        if e.dialect == "virtuoso":
+            # Virtuoso's default graph is already the union of all graphs: leave its own out
+            pragmas = [f"DEFINE input:named-graph-exclude <{g}>" for g in VIRTUOSO_SYSTEM_GRAPHS]
+            if union and not default_graphs:
+                pragmas += [f"DEFINE input:default-graph-exclude <{g}>"
+                            for g in VIRTUOSO_SYSTEM_GRAPHS]
+            query = "\n".join(pragmas) + "\n" + query
         url = e.query + ("?" + "&".join(f"{k}={quote(v, safe='')}" if v else k
                                         for k, v in params) if params else "")
         deadline = time.monotonic() + timeout
@@ -322,7 +345,11 @@ class RemoteStore:
             ) as response:
                 if response.status_code >= 400:
                     response.read()
-                    self._check(response, "query")
+                    first_line = response.text.strip().split("\n", 1)[0][:300]
+                    if any(marker in first_line for marker in TIMEOUT_MARKERS):
+                        raise QueryTimeout(timeout)
+                    raise UpstreamError(f"The store ({e.base}) refused the query: "
+                                        f"{response.status_code} {first_line}")
                 content_type = response.headers.get("content-type", "")
                 for chunk in response.iter_bytes():
                     size += len(chunk)

@@ -3,7 +3,7 @@
 Pages are followed through ``hydra:next`` (``hydra:PartialCollectionView``) or the older
 ``hydra:nextPage`` (``hydra:PagedCollection``); a page already visited ends the walk
 (paging loops), and so does ``max_pages``. Each ``dcat:Dataset`` becomes a dataset; a
-dataset that a page only names (no ``dct:title``) is dereferenced. The cursor is the URL
+dataset that a page only names (no properties) is dereferenced. The cursor is the URL
 of the next page, so a resumed run continues where it stopped. DCAT-AP has no deletion
 markers: a run that walked every page deletes the datasets this catalogue no longer lists.
 
@@ -172,8 +172,8 @@ class DcatConnector(BaseConnector):
 
     def fetch(self, http: Http, entry: Any) -> Any:
         node, graph = entry
-        if DCT + "title" in graph.get(node, {}) or not http_url(node):
-            return entry
+        if set(graph.get(node, {})) - {RDF_TYPE} or not http_url(node):
+            return entry  # described on the page (pages are meant to be self-contained)
         response = http.get(node, headers={"Accept": ACCEPT})
         triples = parse_page(response.content, response.headers.get("content-type"),
                              str(response.url), self.kg_base)
@@ -195,8 +195,8 @@ class DcatConnector(BaseConnector):
         props = graph.get(node)
         if not props:
             raise MappingError("dataset not described in the catalogue")
-        title = _best(props.get(DCT + "title")) or _best(props.get(SCHEMA + "name")) \
-            or _best(props.get(FOAF + "name"))
+        title = squash(_best(props.get(DCT + "title")) or _best(props.get(SCHEMA + "name"))
+                       or _best(props.get(FOAF + "name")))
         if not title:
             raise MappingError("dataset without dct:title")
         platform, resource_id = self._identity(node, graph)
@@ -264,7 +264,7 @@ class DcatConnector(BaseConnector):
                     algorithm = algo.value.rsplit("checksumAlgorithm_", 1)[-1]
         return {
             "content_url": url,
-            "name": truncate(_best(props.get(DCT + "title"))),
+            "name": truncate(squash(_best(props.get(DCT + "title")))),
             "description": _best(props.get(DCT + "description")),
             "encoding_format": encoding,
             "content_size_kb": size // 1024 if size is not None and size >= 0 else None,
@@ -288,8 +288,8 @@ class DcatConnector(BaseConnector):
         if not isinstance(term, IRI):
             return None
         props = graph.get(term.value, {})
-        name = _best(props.get(FOAF + "name")) or _best(props.get(VCARD + "fn")) \
-            or _best(props.get(SCHEMA + "name"))
+        name = squash(_best(props.get(FOAF + "name")) or _best(props.get(VCARD + "fn"))
+                      or _best(props.get(SCHEMA + "name")))
         if not name:
             return None
         types = _types(graph, term.value)
@@ -315,4 +315,4 @@ def _best(terms: list[Term] | None) -> str | None:
     if not literals:
         return None
     plain = [t for t in literals if t.datatype != RDF_LANG]
-    return squash((plain or literals)[0].lexical) if plain or literals else None
+    return (plain or literals)[0].lexical.strip()
