@@ -1,4 +1,4 @@
-"""DCAT-AP connector: a Hydra-paged catalogue (Turtle, JSON-LD, RDF/XML) from tests/data/dcat."""
+"""DCAT-AP connector: a Hydra-paged catalogue (Turtle, JSON-LD, RDF/XML) from tests/harvest_data/dcat."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from mappings.dcat import DcatConnector
 from mappings.replay import ReplayData, ReplayServer
 from tests.harvest_support import find, harvester
 
-DATA = Path(__file__).resolve().parent / "data" / "dcat"
+DATA = Path(__file__).resolve().parent / "harvest_data" / "dcat"
 TYPES = {".ttl": "text/turtle", ".jsonld": "application/ld+json", ".rdf": "application/rdf+xml"}
 DATASETS = ASSET_TYPES["datasets"]
 
 
 def serve_pages(server: ReplayServer, prefix: str = "/portal") -> str:
-    """Serve every file of tests/data/dcat under ``prefix``; returns its URL."""
+    """Serve every file of tests/harvest_data/dcat under ``prefix``; returns its URL."""
     base = server.url + prefix
     for path in DATA.iterdir():
         body = path.read_text(encoding="utf-8").replace("{BASE}", base).encode()
