@@ -174,7 +174,7 @@ class ReplayServer:
         self.cache_oai = False  # reuse one window's record list between pages (benchmarks)
         self._oai_cache: tuple[tuple[str, str, int], list[ZenodoRecord]] | None = None
         handler = type("Handler", (_Handler,), {"replay": self})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd = _Server((host, port), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="replay",
                                        daemon=True)
@@ -410,6 +410,11 @@ def _oai_error(code: str, message: str) -> tuple[int, dict[str, str], bytes]:
 
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that hang up (a killed harvester) are not the replay's concern
 
 
 class _Handler(BaseHTTPRequestHandler):

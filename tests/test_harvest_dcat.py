@@ -1,4 +1,4 @@
-"""DCAT-AP connector: a Hydra-paged catalogue (Turtle, JSON-LD, RDF/XML) from tests/harvest_data/dcat."""
+"""DCAT-AP connector: Hydra-paged Turtle, JSON-LD and RDF/XML pages (tests/harvest_data/dcat)."""
 
 from __future__ import annotations
 
