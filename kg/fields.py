@@ -117,7 +117,9 @@ def _enum(name: str) -> tuple[str, ...]:
     return tuple(json.loads((ENUM_DIR / f"{name}.json").read_text(encoding="utf-8")))
 
 
-STATUS_VALUES = _enum("status")
+# AIoD's four statuses, plus "restricted" (aiod-kg): finished but shared only with the users and
+# groups granted read access (kg/access.py); like drafts it never enters the public partition.
+STATUS_VALUES = (*_enum("status"), "restricted")
 EVENT_MODES = _enum("event_modes")
 EVENT_STATUS = _enum("event_status")
 ORGANISATION_TYPES = _enum("organisation_types")
