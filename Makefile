@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch before sentence-transformers: this pin takes the CPU wheel (else a multi-GB CUDA one)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/python tests/xsd_fetch.py $(VENV)/share/xsd
 	touch $(STAMP)

@@ -14,6 +14,7 @@ from api.routes.assets import all_asset_routers
 from api.routes.meta import meta_router, root_router
 from api.routes.oai import oai_router
 from api.routes.publishing import publishing_router
+from api.routes.search import search_router, start_search
 from api.routes.sparql import sparql_router
 from kg import __version__
 from kg.catalog import Catalog
@@ -35,9 +36,12 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = catalog is None
         app.state.catalog = catalog or Catalog(settings)
+        app.state.search = start_search(settings, app.state.catalog)
         try:
             yield
         finally:
+            if app.state.search is not None:
+                app.state.search.close()
             if own:
                 app.state.catalog.close()
 
@@ -59,6 +63,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(oai_router())
     app.include_router(sparql_router())
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
+        app.include_router(search_router(suffix), prefix=prefix)  # before /{type}/{id} routes
         app.include_router(meta_router(suffix), prefix=prefix)
         for router in all_asset_routers(suffix):
             app.include_router(router, prefix=prefix)

@@ -272,6 +272,13 @@ class CatalogIndex:
         for (identifier,) in self._conn().execute(sql, (type_,) if type_ else ()):
             yield str(identifier)
 
+    def modified(self) -> Iterator[tuple[str, str, str, str | None]]:
+        """``(identifier, type, date_modified, status)`` of every live asset (search
+        reconciles its index on it)."""
+        sql = "SELECT identifier, type, date_modified, status FROM assets WHERE deleted = 0"
+        for identifier, type_, modified, status in self._conn().execute(sql):
+            yield str(identifier), str(type_), str(modified), status
+
     def clear(self) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM assets")

@@ -101,6 +101,23 @@ class Settings(BaseSettings):
     oai_repository_identifier: str | None = Field(
         None, description="oai-identifier namespace (default: the base URL's host name)."
     )
+    # -- search (kg/search)
+    search_enabled: bool = Field(True, description="Keep a search index beside the store.")
+    search_dir: str | None = Field(
+        None, description="Where the search index lives (default: search/ beside catalog.sqlite)."
+    )
+    search_model: Literal["minilm", "static"] = Field(
+        "minilm",
+        description="Document vectors: all-MiniLM-L6-v2, or the static model distilled from it "
+        "(much faster indexing, a little lower quality).",
+    )
+    search_model_cache: str | None = Field(
+        None, description="Where the distilled static model is kept (default ~/.cache/aiod-kg)."
+    )
+    search_hnsw_threshold: int = Field(
+        50_000, ge=1, description="Vectors from which faiss uses HNSW instead of exact search."
+    )
+    search_warmup: bool = Field(True, description="Load the search models when the API starts.")
 
     @property
     def base(self) -> str:
@@ -109,6 +126,12 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         return Path(self.store)
+
+    @property
+    def model_cache_path(self) -> Path:
+        if self.search_model_cache:
+            return Path(self.search_model_cache)
+        return Path.home() / ".cache" / "aiod-kg" / "models"
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,126 @@
+"""Search quality: nDCG@10 and recall@10 of lexical-only, dense-only and hybrid search.
+
+    python bench/search_quality.py --corpus ../shared/search-eval/corpus.jsonl \
+        --queries ../shared/search-eval/dev_queries.jsonl [--model minilm|static]
+
+The corpus (JSON lines: id, name, description, tags) is loaded as datasets into a fresh
+temporary catalog with ``Catalog.save_many`` (what POST /datasets does), the search index
+follows the catalog's change events as in the server, and every query goes through
+``GET /search?q=...&type=datasets&mode=...`` of the real application. The last line printed is
+``ndcg@10=<hybrid>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.machine import describe  # noqa: E402
+
+PLATFORM = "eval"
+MODES = ("lexical", "dense", "hybrid")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def record(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "platform": PLATFORM,
+        "platform_resource_identifier": str(item["id"]),
+        "name": str(item.get("name") or item["id"])[:256],
+        "description": {"plain": str(item.get("description") or "")},
+        "keyword": [str(t) for t in item.get("tags") or []],
+        "aiod_entry": {"status": "published"},
+    }
+
+
+def ndcg_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
+    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if d in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(k, len(relevant))))
+    return dcg / ideal if ideal else 0.0
+
+
+def recall_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
+    return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", required=True, type=Path)
+    parser.add_argument("--queries", required=True, type=Path)
+    parser.add_argument("--model", choices=("minilm", "static"), default="minilm",
+                        help="document vectors (AIOD_KG_SEARCH_MODEL)")
+    parser.add_argument("--per-query", action="store_true", help="print every query's nDCG")
+    args = parser.parse_args(argv)
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from kg.catalog import Catalog
+    from kg.fields import ASSET_TYPES
+    from kg.settings import Settings
+
+    print(describe(("faiss-cpu", "tantivy", "sentence-transformers", "torch", "model2vec")))
+    corpus = read_jsonl(args.corpus)
+    queries = read_jsonl(args.queries)
+    with tempfile.TemporaryDirectory(prefix="aiodkg-searchq-") as tmp:
+        settings = Settings(store=str(Path(tmp) / "store"), search_model=args.model,
+                            search_warmup=False)
+        catalog = Catalog(settings)
+        try:
+            with TestClient(create_app(settings, catalog)) as client:
+                index = client.app.state.search  # type: ignore[attr-defined]
+                index.warm_up()
+                started = time.perf_counter()
+                results = catalog.save_many(ASSET_TYPES["datasets"],
+                                            [record(i) for i in corpus], mode="upsert")
+                failed = [r for r in results if not r.ok]
+                if failed:
+                    print(f"{len(failed)} records failed: {failed[0]}", file=sys.stderr)
+                index.flush(timeout=None)
+                print(f"corpus: {len(corpus)} records loaded and indexed in "
+                      f"{time.perf_counter() - started:.1f} s (model {args.model}); "
+                      f"queries: {len(queries)} from {args.queries.name}")
+                by_identifier = {r.identifier: str(corpus[r.index]["id"])
+                                 for r in results if r.ok}
+                figures: dict[str, tuple[float, float]] = {}
+                for mode in MODES:
+                    ndcgs, recalls = [], []
+                    for query in queries:
+                        response = client.get("/search", params={
+                            "q": query["query"], "type": "datasets", "limit": 10,
+                            "mode": mode, "facets": "false"})
+                        response.raise_for_status()
+                        ranked = [by_identifier.get(item["identifier"], "")
+                                  for item in response.json()["items"]]
+                        relevant = {str(r) for r in query["relevant"]}
+                        ndcgs.append(ndcg_at(ranked, relevant))
+                        recalls.append(recall_at(ranked, relevant))
+                    figures[mode] = (sum(ndcgs) / len(ndcgs), sum(recalls) / len(recalls))
+                    if args.per_query:
+                        print(f"  {mode:8s} per query: " + " ".join(f"{x:.2f}" for x in ndcgs))
+        finally:
+            catalog.close()
+    for mode in MODES:
+        ndcg, recall = figures[mode]
+        print(f"{mode + '-only' if mode != 'hybrid' else mode:13s} "
+              f"ndcg@10={ndcg:.4f} recall@10={recall:.4f}")
+    best_single = max(figures["lexical"][0], figures["dense"][0])
+    print(f"hybrid - best single method: {figures['hybrid'][0] - best_single:+.4f}")
+    print(f"ndcg@10={figures['hybrid'][0]:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

