@@ -16,15 +16,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import AdminDep, CatalogDep
+from api.linked_data import asset_get, croissant_body
 from api.negotiation import Format, body_format, choose_format
 from kg.catalog import Catalog
 from kg.errors import ParseError
 from kg.fields import ASSET_TYPES, AssetType
 from kg.jsonschema import asset_schema
 from kg.rdf_input import asset_from_rdf, parse_jsonld, parse_rdf
-from kg.representation import render_many, render_one
+from kg.representation import render_many
 
-FORMAT_DOC = "Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml."
+FORMAT_DOC = ("Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml "
+              "(one asset also: html, croissant for datasets).")
 IdentifierPath = Annotated[str, Path(description="Asset identifier, e.g. data_... for datasets.")]
 RESPONSE_TYPES: dict[str, dict[str, Any]] = {
     "application/json": {},
@@ -47,6 +49,10 @@ def _timestamp(value: datetime | None) -> str | None:
 
 def read_body(request_body: bytes, fmt: Format, asset: AssetType, catalog: Catalog) -> Any:
     """The AIoD JSON of a request body in any accepted format."""
+    if fmt.name in ("json", "jsonld") and asset.collection == "datasets":
+        croissant = croissant_body(request_body)  # a Croissant file becomes a dataset
+        if croissant is not None:
+            return croissant
     if fmt.name == "json":
         if not request_body.strip():
             raise ParseError("The request body is empty; expected a JSON object.")
@@ -130,16 +136,8 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         identifier: IdentifierPath,
         format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
     ) -> Response:
-        fmt = choose_format(request)
-        if fmt.name == "json":
-            # A hit in the document cache is one SQLite point lookup (~30 us): answering it
-            # on the event loop is cheaper than a thread-pool hop. Anything else (store
-            # reads, RDF serialisation) runs in the pool.
-            cached = catalog.cached_document(asset, identifier)
-            if cached is not None:
-                return _respond(cached, fmt)
-        body = await run_in_threadpool(render_one, catalog, asset, identifier, fmt.name)
-        return _respond(body, fmt)
+        # the asset IRI: content negotiation (HTML, Croissant too), ETag, 304 (api/linked_data)
+        return await asset_get(request, catalog, asset, identifier)
 
     @router.post(
         f"/{name}",

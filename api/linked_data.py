@@ -1,0 +1,266 @@
+"""Dereferenceable asset IRIs: content negotiation beyond the REST formats, conditional GETs,
+HTML landing pages (with schema.org JSON-LD) and Croissant.
+
+``asset_response`` answers ``GET /{collection}/{identifier}``:
+
+* ``?format=`` beats ``Accept``; ``text/html`` (browsers) gets the landing page, while ``*/*``
+  (curl, the AIoD SDK) and no ``Accept`` keep getting AIoD JSON;
+* ``application/ld+json; profile="http://mlcommons.org/croissant/1.1"`` or ``?format=croissant``
+  gets Croissant (datasets);
+* every answer carries ``Vary: Accept``, an ``ETag`` (per asset version and format) and
+  ``Last-Modified``; ``If-None-Match`` / ``If-Modified-Since`` give ``304``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from html import escape
+from typing import Any
+
+import orjson
+from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from api.negotiation import BY_MEDIA, BY_NAME, Format, choose_format
+from api.routes.publishing import get_publisher
+from kg import __version__
+from kg.catalog import Catalog
+from kg.croissant import PROFILE as CROISSANT_PROFILE
+from kg.croissant import from_croissant, is_croissant, to_croissant
+from kg.fields import AssetType
+from kg.public_index import Row
+from kg.public_records import PublicRecord
+from kg.publishing import http_date
+from kg.representation import render_one
+from kg.schema_org import schema_org
+
+HTML = Format("html", "text/html", ("htm",))
+CROISSANT = Format("croissant", f'application/ld+json; profile="{CROISSANT_PROFILE}"')
+EXTRA = {"html": HTML, "htm": HTML, "croissant": CROISSANT}
+ALTERNATES = ("jsonld", "turtle", "rdfxml", "ntriples")
+_DATE_MODIFIED = re.compile(rb'"date_modified":\s*"([0-9T:\-]{19})')
+
+
+def _accept(header: str) -> list[tuple[str, float, dict[str, str]]]:
+    items = []
+    for part in header.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        if not media:
+            continue
+        q, params = 1.0, {}
+        for param in fields[1:]:
+            key, _, value = param.partition("=")
+            key, value = key.strip().lower(), value.strip().strip('"')
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+            else:
+                params[key] = value
+        items.append((media, q, params))
+    return sorted(items, key=lambda item: -item[1])
+
+
+def negotiate(request: Request, asset: AssetType) -> Format:
+    """The representation of one asset a request asks for."""
+    croissant_ok = asset.collection == "datasets"
+    requested = (request.query_params.get("format") or "").lower()
+    if requested:
+        fmt = EXTRA.get(requested)
+        if fmt is CROISSANT and not croissant_ok:
+            raise HTTPException(400, "Croissant is available for datasets only.")
+        return fmt or choose_format(request)
+    header = request.headers.get("accept", "")
+    for media, q, params in _accept(header):
+        if q <= 0:
+            continue
+        if media == "application/ld+json" and "mlcommons.org/croissant" in params.get(
+                "profile", "") and croissant_ok:
+            return CROISSANT
+        if media in ("text/html", "application/xhtml+xml"):
+            return HTML
+        if media in ("*/*", "application/*"):
+            return BY_NAME["json"]
+        if media in BY_MEDIA:
+            return BY_MEDIA[media]
+    return choose_format(request)  # no Accept: JSON; nothing acceptable: 406
+
+
+def _etag(identifier: str, modified: str, fmt: Format) -> str:
+    digest = hashlib.blake2b(f"{identifier}|{modified}|{fmt.name}|{__version__}".encode(),
+                             digest_size=12).hexdigest()
+    return f'"{digest}"'
+
+
+def _not_modified(request: Request, etag: str, modified: str | None) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    since = request.headers.get("if-modified-since")
+    if since and modified:
+        try:
+            limit = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        if limit.tzinfo is None:
+            limit = limit.replace(tzinfo=UTC)
+        stamp = datetime.strptime(modified[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        return stamp <= limit
+    return False
+
+
+def _headers(iri: str, etag: str, modified: str | None) -> dict[str, str]:
+    links = ", ".join(f'<{iri}?format={name}>; rel="alternate"; type="{BY_NAME[name].media_type}"'
+                      for name in ALTERNATES)
+    headers = {"Vary": "Accept", "ETag": etag, "Link": links}
+    if modified:
+        headers["Last-Modified"] = http_date(modified)
+    return headers
+
+
+async def asset_get(request: Request, catalog: Catalog, asset: AssetType,
+                    identifier: str) -> Response:
+    """``GET /{collection}/{identifier}``: AIoD JSON from the document cache straight on the
+    event loop (one SQLite lookup); everything else in the thread pool."""
+    fmt = negotiate(request, asset)
+    if fmt.name == "json":
+        cached = catalog.cached_document(asset, identifier)
+        if cached is not None:
+            return cached_json_response(request, catalog.iri(asset, identifier), cached)
+    return await run_in_threadpool(asset_response, request, catalog, asset, identifier, fmt)
+
+
+def cached_json_response(request: Request, iri: str, body: bytes) -> Response:
+    """A cached AIoD JSON document: its ETag is its content hash."""
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    found = _DATE_MODIFIED.search(body)
+    modified = found.group(1).decode() if found else None
+    headers = _headers(iri, etag, modified)
+    if _not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def croissant_body(body: bytes) -> dict[str, Any] | None:
+    """The AIoD dataset JSON of a Croissant request body, or None if it is not Croissant."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return from_croissant(document) if is_croissant(document) else None
+
+
+def asset_response(request: Request, catalog: Catalog, asset: AssetType,
+                   identifier: str, fmt: Format | None = None) -> Response:
+    """GET of one asset IRI in the negotiated representation (or 304)."""
+    fmt = fmt or negotiate(request, asset)
+    entry = catalog.entry(asset, identifier)  # NotFound -> 404 before any rendering
+    etag = _etag(identifier, entry.date_modified, fmt)
+    iri = catalog.iri(asset, identifier)
+    headers = _headers(iri, etag, entry.date_modified)
+    if _not_modified(request, etag, entry.date_modified):
+        return Response(status_code=304, headers=headers)
+    if fmt in (HTML, CROISSANT):
+        data = catalog.get(asset, identifier)
+        row = Row(0, identifier, asset.collection, entry.platform, entry.status,
+                  entry.date_created, entry.date_modified, False)
+        record = PublicRecord(asset, identifier, iri, data, row)
+        agents = get_publisher(request).reader.agents([record])
+        if fmt is CROISSANT:
+            body = orjson.dumps(to_croissant(data, iri, agents))
+        else:
+            document = schema_org(record, agents, catalog.settings.catalog_title,
+                                  catalog.base_url)
+            body = landing_page(record, document, catalog.base_url).encode()
+        return Response(body, media_type=fmt.media_type, headers=headers)
+    body = render_one(catalog, asset, identifier, fmt.name)
+    return Response(body, media_type=fmt.media_type, headers=headers)
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _json_script(document: dict[str, Any]) -> str:
+    text = json.dumps(document, ensure_ascii=False, indent=1)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return f'<a href="{escape(value)}">{escape(value)}</a>'
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    return escape(str(value))
+
+
+def landing_page(record: PublicRecord, document: dict[str, Any], base_url: str) -> str:
+    """A small, dependency-free HTML page: the facts, the downloads, the other formats."""
+    data = record.data
+    iri = record.iri
+    rows = []
+    facts = (
+        ("Type", record.asset.singular.replace("_", " ")),
+        ("Identifier", record.identifier),
+        ("Persistent identifier", data.get("pid")),
+        ("Platform", data.get("platform")),
+        ("Identifier on the platform", data.get("platform_resource_identifier")),
+        ("Same as", data.get("same_as")),
+        ("Version", data.get("version")),
+        ("Licence", data.get("license")),
+        ("Published", data.get("date_published")),
+        ("Last modified", f"{record.date_modified}Z"),
+        ("Keywords", data.get("keyword") or None),
+        ("Creators", [c.get("name") for c in document.get("creator", [])] or None),
+        ("Links", data.get("relevant_link") or None),
+    )
+    for label, value in facts:
+        if value not in (None, "", []):
+            rows.append(f"<tr><th>{escape(label)}</th><td>{_value(value)}</td></tr>")
+    downloads = []
+    for dist in data.get("distribution") or []:
+        if isinstance(dist, dict) and dist.get("content_url"):
+            label = dist.get("name") or dist["content_url"]
+            extra = " · ".join(str(x) for x in (dist.get("encoding_format"),
+                               f"{dist['content_size_kb']} KB" if isinstance(
+                                   dist.get("content_size_kb"), int) else None) if x)
+            downloads.append(f'<li><a href="{escape(dist["content_url"])}">{escape(label)}</a>'
+                             f"{' (' + escape(extra) + ')' if extra else ''}</li>")
+    formats = [("JSON", "json"), ("JSON-LD", "jsonld"), ("Turtle", "turtle"),
+               ("RDF/XML", "rdfxml"), ("N-Triples", "ntriples")]
+    if record.asset.collection == "datasets":
+        formats.append(("Croissant", "croissant"))
+    media = {**{n: f.media_type for n, f in BY_NAME.items()}, "croissant": CROISSANT.media_type}
+    alternates = "".join(f'<link rel="alternate" type="{escape(media[n])}"'
+                         f' href="{escape(iri)}?format={n}">' for _, n in formats)
+    format_links = " · ".join(f'<a href="{escape(iri)}?format={n}">{label}</a>'
+                              for label, n in formats)
+    description = record.description or ""
+    return (
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{escape(record.name)} · aiod-kg</title>"
+        f'<link rel="canonical" href="{escape(iri)}">{alternates}'
+        f'<meta name="description" content="{escape(description[:300])}">'
+        f'<script type="application/ld+json">\n{_json_script(document)}\n</script>'
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
+        "padding:0 1rem;line-height:1.5}th{text-align:left;padding-right:1rem;"
+        "vertical-align:top}td{word-break:break-word}</style></head><body>"
+        f'<p><a href="{escape(base_url)}/">aiod-kg</a> › '
+        f'<a href="{escape(base_url)}/{record.asset.collection}">{escape(record.asset.collection)}'
+        "</a></p>"
+        f"<h1>{escape(record.name)}</h1>"
+        + "".join(f"<p>{escape(p)}</p>" for p in description.split("\n\n") if p.strip())
+        + f"<table>{''.join(rows)}</table>"
+        + (f"<h2>Downloads</h2><ul>{''.join(downloads)}</ul>" if downloads else "")
+        + f"<h2>Machine-readable</h2><p>{format_links}</p>"
+        f'<p><small>IRI: <code>{escape(iri)}</code></small></p>'
+        "</body></html>\n"
+    )
