@@ -241,9 +241,12 @@ class CatalogIndex:
         if platform is not None:
             where.append("platform = ?")
             args.append(platform)
+        # Deferred join: the offset is walked in the (type, deleted, seq) index alone, and only
+        # the rows of the page are read (documents included).
         sql = (
-            f"SELECT {_COLUMNS}, document FROM assets WHERE {' AND '.join(where)}"
-            " ORDER BY seq LIMIT ? OFFSET ?"
+            f"SELECT {_COLUMNS}, document FROM assets WHERE seq IN ("
+            f"SELECT seq FROM assets WHERE {' AND '.join(where)} ORDER BY seq LIMIT ? OFFSET ?"
+            ") ORDER BY seq"
         )
         rows = self._conn().execute(sql, [*args, limit, offset]).fetchall()
         return [_entry(r) for r in rows]
