@@ -104,6 +104,12 @@ def _records_from_file(path: Path, asset_name: str | None, base_url: str) -> lis
     fmt = SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise SystemExit(f"{path}: unknown file type (use .json, .jsonld, .ttl, .nt, .rdf)")
+    if fmt in ("json", "jsonld"):
+        from kg.croissant import from_croissant, is_croissant
+
+        document = json.loads(path.read_bytes())
+        if is_croissant(document):  # a Croissant (MLCommons) file describes one dataset
+            return [("datasets", from_croissant(document))]
     asset_name = asset_name or _guess_type(path)
     if asset_name not in ASSET_TYPES:
         raise SystemExit(f"{path}: give the asset type with --type ({', '.join(ASSET_TYPES)})")
