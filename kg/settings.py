@@ -33,6 +33,50 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     import_batch_size: int = Field(1000, ge=1, description="Records validated/written per batch.")
 
+    # authentication, access control and hardening (api/auth, kg/access.py, api/hardening.py)
+    production: bool = Field(
+        False, description="Production mode: refuse to start with a missing or default secret "
+        "(admin key shorter than 32 characters or a known default, OIDC without an audience)."
+    )
+    oidc_issuer: str | None = Field(
+        None, description="OIDC issuer whose access tokens the API accepts (its `iss`), e.g. "
+        "https://auth.example.org/realms/aiod. None: only API keys and the admin key."
+    )
+    oidc_discovery_url: str | None = Field(
+        None, description="OpenID discovery document (default: "
+        "<issuer>/.well-known/openid-configuration)."
+    )
+    oidc_jwks_url: str | None = Field(None, description="JWKS URL (default: from discovery).")
+    oidc_audience: str | None = Field(
+        None, description="Comma-separated accepted `aud` values (required in production)."
+    )
+    oidc_roles_claim: str = Field(
+        "realm_access.roles", description="Comma-separated dotted claim paths holding roles "
+        "(Keycloak: realm_access.roles, resource_access.<client>.roles)."
+    )
+    oidc_groups_claim: str = Field("groups", description="Claim path holding group names.")
+    oidc_name_claim: str = Field("preferred_username", description="Claim with the user name.")
+    oidc_algorithms: str = Field(
+        "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,EdDSA",
+        description="Accepted signature algorithms (never none or HMAC).",
+    )
+    oidc_leeway: int = Field(30, ge=0, le=600, description="Seconds of clock skew for exp/nbf.")
+    oidc_jwks_ttl: float = Field(3600.0, gt=0, description="Seconds the JWKS is cached.")
+    oidc_jwks_min_refresh: float = Field(
+        10.0, ge=0, description="Least seconds between JWKS refetches caused by unknown key ids."
+    )
+    oidc_timeout: float = Field(5.0, gt=0, description="Seconds for discovery/JWKS requests.")
+    admin_roles: str = Field(
+        "aiod_admin", description="Comma-separated roles that make a token or key an admin."
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS ('*': any). Empty: no CORS."
+    )
+    write_rate_limit: int = Field(
+        600, ge=0, description="Writes (POST/PUT/PATCH/DELETE) per client and window; 0: off."
+    )
+    write_rate_window: float = Field(60.0, gt=0, description="Seconds of the write-rate window.")
+
     # store backends and the SPARQL endpoint (kg/backends.py, kg/remote_store.py, kg/sparql.py)
     data_dir: str = Field(
         "data", description="Local directory for the catalogue index when the store is remote."
@@ -81,6 +125,9 @@ class Settings(BaseSettings):
     harvest_backoff_max: float = Field(120.0, ge=0, description="Longest retry delay.")
     harvest_concurrency: int = Field(4, ge=1, description="Parallel per-record requests.")
     harvest_page_size: int = Field(100, ge=1, description="Records per upstream list page.")
+    harvest_write_batch: int = Field(
+        1000, ge=1, description="Harvested records written (and their cursor saved) together."
+    )
 
     # publishing for harvesters: DCAT-AP /catalog, OAI-PMH /oai, VoID, sitemap, dump
     catalog_title: str = Field("AI-on-Demand knowledge graph", description="dct:title of /catalog.")

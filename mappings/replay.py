@@ -448,13 +448,18 @@ def main() -> None:
     parser.add_argument("--fixtures", default=str(DEFAULT_FIXTURES))
     parser.add_argument("--scale", type=int, default=0,
                         help="serve N copies per platform instead of the recorded records")
+    for name in ("openml", "huggingface", "zenodo", "dcat"):
+        parser.add_argument(f"--{name}", type=int, help=f"copies of {name} records (--scale)")
+    parser.add_argument("--oai-page-size", type=int, default=25)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per request")
     args = parser.parse_args()
     data = ReplayData.from_fixtures(Path(args.fixtures))
-    if args.scale:
-        data = data.scaled(args.scale, args.scale, args.scale, args.scale)
-    server = ReplayServer(data, args.host, args.port)
+    counts = [getattr(args, n) for n in ("openml", "huggingface", "zenodo", "dcat")]
+    if args.scale or any(c is not None for c in counts):
+        data = data.scaled(*(args.scale if c is None else c for c in counts))
+    server = ReplayServer(data, args.host, args.port, oai_page_size=args.oai_page_size)
     server.delay = args.delay
+    server.cache_oai = True
     print(f"openml      {server.openml_url}\nhuggingface {server.huggingface_url}\n"
           f"zenodo      {server.zenodo_url}\ndcat        {server.dcat_url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

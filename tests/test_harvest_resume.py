@@ -27,6 +27,7 @@ DATASETS = 80
 
 def harvest_process(store: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AIOD_KG_STORE": str(store), "AIOD_KG_HARVEST_PAGE_SIZE": "5",
+           "AIOD_KG_HARVEST_WRITE_BATCH": "10",
            "AIOD_KG_HARVEST_CONCURRENCY": "2", "AIOD_KG_HARVEST_BACKOFF": "0.05"}
     return subprocess.Popen(
         [sys.executable, "-m", "api.cli", "harvest", "openml", "--base-url", url, *extra],
