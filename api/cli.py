@@ -379,8 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     query.set_defaults(func=cmd_query)
 
     from api.harvest_cli import add_harvest_parser
+    from api.search_cli import add_search_parsers
 
     add_harvest_parser(sub)
+    add_search_parsers(sub)
     return parser
 
 

@@ -51,7 +51,12 @@ class MiniLMEmbedder:
     def __init__(self, max_seq_length: int = 128, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
         self.model = SentenceTransformer(str(minilm_path()), device="cpu")
         self.model.max_seq_length = max_seq_length

@@ -388,6 +388,10 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ catalog sync
 
+    def bind(self, catalog: Catalog) -> None:
+        """Use ``catalog`` as the source of truth for ``reconcile``/``rebuild`` (no events)."""
+        self._catalog = catalog
+
     def attach(self, catalog: Catalog) -> None:
         """Follow the catalog: reconcile with it, then index its change events (background)."""
         self._catalog = catalog

@@ -71,13 +71,10 @@ def readable(text: str) -> str:
 def label_text(label: str) -> str:
     """A hierarchical tag (``ml.task.image-classification``) is meant by its last part."""
     text = label.strip()
-    if " " not in text and text.count(".") >= 1 and not _looks_numeric(text):
-        text = text.rsplit(".", 1)[-1]
+    parts = text.split(".")
+    if " " not in text and len(parts) >= 3 and all(p[:1].isalpha() for p in parts):
+        text = parts[-1]
     return readable(text).strip()
-
-
-def _looks_numeric(text: str) -> bool:
-    return bool(re.fullmatch(r"[\d.]+", text))
 
 
 def strip_html(text: str) -> str:
