@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.machine import describe  # noqa: E402
+from bench.machine import describe
 
 PLATFORM = "eval"
 MODES = ("lexical", "dense", "hybrid")

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from kg.catalog import Catalog
 from kg.fields import ASSET_TYPES
 from kg.search.index import SearchIndex, SearchQuery, open_index
