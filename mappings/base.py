@@ -167,11 +167,16 @@ def to_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
 
 
+_PLAIN_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d+)?(?:[/?#][A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]*)?$")
+
+
 def http_url(value: Any) -> str | None:
     """An absolute http(s) URL (spaces and other unsafe characters percent-encoded)."""
     if not isinstance(value, str):
         return None
     text = value.strip()
+    if _PLAIN_URL.match(text):
+        return text  # the common case: nothing to encode
     if not text.lower().startswith(("http://", "https://")):
         return None
     parts = urlsplit(text)
