@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -156,33 +157,31 @@ def sparql_router() -> APIRouter:
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
             raise HTTPException(413, f"Request body larger than {settings.max_body_bytes} bytes.")
         params = request.query_params
+        if media not in (FORM, QUERY_MEDIA, UPDATE_MEDIA):
+            raise HTTPException(
+                415, f"Unsupported Content-Type {media!r}; use {FORM}, {QUERY_MEDIA} or "
+                     f"{UPDATE_MEDIA}.")
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            raise HTTPException(413, f"Request body larger than {settings.max_body_bytes} bytes.")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CatalogError(f"The body is not UTF-8: {exc}") from exc
         if media == FORM:
-            form = await request.form()
-            query, update = form.get("query"), form.get("update")
-            defaults = [str(v) for v in form.getlist("default-graph-uri")]
-            named = [str(v) for v in form.getlist("named-graph-uri")]
-            defaults += params.getlist("default-graph-uri")
-            named += params.getlist("named-graph-uri")
-            if isinstance(update, str):
-                return await _run_update(request, update)
-            if not isinstance(query, str):
+            form: dict[str, list[str]] = {}
+            for key, value in parse_qsl(text, keep_blank_values=True):
+                form.setdefault(key, []).append(value)
+            defaults = form.get("default-graph-uri", []) + params.getlist("default-graph-uri")
+            named = form.get("named-graph-uri", []) + params.getlist("named-graph-uri")
+            if "update" in form:
+                return await _run_update(request, form["update"][-1])
+            if "query" not in form:
                 raise HTTPException(400, "The form has no 'query' (or 'update') field.")
-            return await _run_query(request, query, defaults, named)
-        if media in (QUERY_MEDIA, UPDATE_MEDIA):
-            body = await request.body()
-            if len(body) > settings.max_body_bytes:
-                raise HTTPException(413, f"Request body larger than {settings.max_body_bytes} "
-                                         "bytes.")
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise CatalogError(f"The body is not UTF-8: {exc}") from exc
-            if media == UPDATE_MEDIA:
-                return await _run_update(request, text)
-            return await _run_query(request, text, params.getlist("default-graph-uri"),
-                                    params.getlist("named-graph-uri"))
-        raise HTTPException(
-            415, f"Unsupported Content-Type {media!r}; use {FORM}, {QUERY_MEDIA} or "
-                 f"{UPDATE_MEDIA}.")
+            return await _run_query(request, form["query"][-1], defaults, named)
+        if media == UPDATE_MEDIA:
+            return await _run_update(request, text)
+        return await _run_query(request, text, params.getlist("default-graph-uri"),
+                                params.getlist("named-graph-uri"))
 
     return router
