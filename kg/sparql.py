@@ -472,6 +472,11 @@ class SparqlService:
             try:
                 box["answer"] = run_embedded(store, job)
             except BaseException as exc:
+                # drop the frames here: pyoxigraph results must be freed on their own thread
+                chained: BaseException | None = exc
+                while chained is not None:
+                    chained.__traceback__ = None
+                    chained = chained.__context__
                 box["error"] = exc
 
         thread = threading.Thread(target=work, name="sparql-query", daemon=True)
