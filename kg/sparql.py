@@ -117,11 +117,11 @@ def negotiate(kind: Kind, accept: str | None = None, fmt: str | None = None) -> 
     """The answer format for a query of this kind; ``NotAcceptable`` if there is none."""
     family = GRAPH_FORMATS if kind == "graph" else SOLUTION_FORMATS
     offered = ", ".join(f.media_type for f in family)
-    if fmt:
-        wanted = fmt.strip().lower()
-        for f in family:
-            if wanted in f.aliases or wanted == f.media_type or wanted in f.also:
-                return f
+    if fmt:  # a name or media type; several, comma-separated, are tried in order
+        for wanted in (w.split(";")[0].strip().lower() for w in fmt.split(",")):
+            for f in family:
+                if wanted in f.aliases or wanted == f.media_type or wanted in f.also:
+                    return f
         names = ", ".join(f.name for f in family)
         raise NotAcceptable(f"Format {fmt!r} cannot answer this query; one of: {names}.")
     if not accept or not accept.strip():

@@ -87,7 +87,8 @@ async def _run_query(request: Request, text: str, default_graphs: list[str],
     service = get_sparql(request)
     answer = await run_in_threadpool(
         service.query, text, accept=request.headers.get("accept"),
-        fmt=request.query_params.get("format"), default_graphs=default_graphs,
+        fmt=",".join(request.query_params.getlist("format")) or None,
+        default_graphs=default_graphs,
         named_graphs=named_graphs,
     )
     return _answer(answer)
