@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from kg.index import CatalogIndex
 
@@ -27,7 +28,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS harvest_modified"
     " ON assets (status, date_modified, seq, type, platform, deleted)",
 )
-_COLUMNS = "seq, identifier, type, platform, status, date_created, date_modified, deleted"
+_COLUMNS = ("seq, identifier, type, platform, status, date_created, date_modified, deleted,"
+            " document")
 
 
 @dataclass(frozen=True)
@@ -42,18 +44,20 @@ class Row:
     date_created: str
     date_modified: str
     deleted: bool
+    #: the asset's AIoD JSON from the index's document cache (None: read the store)
+    document: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def public(self) -> bool:
         return self.status in PUBLIC_STATUSES
 
 
-def _row(values: Sequence[object]) -> Row:
-    seq, identifier, type_, platform, status, created, modified, deleted = values
-    return Row(int(seq), str(identifier), str(type_),  # type: ignore[call-overload]
+def _row(values: Sequence[Any]) -> Row:
+    seq, identifier, type_, platform, status, created, modified, deleted, document = values
+    return Row(int(seq), str(identifier), str(type_),
                None if platform is None else str(platform),
                None if status is None else str(status), str(created), str(modified),
-               bool(deleted))
+               bool(deleted), None if document is None or deleted else bytes(document))
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[object]]:

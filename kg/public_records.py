@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from kg.catalog import Catalog
 from kg.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
 from kg.public_index import PublicIndex, Row
@@ -99,6 +101,8 @@ class RecordReader:
         if asset is None or row.deleted or not row.public:
             return None
         iri = self.catalog.iri(asset, row.identifier)
+        if row.document is not None:  # the index's document cache: no store read
+            return PublicRecord(asset, row.identifier, iri, orjson.loads(row.document), row)
         triples = self.catalog.store.graph(iri)
         if not triples:
             return None
