@@ -24,8 +24,12 @@ def sdk(live_server: LiveServer) -> Iterator[object]:
     aiod.config.api_server, aiod.config.version = previous
 
 
+def published(record: dict) -> dict:
+    return {**record, "aiod_entry": {"status": "published"}}
+
+
 def test_sdk_register_get_list_count_replace_delete(sdk: object) -> None:
-    record = example_records("datasets")[0]
+    record = published(example_records("datasets")[0])
     identifier = aiod.datasets.register(metadata=record)
     assert isinstance(identifier, str) and identifier.startswith("data_"), identifier
 
@@ -72,8 +76,18 @@ def test_sdk_reads_every_type(sdk: object) -> None:
 
     for collection in ("ml_models", "publications", "persons", "organisations", "events"):
         module = getattr(aiod, collection)
-        identifier = module.register(metadata=example_records(collection)[0])
+        identifier = module.register(metadata=published(example_records(collection)[0]))
         assert isinstance(identifier, str), identifier
         assert module.get_asset(identifier, data_format="json")["identifier"] == identifier
     counts = asset_counts(data_format="json")
     assert counts["events"] == {"example": 1}
+
+
+def test_sdk_taxonomies(sdk: object) -> None:
+    import aiod.taxonomies as taxonomies
+
+    licenses = taxonomies.licenses()
+    assert "https://creativecommons.org/licenses/by/4.0/" in {t.term for t in licenses}
+    sectors = taxonomies.industrial_sectors()
+    assert any(t.subterms for t in sectors) and any(t.definition for t in sectors)
+    assert {t.term for t in taxonomies.news_categories()} >= {"Research: Education"}
