@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.machine import describe  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
-from kg.harvest import Harvester, Http, HarvestReport  # noqa: E402
+from kg.harvest import Harvester, HarvestReport, Http  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 from mappings.base import BaseConnector  # noqa: E402
 from mappings.dcat import DcatConnector  # noqa: E402
@@ -62,7 +62,8 @@ def start_replay(records: int, page: int) -> tuple[subprocess.Popen[bytes], str]
                 return process, url
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(process.stdout.read().decode() if process.stdout else "")
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(output) from None
             time.sleep(0.1)
     raise TimeoutError("the replay did not start")
 
