@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,26 +79,19 @@ class LiveServer:
         self.base_url = base_url
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+@contextmanager
+def running_server(store: Path) -> Iterator[LiveServer]:
     """A real ``aiod-kg serve`` process on a free loopback port."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
-        "AIOD_KG_BASE_URL": base,
-        "AIOD_KG_STORE": str(tmp_path / "live-store"),
-    }
+    env = {**os.environ, "AIOD_KG_ADMIN_KEY": ADMIN_KEY, "AIOD_KG_BASE_URL": base,
+           "AIOD_KG_STORE": str(store)}
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(f"{base}/health")
+        wait_for(f"{base}/health", timeout=120)
         yield LiveServer(process, base)
     finally:
         process.terminate()
@@ -105,3 +99,17 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A fresh server (empty store) for one test."""
+    with running_server(tmp_path / "live-store") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def module_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server shared by the tests of a module (start-up costs seconds)."""
+    with running_server(tmp_path_factory.mktemp("live") / "store") as server:
+        yield server

@@ -12,7 +12,8 @@ aiod = pytest.importorskip("aiod")
 
 
 @pytest.fixture
-def sdk(live_server: LiveServer) -> Iterator[object]:
+def sdk(module_live_server: LiveServer) -> Iterator[object]:
+    live_server = module_live_server
     from aiod.authentication.authentication import Token, set_token
 
     previous = (aiod.config.api_server, aiod.config.version)

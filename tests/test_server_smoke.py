@@ -10,7 +10,7 @@ from tests.conftest import AUTH, LiveServer, example_records
 def test_live_server_smoke(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.base_url, timeout=10) as http:
         assert http.get("/health").json() == {"status": "ok"}
-        record = example_records("datasets")[0]
+        record = {**example_records("datasets")[0], "aiod_entry": {"status": "published"}}
         created = http.post("/v2/datasets", json=record, headers=AUTH)
         assert created.status_code == 200, created.text
         identifier = created.json()["identifier"]
