@@ -10,7 +10,8 @@ markers: a run that walked every page deletes the datasets this catalogue no lon
 Identity: a record that carries ``aiod:platform`` and ``aiod:platformResourceIdentifier``
 (another aiod-kg node's ``/catalog``) keeps them, so the same asset reached through two
 nodes is one asset; otherwise the platform is ``dcat_platform`` (default: the catalogue's
-host) and the identifier ``dct:identifier`` or the dataset IRI.
+host) and the identifier ``dct:identifier`` or the dataset IRI. A dataset that is also a
+``fair4ml:MLModel`` becomes an ml_model.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 from kg.errors import ParseError
 from kg.harvest import JSON, FetchError, Http, Item, Key, MappingError, Page
-from kg.namespaces import AIOD, DCAT, DCT, FOAF, OWL, RDF_TYPE, RDFS, SCHEMA, SPDX
+from kg.namespaces import AIOD, DCAT, DCT, FAIR4ML, FOAF, OWL, RDF_TYPE, RDFS, SCHEMA, SPDX
 from kg.rdf_input import parse_jsonld, parse_rdf
 from kg.rdf_mapping import IRI, Lit, Term, Triple, normalise_iri
 from mappings.base import (
@@ -166,7 +167,7 @@ class DcatConnector(BaseConnector):
     def entry_keys(self, entry: Any) -> list[Key]:
         node, graph = entry
         platform, resource_id = self._identity(node, graph)
-        return [Key("datasets", platform, resource_id)]
+        return [Key(_asset_of(graph, node), platform, resource_id)]
 
     # ------------------------------------------------------------------ details
 
@@ -236,7 +237,10 @@ class DcatConnector(BaseConnector):
         creators = [c for c in (self._agent(graph, t) for t in props.get(DCT + "creator", []))
                     if c is not None]
         record.update(platform=platform, platform_resource_identifier=resource_id)
-        return [Item("datasets", clean(record), {"creator": creators} if creators else {})]
+        asset = _asset_of(graph, node)
+        if asset == "ml_models":
+            record.pop("temporal_coverage")
+        return [Item(asset, clean(record), {"creator": creators} if creators else {})]
 
     def _distribution(self, graph: Graph, node: str) -> JSON | None:
         props = graph.get(node, {})
@@ -300,6 +304,11 @@ class DcatConnector(BaseConnector):
             "name": truncate(name),
             "same_as": http_url(term.value),
         })
+
+
+def _asset_of(graph: Graph, node: str) -> str:
+    """``ml_models`` for a dataset that is also a FAIR4ML model, else ``datasets``."""
+    return "ml_models" if FAIR4ML + "MLModel" in _types(graph, node) else "datasets"
 
 
 def _literal(terms: list[Term] | None) -> str | None:

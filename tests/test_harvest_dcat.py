@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import httpx
+import pytest
 
 from kg.catalog import Catalog
 from kg.fields import ASSET_TYPES
 from mappings.dcat import DcatConnector
 from mappings.replay import ReplayData, ReplayServer
+from tests.conftest import REPO, free_port, wait_for
 from tests.harvest_support import find, harvester
 
 DATA = Path(__file__).resolve().parent / "harvest_data" / "dcat"
@@ -114,3 +121,37 @@ def test_dcat_catalogue_generated_by_the_replay(catalog: Catalog) -> None:
         report = harvester(catalog).run(DcatConnector(f"{server.dcat_url}?size=10",
                                                       kg_base=catalog.base_url))
     assert report.completed and report.counts["datasets"]["created"] == 25, report.summary()
+
+
+@pytest.mark.slow
+def test_harvest_another_aiod_kg_node(catalog: Catalog, tmp_path: Path) -> None:
+    """A central instance harvests an AIoD node's /catalog (a real ``aiod-kg serve --demo``)."""
+    port = free_port()
+    node = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "AIOD_KG_STORE": str(tmp_path / "node"), "AIOD_KG_BASE_URL": node}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port),
+         "--log-level", "warning"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"{node}/health", timeout=120)
+        counts = httpx.get(f"{node}/counts", timeout=10).json()
+        datasets, models = sum(counts["datasets"].values()), sum(counts["ml_models"].values())
+        run = harvester(catalog)
+        first = run.run(DcatConnector(f"{node}/catalog?page_size=7", platform="node-1",
+                                      kg_base=catalog.base_url))
+        again = run.run(DcatConnector(f"{node}/catalog?page_size=7", platform="node-1",
+                                      kg_base=catalog.base_url))
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert first.completed and first.error_count == 0, first.summary()
+    assert first.counts["datasets"]["created"] == datasets
+    assert first.counts["ml_models"]["created"] == models  # fair4ml:MLModel
+    assert again.counts["datasets"]["unchanged"] == datasets
+    assert again.total("created") == again.total("updated") == again.total("deleted") == 0
+    anneal = next(catalog.get(DATASETS, i) for i in catalog.index.identifiers("datasets")
+                  if catalog.get(DATASETS, i)["name"] == "anneal")
+    assert anneal["platform"] == "node-1"
+    assert anneal["same_as"].startswith(f"{node}/datasets/data_")
+    assert "https://www.openml.org/d/2" in anneal["relevant_link"]
