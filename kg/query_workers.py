@@ -20,6 +20,7 @@ thread mode of ``kg.sparql``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import os
@@ -32,12 +33,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from kg.errors import CatalogError, QueryTimeout, ResultTooLarge
 
 _HEADER = struct.Struct("!Q")
 READY = b"ready"
+_PIPE_SAFE = 32 * 1024  # jobs up to this size are written to a pipe without blocking
 #: a fresh worker must answer its readiness probe within this many seconds (a fork can inherit
 #: a lock that another thread held at that instant; such a worker is replaced)
 READY_TIMEOUT = 3.0
@@ -99,6 +101,35 @@ def _receive(fd: int, deadline: float | None) -> bytes | None:
         return None
     (size,) = _HEADER.unpack(header)
     return _read_exact(fd, size, deadline)
+
+
+async def _receive_async(loop: asyncio.AbstractEventLoop, fd: int) -> bytes:
+    """One frame, read as the pipe becomes readable; ``EOFError`` if the writer is gone."""
+    buffer = bytearray()
+    done: asyncio.Future[bytes] = loop.create_future()
+
+    def readable() -> None:
+        if done.done():
+            return
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except OSError as exc:
+            done.set_exception(exc)
+            return
+        if not chunk:
+            done.set_exception(EOFError())
+            return
+        buffer.extend(chunk)
+        if len(buffer) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(buffer)
+            if len(buffer) >= _HEADER.size + size:
+                done.set_result(bytes(buffer[_HEADER.size:_HEADER.size + size]))
+
+    loop.add_reader(fd, readable)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(fd)
 
 
 # --------------------------------------------------------------------------- the child
@@ -291,21 +322,83 @@ class WorkerPool:
                 _send(worker.requests, pickle.dumps((job, remaining)))
                 message = _receive(worker.answers, deadline)
             except (EOFError, OSError):
-                ended_by = self._discard(worker)
-                self.kills += 1
-                if ended_by == signal.SIGALRM:
-                    raise QueryTimeout(timeout) from None
-                raise WorkerCrashed(f"The query worker stopped unexpectedly (signal "
-                                    f"{ended_by}).") from None
+                self._ended(worker, timeout)
             if message is None:
-                self._discard(worker)
-                self.kills += 1
-                raise QueryTimeout(timeout)
+                self._timed_out(worker, timeout)
             self._checkin(worker)
         finally:
             self._slots.release()
         outcome: Outcome = pickle.loads(message)
         return outcome
+
+    async def run_async(self, job: Any, timeout: float) -> Outcome:
+        """``run`` for an event loop: the answer is awaited on the loop (no thread per query).
+
+        Forking a worker, waiting for a free one and very large jobs go to a thread. A
+        cancelled caller (the client went away) kills its worker, freeing the CPU.
+        """
+        loop = asyncio.get_running_loop()
+        payload = pickle.dumps((job, timeout))
+        if len(payload) > _PIPE_SAFE or not self._slots.acquire(blocking=False):
+            return await loop.run_in_executor(None, self.run, job, timeout)
+        try:
+            started = time.monotonic()
+            worker = self._take_warm()
+            if worker is None:
+                forking = loop.run_in_executor(None, self._checkout)
+                try:
+                    worker = await asyncio.shield(forking)
+                except asyncio.CancelledError:  # hand the new worker back when it is ready
+                    forking.add_done_callback(
+                        lambda f: None if f.cancelled() or f.exception() else
+                        self._checkin(f.result()))
+                    raise
+                remaining = max(0.05, timeout - (time.monotonic() - started))
+                payload = pickle.dumps((job, remaining))
+            else:
+                remaining = timeout
+            try:
+                _send(worker.requests, payload)
+                message = await asyncio.wait_for(_receive_async(loop, worker.answers),
+                                                 remaining + self.grace + 0.5)
+            except (EOFError, OSError):
+                self._ended(worker, timeout)
+            except TimeoutError:
+                self._timed_out(worker, timeout)
+            except asyncio.CancelledError:
+                self._discard(worker)
+                self.kills += 1
+                raise
+            self._checkin(worker)
+        finally:
+            self._slots.release()
+        outcome: Outcome = pickle.loads(message)
+        return outcome
+
+    def _take_warm(self) -> _Worker | None:
+        """An idle worker on the current snapshot, or None (then ``_checkout`` forks)."""
+        current = self.version()
+        with self._mutex:
+            if self._closed:
+                return None
+            for index in range(len(self._idle) - 1, -1, -1):
+                if self._idle[index].version == current:
+                    worker = self._idle.pop(index)
+                    self._busy.add(worker)
+                    return worker
+        return None
+
+    def _ended(self, worker: _Worker, timeout: float) -> NoReturn:
+        ended_by = self._discard(worker)
+        self.kills += 1
+        if ended_by == signal.SIGALRM:
+            raise QueryTimeout(timeout) from None
+        raise WorkerCrashed(f"The query worker stopped unexpectedly (signal {ended_by}).")
+
+    def _timed_out(self, worker: _Worker, timeout: float) -> NoReturn:
+        self._discard(worker)
+        self.kills += 1
+        raise QueryTimeout(timeout)
 
     @property
     def workers(self) -> list[int]:

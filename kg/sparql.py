@@ -22,6 +22,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import io
 import os
 import re
@@ -431,8 +433,25 @@ class SparqlService:
         assert isinstance(self.target, EmbeddedStore)
         return self.target.store
 
+    async def query_async(self, text: str, *, accept: str | None = None,
+                          fmt: str | None = None, default_graphs: Sequence[str] = (),
+                          named_graphs: Sequence[str] = ()) -> Answer:
+        """``query`` for an event loop: in process mode the worker's answer is awaited on the
+        loop; everything slow (remote engines, thread mode, huge texts) goes to a thread."""
+        loop = asyncio.get_running_loop()
+        if self.mode != "process" or len(text) > 20_000:
+            return await loop.run_in_executor(None, functools.partial(
+                self.query, text, accept=accept, fmt=fmt, default_graphs=default_graphs,
+                named_graphs=named_graphs))
+        prepared = self.prepare(text)
+        job = self.job(prepared, negotiate(prepared.kind, accept, fmt), default_graphs,
+                       named_graphs)
+        return self._answer(await self._workers().run_async(job, self.timeout), job)
+
     def _run_process(self, job: QueryJob) -> Answer:
-        outcome = self._workers().run(job, self.timeout)
+        return self._answer(self._workers().run(job, self.timeout), job)
+
+    def _answer(self, outcome: Outcome, job: QueryJob) -> Answer:
         if outcome.ok:
             return Answer(outcome.media_type, outcome.body, job.format)
         if outcome.kind == "too_large":

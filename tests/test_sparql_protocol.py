@@ -3,7 +3,9 @@ the service description and the editor page, and the public/private partition.""
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -322,6 +324,10 @@ def test_editor_for_browsers_works_offline(api: TestClient) -> None:
     assert "<textarea" in page and "PREFIXES" in page and "Datasets and their names" in page
     assert "<script src" not in page and "<link" not in page and "@import" not in page
     assert "https://schema.org/" in page  # the prefixes are preloaded
+    policy = response.headers["content-security-policy"]
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in policy and "connect-src 'self'" in policy
     with_query = api.get("/sparql", params={"query": SELECT_NAMES}, headers={"Accept": accept})
     assert with_query.headers["content-type"].startswith("text/html")
 

@@ -85,8 +85,8 @@ def _answer(answer: Answer) -> Response:
 async def _run_query(request: Request, text: str, default_graphs: list[str],
                      named_graphs: list[str]) -> Response:
     service = get_sparql(request)
-    answer = await run_in_threadpool(
-        service.query, text, accept=request.headers.get("accept"),
+    answer = await service.query_async(
+        text, accept=request.headers.get("accept"),
         fmt=",".join(request.query_params.getlist("format")) or None,
         default_graphs=default_graphs,
         named_graphs=named_graphs,
@@ -135,7 +135,9 @@ def sparql_router() -> APIRouter:
             raise HTTPException(400, "SPARQL Update must be sent with POST.")
         if query is None or _wants_html(request):
             if _wants_html(request):
-                return HTMLResponse(editor_page(request.url.path, PREFIXES))
+                page, policy = editor_page(request.url.path, PREFIXES)
+                return HTMLResponse(page, headers={"Content-Security-Policy": policy,
+                                                   "Vary": "Accept"})
             return _description(request)
         return await _run_query(request, query, default_graph_uri or [], named_graph_uri or [])
 

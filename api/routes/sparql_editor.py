@@ -6,6 +6,8 @@ and DESCRIBE answers as Turtle. ``?query=`` prefills (and runs) a query, so link
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 
 EXAMPLES: tuple[tuple[str, str], ...] = (
@@ -267,9 +269,23 @@ def _js(value: object) -> str:
         "&", "\\u0026")
 
 
-def editor_page(endpoint: str, prefixes: dict[str, str]) -> str:
-    return (
+def editor_page(endpoint: str, prefixes: dict[str, str]) -> tuple[str, str]:
+    """The page and its Content-Security-Policy (only its own inline script and style run,
+    and it may only talk to its own origin)."""
+    page = (
         _PAGE.replace("__ENDPOINT__", _js(endpoint))
         .replace("__PREFIXES__", _js(prefixes))
         .replace("__EXAMPLES__", _js([list(e) for e in EXAMPLES]))
     )
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    style = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    policy = (
+        f"default-src 'none'; script-src '{_sha256(script)}'; style-src '{_sha256(style)}'; "
+        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return page, policy
+
+
+def _sha256(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
