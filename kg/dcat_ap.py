@@ -25,13 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import pyoxigraph as ox
-
+from kg import rdf_writer
 from kg.namespaces import DCAT, DCT, FOAF, RDF_TYPE, SKOS, VCARD, XSD
 from kg.public_records import Agent, PublicRecord, referenced_ids
 from kg.rdf_mapping import IRI, Lit, Term, Triple
 from kg.settings import Settings
-from kg.store import to_ox
 
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 ADMS = "http://www.w3.org/ns/adms#"
@@ -445,20 +443,13 @@ class DcatApProfile:
 
 
 def serialize(triples: Iterable[Triple], fmt: str) -> bytes:
-    """Turtle, RDF/XML, N-Triples or JSON-LD with the DCAT-AP prefixes."""
-    formats = {
-        "turtle": ox.RdfFormat.TURTLE,
-        "rdfxml": ox.RdfFormat.RDF_XML,
-        "ntriples": ox.RdfFormat.N_TRIPLES,
-        "jsonld": ox.RdfFormat.JSON_LD,
-    }
-    rdf_format = formats[fmt]
-    by_subject: dict[str, list[Triple]] = {}
-    for triple in triples:  # one block per subject, in order of first appearance
-        by_subject.setdefault(triple[0], []).append(triple)
-    quads = [ox.Triple(ox.NamedNode(s), ox.NamedNode(p), to_ox(o))
-             for group in by_subject.values() for s, p, o in group]
-    prefixes = DCAT_PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-    data = ox.serialize(quads, format=rdf_format, prefixes=prefixes)
-    assert isinstance(data, bytes)
-    return data
+    """Turtle, RDF/XML, N-Triples or (expanded) JSON-LD with the DCAT-AP prefixes."""
+    if fmt == "turtle":
+        return rdf_writer.turtle(triples, DCAT_PREFIXES)
+    if fmt == "rdfxml":
+        return rdf_writer.rdfxml(triples, DCAT_PREFIXES)
+    if fmt == "ntriples":
+        return rdf_writer.ntriples(triples)
+    if fmt == "jsonld":
+        return rdf_writer.jsonld(triples)
+    raise ValueError(f"unknown RDF format {fmt!r}")

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from kg.dcat_ap import CATALOG_TYPES, DcatApProfile, serialize
+from kg.dcat_ap import CATALOG_TYPES, DCAT_PREFIXES, DcatApProfile
 from kg.public_records import Agent, PublicRecord, referenced_ids
+from kg.rdf_writer import rdfxml
 
 JSON = dict[str, object]
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -269,13 +270,11 @@ def _geo_location(location: object) -> str:
 # --------------------------------------------------------------------------- dcat_ap
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>\s*")
 
 
 def render_dcat_ap(record: PublicRecord, ctx: Context) -> str:
     triples = ctx.dcat.record_graph(record, ctx.agents)
-    body = _XML_DECLARATION.sub(b"", serialize(triples, "rdfxml"))
-    return body.decode("utf-8")
+    return rdfxml(triples, DCAT_PREFIXES, declaration=False).decode("utf-8")
 
 
 FORMATS: dict[str, MetadataFormat] = {
