@@ -206,7 +206,11 @@ def main() -> int:
                           f"{took:7.1f} s  {records / took:8,.0f} records/s")
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
     finally:
         if temp:
             shutil.rmtree(temp, ignore_errors=True)

@@ -124,17 +124,15 @@ class RecordReader:
     def agents(self, records: Iterable[PublicRecord],
                fields: Sequence[str] = AGENT_FIELDS) -> dict[str, Agent]:
         """The public agents referenced by ``records``, by identifier."""
-        wanted: list[str] = []
+        wanted: dict[str, None] = {}
         for record in records:
             for identifier in referenced_ids(record.data, fields):
-                if identifier not in wanted:
-                    wanted.append(identifier)
+                wanted[identifier] = None
         found: dict[str, Agent] = {}
         for identifier in wanted:
-            prefix = identifier.partition("_")[0]
-            if prefix not in PREFIX_TO_TYPE:
+            if identifier.partition("_")[0] not in PREFIX_TO_TYPE:
                 continue
-            record = self.by_identifier(identifier)
-            if record is not None:
-                found[identifier] = Agent(record.asset, identifier, record.iri, record.data)
+            agent = self.by_identifier(identifier)
+            if agent is not None:
+                found[identifier] = Agent(agent.asset, identifier, agent.iri, agent.data)
         return found
