@@ -81,8 +81,11 @@ def negotiate(request: Request, asset: AssetType) -> Format:
     for media, q, params in _accept(header):
         if q <= 0:
             continue
-        if media == "application/ld+json" and "mlcommons.org/croissant" in params.get(
-                "profile", "") and croissant_ok:
+        if (
+            media == "application/ld+json"
+            and "mlcommons.org/croissant" in params.get("profile", "")
+            and croissant_ok
+        ):
             return CROISSANT
         if media in ("text/html", "application/xhtml+xml"):
             return HTML
@@ -94,8 +97,9 @@ def negotiate(request: Request, asset: AssetType) -> Format:
 
 
 def _etag(identifier: str, modified: str, fmt: Format) -> str:
-    digest = hashlib.blake2b(f"{identifier}|{modified}|{fmt.name}|{__version__}".encode(),
-                             digest_size=12).hexdigest()
+    digest = hashlib.blake2b(
+        f"{identifier}|{modified}|{fmt.name}|{__version__}".encode(), digest_size=12
+    ).hexdigest()
     return f'"{digest}"'
 
 
@@ -118,16 +122,19 @@ def _not_modified(request: Request, etag: str, modified: str | None) -> bool:
 
 
 def _headers(iri: str, etag: str, modified: str | None) -> dict[str, str]:
-    links = ", ".join(f'<{iri}?format={name}>; rel="alternate"; type="{BY_NAME[name].media_type}"'
-                      for name in ALTERNATES)
+    links = ", ".join(
+        f'<{iri}?format={name}>; rel="alternate"; type="{BY_NAME[name].media_type}"'
+        for name in ALTERNATES
+    )
     headers = {"Vary": "Accept", "ETag": etag, "Link": links}
     if modified:
         headers["Last-Modified"] = http_date(modified)
     return headers
 
 
-async def asset_get(request: Request, catalog: Catalog, asset: AssetType,
-                    identifier: str) -> Response:
+async def asset_get(
+    request: Request, catalog: Catalog, asset: AssetType, identifier: str
+) -> Response:
     """``GET /{collection}/{identifier}``: AIoD JSON from the document cache straight on the
     event loop (one SQLite lookup); everything else in the thread pool."""
     fmt = negotiate(request, asset)
@@ -158,8 +165,9 @@ def croissant_body(body: bytes) -> dict[str, Any] | None:
     return from_croissant(document) if is_croissant(document) else None
 
 
-def asset_response(request: Request, catalog: Catalog, asset: AssetType,
-                   identifier: str, fmt: Format | None = None) -> Response:
+def asset_response(
+    request: Request, catalog: Catalog, asset: AssetType, identifier: str, fmt: Format | None = None
+) -> Response:
     """GET of one asset IRI in the negotiated representation (or 304)."""
     fmt = fmt or negotiate(request, asset)
     entry = catalog.entry(asset, identifier)  # NotFound -> 404 before any rendering
@@ -170,15 +178,22 @@ def asset_response(request: Request, catalog: Catalog, asset: AssetType,
         return Response(status_code=304, headers=headers)
     if fmt in (HTML, CROISSANT):
         data = catalog.get(asset, identifier)
-        row = Row(0, identifier, asset.collection, entry.platform, entry.status,
-                  entry.date_created, entry.date_modified, False)
+        row = Row(
+            0,
+            identifier,
+            asset.collection,
+            entry.platform,
+            entry.status,
+            entry.date_created,
+            entry.date_modified,
+            False,
+        )
         record = PublicRecord(asset, identifier, iri, data, row)
         agents = get_publisher(request).reader.agents([record])
         if fmt is CROISSANT:
             body = orjson.dumps(to_croissant(data, iri, agents))
         else:
-            document = schema_org(record, agents, catalog.settings.catalog_title,
-                                  catalog.base_url)
+            document = schema_org(record, agents, catalog.settings.catalog_title, catalog.base_url)
             body = landing_page(record, document, catalog.base_url).encode()
         return Response(body, media_type=fmt.media_type, headers=headers)
     body = render_one(catalog, asset, identifier, fmt.name)
@@ -228,20 +243,37 @@ def landing_page(record: PublicRecord, document: dict[str, Any], base_url: str) 
     for dist in data.get("distribution") or []:
         if isinstance(dist, dict) and dist.get("content_url"):
             label = dist.get("name") or dist["content_url"]
-            extra = " · ".join(str(x) for x in (dist.get("encoding_format"),
-                               f"{dist['content_size_kb']} KB" if isinstance(
-                                   dist.get("content_size_kb"), int) else None) if x)
-            downloads.append(f'<li><a href="{escape(dist["content_url"])}">{escape(label)}</a>'
-                             f"{' (' + escape(extra) + ')' if extra else ''}</li>")
-    formats = [("JSON", "json"), ("JSON-LD", "jsonld"), ("Turtle", "turtle"),
-               ("RDF/XML", "rdfxml"), ("N-Triples", "ntriples")]
+            extra = " · ".join(
+                str(x)
+                for x in (
+                    dist.get("encoding_format"),
+                    f"{dist['content_size_kb']} KB"
+                    if isinstance(dist.get("content_size_kb"), int)
+                    else None,
+                )
+                if x
+            )
+            downloads.append(
+                f'<li><a href="{escape(dist["content_url"])}">{escape(label)}</a>'
+                f"{' (' + escape(extra) + ')' if extra else ''}</li>"
+            )
+    formats = [
+        ("JSON", "json"),
+        ("JSON-LD", "jsonld"),
+        ("Turtle", "turtle"),
+        ("RDF/XML", "rdfxml"),
+        ("N-Triples", "ntriples"),
+    ]
     if record.asset.collection == "datasets":
         formats.append(("Croissant", "croissant"))
     media = {**{n: f.media_type for n, f in BY_NAME.items()}, "croissant": CROISSANT.media_type}
-    alternates = "".join(f'<link rel="alternate" type="{escape(media[n])}"'
-                         f' href="{escape(iri)}?format={n}">' for _, n in formats)
-    format_links = " · ".join(f'<a href="{escape(iri)}?format={n}">{label}</a>'
-                              for label, n in formats)
+    alternates = "".join(
+        f'<link rel="alternate" type="{escape(media[n])}" href="{escape(iri)}?format={n}">'
+        for _, n in formats
+    )
+    format_links = " · ".join(
+        f'<a href="{escape(iri)}?format={n}">{label}</a>' for label, n in formats
+    )
     description = record.description or ""
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
@@ -261,6 +293,6 @@ def landing_page(record: PublicRecord, document: dict[str, Any], base_url: str) 
         + f"<table>{''.join(rows)}</table>"
         + (f"<h2>Downloads</h2><ul>{''.join(downloads)}</ul>" if downloads else "")
         + f"<h2>Machine-readable</h2><p>{format_links}</p>"
-        f'<p><small>IRI: <code>{escape(iri)}</code></small></p>'
+        f"<p><small>IRI: <code>{escape(iri)}</code></small></p>"
         "</body></html>\n"
     )

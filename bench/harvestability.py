@@ -36,19 +36,25 @@ from kg.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 MIX = (("datasets", 0.80), ("ml_models", 0.15), ("services", 0.05))
-WORDS = ("vision language audio tabular graph medical climate finance robotics speech "
-         "benchmark federated privacy fairness segmentation translation forecasting").split()
-LICENSES = ("https://creativecommons.org/licenses/by/4.0/",
-            "https://creativecommons.org/publicdomain/zero/1.0/",
-            "https://spdx.org/licenses/MIT")
+WORDS = (
+    "vision language audio tabular graph medical climate finance robotics speech "
+    "benchmark federated privacy fairness segmentation translation forecasting"
+).split()
+LICENSES = (
+    "https://creativecommons.org/licenses/by/4.0/",
+    "https://creativecommons.org/publicdomain/zero/1.0/",
+    "https://spdx.org/licenses/MIT",
+)
 
 
 def record(collection: str, i: int) -> dict[str, object]:
     words = [WORDS[(i * 7 + k) % len(WORDS)] for k in range(4)]
     data: dict[str, object] = {
         "name": f"{words[0].capitalize()} {words[1]} {collection[:-1]} {i}",
-        "description": {"plain": f"A synthetic {collection[:-1]} about {' and '.join(words)}. "
-                                 f"Record {i} of the harvestability benchmark."},
+        "description": {
+            "plain": f"A synthetic {collection[:-1]} about {' and '.join(words)}. "
+            f"Record {i} of the harvestability benchmark."
+        },
         "platform": ("zenodo", "openml", "huggingface")[i % 3],
         "platform_resource_identifier": f"bench-{collection}-{i}",
         "keyword": words[:3],
@@ -59,14 +65,16 @@ def record(collection: str, i: int) -> dict[str, object]:
     if collection != "services":
         data["license"] = LICENSES[i % len(LICENSES)]
         data["version"] = f"1.{i % 10}"
-        data["distribution"] = [{
-            "content_url": f"https://files.example.org/{collection}/{i}/data.csv",
-            "encoding_format": "text/csv",
-            "content_size_kb": 100 + i % 5000,
-            "checksum": f"{i:064x}",
-            "checksum_algorithm": "sha256",
-            "name": "data.csv",
-        }]
+        data["distribution"] = [
+            {
+                "content_url": f"https://files.example.org/{collection}/{i}/data.csv",
+                "encoding_format": "text/csv",
+                "content_size_kb": 100 + i % 5000,
+                "checksum": f"{i:064x}",
+                "checksum_algorithm": "sha256",
+                "name": "data.csv",
+            }
+        ]
     return data
 
 
@@ -104,7 +112,10 @@ def serve(store: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "AIOD_KG_STORE": str(store), "AIOD_KG_BASE_URL": base}
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -165,11 +176,15 @@ def machine() -> str:
         memory = f"{int(mem) / 1024 / 1024:.1f} GiB"
     except OSError:
         memory = "unknown"
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in (
-        "pyoxigraph", "fastapi", "uvicorn", "httpx", "orjson"))
-    return (f"machine: {os.cpu_count()} CPUs ({model}), {memory}; python "
-            f"{platform.python_version()}; {versions}; load average "
-            f"{os.getloadavg()[0]:.1f}")
+    versions = ", ".join(
+        f"{p} {metadata.version(p)}"
+        for p in ("pyoxigraph", "fastapi", "uvicorn", "httpx", "orjson")
+    )
+    return (
+        f"machine: {os.cpu_count()} CPUs ({model}), {memory}; python "
+        f"{platform.python_version()}; {versions}; load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
 
 
 def main() -> int:
@@ -190,20 +205,26 @@ def main() -> int:
         print(f"loading {args.assets} assets into {store} ...", flush=True)
         seconds = load(store, args.assets)
         if seconds:
-            print(f"load: {args.assets} assets in {seconds:.1f} s "
-                  f"({args.assets / seconds:,.0f} assets/s, save_many batches of 2000)")
+            print(
+                f"load: {args.assets} assets in {seconds:.1f} s "
+                f"({args.assets / seconds:,.0f} assets/s, save_many batches of 2000)"
+            )
         process, base = serve(store)
         try:
             with httpx.Client(timeout=300) as http:
                 http.get(f"{base}/catalog?page_size=1")  # warm-up
                 for size in (int(s) for s in args.page_sizes.split(",")):
                     records, pages, took = harvest_catalog(http, base, size)
-                    print(f"/catalog  page_size={size:<5} {records:>7} records {pages:>5} pages "
-                          f"{took:7.1f} s  {records / took:8,.0f} records/s")
+                    print(
+                        f"/catalog  page_size={size:<5} {records:>7} records {pages:>5} pages "
+                        f"{took:7.1f} s  {records / took:8,.0f} records/s"
+                    )
                 for prefix in args.formats.split(","):
                     records, pages, took = harvest_oai(http, base, prefix)
-                    print(f"/oai      {prefix:<15} {records:>7} records {pages:>5} pages "
-                          f"{took:7.1f} s  {records / took:8,.0f} records/s")
+                    print(
+                        f"/oai      {prefix:<15} {records:>7} records {pages:>5} pages "
+                        f"{took:7.1f} s  {records / took:8,.0f} records/s"
+                    )
         finally:
             process.terminate()
             try:

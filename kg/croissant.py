@@ -70,18 +70,47 @@ CONTEXT: JSON = {
 }
 
 SPDX_IDS = {
-    "mit": "MIT", "apache-2.0": "Apache-2.0", "afl-3.0": "AFL-3.0", "cc0-1.0": "CC0-1.0",
-    "cc-by-4.0": "CC-BY-4.0", "cc-by-sa-4.0": "CC-BY-SA-4.0", "cc-by-nc-4.0": "CC-BY-NC-4.0",
-    "cc-by-nc-sa-4.0": "CC-BY-NC-SA-4.0", "cc-by-3.0": "CC-BY-3.0", "gpl-3.0": "GPL-3.0-only",
-    "gpl-2.0": "GPL-2.0-only", "lgpl-3.0": "LGPL-3.0-only", "bsd-3-clause": "BSD-3-Clause",
-    "bsd-2-clause": "BSD-2-Clause", "odbl": "ODbL-1.0", "odc-by": "ODC-By-1.0",
-    "pddl": "PDDL-1.0", "unlicense": "Unlicense", "mpl-2.0": "MPL-2.0",
+    "mit": "MIT",
+    "apache-2.0": "Apache-2.0",
+    "afl-3.0": "AFL-3.0",
+    "cc0-1.0": "CC0-1.0",
+    "cc-by-4.0": "CC-BY-4.0",
+    "cc-by-sa-4.0": "CC-BY-SA-4.0",
+    "cc-by-nc-4.0": "CC-BY-NC-4.0",
+    "cc-by-nc-sa-4.0": "CC-BY-NC-SA-4.0",
+    "cc-by-3.0": "CC-BY-3.0",
+    "gpl-3.0": "GPL-3.0-only",
+    "gpl-2.0": "GPL-2.0-only",
+    "lgpl-3.0": "LGPL-3.0-only",
+    "bsd-3-clause": "BSD-3-Clause",
+    "bsd-2-clause": "BSD-2-Clause",
+    "odbl": "ODbL-1.0",
+    "odc-by": "ODC-By-1.0",
+    "pddl": "PDDL-1.0",
+    "unlicense": "Unlicense",
+    "mpl-2.0": "MPL-2.0",
 }
-PLATFORM_HOSTS = {"zenodo.org": "zenodo", "openml.org": "openml", "huggingface.co": "huggingface",
-                  "kaggle.com": "kaggle"}
+PLATFORM_HOSTS = {
+    "zenodo.org": "zenodo",
+    "openml.org": "openml",
+    "huggingface.co": "huggingface",
+    "kaggle.com": "kaggle",
+}
 _SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B|bytes?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-          "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "byte": 1,
+    "bytes": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 _SPDX_TOKEN = re.compile(r"^[A-Za-z0-9.+\-]+$")
 
 
@@ -278,8 +307,11 @@ def from_croissant(document: Mapping[str, Any]) -> JSON:
         if not content_url:
             continue
         dist: JSON = {"content_url": content_url}
-        for key, target in (("name", "name"), ("description", "description"),
-                            ("encodingFormat", "encoding_format")):
+        for key, target in (
+            ("name", "name"),
+            ("description", "description"),
+            ("encodingFormat", "encoding_format"),
+        ):
             value = _text(item.get(key))
             if value:
                 dist[target] = value

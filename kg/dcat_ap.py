@@ -131,8 +131,14 @@ class HydraView:
     page_size: int
 
     @staticmethod
-    def build(base: str, page: int, page_size: int, total: int,
-              modified_since: str | None = None, next_after: int | None = None) -> HydraView:
+    def build(
+        base: str,
+        page: int,
+        page_size: int,
+        total: int,
+        modified_since: str | None = None,
+        next_after: int | None = None,
+    ) -> HydraView:
         collection = f"{base}/catalog"
 
         def url(number: int, after: int | None = None) -> str:
@@ -273,8 +279,13 @@ class DcatApProfile:
         g.lit(s, DCAT + "version", data.get("version"))
         g.license(s, data.get("license"))
         if data.get("is_accessible_for_free") is True:
-            g.concept(s, DCT + "accessRights", EU + "access-right/PUBLIC",
-                      DCT + "RightsStatement", EU + "access-right")
+            g.concept(
+                s,
+                DCT + "accessRights",
+                EU + "access-right/PUBLIC",
+                DCT + "RightsStatement",
+                EU + "access-right",
+            )
         for identifier in referenced_ids(data, ("creator",)):
             agent = agents.get(identifier)
             if agent is not None:
@@ -284,11 +295,11 @@ class DcatApProfile:
         self._temporal(g, s, data.get("temporal_coverage"))
         for index, dist in enumerate(data.get("distribution") or []):
             if isinstance(dist, dict):
-                self._distribution(g, s, f"{s}#distribution-{index + 1}", dist,
-                                   data.get("license"))
+                self._distribution(g, s, f"{s}#distribution-{index + 1}", dist, data.get("license"))
 
-    def _distribution(self, g: _Graph, dataset: str, node: str, dist: Mapping[str, object],
-                      license_url: object) -> None:
+    def _distribution(
+        self, g: _Graph, dataset: str, node: str, dist: Mapping[str, object], license_url: object
+    ) -> None:
         url = dist.get("content_url")
         if not isinstance(url, str) or not url:
             return
@@ -307,14 +318,22 @@ class DcatApProfile:
         if media is not None:
             g.add(node, DCAT + "mediaType", IRI(media))
             g.a(media, DCT + "MediaType")
-            file_type = FILE_TYPES.get(media[len(IANA):])
+            file_type = FILE_TYPES.get(media[len(IANA) :])
             if file_type is not None:
-                g.concept(node, DCT + "format", f"{EU}file-type/{file_type}",
-                          DCT + "MediaTypeOrExtent", EU + "file-type")
+                g.concept(
+                    node,
+                    DCT + "format",
+                    f"{EU}file-type/{file_type}",
+                    DCT + "MediaTypeOrExtent",
+                    EU + "file-type",
+                )
         checksum = dist.get("checksum")
         algorithm = str(dist.get("checksum_algorithm") or "").lower().replace("-", "")
-        if isinstance(checksum, str) and _HEX_RE.match(checksum) and (
-                algorithm in CHECKSUM_ALGORITHMS):
+        if (
+            isinstance(checksum, str)
+            and _HEX_RE.match(checksum)
+            and (algorithm in CHECKSUM_ALGORITHMS)
+        ):
             cnode = f"{node}.checksum"
             algo = SPDX_ALGORITHMS + algorithm
             g.add(node, SPDX + "checksum", IRI(cnode))
@@ -336,15 +355,20 @@ class DcatApProfile:
         g.add(s, DCT + "spatial", IRI(node))
         g.a(node, DCT + "Location")
         geo = location.get("geo")
-        if isinstance(geo, dict) and geo.get("latitude") is not None and (
-                geo.get("longitude") is not None):
+        if (
+            isinstance(geo, dict)
+            and geo.get("latitude") is not None
+            and (geo.get("longitude") is not None)
+        ):
             wkt = f"POINT({geo['longitude']} {geo['latitude']})"
             g.add(node, DCAT + "centroid", Lit(wkt, GSP + "wktLiteral"))
         address = location.get("address")
         if isinstance(address, dict):
             label = address.get("address") or ", ".join(
-                str(address[k]) for k in ("street", "postal_code", "locality", "region",
-                                          "country") if address.get(k))
+                str(address[k])
+                for k in ("street", "postal_code", "locality", "region", "country")
+                if address.get(k)
+            )
             g.lit(node, SKOS + "prefLabel", label)
 
     def _temporal(self, g: _Graph, s: str, coverage: object) -> None:
@@ -398,8 +422,13 @@ class DcatApProfile:
         g.a(publisher, FOAF + "Agent")
         g.lit(publisher, FOAF + "name", self.settings.catalog_publisher)
         g.document(c, FOAF + "homepage", f"{self.base}/")
-        g.concept(c, DCT + "language", f"{EU}language/{self.settings.catalog_language}",
-                  DCT + "LinguisticSystem", EU + "language")
+        g.concept(
+            c,
+            DCT + "language",
+            f"{EU}language/{self.settings.catalog_language}",
+            DCT + "LinguisticSystem",
+            EU + "language",
+        )
         g.license(c, self.settings.catalog_license)
         themes = EU + "data-theme"
         g.add(c, DCAT + "themeTaxonomy", IRI(themes))
@@ -407,8 +436,9 @@ class DcatApProfile:
         g.lit(themes, DCT + "title", "Data theme")
         return c
 
-    def catalog_page(self, records: Sequence[PublicRecord], agents: Mapping[str, Agent],
-                     view: HydraView) -> list[Triple]:
+    def catalog_page(
+        self, records: Sequence[PublicRecord], agents: Mapping[str, Agent], view: HydraView
+    ) -> list[Triple]:
         """One self-contained page: the catalogue, its Hydra view and the page's records."""
         g = _Graph()
         c = self._catalog(g)

@@ -61,8 +61,15 @@ class ListRequest:
     cursor: int = 0
 
     def token(self, after: tuple[str, int], cursor: int) -> str:
-        payload = {"m": self.prefix, "s": self.set_spec, "f": self.since, "u": self.until,
-                   "d": after[0], "q": after[1], "c": cursor}
+        payload = {
+            "m": self.prefix,
+            "s": self.set_spec,
+            "f": self.since,
+            "u": self.until,
+            "d": after[0],
+            "q": after[1],
+            "c": cursor,
+        }
         return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
     @staticmethod
@@ -70,10 +77,22 @@ class ListRequest:
         try:
             padded = token + "=" * (-len(token) % 4)
             payload = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-            return ListRequest(str(payload["m"]), payload["s"], payload["f"], payload["u"],
-                               (str(payload["d"]), int(payload["q"])), int(payload["c"]))
-        except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
-                UnicodeEncodeError):
+            return ListRequest(
+                str(payload["m"]),
+                payload["s"],
+                payload["f"],
+                payload["u"],
+                (str(payload["d"]), int(payload["q"])),
+                int(payload["c"]),
+            )
+        except (
+            binascii.Error,
+            orjson.JSONDecodeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            UnicodeEncodeError,
+        ):
             raise OaiError("badResumptionToken", "The resumption token is invalid.") from None
 
 
@@ -88,8 +107,9 @@ def _parse_date(value: str, end: bool) -> tuple[str, str]:
     elif _DAY_RE.match(value):
         stamp, granularity = value + ("T23:59:59" if end else "T00:00:00"), "day"
     else:
-        raise OaiError("badArgument", f"Not a valid date: {value!r} (YYYY-MM-DD or "
-                                      "YYYY-MM-DDThh:mm:ssZ).")
+        raise OaiError(
+            "badArgument", f"Not a valid date: {value!r} (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)."
+        )
     try:
         datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S")
     except ValueError:
@@ -116,7 +136,7 @@ class OaiProvider:
 
     def _local_identifier(self, oai_identifier: str) -> str | None:
         if oai_identifier.startswith(self.id_prefix):
-            return oai_identifier[len(self.id_prefix):]
+            return oai_identifier[len(self.id_prefix) :]
         return None
 
     def _row(self, oai_identifier: str) -> Row:
@@ -129,8 +149,10 @@ class OaiProvider:
     def _format(self, prefix: str) -> MetadataFormat:
         fmt = FORMATS.get(prefix)
         if fmt is None:
-            raise OaiError("cannotDisseminateFormat",
-                           f"Unknown metadataPrefix {prefix!r}; see ListMetadataFormats.")
+            raise OaiError(
+                "cannotDisseminateFormat",
+                f"Unknown metadataPrefix {prefix!r}; see ListMetadataFormats.",
+            )
         return fmt
 
     def set_specs(self, row: Row) -> list[str]:
@@ -141,8 +163,9 @@ class OaiProvider:
             specs.append(OPENAIRE_SET)
         return specs
 
-    def _set_filter(self, set_spec: str | None, fmt: MetadataFormat
-                    ) -> tuple[tuple[str, ...], str | None]:
+    def _set_filter(
+        self, set_spec: str | None, fmt: MetadataFormat
+    ) -> tuple[tuple[str, ...], str | None]:
         """(asset types, platform) selected by a set and a format."""
         types = fmt.types
         platform = None
@@ -164,13 +187,18 @@ class OaiProvider:
     def _header(self, row: Row) -> str:
         status = ' status="deleted"' if row.deleted else ""
         specs = "".join(f"<setSpec>{text(s)}</setSpec>" for s in self.set_specs(row))
-        return (f"<header{status}><identifier>{text(self.oai_identifier(row.identifier))}"
-                f"</identifier><datestamp>{row.date_modified}Z</datestamp>{specs}</header>")
+        return (
+            f"<header{status}><identifier>{text(self.oai_identifier(row.identifier))}"
+            f"</identifier><datestamp>{row.date_modified}Z</datestamp>{specs}</header>"
+        )
 
     def _context(self, records: Sequence[PublicRecord | None]) -> Context:
         found = [r for r in records if r is not None]
-        return Context(self.publisher.reader.agents(found), self.settings.catalog_publisher,
-                       self.publisher.dcat)
+        return Context(
+            self.publisher.reader.agents(found),
+            self.settings.catalog_publisher,
+            self.publisher.dcat,
+        )
 
     # ------------------------------------------------------------------ entry point
 
@@ -191,8 +219,11 @@ class OaiProvider:
             args = {name: values[0] for name, values in arguments.items()}
             if "resumptionToken" in args and len(args) > 2:
                 raise OaiError("badArgument", "resumptionToken is an exclusive argument.")
-            if verb in ("ListIdentifiers", "ListRecords") and "resumptionToken" not in args \
-                    and "metadataPrefix" not in args:
+            if (
+                verb in ("ListIdentifiers", "ListRecords")
+                and "resumptionToken" not in args
+                and "metadataPrefix" not in args
+            ):
                 raise OaiError("badArgument", "metadataPrefix is required.")
             missing = required - set(args)
             if missing:
@@ -258,18 +289,20 @@ class OaiProvider:
         public = self.publisher.public
         sets = [(f"type:{t}", f"All public {t.replace('_', ' ')}") for t in OAI_TYPES]
         sets.append((OPENAIRE_SET, "OpenAIRE data archive records (datasets)"))
-        sets += [(f"platform:{p}", f"Records from {p}")
-                 for p in public.change_platforms(OAI_TYPES)]
-        items = "".join(f"<set><setSpec>{text(spec)}</setSpec><setName>{text(name)}</setName>"
-                        "</set>" for spec, name in sets)
+        sets += [(f"platform:{p}", f"Records from {p}") for p in public.change_platforms(OAI_TYPES)]
+        items = "".join(
+            f"<set><setSpec>{text(spec)}</setSpec><setName>{text(name)}</setName></set>"
+            for spec, name in sets
+        )
         return f"<ListSets>{items}</ListSets>"
 
     def _GetRecord(self, args: Mapping[str, str]) -> str:
         fmt = self._format(args["metadataPrefix"])
         row = self._row(args["identifier"])
         if row.type not in fmt.types:
-            raise OaiError("cannotDisseminateFormat",
-                           f"{fmt.prefix} is not available for this record.")
+            raise OaiError(
+                "cannotDisseminateFormat", f"{fmt.prefix} is not available for this record."
+            )
         return f"<GetRecord>{self._records([row], fmt)}</GetRecord>"
 
     def _records(self, rows: Sequence[Row], fmt: MetadataFormat) -> str:
@@ -280,12 +313,22 @@ class OaiProvider:
         for row in rows:
             record = records.get(row.identifier)
             if row.deleted or record is None:
-                deleted = Row(row.seq, row.identifier, row.type, row.platform, row.status,
-                              row.date_created, row.date_modified, True)
+                deleted = Row(
+                    row.seq,
+                    row.identifier,
+                    row.type,
+                    row.platform,
+                    row.status,
+                    row.date_created,
+                    row.date_modified,
+                    True,
+                )
                 out.append(f"<record>{self._header(deleted)}</record>")
                 continue
-            out.append(f"<record>{self._header(row)}<metadata>{fmt.render(record, ctx)}"
-                       "</metadata></record>")
+            out.append(
+                f"<record>{self._header(row)}<metadata>{fmt.render(record, ctx)}"
+                "</metadata></record>"
+            )
         return "".join(out)
 
     def _list_request(self, args: Mapping[str, str]) -> ListRequest:
@@ -313,8 +356,13 @@ class OaiProvider:
         fmt = self._format(request.prefix)
         types, platform = self._set_filter(request.set_spec, fmt)
         public = self.publisher.public
-        rows = public.changes(types, self.page_size + 1, platform, request.since,
-                              request.until, request.after) if types else []
+        rows = (
+            public.changes(
+                types, self.page_size + 1, platform, request.since, request.until, request.after
+            )
+            if types
+            else []
+        )
         if not rows:  # (also when the records a token pointed at were withdrawn since)
             raise OaiError("noRecordsMatch", "No records match the request.")
         more = len(rows) > self.page_size
@@ -325,13 +373,19 @@ class OaiProvider:
             items = "".join(self._header(row) for row in rows)
         token = ""
         if more or request.after is not None:
-            done = public.count_changes(types, platform, request.since, request.until,
-                                        request.after)
+            done = public.count_changes(
+                types, platform, request.since, request.until, request.after
+            )
             total = request.cursor + done
-            value = request.token((rows[-1].date_modified, rows[-1].seq),
-                                  request.cursor + len(rows)) if more else ""
-            token = (f'<resumptionToken completeListSize="{total}" cursor="{request.cursor}">'
-                     f"{value}</resumptionToken>")
+            value = (
+                request.token((rows[-1].date_modified, rows[-1].seq), request.cursor + len(rows))
+                if more
+                else ""
+            )
+            token = (
+                f'<resumptionToken completeListSize="{total}" cursor="{request.cursor}">'
+                f"{value}</resumptionToken>"
+            )
         verb = "ListRecords" if with_metadata else "ListIdentifiers"
         return f"<{verb}>{items}{token}</{verb}>"
 

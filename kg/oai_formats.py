@@ -126,7 +126,8 @@ def render_oai_dc(record: PublicRecord, ctx: Context) -> str:
         f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}"'
         ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
         f' xsi:schemaLocation="{OAI_DC_NS} http://www.openarchives.org/OAI/2.0/oai_dc.xsd">'
-        + "".join(out) + "</oai_dc:dc>"
+        + "".join(out)
+        + "</oai_dc:dc>"
     )
 
 
@@ -165,8 +166,10 @@ def render_datacite(record: PublicRecord, ctx: Context) -> str:
         creators = ['<creator><creatorName nameType="Organizational">:unav</creatorName></creator>']
     out.append(f"<creators>{''.join(creators)}</creators>")
     titles = [f"<title>{text(record.name)}</title>"]
-    titles += [f'<title titleType="AlternativeTitle">{text(t)}</title>'
-               for t in _list(data, "alternate_name")]
+    titles += [
+        f'<title titleType="AlternativeTitle">{text(t)}</title>'
+        for t in _list(data, "alternate_name")
+    ]
     out.append(f"<titles>{''.join(titles)}</titles>")
     out.append(f"<publisher>{text(data.get('platform') or ctx.publisher)}</publisher>")
     year = _YEAR_RE.match(str(data.get("date_published") or record.date_created))
@@ -175,16 +178,22 @@ def render_datacite(record: PublicRecord, ctx: Context) -> str:
     label = record.asset.singular.replace("_", " ")
     out.append(f"<resourceType resourceTypeGeneral={attr(general)}>{text(label)}</resourceType>")
     subjects = [f"<subject>{text(k)}</subject>" for k in _list(data, "keyword")]
-    subjects += [f'<subject subjectScheme="AIoD research area">{text(k)}</subject>'
-                 for k in _list(data, "research_area")]
+    subjects += [
+        f'<subject subjectScheme="AIoD research area">{text(k)}</subject>'
+        for k in _list(data, "research_area")
+    ]
     if subjects:
         out.append(f"<subjects>{''.join(subjects)}</subjects>")
-    contacts = [_creator(a, "contributor", ' contributorType="ContactPerson"')
-                for a in _agents(record, ctx, "contact")]
+    contacts = [
+        _creator(a, "contributor", ' contributorType="ContactPerson"')
+        for a in _agents(record, ctx, "contact")
+    ]
     if contacts:
         out.append(f"<contributors>{''.join(contacts)}</contributors>")
-    dates = [f'<date dateType="Updated">{text(record.date_modified)}Z</date>',
-             f'<date dateType="Created">{text(record.date_created)}Z</date>']
+    dates = [
+        f'<date dateType="Updated">{text(record.date_modified)}Z</date>',
+        f'<date dateType="Created">{text(record.date_created)}Z</date>',
+    ]
     if isinstance(data.get("date_published"), str):
         dates.append(f'<date dateType="Issued">{text(data["date_published"])}</date>')
     out.append(f"<dates>{''.join(dates)}</dates>")
@@ -193,20 +202,28 @@ def render_datacite(record: PublicRecord, ctx: Context) -> str:
             out.append(f"<language>{text(language)}</language>")
     alternates = []
     if found_doi:
-        alternates.append(f'<alternateIdentifier alternateIdentifierType="URL">'
-                          f"{text(record.iri)}</alternateIdentifier>")
+        alternates.append(
+            f'<alternateIdentifier alternateIdentifierType="URL">'
+            f"{text(record.iri)}</alternateIdentifier>"
+        )
     if data.get("platform") and data.get("platform_resource_identifier"):
         alternates.append(
             f"<alternateIdentifier alternateIdentifierType={attr(data['platform'])}>"
-            f"{text(data['platform_resource_identifier'])}</alternateIdentifier>")
+            f"{text(data['platform_resource_identifier'])}</alternateIdentifier>"
+        )
     if alternates:
         out.append(f"<alternateIdentifiers>{''.join(alternates)}</alternateIdentifiers>")
     related = []
     if isinstance(data.get("same_as"), str):
-        related.append('<relatedIdentifier relatedIdentifierType="URL" relationType='
-                       f'"IsIdenticalTo">{text(data["same_as"])}</relatedIdentifier>')
-    related += ['<relatedIdentifier relatedIdentifierType="URL" relationType="References">'
-                f"{text(link)}</relatedIdentifier>" for link in _list(data, "relevant_link")]
+        related.append(
+            '<relatedIdentifier relatedIdentifierType="URL" relationType='
+            f'"IsIdenticalTo">{text(data["same_as"])}</relatedIdentifier>'
+        )
+    related += [
+        '<relatedIdentifier relatedIdentifierType="URL" relationType="References">'
+        f"{text(link)}</relatedIdentifier>"
+        for link in _list(data, "relevant_link")
+    ]
     if related:
         out.append(f"<relatedIdentifiers>{''.join(related)}</relatedIdentifiers>")
     sizes, formats = [], []
@@ -224,21 +241,26 @@ def render_datacite(record: PublicRecord, ctx: Context) -> str:
         out.append(f"<version>{text(data['version'])}</version>")
     rights = []
     if data.get("is_accessible_for_free") is False:
-        rights.append('<rights rightsURI="info:eu-repo/semantics/restrictedAccess">'
-                      "Restricted Access</rights>")
+        rights.append(
+            '<rights rightsURI="info:eu-repo/semantics/restrictedAccess">Restricted Access</rights>'
+        )
     else:
         rights.append('<rights rightsURI="info:eu-repo/semantics/openAccess">Open Access</rights>')
     if isinstance(data.get("license"), str):
         rights.append(f"<rights rightsURI={attr(data['license'])}>{text(data['license'])}</rights>")
     out.append(f"<rightsList>{''.join(rights)}</rightsList>")
     if record.description:
-        out.append(f'<descriptions><description descriptionType="Abstract">'
-                   f"{text(record.description)}</description></descriptions>")
+        out.append(
+            f'<descriptions><description descriptionType="Abstract">'
+            f"{text(record.description)}</description></descriptions>"
+        )
     geo = _geo_location(data.get("spatial_coverage"))
     if geo:
         out.append(f"<geoLocations>{geo}</geoLocations>")
-    funders = [f"<fundingReference><funderName>{text(a.name)}</funderName></fundingReference>"
-               for a in _agents(record, ctx, "funder")]
+    funders = [
+        f"<fundingReference><funderName>{text(a.name)}</funderName></fundingReference>"
+        for a in _agents(record, ctx, "funder")
+    ]
     if funders:
         out.append(f"<fundingReferences>{''.join(funders)}</fundingReferences>")
     return (
@@ -254,16 +276,22 @@ def _geo_location(location: object) -> str:
     address = location.get("address")
     if isinstance(address, dict):
         place = address.get("address") or ", ".join(
-            str(address[k]) for k in ("street", "locality", "region", "country") if address.get(k))
+            str(address[k]) for k in ("street", "locality", "region", "country") if address.get(k)
+        )
         if place:
             parts.append(f"<geoLocationPlace>{text(place)}</geoLocationPlace>")
     geo = location.get("geo")
-    if isinstance(geo, dict) and isinstance(geo.get("latitude"), (int, float)) and isinstance(
-            geo.get("longitude"), (int, float)):
+    if (
+        isinstance(geo, dict)
+        and isinstance(geo.get("latitude"), (int, float))
+        and isinstance(geo.get("longitude"), (int, float))
+    ):
         lat, lon = float(geo["latitude"]), float(geo["longitude"])
         if -90 <= lat <= 90 and -180 <= lon <= 180:
-            parts.append(f"<geoLocationPoint><pointLongitude>{lon}</pointLongitude>"
-                         f"<pointLatitude>{lat}</pointLatitude></geoLocationPoint>")
+            parts.append(
+                f"<geoLocationPoint><pointLongitude>{lon}</pointLongitude>"
+                f"<pointLatitude>{lat}</pointLatitude></geoLocationPoint>"
+            )
     return f"<geoLocation>{''.join(parts)}</geoLocation>" if parts else ""
 
 
@@ -280,11 +308,20 @@ def render_dcat_ap(record: PublicRecord, ctx: Context) -> str:
 FORMATS: dict[str, MetadataFormat] = {
     f.prefix: f
     for f in (
-        MetadataFormat("oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd", OAI_DC_NS,
-                       OAI_TYPES, render_oai_dc),
-        MetadataFormat("oai_datacite", DATACITE_SCHEMA, DATACITE_NS, OAI_TYPES,
-                       render_datacite),
-        MetadataFormat("dcat_ap", "https://semiceu.github.io/DCAT-AP/releases/3.0.1/", RDF_NS,
-                       tuple(t for t in CATALOG_TYPES if t in OAI_TYPES), render_dcat_ap),
+        MetadataFormat(
+            "oai_dc",
+            "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
+            OAI_DC_NS,
+            OAI_TYPES,
+            render_oai_dc,
+        ),
+        MetadataFormat("oai_datacite", DATACITE_SCHEMA, DATACITE_NS, OAI_TYPES, render_datacite),
+        MetadataFormat(
+            "dcat_ap",
+            "https://semiceu.github.io/DCAT-AP/releases/3.0.1/",
+            RDF_NS,
+            tuple(t for t in CATALOG_TYPES if t in OAI_TYPES),
+            render_dcat_ap,
+        ),
     )
 }

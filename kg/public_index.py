@@ -28,8 +28,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS harvest_modified"
     " ON assets (status, date_modified, seq, type, platform, deleted)",
 )
-_COLUMNS = ("seq, identifier, type, platform, status, date_created, date_modified, deleted,"
-            " document")
+_COLUMNS = "seq, identifier, type, platform, status, date_created, date_modified, deleted, document"
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,17 @@ class Row:
 
 def _row(values: Sequence[Any]) -> Row:
     seq, identifier, type_, platform, status, created, modified, deleted, document = values
-    return Row(int(seq), str(identifier), str(type_),
-               None if platform is None else str(platform),
-               None if status is None else str(status), str(created), str(modified),
-               bool(deleted), None if document is None or deleted else bytes(document))
+    return Row(
+        int(seq),
+        str(identifier),
+        str(type_),
+        None if platform is None else str(platform),
+        None if status is None else str(status),
+        str(created),
+        str(modified),
+        bool(deleted),
+        None if document is None or deleted else bytes(document),
+    )
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[object]]:
@@ -80,8 +86,9 @@ class PublicIndex:
 
     # ------------------------------------------------------------------ live, by seq
 
-    def _live_where(self, types: Sequence[str], modified_since: str | None,
-                    platform: str | None) -> tuple[str, list[object]]:
+    def _live_where(
+        self, types: Sequence[str], modified_since: str | None, platform: str | None
+    ) -> tuple[str, list[object]]:
         status_sql, args = _in("status", PUBLIC_STATUSES)
         type_sql, type_args = _in("type", types)
         where = [status_sql, "deleted = 0", type_sql]
@@ -94,15 +101,22 @@ class PublicIndex:
             args.append(platform)
         return " AND ".join(where), args
 
-    def count(self, types: Sequence[str], modified_since: str | None = None,
-              platform: str | None = None) -> int:
+    def count(
+        self, types: Sequence[str], modified_since: str | None = None, platform: str | None = None
+    ) -> int:
         """Public live assets of ``types``."""
         where, args = self._live_where(types, modified_since, platform)
         row = self._db().execute(f"SELECT COUNT(*) FROM assets WHERE {where}", args).fetchone()
         return int(row[0])
 
-    def page(self, types: Sequence[str], offset: int, limit: int,
-             modified_since: str | None = None, after_seq: int | None = None) -> list[Row]:
+    def page(
+        self,
+        types: Sequence[str],
+        offset: int,
+        limit: int,
+        modified_since: str | None = None,
+        after_seq: int | None = None,
+    ) -> list[Row]:
         """Public live assets in insertion order; ``after_seq`` (keyset) beats ``offset``."""
         where, args = self._live_where(types, modified_since, None)
         if after_seq is not None:
@@ -129,23 +143,30 @@ class PublicIndex:
 
     def latest_modified(self, types: Sequence[str]) -> str | None:
         where, args = self._live_where(types, None, None)
-        row = self._db().execute(f"SELECT MAX(date_modified) FROM assets WHERE {where}",
-                                 args).fetchone()
+        row = (
+            self._db()
+            .execute(f"SELECT MAX(date_modified) FROM assets WHERE {where}", args)
+            .fetchone()
+        )
         return None if row[0] is None else str(row[0])
 
     # ------------------------------------------------------------------ with tombstones
 
     def get(self, identifier: str) -> Row | None:
         """A public asset or tombstone by identifier (None for drafts and unknown ids)."""
-        row = self._db().execute(f"SELECT {_COLUMNS} FROM assets WHERE identifier = ?",
-                                 (identifier,)).fetchone()
+        row = (
+            self._db()
+            .execute(f"SELECT {_COLUMNS} FROM assets WHERE identifier = ?", (identifier,))
+            .fetchone()
+        )
         if row is None:
             return None
         found = _row(row)
         return found if found.public else None
 
-    def _changes_where(self, types: Sequence[str], platform: str | None, since: str | None,
-                       until: str | None) -> tuple[str, list[object]]:
+    def _changes_where(
+        self, types: Sequence[str], platform: str | None, since: str | None, until: str | None
+    ) -> tuple[str, list[object]]:
         status_sql, args = _in("status", PUBLIC_STATUSES)
         type_sql, type_args = _in("type", types)
         where = [status_sql, type_sql]
@@ -161,21 +182,31 @@ class PublicIndex:
             args.append(until)
         return " AND ".join(where), args
 
-    def changes(self, types: Sequence[str], limit: int, platform: str | None = None,
-                since: str | None = None, until: str | None = None,
-                after: tuple[str, int] | None = None) -> list[Row]:
+    def changes(
+        self,
+        types: Sequence[str],
+        limit: int,
+        platform: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        after: tuple[str, int] | None = None,
+    ) -> list[Row]:
         """Public assets and tombstones by ``(date_modified, seq)``, after the ``after`` key."""
         where, args = self._changes_where(types, platform, since, until)
         if after is not None:
             where += " AND (date_modified, seq) > (?, ?)"
             args += [after[0], after[1]]
-        sql = (f"SELECT {_COLUMNS} FROM assets WHERE {where}"
-               " ORDER BY date_modified, seq LIMIT ?")
+        sql = f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY date_modified, seq LIMIT ?"
         return [_row(r) for r in self._db().execute(sql, [*args, limit])]
 
-    def count_changes(self, types: Sequence[str], platform: str | None = None,
-                      since: str | None = None, until: str | None = None,
-                      after: tuple[str, int] | None = None) -> int:
+    def count_changes(
+        self,
+        types: Sequence[str],
+        platform: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        after: tuple[str, int] | None = None,
+    ) -> int:
         where, args = self._changes_where(types, platform, since, until)
         if after is not None:
             where += " AND (date_modified, seq) > (?, ?)"
@@ -185,8 +216,11 @@ class PublicIndex:
 
     def earliest_change(self, types: Sequence[str]) -> str | None:
         where, args = self._changes_where(types, None, None, None)
-        row = self._db().execute(f"SELECT MIN(date_modified) FROM assets WHERE {where}",
-                                 args).fetchone()
+        row = (
+            self._db()
+            .execute(f"SELECT MIN(date_modified) FROM assets WHERE {where}", args)
+            .fetchone()
+        )
         return None if row[0] is None else str(row[0])
 
     def change_platforms(self, types: Sequence[str]) -> list[str]:

@@ -121,8 +121,9 @@ class RecordReader:
         row = self.public.get(identifier)
         return None if row is None else self.record(row)
 
-    def agents(self, records: Iterable[PublicRecord],
-               fields: Sequence[str] = AGENT_FIELDS) -> dict[str, Agent]:
+    def agents(
+        self, records: Iterable[PublicRecord], fields: Sequence[str] = AGENT_FIELDS
+    ) -> dict[str, Agent]:
         """The public agents referenced by ``records``, by identifier."""
         wanted: dict[str, None] = {}
         for record in records:

@@ -64,15 +64,22 @@ class Publisher:
 
     # ------------------------------------------------------------------ DCAT-AP catalogue
 
-    def catalog_page(self, page: int = 1, page_size: int | None = None,
-                     modified_since: str | None = None, after: int | None = None) -> CatalogPage:
+    def catalog_page(
+        self,
+        page: int = 1,
+        page_size: int | None = None,
+        modified_since: str | None = None,
+        after: int | None = None,
+    ) -> CatalogPage:
         """Page ``page`` (1-based) of the DCAT-AP catalogue; ``after`` is the keyset hint
         that ``hydra:next`` links carry (the last ``seq`` of the previous page)."""
-        size = min(page_size or self.settings.catalog_page_size,
-                   self.settings.catalog_max_page_size)
+        size = min(
+            page_size or self.settings.catalog_page_size, self.settings.catalog_max_page_size
+        )
         total = self.public.count(CATALOG_TYPES, modified_since)
-        rows = self.public.page(CATALOG_TYPES, (page - 1) * size, size, modified_since,
-                                after_seq=after)
+        rows = self.public.page(
+            CATALOG_TYPES, (page - 1) * size, size, modified_since, after_seq=after
+        )
         records = self.reader.records(rows)
         agents = self.reader.agents(records)
         next_after = rows[-1].seq if len(rows) == size else None
@@ -133,12 +140,15 @@ class Publisher:
             yield f"{self.base}/{row.type}/{row.identifier}", row.date_modified
 
     def sitemap(self) -> Iterator[bytes]:
-        yield (b'<?xml version="1.0" encoding="UTF-8"?>\n'
-               b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n')
+        yield (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        )
         chunk: list[str] = []
         for url, modified in self.sitemap_entries():
-            chunk.append(f"<url><loc>{escape(url)}</loc><lastmod>{modified[:19]}Z</lastmod>"
-                         "</url>\n")
+            chunk.append(
+                f"<url><loc>{escape(url)}</loc><lastmod>{modified[:19]}Z</lastmod></url>\n"
+            )
             if len(chunk) >= 1000:
                 yield "".join(chunk).encode()
                 chunk = []

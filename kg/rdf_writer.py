@@ -27,8 +27,13 @@ _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010
 
 
 def _escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-            .replace("\r", "\\r").replace("\t", "\\t"))
+    return (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
 
 
 def group(triples: Iterable[Triple]) -> dict[str, list[Triple]]:
@@ -54,8 +59,8 @@ class _Names:
         if found is None:
             found = f"<{iri}>"
             for prefix, ns in self.prefixes:
-                if iri.startswith(ns) and _LOCAL.match(iri[len(ns):]):
-                    found = f"{prefix}:{iri[len(ns):]}"
+                if iri.startswith(ns) and _LOCAL.match(iri[len(ns) :]):
+                    found = f"{prefix}:{iri[len(ns) :]}"
                     break
             self.cache[iri] = found
         return found
@@ -106,8 +111,8 @@ def _xml_text(value: str) -> str:
 
 def _qname(iri: str, by_ns: list[tuple[str, str]], extra: dict[str, str]) -> str:
     for prefix, ns in by_ns:
-        if iri.startswith(ns) and _NCNAME.match(iri[len(ns):]):
-            return f"{prefix}:{iri[len(ns):]}"
+        if iri.startswith(ns) and _NCNAME.match(iri[len(ns) :]):
+            return f"{prefix}:{iri[len(ns) :]}"
     # split after the last '#' or '/' and declare a namespace for it
     cut = max(iri.rfind("#"), iri.rfind("/")) + 1
     ns, local = iri[:cut], iri[cut:]
@@ -117,11 +122,13 @@ def _qname(iri: str, by_ns: list[tuple[str, str]], extra: dict[str, str]) -> str
     return f"{prefix}:{local}"
 
 
-def rdfxml(triples: Iterable[Triple], prefixes: Mapping[str, str],
-           declaration: bool = True) -> bytes:
+def rdfxml(
+    triples: Iterable[Triple], prefixes: Mapping[str, str], declaration: bool = True
+) -> bytes:
     """RDF/XML (one ``rdf:Description`` per subject)."""
-    by_ns = sorted(((p, ns) for p, ns in prefixes.items() if p != "rdf"),
-                   key=lambda item: -len(item[1]))
+    by_ns = sorted(
+        ((p, ns) for p, ns in prefixes.items() if p != "rdf"), key=lambda item: -len(item[1])
+    )
     by_ns.insert(0, ("rdf", RDF_NS))
     extra: dict[str, str] = {}
     qnames = _QNAMES.setdefault(tuple(prefixes.items()), {})
@@ -141,12 +148,14 @@ def rdfxml(triples: Iterable[Triple], prefixes: Mapping[str, str],
                 if o.datatype == XSD_STRING:
                     lines.append(f"    <{name}>{value}</{name}>")
                 else:
-                    lines.append(f"    <{name} rdf:datatype={_attr(o.datatype)}>"
-                                 f"{value}</{name}>")
+                    lines.append(f"    <{name} rdf:datatype={_attr(o.datatype)}>{value}</{name}>")
         lines.append("  </rdf:Description>")
         body.append("\n".join(lines))
-    used = {"rdf": RDF_NS, **{p: ns for p, ns in prefixes.items() if p != "rdf"},
-            **{p: ns for ns, p in extra.items()}}
+    used = {
+        "rdf": RDF_NS,
+        **{p: ns for p, ns in prefixes.items() if p != "rdf"},
+        **{p: ns for ns, p in extra.items()},
+    }
     xmlns = " ".join(f"xmlns:{p}={_attr(ns)}" for p, ns in used.items())
     head = '<?xml version="1.0" encoding="UTF-8"?>\n' if declaration else ""
     return f"{head}<rdf:RDF {xmlns}>\n{chr(10).join(body)}\n</rdf:RDF>\n".encode()

@@ -35,8 +35,11 @@ SCHEMA_TYPES: dict[str, str] = {
 
 
 def _agent(agent: Agent) -> JSON:
-    return {"@type": "Person" if agent.is_person else "Organization", "name": agent.name,
-            "url": agent.iri}
+    return {
+        "@type": "Person" if agent.is_person else "Organization",
+        "name": agent.name,
+        "url": agent.iri,
+    }
 
 
 def _place(location: object) -> JSON | None:
@@ -45,20 +48,33 @@ def _place(location: object) -> JSON | None:
     place: JSON = {"@type": "Place"}
     geo = location.get("geo")
     if isinstance(geo, dict) and geo.get("latitude") is not None:
-        place["geo"] = {"@type": "GeoCoordinates", "latitude": geo.get("latitude"),
-                        "longitude": geo.get("longitude")}
+        place["geo"] = {
+            "@type": "GeoCoordinates",
+            "latitude": geo.get("latitude"),
+            "longitude": geo.get("longitude"),
+        }
     address = location.get("address")
     if isinstance(address, dict):
-        place["address"] = {"@type": "PostalAddress", **{
-            key: address[field] for key, field in (
-                ("streetAddress", "street"), ("postalCode", "postal_code"),
-                ("addressLocality", "locality"), ("addressRegion", "region"),
-                ("addressCountry", "country")) if address.get(field)}}
+        place["address"] = {
+            "@type": "PostalAddress",
+            **{
+                key: address[field]
+                for key, field in (
+                    ("streetAddress", "street"),
+                    ("postalCode", "postal_code"),
+                    ("addressLocality", "locality"),
+                    ("addressRegion", "region"),
+                    ("addressCountry", "country"),
+                )
+                if address.get(field)
+            },
+        }
     return place if len(place) > 1 else None
 
 
-def schema_org(record: PublicRecord, agents: Mapping[str, Agent], catalog_name: str,
-               base_url: str) -> JSON:
+def schema_org(
+    record: PublicRecord, agents: Mapping[str, Agent], catalog_name: str, base_url: str
+) -> JSON:
     """The schema.org description of one record, as a JSON-LD document."""
     data = record.data
     doc: JSON = {
@@ -115,7 +131,8 @@ def schema_org(record: PublicRecord, agents: Mapping[str, Agent], catalog_name: 
             downloads.append(item)
     if downloads:
         doc["distribution" if record.asset.collection == "datasets" else "associatedMedia"] = (
-            downloads)
+            downloads
+        )
     spatial = _place(data.get("spatial_coverage"))
     if spatial:
         doc["spatialCoverage"] = spatial
@@ -123,6 +140,9 @@ def schema_org(record: PublicRecord, agents: Mapping[str, Agent], catalog_name: 
     if locations:
         doc["location"] = locations
     if record.asset.collection == "datasets":
-        doc["includedInDataCatalog"] = {"@type": "DataCatalog", "name": catalog_name,
-                                        "url": f"{base_url}/catalog"}
+        doc["includedInDataCatalog"] = {
+            "@type": "DataCatalog",
+            "name": catalog_name,
+            "url": f"{base_url}/catalog",
+        }
     return doc

@@ -48,8 +48,7 @@ def load_varied(catalog: Catalog, loaded: Loaded | None = None, datasets: int = 
     """Agents, datasets, models and services covering the awkward corners of the mappings."""
     loaded = loaded or Loaded()
 
-    def add(collection: str, records: list[dict[str, Any]], status: str = "published"
-            ) -> list[str]:
+    def add(collection: str, records: list[dict[str, Any]], status: str = "published") -> list[str]:
         for record in records:
             record.setdefault("aiod_entry", {})["status"] = status
         ids = _save(catalog, collection, records)
@@ -60,26 +59,95 @@ def load_varied(catalog: Catalog, loaded: Loaded | None = None, datasets: int = 
                 loaded.drafts.add(identifier)
         return ids
 
-    person, org = add("persons", [{"name": "Ada Lovelace", "given_name": "Ada",
-                                   "surname": "Lovelace", "platform": "example",
-                                   "platform_resource_identifier": "p-ada"}]), add(
-        "organisations", [{"name": "Example Lab & Co <research>", "platform": "example",
-                           "platform_resource_identifier": "o-lab"}])
-    unnamed = add("persons", [{"given_name": "Grace", "surname": "Hopper",
-                               "name": "Grace Hopper", "platform": "example",
-                               "platform_resource_identifier": "p-grace"}])
-    contact = add("contacts", [{"name": "Data desk", "email": ["desk@example.org"],
-                                "platform": "example", "platform_resource_identifier": "c-1"}])
-    secret = add("persons", [{"name": "Secret Draft Person", "platform": "example",
-                              "platform_resource_identifier": "p-secret"}], status="draft")
+    person, org = (
+        add(
+            "persons",
+            [
+                {
+                    "name": "Ada Lovelace",
+                    "given_name": "Ada",
+                    "surname": "Lovelace",
+                    "platform": "example",
+                    "platform_resource_identifier": "p-ada",
+                }
+            ],
+        ),
+        add(
+            "organisations",
+            [
+                {
+                    "name": "Example Lab & Co <research>",
+                    "platform": "example",
+                    "platform_resource_identifier": "o-lab",
+                }
+            ],
+        ),
+    )
+    unnamed = add(
+        "persons",
+        [
+            {
+                "given_name": "Grace",
+                "surname": "Hopper",
+                "name": "Grace Hopper",
+                "platform": "example",
+                "platform_resource_identifier": "p-grace",
+            }
+        ],
+    )
+    contact = add(
+        "contacts",
+        [
+            {
+                "name": "Data desk",
+                "email": ["desk@example.org"],
+                "platform": "example",
+                "platform_resource_identifier": "c-1",
+            }
+        ],
+    )
+    secret = add(
+        "persons",
+        [
+            {
+                "name": "Secret Draft Person",
+                "platform": "example",
+                "platform_resource_identifier": "p-secret",
+            }
+        ],
+        status="draft",
+    )
     dangling = "prsn_" + "Z" * 24
-    formats = ["text/csv", "CSV", "text/csv; charset=utf-8", "application/x-weird+zip",
-               "not a media type", "application/vnd.apache.parquet", "image/png", None]
-    checksums = [("e3b0c442", "sha256"), ("abc", "md5"), ("abc1", "sha1"),
-                 ("0123456789abcdef0123456789abcdef", "md5"), ("deadbeef", "crc32"),
-                 ("DEADBEEF", "SHA-256"), (None, None), ("00ff", None)]
-    temporal = ["2011/2012", "2020-01-01/2020-12-31", "sometime", "2019-05-01T10:00:00/",
-                "/2001", "2000-01-01T00:00:00Z/2000-01-02T00:00:00Z", None, "2015"]
+    formats = [
+        "text/csv",
+        "CSV",
+        "text/csv; charset=utf-8",
+        "application/x-weird+zip",
+        "not a media type",
+        "application/vnd.apache.parquet",
+        "image/png",
+        None,
+    ]
+    checksums = [
+        ("e3b0c442", "sha256"),
+        ("abc", "md5"),
+        ("abc1", "sha1"),
+        ("0123456789abcdef0123456789abcdef", "md5"),
+        ("deadbeef", "crc32"),
+        ("DEADBEEF", "SHA-256"),
+        (None, None),
+        ("00ff", None),
+    ]
+    temporal = [
+        "2011/2012",
+        "2020-01-01/2020-12-31",
+        "sometime",
+        "2019-05-01T10:00:00/",
+        "/2001",
+        "2000-01-01T00:00:00Z/2000-01-02T00:00:00Z",
+        None,
+        "2015",
+    ]
     records = []
     for i in range(datasets):
         record: dict[str, Any] = {
@@ -109,8 +177,10 @@ def load_varied(catalog: Catalog, loaded: Loaded | None = None, datasets: int = 
         dists = []
         for j in range(i % 3):
             checksum, algorithm = checksums[(i + j) % len(checksums)]
-            dist: dict[str, Any] = {"content_url": f"https://files.example.org/{i}/{j}.bin",
-                                    "name": f"file {j}"}
+            dist: dict[str, Any] = {
+                "content_url": f"https://files.example.org/{i}/{j}.bin",
+                "name": f"file {j}",
+            }
             fmt = formats[(i + j) % len(formats)]
             if fmt:
                 dist["encoding_format"] = fmt
@@ -126,26 +196,70 @@ def load_varied(catalog: Catalog, loaded: Loaded | None = None, datasets: int = 
         record["distribution"] = dists
         records.append(record)
     add("datasets", records)
-    add("datasets", [{"name": "A draft dataset", "platform": "example",
-                      "platform_resource_identifier": "draft-1"}], status="draft")
-    doomed = add("datasets", [{"name": "Deleted soon", "platform": "example",
-                               "platform_resource_identifier": "gone-1"}])
+    add(
+        "datasets",
+        [
+            {
+                "name": "A draft dataset",
+                "platform": "example",
+                "platform_resource_identifier": "draft-1",
+            }
+        ],
+        status="draft",
+    )
+    doomed = add(
+        "datasets",
+        [{"name": "Deleted soon", "platform": "example", "platform_resource_identifier": "gone-1"}],
+    )
     catalog.delete(ASSET_TYPES["datasets"], doomed[0])
     del loaded.published[doomed[0]]
     loaded.deleted.add(doomed[0])
-    add("ml_models", [{"name": "A model", "platform": "huggingface",
-                       "platform_resource_identifier": "m-1", "creator": [org[0]],
-                       "distribution": [{"content_url": "https://hf.example/m.safetensors",
-                                         "encoding_format": "application/octet-stream"}]},
-                      {"name": "Bare model", "platform": "openml",
-                       "platform_resource_identifier": "m-2"}])
-    add("services", [{"name": "An API", "platform": "example",
-                      "platform_resource_identifier": "s-1",
-                      "relevant_link": ["https://api.example.org/"]},
-                     {"name": "No-URL service", "platform": "example",
-                      "platform_resource_identifier": "s-2", "contact": [contact[0]]}])
-    add("publications", [{"name": "A paper", "platform": "zenodo",
-                          "platform_resource_identifier": "pub-1", "creator": [person[0]],
-                          "date_published": "2020-02-02T00:00:00",
-                          "pid": "https://doi.org/10.1234/abcd"}])
+    add(
+        "ml_models",
+        [
+            {
+                "name": "A model",
+                "platform": "huggingface",
+                "platform_resource_identifier": "m-1",
+                "creator": [org[0]],
+                "distribution": [
+                    {
+                        "content_url": "https://hf.example/m.safetensors",
+                        "encoding_format": "application/octet-stream",
+                    }
+                ],
+            },
+            {"name": "Bare model", "platform": "openml", "platform_resource_identifier": "m-2"},
+        ],
+    )
+    add(
+        "services",
+        [
+            {
+                "name": "An API",
+                "platform": "example",
+                "platform_resource_identifier": "s-1",
+                "relevant_link": ["https://api.example.org/"],
+            },
+            {
+                "name": "No-URL service",
+                "platform": "example",
+                "platform_resource_identifier": "s-2",
+                "contact": [contact[0]],
+            },
+        ],
+    )
+    add(
+        "publications",
+        [
+            {
+                "name": "A paper",
+                "platform": "zenodo",
+                "platform_resource_identifier": "pub-1",
+                "creator": [person[0]],
+                "date_published": "2020-02-02T00:00:00",
+                "pid": "https://doi.org/10.1234/abcd",
+            }
+        ],
+    )
     return loaded

@@ -41,8 +41,12 @@ def violations(data: Graph) -> list[str]:
         if (None, SH.result, result) not in report:
             continue  # nested detail of a warning
         if report.value(result, SH.resultSeverity) == SH.Violation:
-            found.append(" ".join(str(report.value(result, p)) for p in (
-                SH.focusNode, SH.resultPath, SH.resultMessage)))
+            found.append(
+                " ".join(
+                    str(report.value(result, p))
+                    for p in (SH.focusNode, SH.resultPath, SH.resultMessage)
+                )
+            )
     return found
 
 
@@ -108,10 +112,14 @@ def test_varied_catalog_validates_in_every_format(client: TestClient, varied: Lo
     assert violations(whole) == []
 
 
-def test_hydra_paging_covers_exactly_the_public_catalogue(client: TestClient,
-                                                          varied: Loaded) -> None:
-    expected = {f"http://127.0.0.1:8000/{c}/{i}" for i, c in varied.published.items()
-                if c in ("datasets", "ml_models", "services")}
+def test_hydra_paging_covers_exactly_the_public_catalogue(
+    client: TestClient, varied: Loaded
+) -> None:
+    expected = {
+        f"http://127.0.0.1:8000/{c}/{i}"
+        for i, c in varied.published.items()
+        if c in ("datasets", "ml_models", "services")
+    }
     pages = harvest(client, "/catalog?page_size=4")
     found = datasets_of(pages)
     assert Counter(found) == Counter(expected)  # each exactly once
@@ -143,8 +151,9 @@ def test_no_drafts_or_deleted_leak(client: TestClient, varied: Loaded) -> None:
 def test_byte_size_and_media_types(client: TestClient, varied: Loaded) -> None:
     graph = Graph().parse(data=client.get("/catalog?page_size=1000").content, format="turtle")
     sizes = list(graph.objects(None, DCAT.byteSize))
-    assert sizes and all(isinstance(s, Literal) and s.datatype == XSD.nonNegativeInteger
-                         for s in sizes)
+    assert sizes and all(
+        isinstance(s, Literal) and s.datatype == XSD.nonNegativeInteger for s in sizes
+    )
     media = {str(m) for m in graph.objects(None, DCAT.mediaType)}
     assert "https://www.iana.org/assignments/media-types/text/csv" in media
     assert not any(" " in m for m in media)
@@ -162,19 +171,23 @@ def test_modified_since_and_base_url(tmp_path) -> None:
             future = client.get("/catalog", params={"modified_since": "2999-01-01T00:00:00Z"})
             graph = Graph().parse(data=future.content, format="turtle")
             assert datasets_of([graph]) == []
-            assert int(graph.value(URIRef("https://kg.example.org/aiod/catalog"),
-                                   HYDRA.totalItems)) == 0
+            assert (
+                int(graph.value(URIRef("https://kg.example.org/aiod/catalog"), HYDRA.totalItems))
+                == 0
+            )
             assert violations(graph) == []
     finally:
         catalog.close()
 
 
 def test_accept_negotiation(client: TestClient, varied: Loaded) -> None:
-    for accept, media in (("text/turtle", "text/turtle"),
-                          ("application/rdf+xml", "application/rdf+xml"),
-                          ("application/ld+json", "application/ld+json"),
-                          ("application/json", "application/ld+json"),
-                          ("*/*", "text/turtle")):
+    for accept, media in (
+        ("text/turtle", "text/turtle"),
+        ("application/rdf+xml", "application/rdf+xml"),
+        ("application/ld+json", "application/ld+json"),
+        ("application/json", "application/ld+json"),
+        ("*/*", "text/turtle"),
+    ):
         response = client.get("/catalog", headers={"Accept": accept})
         assert response.status_code == 200
         assert response.headers["content-type"].startswith(media)
@@ -189,7 +202,8 @@ def test_void_sitemap_dump(client: TestClient, varied: Loaded) -> None:
     VOID = Namespace("http://rdfs.org/ns/void#")
     (dataset,) = void.subjects(RDF.type, VOID.Dataset)
     assert int(void.value(dataset, VOID.entities)) == sum(
-        1 for c in varied.published.values() if c != "contacts")
+        1 for c in varied.published.values() if c != "contacts"
+    )
     sitemap = client.get("/sitemap.xml")
     assert sitemap.headers["content-type"].startswith("application/xml")
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
@@ -201,8 +215,9 @@ def test_void_sitemap_dump(client: TestClient, varied: Loaded) -> None:
 
     quads = Dataset().parse(data=gzip.decompress(dump.content), format="nquads")
     graphs = {str(g.identifier) for g in quads.graphs() if len(g)}
-    assert graphs == {f"http://127.0.0.1:8000/{c}/{i}" for i, c in varied.published.items()
-                      if c != "contacts"}
+    assert graphs == {
+        f"http://127.0.0.1:8000/{c}/{i}" for i, c in varied.published.items() if c != "contacts"
+    }
     # drafts' content never leaves (a public record may still reference a draft's IRI)
     text = gzip.decompress(dump.content).decode()
     for secret in ("Secret Draft Person", "A draft dataset", "Deleted soon"):

@@ -20,8 +20,7 @@ from kg.catalog import Catalog
 from kg.fields import ASSET_TYPES
 from tests.conftest import AUTH, REPO, SHARED, LiveServer, example_records
 
-BROWSER = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
-           "*/*;q=0.8")
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 CROISSANT_DIR = SHARED / "standards" / "croissant" / "examples"
 CROISSANT_EXAMPLES = sorted(CROISSANT_DIR.glob("*/*/metadata.json"))
 CROISSANT_MEDIA = 'application/ld+json; profile="http://mlcommons.org/croissant/1.1"'
@@ -54,9 +53,17 @@ def embedded_jsonld(html: str) -> dict[str, Any]:
 
 @pytest.fixture
 def dataset(catalog: Catalog) -> str:
-    person = catalog.save_many(ASSET_TYPES["persons"], [{
-        "name": "Ada <Lovelace>", "platform": "example", "platform_resource_identifier": "p1",
-        "aiod_entry": {"status": "published"}}])[0].identifier
+    person = catalog.save_many(
+        ASSET_TYPES["persons"],
+        [
+            {
+                "name": "Ada <Lovelace>",
+                "platform": "example",
+                "platform_resource_identifier": "p1",
+                "aiod_entry": {"status": "published"},
+            }
+        ],
+    )[0].identifier
     record = example_records("datasets")[0]
     record["aiod_entry"] = {"status": "published"}
     record["creator"] = [person]
@@ -83,10 +90,18 @@ def test_browsers_get_a_landing_page_with_schema_org(client: TestClient, dataset
         assert f"?format={fmt}" in html
 
 
-@pytest.mark.parametrize("headers", [{}, {"Accept": "*/*"}, {"Accept": "application/json"},
-                                     {"Accept": "application/json, */*;q=0.5"}])
-def test_machines_keep_getting_json(client: TestClient, dataset: str,
-                                    headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Accept": "*/*"},
+        {"Accept": "application/json"},
+        {"Accept": "application/json, */*;q=0.5"},
+    ],
+)
+def test_machines_keep_getting_json(
+    client: TestClient, dataset: str, headers: dict[str, str]
+) -> None:
     response = client.get(f"/datasets/{dataset}", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
@@ -94,33 +109,44 @@ def test_machines_keep_getting_json(client: TestClient, dataset: str,
     assert "Accept" in response.headers["vary"]
 
 
-@pytest.mark.parametrize("accept,fmt,media", [
-    ("text/turtle", "turtle", "text/turtle"),
-    ("application/rdf+xml", "xml", "application/rdf+xml"),
-    ("application/n-triples", "nt", "application/n-triples"),
-    ("application/ld+json", "json-ld", "application/ld+json"),
-])
-def test_rdf_by_accept_and_format(client: TestClient, dataset: str, accept: str, fmt: str,
-                                  media: str) -> None:
+@pytest.mark.parametrize(
+    "accept,fmt,media",
+    [
+        ("text/turtle", "turtle", "text/turtle"),
+        ("application/rdf+xml", "xml", "application/rdf+xml"),
+        ("application/n-triples", "nt", "application/n-triples"),
+        ("application/ld+json", "json-ld", "application/ld+json"),
+    ],
+)
+def test_rdf_by_accept_and_format(
+    client: TestClient, dataset: str, accept: str, fmt: str, media: str
+) -> None:
     response = client.get(f"/datasets/{dataset}", headers={"Accept": accept})
     assert response.headers["content-type"].startswith(media)
-    graph = Graph().parse(data=response.content, format=fmt,
-                          publicID="http://127.0.0.1:8000/")
+    graph = Graph().parse(data=response.content, format=fmt, publicID="http://127.0.0.1:8000/")
     assert len(graph) > 20
     # ?format= beats Accept, even a browser's
     name = {"xml": "rdfxml", "nt": "ntriples", "json-ld": "jsonld"}.get(fmt, fmt)
     again = client.get(f"/datasets/{dataset}?format={name}", headers={"Accept": BROWSER})
     assert again.headers["content-type"].startswith(media)
-    assert client.get(f"/datasets/{dataset}?format=html").headers["content-type"].startswith(
-        "text/html")
+    assert (
+        client.get(f"/datasets/{dataset}?format=html")
+        .headers["content-type"]
+        .startswith("text/html")
+    )
     assert client.get(f"/datasets/{dataset}", headers={"Accept": "image/png"}).status_code == 406
 
 
-def test_etag_last_modified_and_304(client: TestClient, catalog: Catalog, dataset: str,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_etag_last_modified_and_304(
+    client: TestClient, catalog: Catalog, dataset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"/datasets/{dataset}"
-    for headers in ({}, {"Accept": BROWSER}, {"Accept": "text/turtle"},
-                    {"Accept": CROISSANT_MEDIA}):
+    for headers in (
+        {},
+        {"Accept": BROWSER},
+        {"Accept": "text/turtle"},
+        {"Accept": CROISSANT_MEDIA},
+    ):
         first = client.get(url, headers=headers)
         etag, modified = first.headers["etag"], first.headers["last-modified"]
         assert etag.startswith('"') and modified.endswith("GMT")
@@ -130,8 +156,10 @@ def test_etag_last_modified_and_304(client: TestClient, catalog: Catalog, datase
         since = client.get(url, headers={**headers, "If-Modified-Since": modified})
         assert since.status_code == 304
         assert client.get(url, headers={**headers, "If-None-Match": '"other"'}).status_code == 200
-    formats = {client.get(url, headers={"Accept": a}).headers["etag"]
-               for a in ("text/turtle", "text/html", "application/json")}
+    formats = {
+        client.get(url, headers={"Accept": a}).headers["etag"]
+        for a in ("text/turtle", "text/html", "application/json")
+    }
     assert len(formats) == 3  # one ETag per representation
     before = client.get(url).headers["etag"]
     monkeypatch.setattr("kg.catalog.now", lambda: "2099-01-01T00:00:00")
@@ -156,7 +184,8 @@ def test_croissant_export_loads_in_mlcroissant(client: TestClient, dataset: str)
     loaded = mlcroissant.Dataset(jsonld=document)
     assert loaded.metadata.name.startswith("Dataset </script>")
     assert [d.content_url for d in loaded.metadata.distribution] == [
-        "https://www.example.com/dataset/file.csv"]
+        "https://www.example.com/dataset/file.csv"
+    ]
     # not for other types; the profile alone falls back to JSON-LD there
     model = client.get("/ml_models")
     assert model.status_code == 200
@@ -177,32 +206,47 @@ def test_official_croissant_examples_import_by_post(client: TestClient, path: Pa
     import mlcroissant
 
     source = json.loads(path.read_text(encoding="utf-8"))
-    response = client.post("/datasets", content=path.read_bytes(),
-                           headers={**AUTH, "Content-Type": CROISSANT_MEDIA})
+    response = client.post(
+        "/datasets", content=path.read_bytes(), headers={**AUTH, "Content-Type": CROISSANT_MEDIA}
+    )
     assert response.status_code == 200, response.text
     identifier = response.json()["identifier"]
     stored = client.get(f"/datasets/{identifier}").json()
     assert stored["name"] == source["name"]
     assert stored["same_as"] == source["url"]
     assert stored.get("license", "").startswith("http")
-    files = [d for d in source["distribution"] if "FileObject" in str(d["@type"])
-             and d["contentUrl"].startswith("http")]  # relative paths point nowhere
+    files = [
+        d
+        for d in source["distribution"]
+        if "FileObject" in str(d["@type"]) and d["contentUrl"].startswith("http")
+    ]  # relative paths point nowhere
     assert len(stored.get("distribution", [])) == len(files)
     # and back out: our Croissant of the imported dataset loads in mlcroissant
     exported = client.get(f"/datasets/{identifier}?format=croissant").json()
     assert mlcroissant.Dataset(jsonld=exported).metadata.name == source["name"]
     # importing the same file again updates nothing new: same platform id -> conflict on POST
-    again = client.post("/datasets", content=path.read_bytes(),
-                        headers={**AUTH, "Content-Type": "application/json"})
+    again = client.post(
+        "/datasets", content=path.read_bytes(), headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert again.status_code == 409
 
 
 def test_official_croissant_examples_import_by_cli(tmp_path: Path) -> None:
     env_store = tmp_path / "cli-store"
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "import", "--store", str(env_store),
-         *map(str, CROISSANT_EXAMPLES)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "import",
+            "--store",
+            str(env_store),
+            *map(str, CROISSANT_EXAMPLES),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("data_") == len(CROISSANT_EXAMPLES)
@@ -220,11 +264,16 @@ def test_live_server_sdk_and_curl_get_json(live_server: LiveServer) -> None:
     assert sdk.headers["content-type"] == "application/json"
     assert sdk.json()["name"] == record["name"]
     if shutil.which("curl"):
-        out = subprocess.run(["curl", "-s", "-D", "-", url], capture_output=True, text=True,
-                             timeout=30, check=True).stdout
+        out = subprocess.run(
+            ["curl", "-s", "-D", "-", url], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
         assert "content-type: application/json" in out.lower()
     browser = requests.get(url, headers={"Accept": BROWSER}, timeout=30)
     assert browser.headers["content-type"].startswith("text/html")
     etag = browser.headers["etag"]
-    assert requests.get(url, headers={"Accept": BROWSER, "If-None-Match": etag},
-                        timeout=30).status_code == 304
+    assert (
+        requests.get(
+            url, headers={"Accept": BROWSER, "If-None-Match": etag}, timeout=30
+        ).status_code
+        == 304
+    )

@@ -28,9 +28,23 @@ from tests.publishing_data import Loaded, load_examples, load_varied
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 NS = {"o": OAI}
-DC_ELEMENTS = {"title", "creator", "subject", "description", "publisher", "contributor", "date",
-               "type", "format", "identifier", "source", "language", "relation", "coverage",
-               "rights"}
+DC_ELEMENTS = {
+    "title",
+    "creator",
+    "subject",
+    "description",
+    "publisher",
+    "contributor",
+    "date",
+    "type",
+    "format",
+    "identifier",
+    "source",
+    "language",
+    "relation",
+    "coverage",
+    "rights",
+}
 PLACEHOLDER = "urn:aiod-kg:test:placeholder"
 XSD_DIR = Path(os.environ.get("AIOD_KG_XSD_DIR", REPO / ".venv" / "share" / "xsd"))
 
@@ -99,11 +113,19 @@ def oai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveS
     catalog = Catalog(settings)
     loaded = load_varied(catalog, load_examples(catalog))
     catalog.close()
-    env = {**os.environ, "AIOD_KG_ADMIN_KEY": ADMIN_KEY, "AIOD_KG_BASE_URL": base,
-           "AIOD_KG_STORE": str(store), "AIOD_KG_OAI_PAGE_SIZE": "4"}
+    env = {
+        **os.environ,
+        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
+        "AIOD_KG_BASE_URL": base,
+        "AIOD_KG_STORE": str(store),
+        "AIOD_KG_OAI_PAGE_SIZE": "4",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"{base}/health")
@@ -120,10 +142,17 @@ def expected_ids(loaded: Loaded, types: tuple[str, ...] = OAI_TYPES) -> set[str]
     return {oai_id(i) for i, c in loaded.published.items() if c in types}
 
 
-@pytest.mark.parametrize("prefix,types", [("oai_dc", OAI_TYPES), ("oai_datacite", OAI_TYPES),
-                                          ("dcat_ap", ("datasets", "ml_models", "services"))])
-def test_sickle_harvests_everything(oai_server: tuple[LiveServer, Loaded], prefix: str,
-                                    types: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "prefix,types",
+    [
+        ("oai_dc", OAI_TYPES),
+        ("oai_datacite", OAI_TYPES),
+        ("dcat_ap", ("datasets", "ml_models", "services")),
+    ],
+)
+def test_sickle_harvests_everything(
+    oai_server: tuple[LiveServer, Loaded], prefix: str, types: tuple[str, ...]
+) -> None:
     server, loaded = oai_server
     sickle = Sickle(f"{server.base_url}/oai", max_retries=0, timeout=30)
     records = list(sickle.ListRecords(metadataPrefix=prefix, ignore_deleted=False))
@@ -149,20 +178,22 @@ def test_sickle_sets_identify_formats_getrecord(oai_server: tuple[LiveServer, Lo
     assert identify.baseURL == f"{server.base_url}/oai"
     specs = {s.setSpec for s in sickle.ListSets()}
     assert {"openaire_data", "type:datasets", "platform:zenodo"} <= specs
-    openaire = {h.identifier for h in sickle.ListIdentifiers(metadataPrefix="oai_datacite",
-                                                             set="openaire_data")}
+    openaire = {
+        h.identifier
+        for h in sickle.ListIdentifiers(metadataPrefix="oai_datacite", set="openaire_data")
+    }
     gone = {oai_id(i) for i in loaded.deleted}  # tombstones are listed too
     assert openaire == expected_ids(loaded, ("datasets",)) | gone
     zenodo = list(sickle.ListIdentifiers(metadataPrefix="oai_dc", set="platform:zenodo"))
     assert zenodo and all("platform:zenodo" in h.setSpecs for h in zenodo)
-    models = {h.identifier for h in sickle.ListIdentifiers(metadataPrefix="oai_dc",
-                                                           set="type:ml_models")}
+    models = {
+        h.identifier for h in sickle.ListIdentifiers(metadataPrefix="oai_dc", set="type:ml_models")
+    }
     assert models == expected_ids(loaded, ("ml_models",))
     formats = {f.metadataPrefix for f in sickle.ListMetadataFormats()}
     assert formats == {"oai_dc", "oai_datacite", "dcat_ap"}
     publication = [i for i, c in loaded.published.items() if c == "publications"][-1]
-    formats = {f.metadataPrefix for f in sickle.ListMetadataFormats(
-        identifier=oai_id(publication))}
+    formats = {f.metadataPrefix for f in sickle.ListMetadataFormats(identifier=oai_id(publication))}
     assert formats == {"oai_dc", "oai_datacite"}
     record = sickle.GetRecord(identifier=oai_id(publication), metadataPrefix="oai_dc")
     assert record.metadata["title"] == ["A paper"]
@@ -207,8 +238,9 @@ def test_responses_validate_against_schemas(oai_server: tuple[LiveServer, Loaded
 
 @pytest.fixture
 def small_pages(tmp_path: Path) -> Iterator[tuple[TestClient, Catalog, Loaded]]:
-    settings = Settings(store=str(tmp_path / "store"), base_url="http://127.0.0.1:8000",
-                        oai_page_size=3)
+    settings = Settings(
+        store=str(tmp_path / "store"), base_url="http://127.0.0.1:8000", oai_page_size=3
+    )
     catalog = Catalog(settings)
     loaded = load_varied(catalog, datasets=6)
     with TestClient(create_app(settings, catalog)) as client:
@@ -218,8 +250,9 @@ def small_pages(tmp_path: Path) -> Iterator[tuple[TestClient, Catalog, Loaded]]:
 
 def error_code(client: TestClient, query: str, method: str = "get") -> str | None:
     if method == "post":
-        response = client.post("/oai", content=query,
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = client.post(
+            "/oai", content=query, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
     else:
         response = client.get(f"/oai?{query}")
     assert response.status_code == 200
@@ -241,8 +274,7 @@ def test_error_codes(small_pages: tuple[TestClient, Catalog, Loaded]) -> None:
         "verb=ListRecords": "badArgument",
         "verb=ListRecords&metadataPrefix=oai_dc&metadataPrefix=oai_dc": "badArgument",
         "verb=ListRecords&metadataPrefix=oai_dc&from=yesterday": "badArgument",
-        "verb=ListRecords&metadataPrefix=oai_dc&from=2020-01-01&until=2021-01-01T00:00:00Z":
-            "badArgument",
+        "verb=ListRecords&metadataPrefix=oai_dc&from=2020-01-01&until=2021-01-01T00:00:00Z": "badArgument",
         "verb=ListRecords&metadataPrefix=oai_dc&from=2021-01-01&until=2020-01-01": "badArgument",
         "verb=ListRecords&metadataPrefix=oai_dc&set=nonsense": "badArgument",
         "verb=ListRecords&resumptionToken=xyz&metadataPrefix=oai_dc": "badArgument",
@@ -255,8 +287,7 @@ def test_error_codes(small_pages: tuple[TestClient, Catalog, Loaded]) -> None:
         f"verb=GetRecord&metadataPrefix=oai_dc&identifier={oai_id(draft)}": "idDoesNotExist",
         f"verb=GetRecord&metadataPrefix=oai_dc&identifier={oai_id(person)}": "idDoesNotExist",
         "verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:elsewhere:x": "idDoesNotExist",
-        f"verb=GetRecord&metadataPrefix=nope&identifier={oai_id(dataset)}":
-            "cannotDisseminateFormat",
+        f"verb=GetRecord&metadataPrefix=nope&identifier={oai_id(dataset)}": "cannotDisseminateFormat",
         f"verb=ListMetadataFormats&identifier={oai_id(draft)}": "idDoesNotExist",
         f"verb=GetRecord&metadataPrefix=oai_dc&identifier={oai_id(dataset)}": None,
         "verb=ListRecords&metadataPrefix=oai_dc&from=2000-01-01T00:00:00Z": None,
@@ -276,42 +307,61 @@ def test_error_codes(small_pages: tuple[TestClient, Catalog, Loaded]) -> None:
 def test_deleted_record_getrecord(small_pages: tuple[TestClient, Catalog, Loaded]) -> None:
     client, _, loaded = small_pages
     (gone,) = loaded.deleted
-    root = check_response(client.get(
-        f"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier={oai_id(gone)}").content)
+    root = check_response(
+        client.get(f"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier={oai_id(gone)}").content
+    )
     header = root.find(".//o:header", NS)
     assert header.get("status") == "deleted"
     assert root.find(".//o:metadata", NS) is None
 
 
-def list_identifiers(client: TestClient, token: str | None = None, **params: str
-                     ) -> tuple[list[tuple[str, bool]], str | None, etree._Element]:
+def list_identifiers(
+    client: TestClient, token: str | None = None, **params: str
+) -> tuple[list[tuple[str, bool]], str | None, etree._Element]:
     query = {"verb": "ListIdentifiers", **({"resumptionToken": token} if token else params)}
     root = check_response(client.get("/oai", params=query).content)
-    headers = [(h.findtext("o:identifier", namespaces=NS), h.get("status") == "deleted")
-               for h in root.iterfind(".//o:header", NS)]
+    headers = [
+        (h.findtext("o:identifier", namespaces=NS), h.get("status") == "deleted")
+        for h in root.iterfind(".//o:header", NS)
+    ]
     element = root.find(".//o:resumptionToken", NS)
     nxt = element.text if element is not None and element.text else None
     return headers, nxt, root
 
 
 def test_tokens_stay_correct_while_the_catalogue_changes(
-        small_pages: tuple[TestClient, Catalog, Loaded], monkeypatch: pytest.MonkeyPatch) -> None:
+    small_pages: tuple[TestClient, Catalog, Loaded], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, catalog, loaded = small_pages
     datasets = ASSET_TYPES["datasets"]
     before, token, _ = list_identifiers(client, metadataPrefix="oai_dc", set="type:datasets")
     assert token and len(before) == 3
     seen = list(before)
-    remaining = [i for i, c in loaded.published.items() if c == "datasets"
-                 and oai_id(i) not in {h for h, _ in before}]
+    remaining = [
+        i
+        for i, c in loaded.published.items()
+        if c == "datasets" and oai_id(i) not in {h for h, _ in before}
+    ]
     # later changes happen at a later second, as they would in a real harvest
     monkeypatch.setattr("kg.catalog.now", lambda: "2099-01-01T00:00:00")
     changed = before[0][0].rpartition(":")[2]
     catalog.replace(datasets, changed, {**catalog.get(datasets, changed), "version": "9"})
     removed = remaining[0]
     catalog.delete(datasets, removed)
-    (added,) = [r.identifier for r in catalog.save_many(datasets, [{
-        "name": "Added mid-harvest", "platform": "example",
-        "platform_resource_identifier": "mid-1", "aiod_entry": {"status": "published"}}])]
+    (added,) = [
+        r.identifier
+        for r in catalog.save_many(
+            datasets,
+            [
+                {
+                    "name": "Added mid-harvest",
+                    "platform": "example",
+                    "platform_resource_identifier": "mid-1",
+                    "aiod_entry": {"status": "published"},
+                }
+            ],
+        )
+    ]
     while token:
         page, token, root = list_identifiers(client, token)
         seen += page

@@ -25,9 +25,23 @@ def main(dest: Path) -> int:
         return 0
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--no-binary", ":all:", "--no-build-isolation", "-d", tmp, PACKAGE],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--no-build-isolation",
+                "-d",
+                tmp,
+                PACKAGE,
+            ],
+            check=True,
+        )
         (sdist,) = Path(tmp).glob("pyoai-*.tar.gz")
         with tarfile.open(sdist) as archive:
             source = archive.extractfile(MEMBER)

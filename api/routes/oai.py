@@ -35,14 +35,24 @@ def _xml(body: str) -> Response:
 def oai_router() -> APIRouter:
     router = APIRouter(tags=["linked data"])
 
-    @router.get("/oai", operation_id="oai_pmh", summary="OAI-PMH 2.0", description=DESCRIPTION,
-                responses={200: {"content": {"text/xml": {}}}})
+    @router.get(
+        "/oai",
+        operation_id="oai_pmh",
+        summary="OAI-PMH 2.0",
+        description=DESCRIPTION,
+        responses={200: {"content": {"text/xml": {}}}},
+    )
     async def oai_get(request: Request) -> Response:
         arguments = parse_qs(request.url.query, keep_blank_values=True)
         return _xml(await run_in_threadpool(get_provider(request).handle, arguments))
 
-    @router.post("/oai", operation_id="oai_pmh_post", summary="OAI-PMH 2.0 (form POST)",
-                 description=DESCRIPTION, responses={200: {"content": {"text/xml": {}}}})
+    @router.post(
+        "/oai",
+        operation_id="oai_pmh_post",
+        summary="OAI-PMH 2.0 (form POST)",
+        description=DESCRIPTION,
+        responses={200: {"content": {"text/xml": {}}}},
+    )
     async def oai_post(request: Request) -> Response:
         body = (await request.body()).decode("utf-8", errors="replace")
         arguments = parse_qs(body, keep_blank_values=True)

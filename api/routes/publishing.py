@@ -71,28 +71,44 @@ def publishing_router() -> APIRouter:
         format: Annotated[str | None, Query()] = None,
     ) -> Response:
         fmt = rdf_format(request)
-        result = get_publisher(request).catalog_page(page, page_size,
-                                                     utc_timestamp(modified_since), after)
-        return Response(serialize(result.triples, fmt), media_type=RDF_MEDIA[fmt],
-                        headers={"Vary": "Accept"})
+        result = get_publisher(request).catalog_page(
+            page, page_size, utc_timestamp(modified_since), after
+        )
+        return Response(
+            serialize(result.triples, fmt), media_type=RDF_MEDIA[fmt], headers={"Vary": "Accept"}
+        )
 
-    @router.get("/.well-known/void", operation_id="void", summary="VoID description",
-                responses={200: {"content": {m: {} for m in RDF_MEDIA.values()}}})
-    def void(request: Request, catalog: CatalogDep,
-             format: Annotated[str | None, Query()] = None) -> Response:
+    @router.get(
+        "/.well-known/void",
+        operation_id="void",
+        summary="VoID description",
+        responses={200: {"content": {m: {} for m in RDF_MEDIA.values()}}},
+    )
+    def void(
+        request: Request, catalog: CatalogDep, format: Annotated[str | None, Query()] = None
+    ) -> Response:
         fmt = rdf_format(request)
         body = serialize(get_publisher(request).void(), fmt)
         return Response(body, media_type=RDF_MEDIA[fmt], headers={"Vary": "Accept"})
 
-    @router.get("/sitemap.xml", operation_id="sitemap", summary="Sitemap of landing pages",
-                responses={200: {"content": {"application/xml": {}}}})
+    @router.get(
+        "/sitemap.xml",
+        operation_id="sitemap",
+        summary="Sitemap of landing pages",
+        responses={200: {"content": {"application/xml": {}}}},
+    )
     def sitemap(request: Request, catalog: CatalogDep) -> StreamingResponse:
-        return StreamingResponse(iterate_in_threadpool(get_publisher(request).sitemap()),
-                                 media_type="application/xml")
+        return StreamingResponse(
+            iterate_in_threadpool(get_publisher(request).sitemap()), media_type="application/xml"
+        )
 
-    @router.get("/dumps/catalog.nq.gz", operation_id="dump", summary="Full dump (N-Quads, gzip)",
-                description="Every public asset graph as N-Quads (graph = asset IRI), streamed.",
-                responses={200: {"content": {"application/gzip": {}}}})
+    @router.get(
+        "/dumps/catalog.nq.gz",
+        operation_id="dump",
+        summary="Full dump (N-Quads, gzip)",
+        description="Every public asset graph as N-Quads (graph = asset IRI), streamed.",
+        responses={200: {"content": {"application/gzip": {}}}},
+    )
     def dump(request: Request, catalog: CatalogDep) -> StreamingResponse:
         return StreamingResponse(
             iterate_in_threadpool(get_publisher(request).dump_nquads_gz()),
