@@ -36,7 +36,10 @@ from kg.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 MIX = (("datasets", 0.80), ("ml_models", 0.15), ("services", 0.05))
-WORDS = ["vision", "language", "audio", "tabular", "graph", "medical", "climate", "finance", "robotics", "speech", "benchmark", "federated", "privacy", "fairness", "segmentation", "translation", "forecasting"]
+WORDS = (
+    "vision language audio tabular graph medical climate finance robotics speech benchmark "
+    "federated privacy fairness segmentation translation forecasting"
+).split()
 LICENSES = (
     "https://creativecommons.org/licenses/by/4.0/",
     "https://creativecommons.org/publicdomain/zero/1.0/",
