@@ -36,10 +36,25 @@ from kg.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 MIX = (("datasets", 0.80), ("ml_models", 0.15), ("services", 0.05))
-WORDS = (
-    "vision language audio tabular graph medical climate finance robotics speech benchmark "
-    "federated privacy fairness segmentation translation forecasting"
-).split()
+WORDS = [
+    "vision",
+    "language",
+    "audio",
+    "tabular",
+    "graph",
+    "medical",
+    "climate",
+    "finance",
+    "robotics",
+    "speech",
+    "benchmark",
+    "federated",
+    "privacy",
+    "fairness",
+    "segmentation",
+    "translation",
+    "forecasting",
+]
 LICENSES = (
     "https://creativecommons.org/licenses/by/4.0/",
     "https://creativecommons.org/publicdomain/zero/1.0/",
