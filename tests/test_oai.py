@@ -288,7 +288,7 @@ def test_error_codes(small_pages: tuple[TestClient, Catalog, Loaded]) -> None:
         f"verb=GetRecord&metadataPrefix=oai_dc&identifier={oai_id(draft)}": "idDoesNotExist",
         f"{get}=oai_dc&identifier={oai_id(person)}": "idDoesNotExist",
         "verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:elsewhere:x": "idDoesNotExist",
-        f"verb=GetRecord&metadataPrefix=nope&identifier={oai_id(dataset)}": "cannotDisseminateFormat",
+        f"{get}=nope&identifier={oai_id(dataset)}": "cannotDisseminateFormat",
         f"verb=ListMetadataFormats&identifier={oai_id(draft)}": "idDoesNotExist",
         f"verb=GetRecord&metadataPrefix=oai_dc&identifier={oai_id(dataset)}": None,
         "verb=ListRecords&metadataPrefix=oai_dc&from=2000-01-01T00:00:00Z": None,
