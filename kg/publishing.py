@@ -25,6 +25,8 @@ from kg.store import nt_term
 VOID = "http://rdfs.org/ns/void#"
 SD = "http://www.w3.org/ns/sparql-service-description#"
 
+SITEMAP_LIMIT = 50_000  # URLs per sitemap file (sitemaps.org protocol)
+
 #: asset types a sitemap / dump / VoID covers: everything public but contact details
 PUBLIC_TYPES: tuple[str, ...] = tuple(t for t in ASSET_TYPES if t not in ("contacts",))
 
@@ -134,26 +136,49 @@ class Publisher:
                 triples.append((ds, VOID + "vocabulary", IRI(ns)))
         return triples
 
-    def sitemap_entries(self) -> Iterator[tuple[str, str]]:
-        """``(landing page URL, lastmod)`` of every public asset."""
-        for row in self.public.iter_live(PUBLIC_TYPES):
-            yield f"{self.base}/{row.type}/{row.identifier}", row.date_modified
+    def sitemap_parts(self) -> int:
+        """How many sitemap files the landing pages need (0: one plain sitemap)."""
+        count = self.public.count(PUBLIC_TYPES)
+        return 0 if count <= SITEMAP_LIMIT else -(-count // SITEMAP_LIMIT)
 
-    def sitemap(self) -> Iterator[bytes]:
-        yield (
-            b'<?xml version="1.0" encoding="UTF-8"?>\n'
-            b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-        )
-        chunk: list[str] = []
-        for url, modified in self.sitemap_entries():
-            chunk.append(
-                f"<url><loc>{escape(url)}</loc><lastmod>{modified[:19]}Z</lastmod></url>\n"
+    def sitemap(self, part: int | None = None) -> Iterator[bytes]:
+        """``/sitemap.xml``: the landing pages of every public asset, or (beyond the
+        protocol's 50,000 URLs per file) a sitemap index of ``/sitemap.xml?part=N``."""
+        head = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        ns = b'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        parts = self.sitemap_parts()
+        if part is None and parts:
+            latest = self.public.latest_modified(PUBLIC_TYPES) or ""
+            items = "".join(
+                f"<sitemap><loc>{escape(self.base)}/sitemap.xml?part={n}</loc>"
+                f"<lastmod>{latest[:19]}Z</lastmod></sitemap>\n"
+                for n in range(1, parts + 1)
             )
-            if len(chunk) >= 1000:
-                yield "".join(chunk).encode()
-                chunk = []
-        chunk.append("</urlset>\n")
-        yield "".join(chunk).encode()
+            yield head + b"<sitemapindex " + ns + b">\n" + items.encode() + b"</sitemapindex>\n"
+            return
+        yield head + b"<urlset " + ns + b">\n"
+        offset, limit = 0, SITEMAP_LIMIT
+        if part is not None:
+            offset = (part - 1) * SITEMAP_LIMIT
+        after: int | None = None
+        done = 0
+        while done < limit:
+            size = min(5000, limit - done)
+            rows = self.public.page(
+                PUBLIC_TYPES, offset if after is None else 0, size, after_seq=after
+            )
+            if not rows:
+                break
+            yield "".join(
+                f"<url><loc>{escape(self.base)}/{r.type}/{r.identifier}</loc>"
+                f"<lastmod>{r.date_modified[:19]}Z</lastmod></url>\n"
+                for r in rows
+            ).encode()
+            done += len(rows)
+            after = rows[-1].seq
+            if len(rows) < size:
+                break
+        yield b"</urlset>\n"
 
     def dump_nquads(self) -> Iterator[bytes]:
         """N-Quads of every public asset graph (graph IRI = asset IRI), in batches."""

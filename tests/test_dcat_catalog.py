@@ -222,3 +222,26 @@ def test_void_sitemap_dump(client: TestClient, varied: Loaded) -> None:
     text = gzip.decompress(dump.content).decode()
     for secret in ("Secret Draft Person", "A draft dataset", "Deleted soon"):
         assert secret not in text
+
+
+def test_sitemap_index_beyond_the_protocol_limit(
+    client: TestClient, varied: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    whole = ET.fromstring(client.get("/sitemap.xml").content)
+    expected = [e.text for e in whole.findall("s:url/s:loc", ns)]
+    monkeypatch.setattr("kg.publishing.SITEMAP_LIMIT", 7)
+    index = ET.fromstring(client.get("/sitemap.xml").content)
+    assert index.tag == "{http://www.sitemaps.org/schemas/sitemap/0.9}sitemapindex"
+    parts = [e.text for e in index.findall("s:sitemap/s:loc", ns)]
+    assert len(parts) == -(-len(expected) // 7)
+    found = []
+    for url in parts:
+        assert url.startswith("http://127.0.0.1:8000/sitemap.xml?part=")
+        part = ET.fromstring(client.get(url.removeprefix("http://127.0.0.1:8000")).content)
+        locs = [e.text for e in part.findall("s:url/s:loc", ns)]
+        assert 0 < len(locs) <= 7
+        found += locs
+    assert found == expected

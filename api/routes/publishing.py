@@ -97,9 +97,14 @@ def publishing_router() -> APIRouter:
         summary="Sitemap of landing pages",
         responses={200: {"content": {"application/xml": {}}}},
     )
-    def sitemap(request: Request, catalog: CatalogDep) -> StreamingResponse:
+    def sitemap(
+        request: Request,
+        catalog: CatalogDep,
+        part: Annotated[int | None, Query(ge=1, description="Part of a sitemap index.")] = None,
+    ) -> StreamingResponse:
         return StreamingResponse(
-            iterate_in_threadpool(get_publisher(request).sitemap()), media_type="application/xml"
+            iterate_in_threadpool(get_publisher(request).sitemap(part)),
+            media_type="application/xml",
         )
 
     @router.get(
