@@ -123,7 +123,7 @@ async def _receive_async(loop: asyncio.AbstractEventLoop, fd: int) -> bytes:
         if len(buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(buffer)
             if len(buffer) >= _HEADER.size + size:
-                done.set_result(bytes(buffer[_HEADER.size:_HEADER.size + size]))
+                done.set_result(bytes(buffer[_HEADER.size : _HEADER.size + size]))
 
     loop.add_reader(fd, readable)
     try:
@@ -151,8 +151,13 @@ def _close_inherited(keep: set[int]) -> None:
                 os.close(fd)
 
 
-def _child(requests: int, answers: int, target: Callable[[Any], Outcome],
-           probe: Callable[[], None], grace: float) -> None:
+def _child(
+    requests: int,
+    answers: int,
+    target: Callable[[Any], Outcome],
+    probe: Callable[[], None],
+    grace: float,
+) -> None:
     gc.freeze()  # never collect (and run destructors of) the parent's objects here
     gc.disable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent
@@ -350,8 +355,10 @@ class WorkerPool:
                     worker = await asyncio.shield(forking)
                 except asyncio.CancelledError:  # hand the new worker back when it is ready
                     forking.add_done_callback(
-                        lambda f: None if f.cancelled() or f.exception() else
-                        self._checkin(f.result()))
+                        lambda f: (
+                            None if f.cancelled() or f.exception() else self._checkin(f.result())
+                        )
+                    )
                     raise
                 remaining = max(0.05, timeout - (time.monotonic() - started))
                 payload = pickle.dumps((job, remaining))
@@ -359,8 +366,9 @@ class WorkerPool:
                 remaining = timeout
             try:
                 _send(worker.requests, payload)
-                message = await asyncio.wait_for(_receive_async(loop, worker.answers),
-                                                 remaining + self.grace + 0.5)
+                message = await asyncio.wait_for(
+                    _receive_async(loop, worker.answers), remaining + self.grace + 0.5
+                )
             except (EOFError, OSError):
                 self._ended(worker, timeout)
             except TimeoutError:

@@ -91,15 +91,25 @@ class Endpoints:
         path = parts.path.rstrip("/")
         dialect = options.get("dialect") or ("oxigraph" if not path else "generic")
         presets: dict[str, dict[str, object]] = {
-            "oxigraph": {"query": f"{path}/query", "update": f"{path}/update",
-                         "store": f"{path}/store",
-                         "union_params": (("union-default-graph", ""),)},
-            "virtuoso": {"query": f"{path}/sparql", "update": f"{path}/sparql-auth",
-                         "store": f"{path}/sparql-graph-crud-auth",
-                         "store_graph_param": "graph-uri", "auth": "digest"},
-            "fuseki": {"query": f"{path}/query", "update": f"{path}/update",
-                       "store": f"{path}/data",
-                       "union_params": (("default-graph-uri", "urn:x-arq:UnionGraph"),)},
+            "oxigraph": {
+                "query": f"{path}/query",
+                "update": f"{path}/update",
+                "store": f"{path}/store",
+                "union_params": (("union-default-graph", ""),),
+            },
+            "virtuoso": {
+                "query": f"{path}/sparql",
+                "update": f"{path}/sparql-auth",
+                "store": f"{path}/sparql-graph-crud-auth",
+                "store_graph_param": "graph-uri",
+                "auth": "digest",
+            },
+            "fuseki": {
+                "query": f"{path}/query",
+                "update": f"{path}/update",
+                "store": f"{path}/data",
+                "union_params": (("default-graph-uri", "urn:x-arq:UnionGraph"),),
+            },
             "generic": {"query": path or "/sparql", "update": path or "/sparql", "store": None},
         }
         if dialect not in presets:
@@ -116,7 +126,8 @@ class Endpoints:
             store_graph_param=str(preset.get("store_graph_param", "graph")),
             union_params=preset.get("union_params", ()),  # type: ignore[arg-type]
             auth=options.get("auth") or (str(preset["auth"]) if "auth" in preset else None)
-            if user else None,
+            if user
+            else None,
             user=user,
             password=password,
             timeout=float(options.get("timeout", 60.0)),
@@ -159,7 +170,8 @@ class RemoteStore:
                 auth = httpx.BasicAuth(e.user, e.password or "")
         self.auth = auth
         self.client = httpx.Client(
-            base_url=e.base, timeout=e.timeout,
+            base_url=e.base,
+            timeout=e.timeout,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
         self._lock = threading.Lock()  # digest auth keeps its nonce state per object
@@ -188,11 +200,13 @@ class RemoteStore:
         try:
             if e.dialect == "virtuoso":
                 # Virtuoso hangs on some non-form POST bodies; a form POST always works
-                response = self.client.post(e.update, data={"update": request},
-                                            auth=self._auth(e.update))
+                response = self.client.post(
+                    e.update, data={"update": request}, auth=self._auth(e.update)
+                )
             else:
                 response = self.client.post(
-                    e.update, content=request.encode("utf-8"),
+                    e.update,
+                    content=request.encode("utf-8"),
                     headers={"Content-Type": "application/sparql-update; charset=utf-8"},
                     auth=self._auth(e.update),
                 )
@@ -220,8 +234,10 @@ class RemoteStore:
         e = self.endpoints
         try:
             response = self.client.post(
-                e.query, data={"query": query},
-                headers={"Accept": "application/sparql-results+json"}, auth=self._auth(e.query),
+                e.query,
+                data={"query": query},
+                headers={"Accept": "application/sparql-results+json"},
+                auth=self._auth(e.query),
             )
         except httpx.HTTPError as exc:
             raise UpstreamError(f"The store ({e.base}) did not answer a query: {exc}") from exc
@@ -242,14 +258,17 @@ class RemoteStore:
             return
         lines = [
             f"<{s}> <{p}> {nt_term(o)} <{iri}> .\n"
-            for iri, triples in graphs.items() for s, p, o in triples
+            for iri, triples in graphs.items()
+            for s, p, o in triples
         ]
         if not lines:
             return
         try:
             response = self.client.post(
-                e.store, content="".join(lines).encode("utf-8"),
-                headers={"Content-Type": "application/n-quads"}, auth=self._auth(e.store),
+                e.store,
+                content="".join(lines).encode("utf-8"),
+                headers={"Content-Type": "application/n-quads"},
+                auth=self._auth(e.store),
             )
         except httpx.HTTPError as exc:
             raise UpstreamError(f"The store ({e.base}) did not answer a load: {exc}") from exc
@@ -267,8 +286,10 @@ class RemoteStore:
             return [(r["s"]["value"], r["p"]["value"], term_from_json(r["o"])) for r in rows]
         try:
             response = self.client.get(
-                e.store, params={e.store_graph_param: iri},
-                headers={"Accept": "application/n-triples"}, auth=self._auth(e.store),
+                e.store,
+                params={e.store_graph_param: iri},
+                headers={"Accept": "application/n-triples"},
+                auth=self._auth(e.store),
             )
         except httpx.HTTPError as exc:
             raise UpstreamError(f"The store ({e.base}) did not answer a read: {exc}") from exc
@@ -280,11 +301,13 @@ class RemoteStore:
         out: list[Triple] = []
         for quad in ox.parse(response.content, format=fmt):
             subject = quad.subject
-            out.append((
-                subject.value if isinstance(subject, ox.NamedNode) else f"_:{subject.value}",
-                quad.predicate.value,
-                from_ox(quad.object),
-            ))
+            out.append(
+                (
+                    subject.value if isinstance(subject, ox.NamedNode) else f"_:{subject.value}",
+                    quad.predicate.value,
+                    from_ox(quad.object),
+                )
+            )
         return out
 
     def has_graph(self, iri: str) -> bool:
@@ -330,26 +353,36 @@ class RemoteStore:
             # Virtuoso's default graph is already the union of all graphs: leave its own out
             pragmas = [f"DEFINE input:named-graph-exclude <{g}>" for g in VIRTUOSO_SYSTEM_GRAPHS]
             if union and not default_graphs:
-                pragmas += [f"DEFINE input:default-graph-exclude <{g}>"
-                            for g in VIRTUOSO_SYSTEM_GRAPHS]
+                pragmas += [
+                    f"DEFINE input:default-graph-exclude <{g}>" for g in VIRTUOSO_SYSTEM_GRAPHS
+                ]
             query = "\n".join(pragmas) + "\n" + query
-        url = e.query + ("?" + "&".join(f"{k}={quote(v, safe='')}" if v else k
-                                        for k, v in params) if params else "")
+        url = e.query + (
+            "?" + "&".join(f"{k}={quote(v, safe='')}" if v else k for k, v in params)
+            if params
+            else ""
+        )
         deadline = time.monotonic() + timeout
         chunks: list[bytes] = []
         size = 0
         try:
             with self.client.stream(
-                "POST", url, data={"query": query}, headers={"Accept": accept},
-                auth=self._auth(e.query), timeout=httpx.Timeout(timeout, connect=5.0),
+                "POST",
+                url,
+                data={"query": query},
+                headers={"Accept": accept},
+                auth=self._auth(e.query),
+                timeout=httpx.Timeout(timeout, connect=5.0),
             ) as response:
                 if response.status_code >= 400:
                     response.read()
                     first_line = response.text.strip().split("\n", 1)[0][:300]
                     if any(marker in first_line for marker in TIMEOUT_MARKERS):
                         raise QueryTimeout(timeout)
-                    raise UpstreamError(f"The store ({e.base}) refused the query: "
-                                        f"{response.status_code} {first_line}")
+                    raise UpstreamError(
+                        f"The store ({e.base}) refused the query: "
+                        f"{response.status_code} {first_line}"
+                    )
                 content_type = response.headers.get("content-type", "")
                 for chunk in response.iter_bytes():
                     size += len(chunk)
@@ -366,4 +399,3 @@ class RemoteStore:
         if body.endswith(CANCELLED_MARKER) or CANCELLED_MARKER in body[-200:]:
             raise QueryTimeout(timeout)
         return RemoteAnswer(content_type, body)
-

@@ -71,29 +71,66 @@ class ResultFormat:
 
 
 SOLUTION_FORMATS: tuple[ResultFormat, ...] = (
-    ResultFormat("json", "application/sparql-results+json", "solutions", ("json", "srj"),
-                 ("application/json",)),
-    ResultFormat("xml", "application/sparql-results+xml", "solutions", ("xml", "srx"),
-                 ("application/xml", "text/xml")),
+    ResultFormat(
+        "json",
+        "application/sparql-results+json",
+        "solutions",
+        ("json", "srj"),
+        ("application/json",),
+    ),
+    ResultFormat(
+        "xml",
+        "application/sparql-results+xml",
+        "solutions",
+        ("xml", "srx"),
+        ("application/xml", "text/xml"),
+    ),
     ResultFormat("csv", "text/csv", "solutions", ("csv",)),
     ResultFormat("tsv", "text/tab-separated-values", "solutions", ("tsv",)),
 )
 GRAPH_FORMATS: tuple[ResultFormat, ...] = (
-    ResultFormat("turtle", "text/turtle", "graph", ("turtle", "ttl", "n3"),
-                 ("application/x-turtle", "text/n3", "text/rdf+n3")),
-    ResultFormat("ntriples", "application/n-triples", "graph", ("ntriples", "nt", "n-triples"),
-                 ("text/plain",)),
-    ResultFormat("jsonld", "application/ld+json", "graph", ("jsonld", "json-ld", "json"),
-                 ("application/json",)),
-    ResultFormat("rdfxml", "application/rdf+xml", "graph", ("rdfxml", "rdf-xml", "rdf", "xml"),
-                 ("application/xml", "text/xml")),
+    ResultFormat(
+        "turtle",
+        "text/turtle",
+        "graph",
+        ("turtle", "ttl", "n3"),
+        ("application/x-turtle", "text/n3", "text/rdf+n3"),
+    ),
+    ResultFormat(
+        "ntriples",
+        "application/n-triples",
+        "graph",
+        ("ntriples", "nt", "n-triples"),
+        ("text/plain",),
+    ),
+    ResultFormat(
+        "jsonld",
+        "application/ld+json",
+        "graph",
+        ("jsonld", "json-ld", "json"),
+        ("application/json",),
+    ),
+    ResultFormat(
+        "rdfxml",
+        "application/rdf+xml",
+        "graph",
+        ("rdfxml", "rdf-xml", "rdf", "xml"),
+        ("application/xml", "text/xml"),
+    ),
 )
-FORMATS_BY_NAME: dict[str, ResultFormat] = {f.name: f for f in (*SOLUTION_FORMATS,
-                                                                 *GRAPH_FORMATS)}
-OX_RESULTS = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
-              "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV}
-OX_RDF = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
-          "jsonld": ox.RdfFormat.JSON_LD, "rdfxml": ox.RdfFormat.RDF_XML}
+FORMATS_BY_NAME: dict[str, ResultFormat] = {f.name: f for f in (*SOLUTION_FORMATS, *GRAPH_FORMATS)}
+OX_RESULTS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+OX_RDF = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+}
 
 
 def _accept_items(header: str) -> list[tuple[str, float]]:
@@ -340,21 +377,25 @@ def convert_remote(body: bytes, content_type: str, job: QueryJob) -> bytes:
     media = content_type.split(";")[0].strip().lower()
     try:
         if job.kind == "graph":
-            source = {"text/turtle": ox.RdfFormat.TURTLE,
-                      "application/rdf+xml": ox.RdfFormat.RDF_XML}.get(
-                media, ox.RdfFormat.N_TRIPLES)
+            source = {
+                "text/turtle": ox.RdfFormat.TURTLE,
+                "application/rdf+xml": ox.RdfFormat.RDF_XML,
+            }.get(media, ox.RdfFormat.N_TRIPLES)
             triples = (q.triple for q in ox.parse(body, format=source))
             buffer = CappedBuffer(job.max_bytes)
             try:
-                ox.serialize(triples, cast(IO[bytes], buffer), OX_RDF[fmt.name],
-                             prefixes=PREFIXES if fmt.name != "ntriples" else None)
+                ox.serialize(
+                    triples,
+                    cast(IO[bytes], buffer),
+                    OX_RDF[fmt.name],
+                    prefixes=PREFIXES if fmt.name != "ntriples" else None,
+                )
             except OSError:
                 if buffer.exceeded:
                     raise ResultTooLarge(job.max_bytes) from None
                 raise
             return buffer.getvalue()
-        source_format = ox.QueryResultsFormat.from_media_type(media) or \
-            ox.QueryResultsFormat.JSON
+        source_format = ox.QueryResultsFormat.from_media_type(media) or ox.QueryResultsFormat.JSON
         parsed = ox.parse_query_results(body, format=source_format)
         return serialize_result(parsed, fmt, job.max_bytes)
     except (SyntaxError, ValueError) as exc:
@@ -367,8 +408,12 @@ def convert_remote(body: bytes, content_type: str, job: QueryJob) -> bytes:
 class SparqlService:
     """Run SPARQL on one partition of a ``PartitionedStore`` (public unless told otherwise)."""
 
-    def __init__(self, store: PartitionedStore, settings: Settings,
-                 partition: Literal["public", "private"] = "public") -> None:
+    def __init__(
+        self,
+        store: PartitionedStore,
+        settings: Settings,
+        partition: Literal["public", "private"] = "public",
+    ) -> None:
         self.store = store
         self.settings = settings
         self.target: GraphStore = store.public if partition == "public" else store.private
@@ -405,18 +450,35 @@ class SparqlService:
             kind = "solutions"
         return Prepared(text, kind, shape)
 
-    def job(self, prepared: Prepared, fmt: ResultFormat, default_graphs: Sequence[str] = (),
-            named_graphs: Sequence[str] = ()) -> QueryJob:
+    def job(
+        self,
+        prepared: Prepared,
+        fmt: ResultFormat,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+    ) -> QueryJob:
         return QueryJob(
-            text=prepared.text, kind=prepared.kind, format=fmt.name, base_iri=self.base_iri,
-            union=not prepared.shape.has_dataset, default_graphs=tuple(default_graphs),
-            named_graphs=tuple(named_graphs), max_bytes=self.max_bytes,
+            text=prepared.text,
+            kind=prepared.kind,
+            format=fmt.name,
+            base_iri=self.base_iri,
+            union=not prepared.shape.has_dataset,
+            default_graphs=tuple(default_graphs),
+            named_graphs=tuple(named_graphs),
+            max_bytes=self.max_bytes,
         )
 
     # ------------------------------------------------------------------ execution
 
-    def query(self, text: str, *, accept: str | None = None, fmt: str | None = None,
-              default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = ()) -> Answer:
+    def query(
+        self,
+        text: str,
+        *,
+        accept: str | None = None,
+        fmt: str | None = None,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+    ) -> Answer:
         """Prepare, negotiate and run one query (blocking: call it from a worker thread)."""
         prepared = self.prepare(text)
         chosen = negotiate(prepared.kind, accept, fmt)
@@ -433,19 +495,34 @@ class SparqlService:
         assert isinstance(self.target, EmbeddedStore)
         return self.target.store
 
-    async def query_async(self, text: str, *, accept: str | None = None,
-                          fmt: str | None = None, default_graphs: Sequence[str] = (),
-                          named_graphs: Sequence[str] = ()) -> Answer:
+    async def query_async(
+        self,
+        text: str,
+        *,
+        accept: str | None = None,
+        fmt: str | None = None,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+    ) -> Answer:
         """``query`` for an event loop: in process mode the worker's answer is awaited on the
         loop; everything slow (remote engines, thread mode, huge texts) goes to a thread."""
         loop = asyncio.get_running_loop()
         if self.mode != "process" or len(text) > 20_000:
-            return await loop.run_in_executor(None, functools.partial(
-                self.query, text, accept=accept, fmt=fmt, default_graphs=default_graphs,
-                named_graphs=named_graphs))
+            return await loop.run_in_executor(
+                None,
+                functools.partial(
+                    self.query,
+                    text,
+                    accept=accept,
+                    fmt=fmt,
+                    default_graphs=default_graphs,
+                    named_graphs=named_graphs,
+                ),
+            )
         prepared = self.prepare(text)
-        job = self.job(prepared, negotiate(prepared.kind, accept, fmt), default_graphs,
-                       named_graphs)
+        job = self.job(
+            prepared, negotiate(prepared.kind, accept, fmt), default_graphs, named_graphs
+        )
         return self._answer(await self._workers().run_async(job, self.timeout), job)
 
     def _run_process(self, job: QueryJob) -> Answer:
@@ -459,8 +536,11 @@ class SparqlService:
         error = CatalogError(outcome.detail)
         error.status = outcome.status
         if outcome.status == 400 and isinstance(outcome.detail, dict):
-            raise ParseError(str(outcome.detail.get("message")), outcome.detail.get("line"),
-                             outcome.detail.get("column"))
+            raise ParseError(
+                str(outcome.detail.get("message")),
+                outcome.detail.get("line"),
+                outcome.detail.get("column"),
+            )
         raise error
 
     def _workers(self) -> WorkerPool:
@@ -476,8 +556,11 @@ class SparqlService:
                     bool(store.query("ASK { GRAPH ?g { ?s ?p ?o } }"))
 
                 self._pool = WorkerPool(
-                    target, size=self.settings.sparql_workers,
-                    version=lambda: self.store.version, fork_lock=self.store.lock, probe=probe,
+                    target,
+                    size=self.settings.sparql_workers,
+                    version=lambda: self.store.version,
+                    fork_lock=self.store.lock,
+                    probe=probe,
                 )
             return self._pool
 
@@ -521,8 +604,13 @@ class SparqlService:
             accept = "application/sparql-results+json"
         text = self.remote_text(job.text)
         answer = self.target.run_query(
-            text, accept, union=job.union, default_graphs=job.default_graphs,
-            named_graphs=job.named_graphs, timeout=self.timeout, max_bytes=self.max_bytes,
+            text,
+            accept,
+            union=job.union,
+            default_graphs=job.default_graphs,
+            named_graphs=job.named_graphs,
+            timeout=self.timeout,
+            max_bytes=self.max_bytes,
         )
         media = answer.content_type.split(";")[0].strip().lower()
         if media == fmt.media_type:
@@ -573,9 +661,14 @@ class SparqlService:
 SD = "http://www.w3.org/ns/sparql-service-description#"
 FORMATS_NS = "http://www.w3.org/ns/formats/"
 FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV", "turtle": "Turtle", "ntriples": "N-Triples",
-    "jsonld": "JSON-LD", "rdfxml": "RDF_XML",
+    "json": "SPARQL_Results_JSON",
+    "xml": "SPARQL_Results_XML",
+    "csv": "SPARQL_Results_CSV",
+    "tsv": "SPARQL_Results_TSV",
+    "turtle": "Turtle",
+    "ntriples": "N-Triples",
+    "jsonld": "JSON-LD",
+    "rdfxml": "RDF_XML",
 }
 
 
@@ -595,16 +688,24 @@ def service_description(endpoint: str, settings: Settings) -> list[ox.Triple]:
         ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Update")),
         ox.Triple(service, sd("feature"), sd("UnionDefaultGraph")),
         ox.Triple(service, sd("feature"), sd("DereferencesURIs")),
-        ox.Triple(service, sd("defaultEntailmentRegime"),
-                  ox.NamedNode("http://www.w3.org/ns/entailment/Simple")),
+        ox.Triple(
+            service,
+            sd("defaultEntailmentRegime"),
+            ox.NamedNode("http://www.w3.org/ns/entailment/Simple"),
+        ),
         ox.Triple(service, sd("defaultDataset"), dataset),
         ox.Triple(dataset, rdf_type, sd("Dataset")),
         ox.Triple(dataset, sd("defaultGraph"), default_graph),
         ox.Triple(default_graph, rdf_type, sd("Graph")),
-        ox.Triple(service, ox.NamedNode("http://purl.org/dc/terms/description"), ox.Literal(
-            "The default graph is the union of the public asset graphs; every asset is also a "
-            f"named graph (its IRI). Time limit {settings.sparql_timeout:g} s, results up to "
-            f"{settings.sparql_max_result_bytes} bytes. Updates need admin rights.")),
+        ox.Triple(
+            service,
+            ox.NamedNode("http://purl.org/dc/terms/description"),
+            ox.Literal(
+                "The default graph is the union of the public asset graphs; every asset is also a "
+                f"named graph (its IRI). Time limit {settings.sparql_timeout:g} s, results up to "
+                f"{settings.sparql_max_result_bytes} bytes. Updates need admin rights."
+            ),
+        ),
     ]
     if allowed_services(settings):
         triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
@@ -615,7 +716,8 @@ def service_description(endpoint: str, settings: Settings) -> list[ox.Triple]:
 
 def serialize_description(triples: Sequence[ox.Triple], fmt: ResultFormat) -> bytes:
     prefixes = {"sd": SD, "formats": FORMATS_NS, "dct": "http://purl.org/dc/terms/"}
-    data = ox.serialize(triples, None, OX_RDF[fmt.name],
-                        prefixes=prefixes if fmt.name != "ntriples" else None)
+    data = ox.serialize(
+        triples, None, OX_RDF[fmt.name], prefixes=prefixes if fmt.name != "ntriples" else None
+    )
     assert isinstance(data, bytes)
     return data

@@ -86,7 +86,8 @@ def start_oxigraph(folder: Path, timeout_s: float | None = None) -> Engine:
 
 def virtuoso_binary() -> str | None:
     return shutil.which("virtuoso-t") or (
-        "/usr/bin/virtuoso-t" if Path("/usr/bin/virtuoso-t").exists() else None)
+        "/usr/bin/virtuoso-t" if Path("/usr/bin/virtuoso-t").exists() else None
+    )
 
 
 def start_virtuoso(folder: Path) -> Engine:
@@ -101,20 +102,31 @@ def start_virtuoso(folder: Path) -> Engine:
     out = []
     for section in sections:
         if section.startswith("[Parameters]"):
-            section = re.sub(r"(?m)^ServerPort\s*=.*$", f"ServerPort = 127.0.0.1:{sql_port}",
-                             section)
+            section = re.sub(
+                r"(?m)^ServerPort\s*=.*$", f"ServerPort = 127.0.0.1:{sql_port}", section
+            )
         elif section.startswith("[HTTPServer]"):
-            section = re.sub(r"(?m)^ServerPort\s*=.*$", f"ServerPort = 127.0.0.1:{http_port}",
-                             section)
+            section = re.sub(
+                r"(?m)^ServerPort\s*=.*$", f"ServerPort = 127.0.0.1:{http_port}", section
+            )
         out.append(section)
     ini = folder / "virtuoso.ini"
     ini.write_text("".join(out))
     log = folder / "stdout.log"
     with log.open("wb") as handle:
-        process = subprocess.Popen([binary, "+configfile", str(ini), "+foreground"],
-                                   cwd=folder, stdout=handle, stderr=subprocess.STDOUT,
-                                   env={**os.environ})
+        process = subprocess.Popen(
+            [binary, "+configfile", str(ini), "+foreground"],
+            cwd=folder,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
+        )
     http = f"http://127.0.0.1:{http_port}"
     _wait(f"{http}/sparql?query=ASK%7B%7D", process, log, 60)
-    return Engine("virtuoso", process, f"sparql+http://dba:dba@127.0.0.1:{http_port}/"
-                  "?dialect=virtuoso", http, log)
+    return Engine(
+        "virtuoso",
+        process,
+        f"sparql+http://dba:dba@127.0.0.1:{http_port}/?dialect=virtuoso",
+        http,
+        log,
+    )

@@ -65,30 +65,59 @@ def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module", params=["embedded", "oxigraph"])
-def server(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp(f"clients-{request.param}")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    store = (request.getfixturevalue("oxigraph").url if request.param == "oxigraph"
-             else str(folder / "store"))
-    env = {"AIOD_KG_BASE_URL": base, "AIOD_KG_STORE": store,
-           "AIOD_KG_DATA_DIR": str(folder / "data"), "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
-           "AIOD_KG_SEARCH_ENABLED": "false"}
-    settings = Settings(store=store, data_dir=str(folder / "data"), base_url=base,
-                        search_enabled=False)
+    store = (
+        request.getfixturevalue("oxigraph").url
+        if request.param == "oxigraph"
+        else str(folder / "store")
+    )
+    env = {
+        "AIOD_KG_BASE_URL": base,
+        "AIOD_KG_STORE": store,
+        "AIOD_KG_DATA_DIR": str(folder / "data"),
+        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
+        "AIOD_KG_SEARCH_ENABLED": "false",
+    }
+    settings = Settings(
+        store=store, data_dir=str(folder / "data"), base_url=base, search_enabled=False
+    )
     catalog = Catalog(settings)
-    catalog.save_many(DATASETS, [
-        {"name": name, "platform": "example", "platform_resource_identifier": str(i),
-         "keyword": ["clients"]} for i, name in enumerate(NAMES)])
-    catalog.save_many(DATASETS, [{"name": "hidden draft", "platform": "example",
-                                  "platform_resource_identifier": "draft",
-                                  "aiod_entry": {"status": "draft"}}])
+    catalog.save_many(
+        DATASETS,
+        [
+            {
+                "name": name,
+                "platform": "example",
+                "platform_resource_identifier": str(i),
+                "keyword": ["clients"],
+            }
+            for i, name in enumerate(NAMES)
+        ],
+    )
+    catalog.save_many(
+        DATASETS,
+        [
+            {
+                "name": "hidden draft",
+                "platform": "example",
+                "platform_resource_identifier": "draft",
+                "aiod_entry": {"status": "draft"},
+            }
+        ],
+    )
     catalog.close()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level",
-         "warning"], cwd=REPO, env={**os.environ, **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(f"{base}/health")
         yield Server(base, request.param)
@@ -136,17 +165,24 @@ def test_sparqlwrapper_select_csv_tsv(server: Server, fmt: str, delimiter: str) 
 
 
 def test_sparqlwrapper_ask(server: Server) -> None:
-    assert wrapper(server, 'ASK { ?d <http://www.w3.org/ns/dcat#keyword> "clients" }',
-                   JSON)["boolean"] is True
-    assert wrapper(server, 'ASK { ?d <https://schema.org/name> "hidden draft" }',
-                   JSON)["boolean"] is False
+    assert (
+        wrapper(server, 'ASK { ?d <http://www.w3.org/ns/dcat#keyword> "clients" }', JSON)["boolean"]
+        is True
+    )
+    assert (
+        wrapper(server, 'ASK { ?d <https://schema.org/name> "hidden draft" }', JSON)["boolean"]
+        is False
+    )
 
 
 @pytest.mark.parametrize("fmt", [TURTLE, N3, RDFXML, JSONLD])
 def test_sparqlwrapper_construct(server: Server, fmt: str) -> None:
     result = wrapper(server, CONSTRUCT, fmt)
-    graph = result if isinstance(result, rdflib.Graph) else rdflib.Graph().parse(
-        data=result, format="turtle")
+    graph = (
+        result
+        if isinstance(result, rdflib.Graph)
+        else rdflib.Graph().parse(data=result, format="turtle")
+    )
     assert sorted(str(o) for o in graph.objects(None, SCHEMA.name)) == NAMES
 
 
@@ -175,8 +211,12 @@ def test_rdflib_sparqlstore_triples_and_construct(server: Server) -> None:
 
 
 def test_rest_then_sparql_on_the_same_backend(server: Server) -> None:
-    record = {"name": f"posted on {server.backend}", "platform": "example",
-              "platform_resource_identifier": "posted", "keyword": ["clients"]}
+    record = {
+        "name": f"posted on {server.backend}",
+        "platform": "example",
+        "platform_resource_identifier": "posted",
+        "keyword": ["clients"],
+    }
     created = httpx.post(f"{server.base}/datasets", json=record, headers=AUTH, timeout=30)
     assert created.status_code == 200, created.text
     identifier = created.json()["identifier"]
@@ -184,13 +224,20 @@ def test_rest_then_sparql_on_the_same_backend(server: Server) -> None:
     assert got.status_code == 200 and got.json()["name"] == record["name"]
     turtle = httpx.get(f"{server.base}/datasets/{identifier}", params={"format": "turtle"})
     assert record["name"] in turtle.text
-    ask = f'ASK {{ <{server.base}/datasets/{identifier}> <https://schema.org/name> ?n }}'
+    ask = f"ASK {{ <{server.base}/datasets/{identifier}> <https://schema.org/name> ?n }}"
     assert wrapper(server, ask, JSON)["boolean"] is True
-    replaced = httpx.put(f"{server.base}/datasets/{identifier}",
-                         json={**record, "name": "replaced"}, headers=AUTH, timeout=30)
+    replaced = httpx.put(
+        f"{server.base}/datasets/{identifier}",
+        json={**record, "name": "replaced"},
+        headers=AUTH,
+        timeout=30,
+    )
     assert replaced.status_code == 200, replaced.text
-    names = wrapper(server, f"SELECT ?n WHERE {{ <{server.base}/datasets/{identifier}> "
-                            "<https://schema.org/name> ?n }", JSON)["results"]["bindings"]
+    names = wrapper(
+        server,
+        f"SELECT ?n WHERE {{ <{server.base}/datasets/{identifier}> <https://schema.org/name> ?n }}",
+        JSON,
+    )["results"]["bindings"]
     assert [b["n"]["value"] for b in names] == ["replaced"]
     deleted = httpx.delete(f"{server.base}/datasets/{identifier}", headers=AUTH, timeout=30)
     assert deleted.status_code == 200, deleted.text
@@ -203,5 +250,3 @@ def test_service_description_over_http(server: Server) -> None:
     graph = rdflib.Graph().parse(data=response.text, format="turtle")
     sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
     assert (rdflib.URIRef(server.endpoint), rdflib.RDF.type, sd.Service) in graph
-
-

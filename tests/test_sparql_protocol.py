@@ -25,18 +25,29 @@ from tests.conftest import ADMIN_KEY, AUTH
 
 BASE = "http://127.0.0.1:8000"
 DATASETS = ASSET_TYPES["datasets"]
-SELECT_NAMES = ("SELECT ?name WHERE { ?d a dcat:Dataset ; schema:name ?name } ORDER BY ?name")
+SELECT_NAMES = "SELECT ?name WHERE { ?d a dcat:Dataset ; schema:name ?name } ORDER BY ?name"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def dataset(i: int, status: str = "published", **extra: Any) -> dict[str, Any]:
-    return {"name": f"dataset {i}", "platform": "example", "platform_resource_identifier": str(i),
-            "keyword": ["protocol"], "aiod_entry": {"status": status}, **extra}
+    return {
+        "name": f"dataset {i}",
+        "platform": "example",
+        "platform_resource_identifier": str(i),
+        "keyword": ["protocol"],
+        "aiod_entry": {"status": status},
+        **extra,
+    }
 
 
 def _setup(folder: Path) -> tuple[Settings, Catalog]:
-    settings = Settings(store=str(folder / "store"), admin_key=ADMIN_KEY, base_url=BASE,
-                        sparql_timeout=5, search_enabled=False)
+    settings = Settings(
+        store=str(folder / "store"),
+        admin_key=ADMIN_KEY,
+        base_url=BASE,
+        sparql_timeout=5,
+        search_enabled=False,
+    )
     catalog = Catalog(settings)
     catalog.save_many(DATASETS, [dataset(i) for i in range(3)])
     catalog.save_many(DATASETS, [dataset(9, "draft", name="SECRET-MARKER draft")])
@@ -93,8 +104,11 @@ def test_post_form_encoded(api: TestClient) -> None:
 
 
 def test_post_sparql_query_body(api: TestClient) -> None:
-    response = api.post("/sparql", content=SELECT_NAMES.encode(),
-                        headers={"Content-Type": "application/sparql-query; charset=utf-8"})
+    response = api.post(
+        "/sparql",
+        content=SELECT_NAMES.encode(),
+        headers={"Content-Type": "application/sparql-query; charset=utf-8"},
+    )
     assert names(response) == EXPECTED
 
 
@@ -116,8 +130,9 @@ def _iri(catalog: Catalog, name: str) -> str:
 
 
 def test_default_graph_is_the_union_of_public_graphs(api: TestClient) -> None:
-    response = api.get("/sparql", params={"query": "SELECT (COUNT(DISTINCT ?d) AS ?n) "
-                                                   "WHERE { ?d a dcat:Dataset }"})
+    response = api.get(
+        "/sparql", params={"query": "SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE { ?d a dcat:Dataset }"}
+    )
     assert response.json()["results"]["bindings"][0]["n"]["value"] == "3"
 
 
@@ -129,9 +144,12 @@ def test_default_graph_uri_and_named_graph_uri(api: TestClient, sparql_catalog: 
     query = "SELECT ?name WHERE { GRAPH ?g { ?d a dcat:Dataset ; schema:name ?name } }"
     response = api.post("/sparql", data={"query": query, "named-graph-uri": [one, two]})
     assert sorted(names(response)) == ["dataset 1", "dataset 2"]
-    response = api.post("/sparql", content=query.encode(),
-                        params={"named-graph-uri": two},
-                        headers={"Content-Type": "application/sparql-query"})
+    response = api.post(
+        "/sparql",
+        content=query.encode(),
+        params={"named-graph-uri": two},
+        headers={"Content-Type": "application/sparql-query"},
+    )
     assert names(response) == ["dataset 2"]
 
 
@@ -144,12 +162,15 @@ def test_from_clause_in_the_query_is_honoured(api: TestClient, sparql_catalog: C
 # --------------------------------------------------------------------------- formats
 
 
-@pytest.mark.parametrize("fmt, media", [
-    ("json", "application/sparql-results+json"),
-    ("xml", "application/sparql-results+xml"),
-    ("csv", "text/csv"),
-    ("tsv", "text/tab-separated-values"),
-])
+@pytest.mark.parametrize(
+    "fmt, media",
+    [
+        ("json", "application/sparql-results+json"),
+        ("xml", "application/sparql-results+xml"),
+        ("csv", "text/csv"),
+        ("tsv", "text/tab-separated-values"),
+    ],
+)
 def test_select_in_every_result_format(api: TestClient, fmt: str, media: str) -> None:
     by_param = api.get("/sparql", params={"query": SELECT_NAMES, "format": fmt})
     by_accept = api.get("/sparql", params={"query": SELECT_NAMES}, headers={"Accept": media})
@@ -159,7 +180,8 @@ def test_select_in_every_result_format(api: TestClient, fmt: str, media: str) ->
         assert response.headers["vary"] == "Accept"
         if fmt != "csv":  # CSV is lossy: read below with the csv module
             parsed = ox.parse_query_results(
-                response.content, format=ox.QueryResultsFormat.from_media_type(media))
+                response.content, format=ox.QueryResultsFormat.from_media_type(media)
+            )
             assert [str(s["name"].value) for s in parsed] == EXPECTED
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(by_param.text)))
@@ -169,30 +191,32 @@ def test_select_in_every_result_format(api: TestClient, fmt: str, media: str) ->
 
 
 def test_ask(api: TestClient) -> None:
-    response = api.get("/sparql", params={"query": "ASK { ?d dcat:keyword \"protocol\" }"})
+    response = api.get("/sparql", params={"query": 'ASK { ?d dcat:keyword "protocol" }'})
     assert response.json() == {"head": {}, "boolean": True}
-    xml = api.get("/sparql", params={"query": "ASK { ?d dcat:keyword \"nope\" }",
-                                     "format": "xml"})
+    xml = api.get("/sparql", params={"query": 'ASK { ?d dcat:keyword "nope" }', "format": "xml"})
     assert b"<boolean>false</boolean>" in xml.content
 
 
-@pytest.mark.parametrize("fmt, media, rdf_format", [
-    ("turtle", "text/turtle", ox.RdfFormat.TURTLE),
-    ("ntriples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
-    ("jsonld", "application/ld+json", ox.RdfFormat.JSON_LD),
-    ("rdfxml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
-])
+@pytest.mark.parametrize(
+    "fmt, media, rdf_format",
+    [
+        ("turtle", "text/turtle", ox.RdfFormat.TURTLE),
+        ("ntriples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
+        ("jsonld", "application/ld+json", ox.RdfFormat.JSON_LD),
+        ("rdfxml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+    ],
+)
 def test_construct_and_describe_in_every_rdf_format(
     api: TestClient, sparql_catalog: Catalog, fmt: str, media: str, rdf_format: ox.RdfFormat
 ) -> None:
     one = _iri(sparql_catalog, "dataset 1")
-    construct = ("CONSTRUCT { ?d schema:name ?name } WHERE { ?d a dcat:Dataset ; "
-                 "schema:name ?name }")
+    construct = "CONSTRUCT { ?d schema:name ?name } WHERE { ?d a dcat:Dataset ; schema:name ?name }"
     describe = f"DESCRIBE <{one}>"
     for query, expected in ((construct, 3), (describe, None)):
-        for response in (api.get("/sparql", params={"query": query, "format": fmt}),
-                         api.get("/sparql", params={"query": query},
-                                 headers={"Accept": media})):
+        for response in (
+            api.get("/sparql", params={"query": query, "format": fmt}),
+            api.get("/sparql", params={"query": query}, headers={"Accept": media}),
+        ):
             assert response.status_code == 200, response.text
             assert response.headers["content-type"].startswith(media)
             triples = list(ox.parse(response.content, format=rdf_format))
@@ -204,8 +228,11 @@ def test_construct_and_describe_in_every_rdf_format(
 
 
 def test_format_parameter_beats_accept(api: TestClient) -> None:
-    response = api.get("/sparql", params={"query": SELECT_NAMES, "format": "csv"},
-                       headers={"Accept": "application/sparql-results+xml"})
+    response = api.get(
+        "/sparql",
+        params={"query": SELECT_NAMES, "format": "csv"},
+        headers={"Accept": "application/sparql-results+xml"},
+    )
     assert response.headers["content-type"].startswith("text/csv")
 
 
@@ -213,18 +240,23 @@ def test_accept_with_quality_values_and_wildcards(api: TestClient) -> None:
     accept = "application/sparql-results+xml;q=0.5, text/csv;q=0.9"
     response = api.get("/sparql", params={"query": SELECT_NAMES}, headers={"Accept": accept})
     assert response.headers["content-type"].startswith("text/csv")
-    response = api.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1"},
-                       headers={"Accept": "*/*"})
+    response = api.get(
+        "/sparql",
+        params={"query": "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1"},
+        headers={"Accept": "*/*"},
+    )
     assert response.headers["content-type"].startswith("text/turtle")
 
 
 def test_unsupported_accept_is_406(api: TestClient) -> None:
-    response = api.get("/sparql", params={"query": SELECT_NAMES},
-                       headers={"Accept": "image/png"})
+    response = api.get("/sparql", params={"query": SELECT_NAMES}, headers={"Accept": "image/png"})
     assert response.status_code == 406
     assert "application/sparql-results+json" in response.json()["detail"]
-    construct = api.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
-                        headers={"Accept": "application/sparql-results+json"})
+    construct = api.get(
+        "/sparql",
+        params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+        headers={"Accept": "application/sparql-results+json"},
+    )
     assert construct.status_code == 406
     assert api.get("/sparql", params={"query": SELECT_NAMES, "format": "png"}).status_code == 406
 
@@ -234,8 +266,10 @@ def test_unsupported_accept_is_406(api: TestClient) -> None:
 
 def test_syntax_error_is_400_with_line_and_column(api: TestClient) -> None:
     query = "SELECT ?name WHERE {\n  ?d schema:name ?name .\n  FILTER(?name = ) }"
-    for response in (api.get("/sparql", params={"query": query}),
-                     api.post("/sparql", data={"query": query})):
+    for response in (
+        api.get("/sparql", params={"query": query}),
+        api.post("/sparql", data={"query": query}),
+    ):
         assert response.status_code == 400
         detail = response.json()["detail"]
         assert (detail["line"], detail["column"]) == (3, 21)
@@ -258,32 +292,38 @@ def test_an_update_sent_as_a_query_is_refused(api: TestClient) -> None:
 # --------------------------------------------------------------------------- updates
 
 
-UPDATE = "INSERT DATA { GRAPH <urn:x:g> { <urn:x:s> <urn:x:p> \"inserted\" } }"
-CHECK = "ASK { GRAPH <urn:x:g> { <urn:x:s> <urn:x:p> \"inserted\" } }"
+UPDATE = 'INSERT DATA { GRAPH <urn:x:g> { <urn:x:s> <urn:x:p> "inserted" } }'
+CHECK = 'ASK { GRAPH <urn:x:g> { <urn:x:s> <urn:x:p> "inserted" } }'
 
 
-def test_update_without_rights_is_403_and_changes_nothing(
-    own: tuple[Catalog, TestClient]
-) -> None:
+def test_update_without_rights_is_403_and_changes_nothing(own: tuple[Catalog, TestClient]) -> None:
     api = own[1]
     for response in (
-        api.post("/sparql", content=UPDATE.encode(),
-                 headers={"Content-Type": "application/sparql-update"}),
+        api.post(
+            "/sparql",
+            content=UPDATE.encode(),
+            headers={"Content-Type": "application/sparql-update"},
+        ),
         api.post("/sparql", data={"update": UPDATE}),
     ):
         assert response.status_code == 403
         assert "admin" in response.json()["detail"]
-    bad_key = api.post("/sparql", content=UPDATE.encode(),
-                       headers={"Content-Type": "application/sparql-update",
-                                "Authorization": "Bearer wrong"})
+    bad_key = api.post(
+        "/sparql",
+        content=UPDATE.encode(),
+        headers={"Content-Type": "application/sparql-update", "Authorization": "Bearer wrong"},
+    )
     assert bad_key.status_code == 401
     assert api.get("/sparql", params={"query": CHECK}).json()["boolean"] is False
 
 
 def test_update_with_admin_rights(own: tuple[Catalog, TestClient]) -> None:
     api = own[1]
-    response = api.post("/sparql", content=UPDATE.encode(),
-                        headers={"Content-Type": "application/sparql-update", **AUTH})
+    response = api.post(
+        "/sparql",
+        content=UPDATE.encode(),
+        headers={"Content-Type": "application/sparql-update", **AUTH},
+    )
     assert response.status_code == 204, response.text
     assert api.get("/sparql", params={"query": CHECK}).json()["boolean"] is True
     bad = api.post("/sparql", data={"update": "INSERT DATA { nonsense"}, headers=AUTH)
@@ -301,14 +341,23 @@ def test_service_description_for_machines(api: TestClient) -> None:
     store = ox.Store()
     store.load(response.content, format=ox.RdfFormat.TURTLE)
     endpoint = ox.NamedNode("http://testserver/sparql")
-    assert list(store.quads_for_pattern(endpoint, ox.NamedNode(
-        "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), ox.NamedNode(sd + "Service")))
-    formats = {q.object.value for q in store.quads_for_pattern(
-        endpoint, ox.NamedNode(sd + "resultFormat"), None)}
+    assert list(
+        store.quads_for_pattern(
+            endpoint,
+            ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+            ox.NamedNode(sd + "Service"),
+        )
+    )
+    formats = {
+        q.object.value
+        for q in store.quads_for_pattern(endpoint, ox.NamedNode(sd + "resultFormat"), None)
+    }
     assert "http://www.w3.org/ns/formats/SPARQL_Results_JSON" in formats
     assert len(formats) == 8
-    features = {q.object.value for q in store.quads_for_pattern(
-        endpoint, ox.NamedNode(sd + "feature"), None)}
+    features = {
+        q.object.value
+        for q in store.quads_for_pattern(endpoint, ox.NamedNode(sd + "feature"), None)
+    }
     assert sd + "UnionDefaultGraph" in features
     jsonld = api.get("/sparql", headers={"Accept": "application/ld+json"})
     assert jsonld.headers["content-type"].startswith("application/ld+json")
@@ -336,9 +385,11 @@ def test_editor_example_queries_all_run(api: TestClient) -> None:
     from api.routes.sparql_editor import EXAMPLES
 
     for title, query in EXAMPLES:
-        response = api.post("/sparql", data={"query": query},
-                            headers={"Accept": "application/sparql-results+json, "
-                                               "text/turtle;q=0.9"})
+        response = api.post(
+            "/sparql",
+            data={"query": query},
+            headers={"Accept": "application/sparql-results+json, text/turtle;q=0.9"},
+        )
         assert response.status_code == 200, (title, response.text)
 
 
@@ -371,8 +422,7 @@ def test_drafts_are_unreachable_whatever_the_query(
     for extra in ({}, {"default-graph-uri": "{draft}"}, {"named-graph-uri": "{draft}"}):
         answers = []
         for iri in (draft, never):
-            params = {k: v.replace("{draft}", iri) for k, v in
-                      {"query": query, **extra}.items()}
+            params = {k: v.replace("{draft}", iri) for k, v in {"query": query, **extra}.items()}
             response = api.get("/sparql", params={**params, "format": fmt})
             assert response.status_code == 200, response.text
             assert b"SECRET-MARKER" not in response.content
@@ -380,8 +430,10 @@ def test_drafts_are_unreachable_whatever_the_query(
         if graph_form or "boolean" in answers[0].decode():
             assert answers[0] == answers[1]
         else:  # the same rows, in any order
-            rows = [sorted(json.dumps(b, sort_keys=True) for b in
-                           json.loads(a)["results"]["bindings"]) for a in answers]
+            rows = [
+                sorted(json.dumps(b, sort_keys=True) for b in json.loads(a)["results"]["bindings"])
+                for a in answers
+            ]
             assert rows[0] == rows[1]
 
 
@@ -392,7 +444,7 @@ def _iri_of_draft(catalog: Catalog) -> str:
 
 
 def test_publishing_a_draft_makes_it_queryable_and_withdrawing_hides_it(
-    own: tuple[Catalog, TestClient]
+    own: tuple[Catalog, TestClient],
 ) -> None:
     sparql_catalog, api = own
     ask = {"query": 'ASK { ?d schema:name "SECRET-MARKER draft" }'}
@@ -401,8 +453,7 @@ def test_publishing_a_draft_makes_it_queryable_and_withdrawing_hides_it(
     assert api.get("/sparql", params=ask).json()["boolean"] is False
     sparql_catalog.replace(DATASETS, identifier, dataset(9, name="SECRET-MARKER draft"))
     assert api.get("/sparql", params=ask).json()["boolean"] is True
-    sparql_catalog.replace(DATASETS, identifier,
-                           dataset(9, "draft", name="SECRET-MARKER draft"))
+    sparql_catalog.replace(DATASETS, identifier, dataset(9, "draft", name="SECRET-MARKER draft"))
     assert api.get("/sparql", params=ask).json()["boolean"] is False
     assert sparql_catalog.get(DATASETS, identifier)["name"] == "SECRET-MARKER draft"
 

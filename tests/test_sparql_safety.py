@@ -40,15 +40,27 @@ def alive(pid: int) -> bool:
 
 
 def records(n: int, start: int = 0) -> list[dict[str, object]]:
-    return [{"name": f"safety {i}", "platform": "example", "platform_resource_identifier": str(i),
-             "keyword": ["k1", "k2", "k3"], "description": {"plain": "x" * 2000}}
-            for i in range(start, start + n)]
+    return [
+        {
+            "name": f"safety {i}",
+            "platform": "example",
+            "platform_resource_identifier": str(i),
+            "keyword": ["k1", "k2", "k3"],
+            "description": {"plain": "x" * 2000},
+        }
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    settings = Settings(store=str(tmp_path / "store"), base_url=BASE, sparql_timeout=2,
-                        sparql_max_result_bytes=64 * 1024, search_enabled=False)
+    settings = Settings(
+        store=str(tmp_path / "store"),
+        base_url=BASE,
+        sparql_timeout=2,
+        sparql_max_result_bytes=64 * 1024,
+        search_enabled=False,
+    )
     cat = Catalog(settings)
     cat.save_many(DATASETS, records(40))
     yield cat
@@ -89,8 +101,10 @@ def test_concurrent_queries_beyond_the_workers_wait_or_time_out(catalog: Catalog
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(EXPLOSIVE,)),
-               *[threading.Thread(target=run, args=("ASK { ?s ?p ?o }",)) for _ in range(3)]]
+    threads = [
+        threading.Thread(target=run, args=(EXPLOSIVE,)),
+        *[threading.Thread(target=run, args=("ASK { ?s ?p ?o }",)) for _ in range(3)],
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -121,14 +135,15 @@ def test_a_worker_exits_when_its_parent_dies(tmp_path: Path) -> None:
         from kg.catalog import Catalog
         from kg.settings import Settings
         from kg.sparql import SparqlService
-        cat = Catalog(Settings(store={str(tmp_path / 's')!r}, search_enabled=False))
+        cat = Catalog(Settings(store={str(tmp_path / "s")!r}, search_enabled=False))
         sparql = SparqlService(cat.store, cat.settings)
         sparql.query("ASK {{}}")
         print(sparql.workers[0], flush=True)
         os.kill(os.getpid(), 9)
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=120
+    )
     worker = int(result.stdout.split()[0])
     deadline = time.monotonic() + 30
     while alive(worker) and time.monotonic() < deadline:
@@ -225,8 +240,11 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def test_an_allowed_service_is_called(catalog: Catalog, engine: Engine) -> None:
-    httpx.post(f"{engine.http}/update", content=b'INSERT DATA { <urn:a> <urn:b> "remote" }',
-               headers={"Content-Type": "application/sparql-update"}).raise_for_status()
+    httpx.post(
+        f"{engine.http}/update",
+        content=b'INSERT DATA { <urn:a> <urn:b> "remote" }',
+        headers={"Content-Type": "application/sparql-update"},
+    ).raise_for_status()
     sparql = service(catalog, sparql_allowed_services=f"{engine.http}/")
     query = f"SELECT ?o WHERE {{ SERVICE <{engine.http}/query> {{ <urn:a> <urn:b> ?o }} }}"
     rows = orjson.loads(sparql.query(query).body)["results"]["bindings"]
@@ -266,12 +284,21 @@ def server(tmp_path: Path) -> Iterator[str]:
     cat = Catalog(Settings(store=str(store), base_url=base, search_enabled=False))
     cat.save_many(DATASETS, records(30))
     cat.close()
-    env = {**os.environ, "AIOD_KG_BASE_URL": base, "AIOD_KG_STORE": str(store),
-           "AIOD_KG_SPARQL_TIMEOUT": "3", "AIOD_KG_SPARQL_WORKERS": "1",
-           "AIOD_KG_SEARCH_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "AIOD_KG_BASE_URL": base,
+        "AIOD_KG_STORE": str(store),
+        "AIOD_KG_SPARQL_TIMEOUT": "3",
+        "AIOD_KG_SPARQL_WORKERS": "1",
+        "AIOD_KG_SEARCH_ENABLED": "false",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level",
-         "warning"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(f"{base}/health")
         yield base
@@ -287,8 +314,9 @@ def test_a_running_query_never_blocks_other_requests(server: str) -> None:
     outcome: dict[str, httpx.Response] = {}
 
     def explode() -> None:
-        outcome["explosive"] = httpx.get(f"{server}/sparql", params={"query": EXPLOSIVE},
-                                         timeout=60)
+        outcome["explosive"] = httpx.get(
+            f"{server}/sparql", params={"query": EXPLOSIVE}, timeout=60
+        )
 
     thread = threading.Thread(target=explode)
     thread.start()

@@ -59,8 +59,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
 @pytest.fixture
 def store(backend: tuple[str, str]) -> Iterator[GraphStore]:
     name, location = backend
-    opened: GraphStore = EmbeddedStore(Path(location)) if name == "embedded" else RemoteStore(
-        location)
+    opened: GraphStore = (
+        EmbeddedStore(Path(location)) if name == "embedded" else RemoteStore(location)
+    )
     yield opened
     opened.close()
 
@@ -73,19 +74,30 @@ def graph_iri() -> Iterator[Any]:
 
 def sample(subject: str, marker: str = "v", n: int = 3) -> list[Triple]:
     triples: list[Triple] = [
-        (subject, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
-         IRI("http://www.w3.org/ns/dcat#Dataset")),
-        (subject, "https://schema.org/name",
-         Lit(f'{marker}: "quoted", back\\slash, new\nline, tab\t, ünïcödé ✓', XSD + "string")),
+        (
+            subject,
+            "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+            IRI("http://www.w3.org/ns/dcat#Dataset"),
+        ),
+        (
+            subject,
+            "https://schema.org/name",
+            Lit(f'{marker}: "quoted", back\\slash, new\nline, tab\t, ünïcödé ✓', XSD + "string"),
+        ),
         (subject, "http://purl.org/dc/terms/issued", Lit("2024-01-02T03:04:05", XSD + "dateTime")),
         (subject, "https://w3id.org/aiod-kg/ns#contentSizeKb", Lit("42", XSD + "integer")),
         (subject, "https://schema.org/isAccessibleForFree", Lit("true", XSD + "boolean")),
         (subject, "https://schema.org/latitude", Lit("12.5", XSD + "decimal")),
-        (subject, "http://purl.org/dc/terms/license",
-         IRI("https://creativecommons.org/licenses/by/4.0/")),
+        (
+            subject,
+            "http://purl.org/dc/terms/license",
+            IRI("https://creativecommons.org/licenses/by/4.0/"),
+        ),
     ]
-    triples += [(subject, "http://www.w3.org/ns/dcat#keyword", Lit(f"{marker}-{i}", XSD + "string"))
-                for i in range(n)]
+    triples += [
+        (subject, "http://www.w3.org/ns/dcat#keyword", Lit(f"{marker}-{i}", XSD + "string"))
+        for i in range(n)
+    ]
     return triples
 
 
@@ -179,24 +191,28 @@ def catalog_on(backend: tuple[str, str], tmp_path: Path) -> Iterator[Catalog]:
     # a base of its own: the engines are shared by the tests of this module, and a new
     # catalog rebuilds its index from the graphs under its base
     base = f"{BASE}/{uuid.uuid4().hex[:8]}"
-    settings = Settings(store=location, data_dir=str(tmp_path / "data"), base_url=base,
-                        private_store=str(tmp_path / "private"), sparql_timeout=5)
+    settings = Settings(
+        store=location,
+        data_dir=str(tmp_path / "data"),
+        base_url=base,
+        private_store=str(tmp_path / "private"),
+        sparql_timeout=5,
+    )
     catalog = Catalog(settings)
-    assert isinstance(catalog.store.public,
-                      EmbeddedStore if name == "embedded" else RemoteStore)
+    assert isinstance(catalog.store.public, EmbeddedStore if name == "embedded" else RemoteStore)
     yield catalog
     catalog.close()
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
     """The asset without what the server mints (its identifier in several fields, dates)."""
-    return {k: v for k, v in data.items()
-            if k != "aiod_entry" and v != data.get("identifier")}
+    return {k: v for k, v in data.items() if k != "aiod_entry" and v != data.get("identifier")}
 
 
 def test_catalog_behaves_the_same_on_every_backend(catalog_on: Catalog, tmp_path: Path) -> None:
-    reference = Catalog(Settings(store=str(tmp_path / "reference"),
-                                 base_url=catalog_on.settings.base_url))
+    reference = Catalog(
+        Settings(store=str(tmp_path / "reference"), base_url=catalog_on.settings.base_url)
+    )
     try:
         for name in ("datasets", "ml_models", "publications", "persons"):
             asset = ASSET_TYPES[name]
@@ -209,8 +225,9 @@ def test_catalog_behaves_the_same_on_every_backend(catalog_on: Catalog, tmp_path
             assert [r.ok for r in ours] == [r.ok for r in theirs]
             for mine, ref in zip(ours, theirs, strict=True):
                 if mine.ok:
-                    assert _comparable(catalog_on.get(asset, str(mine.identifier))) == \
-                        _comparable(reference.get(asset, str(ref.identifier)))
+                    assert _comparable(catalog_on.get(asset, str(mine.identifier))) == _comparable(
+                        reference.get(asset, str(ref.identifier))
+                    )
         datasets = ASSET_TYPES["datasets"]
         identifier = catalog_on.list(datasets, 0, 1)[0]["identifier"]
         changed = dict(catalog_on.get(datasets, identifier), name="renamed")
@@ -226,8 +243,12 @@ def test_catalog_behaves_the_same_on_every_backend(catalog_on: Catalog, tmp_path
 
 def test_drafts_stay_out_of_the_public_store(catalog_on: Catalog) -> None:
     datasets = ASSET_TYPES["datasets"]
-    record = {"name": "MARKER-draft", "platform": "example", "platform_resource_identifier": "d1",
-              "aiod_entry": {"status": "draft"}}
+    record = {
+        "name": "MARKER-draft",
+        "platform": "example",
+        "platform_resource_identifier": "d1",
+        "aiod_entry": {"status": "draft"},
+    }
     identifier = catalog_on.create(datasets, record)
     iri = catalog_on.iri(datasets, identifier)
     assert not catalog_on.store.public.has_graph(iri)
@@ -244,22 +265,34 @@ def test_drafts_stay_out_of_the_public_store(catalog_on: Catalog) -> None:
 def test_sparql_on_every_backend(catalog_on: Catalog) -> None:
     datasets = ASSET_TYPES["datasets"]
     for i in range(3):
-        catalog_on.create(datasets, {"name": f"sparql {i}", "platform": "example",
-                                     "platform_resource_identifier": f"s{i}",
-                                     "keyword": ["alpha", f"k{i}"]})
+        catalog_on.create(
+            datasets,
+            {
+                "name": f"sparql {i}",
+                "platform": "example",
+                "platform_resource_identifier": f"s{i}",
+                "keyword": ["alpha", f"k{i}"],
+            },
+        )
     service = SparqlService(catalog_on.store, catalog_on.settings)
-    query = ("SELECT ?name WHERE { ?d a dcat:Dataset ; dcat:keyword \"alpha\" ; schema:name ?name"
-             " FILTER(STRSTARTS(?name, \"sparql \")) } ORDER BY ?name")
+    query = (
+        'SELECT ?name WHERE { ?d a dcat:Dataset ; dcat:keyword "alpha" ; schema:name ?name'
+        ' FILTER(STRSTARTS(?name, "sparql ")) } ORDER BY ?name'
+    )
     rows = orjson.loads(service.query(query).body)["results"]["bindings"]
     assert [r["name"]["value"] for r in rows] == ["sparql 0", "sparql 1", "sparql 2"]
     csv = service.query(query, fmt="csv").body.decode()
     assert csv.split() == ["name", "sparql", "0", "sparql", "1", "sparql", "2"]
-    turtle = service.query("CONSTRUCT { ?d schema:name ?n } WHERE { ?d schema:name ?n "
-                           "FILTER(?n = \"sparql 1\") }", fmt="turtle").body
+    turtle = service.query(
+        'CONSTRUCT { ?d schema:name ?n } WHERE { ?d schema:name ?n FILTER(?n = "sparql 1") }',
+        fmt="turtle",
+    ).body
     assert b'"sparql 1"' in turtle
-    graphs = orjson.loads(service.query(
-        "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?d dcat:keyword \"alpha\" } }"
-    ).body)["results"]["bindings"]
+    graphs = orjson.loads(
+        service.query(
+            'SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?d dcat:keyword "alpha" } }'
+        ).body
+    )["results"]["bindings"]
     assert graphs[0]["n"]["value"] == "3"
 
 
@@ -284,17 +317,34 @@ def test_the_index_lives_in_data_dir_for_a_remote_store(
 def test_endpoint_urls_for_each_dialect() -> None:
     oxigraph = Endpoints.parse("sparql+http://127.0.0.1:7878")
     assert (oxigraph.base, oxigraph.query, oxigraph.update, oxigraph.store) == (
-        "http://127.0.0.1:7878", "/query", "/update", "/store")
+        "http://127.0.0.1:7878",
+        "/query",
+        "/update",
+        "/store",
+    )
     virtuoso = Endpoints.parse("sparql+http://dba:secret@127.0.0.1:8890/?dialect=virtuoso")
-    assert (virtuoso.query, virtuoso.update, virtuoso.auth, virtuoso.user, virtuoso.password) \
-        == ("/sparql", "/sparql-auth", "digest", "dba", "secret")
+    assert (virtuoso.query, virtuoso.update, virtuoso.auth, virtuoso.user, virtuoso.password) == (
+        "/sparql",
+        "/sparql-auth",
+        "digest",
+        "dba",
+        "secret",
+    )
     assert "secret" not in repr(virtuoso)
     fuseki = Endpoints.parse("sparql+https://example.org/ds?dialect=fuseki&timeout=5")
     assert (fuseki.base, fuseki.query, fuseki.store, fuseki.timeout) == (
-        "https://example.org", "/ds/query", "/ds/data", 5.0)
+        "https://example.org",
+        "/ds/query",
+        "/ds/data",
+        5.0,
+    )
     generic = Endpoints.parse("sparql+http://h:1/sparql?update=/up")
     assert (generic.dialect, generic.query, generic.update, generic.store) == (
-        "generic", "/sparql", "/up", None)
+        "generic",
+        "/sparql",
+        "/up",
+        None,
+    )
     with pytest.raises(ValueError):
         Endpoints.parse("http://127.0.0.1:7878")
     with pytest.raises(ValueError):
@@ -303,8 +353,11 @@ def test_endpoint_urls_for_each_dialect() -> None:
 
 def test_a_store_given_without_partition_gets_one(tmp_path: Path) -> None:
     settings = Settings(store=str(tmp_path / "s"), base_url=BASE)
-    catalog = Catalog(settings, store=EmbeddedStore(tmp_path / "own"),
-                      index=CatalogIndex(tmp_path / "index.sqlite"))
+    catalog = Catalog(
+        settings,
+        store=EmbeddedStore(tmp_path / "own"),
+        index=CatalogIndex(tmp_path / "index.sqlite"),
+    )
     try:
         assert isinstance(catalog.store, PartitionedStore)
     finally:

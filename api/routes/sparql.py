@@ -78,15 +78,20 @@ def _wants_html(request: Request) -> bool:
 
 
 def _answer(answer: Answer) -> Response:
-    return Response(answer.body, media_type=answer.media_type,
-                    headers={"Vary": "Accept", "Cache-Control": "no-store"})
+    return Response(
+        answer.body,
+        media_type=answer.media_type,
+        headers={"Vary": "Accept", "Cache-Control": "no-store"},
+    )
 
 
-async def _run_query(request: Request, text: str, default_graphs: list[str],
-                     named_graphs: list[str]) -> Response:
+async def _run_query(
+    request: Request, text: str, default_graphs: list[str], named_graphs: list[str]
+) -> Response:
     service = get_sparql(request)
     answer = await service.query_async(
-        text, accept=request.headers.get("accept"),
+        text,
+        accept=request.headers.get("accept"),
         fmt=",".join(request.query_params.getlist("format")) or None,
         default_graphs=default_graphs,
         named_graphs=named_graphs,
@@ -96,8 +101,9 @@ async def _run_query(request: Request, text: str, default_graphs: list[str],
 
 async def _run_update(request: Request, text: str) -> Response:
     if not request.headers.get("authorization"):
-        raise HTTPException(403, "SPARQL Update needs admin rights: "
-                                 "Authorization: Bearer <AIOD_KG_ADMIN_KEY>.")
+        raise HTTPException(
+            403, "SPARQL Update needs admin rights: Authorization: Bearer <AIOD_KG_ADMIN_KEY>."
+        )
     require_admin(request, get_settings(request))
     service = get_sparql(request)
     await run_in_threadpool(service.update, text)
@@ -115,43 +121,62 @@ def sparql_router() -> APIRouter:
     router = APIRouter(tags=["sparql"])
 
     @router.get(
-        "/sparql", operation_id="sparql_get",
+        "/sparql",
+        operation_id="sparql_get",
         summary="SPARQL 1.1 query (GET), service description or editor",
         response_class=Response,
-        responses={200: {"content": {f.media_type: {} for f in GRAPH_FORMATS}},
-                   400: {"description": "Syntax error (with line and column)"},
-                   406: {"description": "No acceptable format"},
-                   503: {"description": "Time limit reached"}},
+        responses={
+            200: {"content": {f.media_type: {} for f in GRAPH_FORMATS}},
+            400: {"description": "Syntax error (with line and column)"},
+            406: {"description": "No acceptable format"},
+            503: {"description": "Time limit reached"},
+        },
     )
     async def sparql_get(
         request: Request,
         query: Annotated[str | None, Query(description="The SPARQL query")] = None,
         default_graph_uri: Annotated[list[str] | None, Query(alias="default-graph-uri")] = None,
         named_graph_uri: Annotated[list[str] | None, Query(alias="named-graph-uri")] = None,
-        format: Annotated[str | None, Query(description="json, xml, csv, tsv, turtle, "
-                                                        "ntriples, jsonld, rdfxml, html")] = None,
+        format: Annotated[
+            str | None,
+            Query(description="json, xml, csv, tsv, turtle, ntriples, jsonld, rdfxml, html"),
+        ] = None,
     ) -> Response:
         if "update" in request.query_params:
             raise HTTPException(400, "SPARQL Update must be sent with POST.")
         if query is None or _wants_html(request):
             if _wants_html(request):
                 page, policy = editor_page(request.url.path, PREFIXES)
-                return HTMLResponse(page, headers={"Content-Security-Policy": policy,
-                                                   "Vary": "Accept"})
+                return HTMLResponse(
+                    page, headers={"Content-Security-Policy": policy, "Vary": "Accept"}
+                )
             return _description(request)
         return await _run_query(request, query, default_graph_uri or [], named_graph_uri or [])
 
     @router.post(
-        "/sparql", operation_id="sparql_post", summary="SPARQL 1.1 query or update (POST)",
+        "/sparql",
+        operation_id="sparql_post",
+        summary="SPARQL 1.1 query or update (POST)",
         response_class=Response,
-        openapi_extra={"requestBody": {"content": {
-            FORM: {"schema": {"type": "object", "properties": {
-                "query": {"type": "string"}, "update": {"type": "string"},
-                "default-graph-uri": {"type": "array", "items": {"type": "string"}},
-                "named-graph-uri": {"type": "array", "items": {"type": "string"}}}}},
-            QUERY_MEDIA: {"schema": {"type": "string"}},
-            UPDATE_MEDIA: {"schema": {"type": "string"}},
-        }}},
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    FORM: {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "query": {"type": "string"},
+                                "update": {"type": "string"},
+                                "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+                                "named-graph-uri": {"type": "array", "items": {"type": "string"}},
+                            },
+                        }
+                    },
+                    QUERY_MEDIA: {"schema": {"type": "string"}},
+                    UPDATE_MEDIA: {"schema": {"type": "string"}},
+                }
+            }
+        },
     )
     async def sparql_post(request: Request) -> Response:
         settings = get_settings(request)
@@ -162,8 +187,9 @@ def sparql_router() -> APIRouter:
         params = request.query_params
         if media not in (FORM, QUERY_MEDIA, UPDATE_MEDIA):
             raise HTTPException(
-                415, f"Unsupported Content-Type {media!r}; use {FORM}, {QUERY_MEDIA} or "
-                     f"{UPDATE_MEDIA}.")
+                415,
+                f"Unsupported Content-Type {media!r}; use {FORM}, {QUERY_MEDIA} or {UPDATE_MEDIA}.",
+            )
         body = await request.body()
         if len(body) > settings.max_body_bytes:
             raise HTTPException(413, f"Request body larger than {settings.max_body_bytes} bytes.")
@@ -184,7 +210,8 @@ def sparql_router() -> APIRouter:
             return await _run_query(request, form["query"][-1], defaults, named)
         if media == UPDATE_MEDIA:
             return await _run_update(request, text)
-        return await _run_query(request, text, params.getlist("default-graph-uri"),
-                                params.getlist("named-graph-uri"))
+        return await _run_query(
+            request, text, params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
+        )
 
     return router

@@ -11,63 +11,93 @@ import hashlib
 import json
 
 EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("Datasets and their names", """SELECT ?dataset ?name ?issued WHERE {
+    (
+        "Datasets and their names",
+        """SELECT ?dataset ?name ?issued WHERE {
   ?dataset a dcat:Dataset ;
            schema:name ?name .
   OPTIONAL { ?dataset dct:issued ?issued }
 }
-LIMIT 100"""),
-    ("Number of assets of every type", """SELECT ?type (COUNT(?asset) AS ?assets) WHERE {
+LIMIT 100""",
+    ),
+    (
+        "Number of assets of every type",
+        """SELECT ?type (COUNT(?asset) AS ?assets) WHERE {
   ?asset a ?type .
 }
 GROUP BY ?type
-ORDER BY DESC(?assets)"""),
-    ("Assets per platform", """SELECT ?platform (COUNT(?asset) AS ?assets) WHERE {
+ORDER BY DESC(?assets)""",
+    ),
+    (
+        "Assets per platform",
+        """SELECT ?platform (COUNT(?asset) AS ?assets) WHERE {
   ?asset aiod:platform ?platform .
 }
 GROUP BY ?platform
-ORDER BY DESC(?assets)"""),
-    ("Names containing a word", """SELECT ?asset ?name WHERE {
+ORDER BY DESC(?assets)""",
+    ),
+    (
+        "Names containing a word",
+        """SELECT ?asset ?name WHERE {
   ?asset schema:name ?name .
   FILTER(CONTAINS(LCASE(?name), "learning"))
 }
-LIMIT 50"""),
-    ("Datasets with a keyword", """SELECT ?dataset ?name WHERE {
+LIMIT 50""",
+    ),
+    (
+        "Datasets with a keyword",
+        """SELECT ?dataset ?name WHERE {
   ?dataset a dcat:Dataset ;
            dcat:keyword "image classification" ;
            schema:name ?name .
 }
-LIMIT 50"""),
-    ("Datasets and their creators", """SELECT ?dataset ?name ?creatorName WHERE {
+LIMIT 50""",
+    ),
+    (
+        "Datasets and their creators",
+        """SELECT ?dataset ?name ?creatorName WHERE {
   ?dataset a dcat:Dataset ;
            schema:name ?name ;
            dct:creator ?creator .
   ?creator schema:name ?creatorName .
 }
-LIMIT 50"""),
-    ("Most recently published", """SELECT ?asset ?name ?issued WHERE {
+LIMIT 50""",
+    ),
+    (
+        "Most recently published",
+        """SELECT ?asset ?name ?issued WHERE {
   ?asset dct:issued ?issued ;
          schema:name ?name .
 }
 ORDER BY DESC(?issued)
-LIMIT 20"""),
-    ("Everything about one dataset (DESCRIBE)", """DESCRIBE ?dataset WHERE {
+LIMIT 20""",
+    ),
+    (
+        "Everything about one dataset (DESCRIBE)",
+        """DESCRIBE ?dataset WHERE {
   ?dataset a dcat:Dataset .
 }
-LIMIT 1"""),
-    ("Distributions of datasets (CONSTRUCT)", """CONSTRUCT {
+LIMIT 1""",
+    ),
+    (
+        "Distributions of datasets (CONSTRUCT)",
+        """CONSTRUCT {
   ?dataset dcat:distribution ?distribution .
   ?distribution dcat:downloadURL ?url .
 } WHERE {
   ?dataset dcat:distribution ?distribution .
   ?distribution dcat:downloadURL ?url .
 }
-LIMIT 100"""),
-    ("Triples per asset graph", """SELECT ?graph (COUNT(*) AS ?triples) WHERE {
+LIMIT 100""",
+    ),
+    (
+        "Triples per asset graph",
+        """SELECT ?graph (COUNT(*) AS ?triples) WHERE {
   GRAPH ?graph { ?s ?p ?o }
 }
 GROUP BY ?graph
-LIMIT 20"""),
+LIMIT 20""",
+    ),
 )
 
 _PAGE = """<!doctype html>
@@ -265,8 +295,7 @@ if (given) run();
 
 def _js(value: object) -> str:
     """JSON safe to embed in a <script> element."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace(
-        "&", "\\u0026")
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def editor_page(endpoint: str, prefixes: dict[str, str]) -> tuple[str, str]:
