@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse
 
-from api import errors
+from api import errors, hardening
+from api.auth.routes import auth_router
 from api.limits import BodySizeLimit
 from api.routes.assets import all_asset_routers
 from api.routes.meta import meta_router, root_router
@@ -25,12 +26,16 @@ DESCRIPTION = """
 aiod-kg is a knowledge-graph catalog of AI assets (datasets, models, publications, ...).
 It speaks the AIoD REST API v2 (also under `/v2/`); every asset is also RDF
 (JSON-LD, Turtle, N-Triples, RDF/XML via `Accept` or `?format=`).
-Writes need `Authorization: Bearer <AIOD_KG_ADMIN_KEY>`.
+Reads are open for published assets. Writes, drafts and restricted assets need
+`Authorization: Bearer <token>`: an OIDC access token, an API key or the admin key.
 """
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
     settings = settings or get_settings()
+    problems = hardening.production_problems(settings)
+    if problems:  # production mode with a missing or default secret: refuse to start
+        raise RuntimeError("Refusing to start in production mode: " + " ".join(problems))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +47,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         finally:
             if app.state.search is not None:
                 app.state.search.close()
+            if getattr(app.state, "oidc", None) is not None:
+                app.state.oidc.close()
             if own:
                 app.state.catalog.close()
 
@@ -58,7 +65,9 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         app.state.catalog = catalog
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    hardening.install(app, settings)  # rate limits, CORS, security headers (outermost)
     app.include_router(root_router())
+    app.include_router(auth_router())
     app.include_router(publishing_router())
     app.include_router(oai_router())
     app.include_router(sparql_router())

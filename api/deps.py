@@ -1,12 +1,12 @@
-"""FastAPI dependencies: the catalog, the settings, the admin check."""
+"""FastAPI dependencies: the catalog, the settings, the admin check (principals: api/auth)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from api.auth.principal import challenge, principal_sync
 from kg.catalog import Catalog
 from kg.settings import Settings
 
@@ -26,21 +26,17 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def require_admin(request: Request, settings: SettingsDep) -> None:
-    """Writes need ``Authorization: Bearer <AIOD_KG_ADMIN_KEY>`` (full auth: its own issue)."""
-    challenge = {"WWW-Authenticate": 'Bearer realm="aiod-kg"'}
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    """Admin rights (the bootstrap ``AIOD_KG_ADMIN_KEY``, an admin token or API key):
+    401 without credentials, 403 with credentials that are not an admin's (api/auth)."""
+    principal = principal_sync(request)
+    if not principal.authenticated:
         raise HTTPException(
-            401, "This request needs an API key: Authorization: Bearer <key>.", headers=challenge
+            401, "This request needs admin rights: Authorization: Bearer <key>.",
+            headers=challenge(),
         )
-    key = settings.admin_key.get_secret_value() if settings.admin_key else ""
-    if not key:
-        raise HTTPException(
-            403, "Writes are disabled: no admin key is configured (set AIOD_KG_ADMIN_KEY)."
-        )
-    if not hmac.compare_digest(token.strip().encode(), key.encode()):
-        raise HTTPException(401, "Invalid API key.", headers=challenge)
+    if not principal.admin:
+        raise HTTPException(403, "This request needs admin rights.",
+                            headers=challenge("insufficient_scope"))
 
 
 AdminDep = Annotated[None, Depends(require_admin)]

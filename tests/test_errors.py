@@ -176,7 +176,8 @@ def test_writes_are_off_without_a_configured_key(tmp_path: Any) -> None:
     catalog = Catalog(settings)
     try:
         with TestClient(create_app(settings, catalog)) as c:
-            detail = assert_envelope(c.post("/datasets", json=GOOD, headers=AUTH), 403)
+            # no admin key, no identity provider, no API key: no credential is valid
+            detail = assert_envelope(c.post("/datasets", json=GOOD, headers=AUTH), 401)
             assert "AIOD_KG_ADMIN_KEY" in detail
     finally:
         catalog.close()

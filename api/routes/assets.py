@@ -15,7 +15,9 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.deps import AdminDep, CatalogDep
+from api.auth.guard import check_create, check_delete, check_replace, readable, visible_page
+from api.auth.principal import PrincipalDep, get_access
+from api.deps import CatalogDep
 from api.linked_data import asset_get, croissant_body
 from api.negotiation import Format, body_format, choose_format
 from kg.catalog import Catalog
@@ -104,6 +106,7 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
     def list_assets(
         request: Request,
         catalog: CatalogDep,
+        principal: PrincipalDep,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 10,
         date_modified_after: Annotated[datetime | None, Query()] = None,
@@ -113,10 +116,12 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         fmt = choose_format(request)
         limit = min(limit, catalog.settings.max_page_size)
         after, before = _timestamp(date_modified_after), _timestamp(date_modified_before)
+        # only what the caller may read (kg/access.py): anonymous callers see published assets
+        documents = visible_page(catalog, get_access(request), principal, asset, offset, limit,
+                                 after, before)
         if fmt.name == "json":  # straight from the document cache, no parsing
-            documents = catalog.list_documents(asset, offset, limit, after, before)
             return _respond(b"[" + b",".join(documents) + b"]", fmt)
-        items = catalog.list(asset, offset, limit, after, before)
+        items = [dict(orjson.loads(d)) for d in documents]
         return _respond(render_many(catalog, asset, items, fmt.name), fmt)
 
     @router.get(
@@ -133,9 +138,12 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
     async def get_asset(
         request: Request,
         catalog: CatalogDep,
+        principal: PrincipalDep,
         identifier: IdentifierPath,
         format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
     ) -> Response:
+        # 404, exactly as for a missing asset, unless the caller may read it (kg/access.py)
+        readable(catalog, get_access(request), principal, asset, identifier)
         # the asset IRI: content negotiation (HTML, Croissant too), ETag, 304 (api/linked_data)
         return await asset_get(request, catalog, asset, identifier)
 
@@ -157,11 +165,15 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
             }
         },
     )
-    async def create_asset(request: Request, catalog: CatalogDep, _: AdminDep) -> Response:
+    async def create_asset(
+        request: Request, catalog: CatalogDep, principal: PrincipalDep
+    ) -> Response:
         fmt = body_format(request)
         raw = await request.body()
         data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
+        data = check_create(principal, asset, data)  # 401/403; user uploads start as drafts
         identifier = await run_in_threadpool(catalog.create, asset, data)
+        get_access(request).set_owner(identifier, principal.subject)  # the creator administers it
         return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
 
     @router.put(
@@ -171,11 +183,12 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         openapi_extra=body_doc,
     )
     async def replace_asset(
-        request: Request, catalog: CatalogDep, identifier: IdentifierPath, _: AdminDep
+        request: Request, catalog: CatalogDep, identifier: IdentifierPath, principal: PrincipalDep
     ) -> Response:
         fmt = body_format(request)
         raw = await request.body()
         data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
+        data = check_replace(catalog, get_access(request), principal, asset, identifier, data)
         await run_in_threadpool(catalog.replace, asset, identifier, data)
         return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
 
@@ -184,8 +197,13 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         operation_id=f"delete_{asset.singular}{suffix}",
         summary=f"Delete a {asset.singular}",
     )
-    def delete_asset(catalog: CatalogDep, identifier: IdentifierPath, _: AdminDep) -> Response:
+    def delete_asset(
+        request: Request, catalog: CatalogDep, identifier: IdentifierPath, principal: PrincipalDep
+    ) -> Response:
+        access = get_access(request)
+        check_delete(catalog, access, principal, asset, identifier)
         catalog.delete(asset, identifier)
+        access.forget([identifier])
         return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
 
     return router

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from api.auth.guard import readable, visible_page
+from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.negotiation import choose_format
+from kg.errors import NotFound
 from kg.fields import ASSET_TYPES, AssetType
 from kg.representation import inline_context, render_many, render_one
+from kg.taxonomies import TAXONOMY_FILES, taxonomy
 
 
 def _asset_type(name: str) -> AssetType:
@@ -35,8 +39,10 @@ def meta_router(suffix: str = "") -> APIRouter:
         tags=["counts"],
         summary="Number of assets of every type, per platform",
     )
-    def counts(catalog: CatalogDep) -> Response:
-        return _json(catalog.counts())
+    def counts(request: Request, catalog: CatalogDep, principal: PrincipalDep) -> Response:
+        # what the caller may read: anonymous callers count published assets only
+        found = get_access(request).count_by_platform(principal)
+        return _json({name: found[name] for name in ASSET_TYPES if found.get(name)})
 
     @router.get(
         "/counts/{asset_type}",
@@ -45,9 +51,18 @@ def meta_router(suffix: str = "") -> APIRouter:
         summary="Number of assets of one type (per platform with detailed=true)",
     )
     def count_type(
-        catalog: CatalogDep, asset_type: str, detailed: Annotated[bool, Query()] = False
+        request: Request,
+        catalog: CatalogDep,
+        principal: PrincipalDep,
+        asset_type: str,
+        detailed: Annotated[bool, Query()] = False,
     ) -> Response:
-        return _json(catalog.count(_asset_type(asset_type), detailed))
+        asset = _asset_type(asset_type)
+        access = get_access(request)
+        if detailed:
+            found = access.count_by_platform(principal, asset.collection)
+            return _json(found.get(asset.collection, {}))
+        return _json(access.count(principal, asset.collection))
 
     @router.get(
         "/platforms/{platform}/{asset_type}",
@@ -58,6 +73,7 @@ def meta_router(suffix: str = "") -> APIRouter:
     def platform_assets(
         request: Request,
         catalog: CatalogDep,
+        principal: PrincipalDep,
         platform: str,
         asset_type: str,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
@@ -66,7 +82,10 @@ def meta_router(suffix: str = "") -> APIRouter:
     ) -> Response:
         asset = _asset_type(asset_type)
         fmt = choose_format(request)
-        items = catalog.list(asset, offset, limit, platform=platform)
+        limit = min(limit, catalog.settings.max_page_size)
+        documents = visible_page(catalog, get_access(request), principal, asset, offset, limit,
+                                 platform=platform)
+        items = [dict(orjson.loads(d)) for d in documents]
         return Response(
             render_many(catalog, asset, items, fmt.name),
             media_type=fmt.media_type,
@@ -82,6 +101,7 @@ def meta_router(suffix: str = "") -> APIRouter:
     def platform_asset(
         request: Request,
         catalog: CatalogDep,
+        principal: PrincipalDep,
         platform: str,
         asset_type: str,
         platform_resource_identifier: str,
@@ -89,9 +109,33 @@ def meta_router(suffix: str = "") -> APIRouter:
     ) -> Response:
         asset = _asset_type(asset_type)
         fmt = choose_format(request)
-        data = catalog.by_platform(asset, platform, platform_resource_identifier)
-        body = render_one(catalog, asset, str(data["identifier"]), fmt.name)
+        entry = get_access(request).find_platform(
+            principal, asset.collection, platform, platform_resource_identifier
+        )
+        if entry is None:  # missing or not readable by the caller: the same answer
+            raise NotFound(
+                f"{asset.label} '{platform_resource_identifier}' of platform '{platform}' "
+                "not found in the database."
+            )
+        body = render_one(catalog, asset, entry.identifier, fmt.name)
         return Response(body, media_type=fmt.media_type, headers={"Vary": "Accept"})
+
+    for taxonomy_name in TAXONOMY_FILES:
+
+        def make(name: str) -> Any:
+            def terms() -> Response:
+                return _json(taxonomy(name))
+
+            return terms
+
+        router.add_api_route(
+            f"/{taxonomy_name}",
+            make(taxonomy_name),
+            methods=["GET"],
+            operation_id=f"taxonomy_{taxonomy_name}{suffix}",
+            tags=["taxonomies"],
+            summary=f"The {taxonomy_name.replace('_', ' ')} taxonomy",
+        )
 
     @router.get(
         "/assets/{identifier}",
@@ -102,12 +146,14 @@ def meta_router(suffix: str = "") -> APIRouter:
     async def any_asset(
         request: Request,
         catalog: CatalogDep,
+        principal: PrincipalDep,
         identifier: str,
         format: Annotated[str | None, Query()] = None,
     ) -> Response:
         asset = catalog.type_of_identifier(identifier)
         if asset is None:
             raise HTTPException(404, f"Asset '{identifier}' not found in the database.")
+        readable(catalog, get_access(request), principal, asset, identifier)
         fmt = choose_format(request)
         body = await run_in_threadpool(render_one, catalog, asset, identifier, fmt.name)
         return Response(body, media_type=fmt.media_type, headers={"Vary": "Accept"})
@@ -127,9 +173,15 @@ def meta_router(suffix: str = "") -> APIRouter:
         status_code=307,
     )
     def content(
-        catalog: CatalogDep, asset_type: str, identifier: str, distribution_idx: int = 0
+        request: Request,
+        catalog: CatalogDep,
+        principal: PrincipalDep,
+        asset_type: str,
+        identifier: str,
+        distribution_idx: int = 0,
     ) -> Response:
         asset = _asset_type(asset_type)
+        readable(catalog, get_access(request), principal, asset, identifier)
         data = catalog.get(asset, identifier)
         distributions = data.get("distribution") or []
         if not 0 <= distribution_idx < len(distributions):

@@ -1,0 +1,193 @@
+"""OAuth2 resource server: validate OIDC access tokens (JWT) of any provider (Keycloak in AIoD).
+
+* discovery: ``<issuer>/.well-known/openid-configuration`` (its ``issuer`` must match) gives
+  the ``jwks_uri``;
+* the JWKS is cached for ``oidc_jwks_ttl`` seconds; a token signed with a key id the cache does
+  not know makes one refetch (at most one per ``oidc_jwks_min_refresh`` seconds), which is how
+  a provider's key rotation is followed -- and a retired key stops working with that refetch;
+* signatures with the configured asymmetric algorithms only (``none`` and HMAC never: an HMAC
+  "signed" with the public key would otherwise verify), then ``iss``, ``aud``, ``exp``,
+  ``nbf`` (and ``iat``) with ``oidc_leeway`` seconds of clock skew.
+
+JOSE is done by joserfc, the JOSE implementation of the Authlib project (Authlib's own
+``authlib.jose`` is deprecated in its favour).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
+from joserfc.jwt import JWTClaimsRegistry
+
+from kg.settings import Settings
+
+FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+
+
+class TokenError(Exception):
+    """The token is not acceptable; the message is safe to show."""
+
+
+class ProviderError(Exception):
+    """The identity provider could not be reached or answered nonsense."""
+
+
+def claim_at(claims: dict[str, Any], path: str) -> Any:
+    """The value at a dotted claim path (``realm_access.roles``), or None."""
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class OidcValidator:
+    """Validates access tokens of one issuer. Thread-safe; blocking I/O on cache misses."""
+
+    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+        if not settings.oidc_issuer:
+            raise ValueError("OidcValidator needs AIOD_KG_OIDC_ISSUER")
+        self.issuer = settings.oidc_issuer
+        self.audiences = split(settings.oidc_audience)
+        self.algorithms = [a for a in split(settings.oidc_algorithms)
+                           if a not in FORBIDDEN_ALGORITHMS]
+        self.leeway = settings.oidc_leeway
+        self.ttl = settings.oidc_jwks_ttl
+        self.min_refresh = settings.oidc_jwks_min_refresh
+        self.discovery_url = settings.oidc_discovery_url or (
+            self.issuer.rstrip("/") + "/.well-known/openid-configuration")
+        self.jwks_url = settings.oidc_jwks_url
+        self._client = client or httpx.Client(timeout=settings.oidc_timeout)
+        self._lock = threading.Lock()
+        self._keys: KeySet | None = None
+        self._fetched = 0.0  # monotonic time of the last JWKS fetch
+        self.fetches = 0  # JWKS downloads so far (tests and logs read it)
+
+    # ------------------------------------------------------------------ keys
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            response = self._client.get(url, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            document = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ProviderError(f"{url}: {exc}") from exc
+        if not isinstance(document, dict):
+            raise ProviderError(f"{url}: not a JSON object")
+        return document
+
+    def _jwks_uri(self) -> str:
+        if self.jwks_url:
+            return self.jwks_url
+        document = self._get_json(self.discovery_url)
+        if document.get("issuer") != self.issuer:
+            raise ProviderError(f"discovery says issuer {document.get('issuer')!r}, "
+                                f"expected {self.issuer!r}")
+        uri = document.get("jwks_uri")
+        if not isinstance(uri, str):
+            raise ProviderError("discovery document without jwks_uri")
+        self.jwks_url = uri
+        return uri
+
+    def _fetch(self) -> KeySet:
+        document = self._get_json(self._jwks_uri())
+        try:
+            keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+        except (JoseError, ValueError, KeyError, TypeError) as exc:
+            raise ProviderError(f"invalid JWKS: {exc}") from exc
+        self._keys, self._fetched = keys, time.monotonic()
+        self.fetches += 1
+        return keys
+
+    def keys(self, unknown_kid: bool = False) -> KeySet:
+        """The cached key set; refetched when stale, or once for an unknown key id (rate
+        limited: a flood of tokens with made-up key ids costs one fetch per interval)."""
+        with self._lock:
+            age = time.monotonic() - self._fetched
+            if self._keys is None or age >= self.ttl:
+                return self._fetch()
+            if unknown_kid and age >= self.min_refresh:
+                return self._fetch()
+            return self._keys
+
+    # ------------------------------------------------------------------ tokens
+
+    def validate(self, token: str) -> dict[str, Any]:
+        """The token's claims if it is valid, else ``TokenError``."""
+        try:
+            header = extract_compact(token.encode()).headers()
+        except (JoseError, ValueError, TypeError, UnicodeError) as exc:
+            raise TokenError("The token is not a well-formed JWT.") from exc
+        algorithm = header.get("alg")
+        if algorithm not in self.algorithms:
+            raise TokenError(f"Token algorithm {algorithm!r} is not accepted.")
+        keys = self.keys()
+        try:
+            try:
+                decoded = jwt.decode(token, keys, algorithms=self.algorithms)
+            except InvalidKeyIdError:
+                decoded = jwt.decode(token, self.keys(unknown_kid=True),
+                                     algorithms=self.algorithms)
+        except InvalidKeyIdError as exc:
+            raise TokenError("The token is signed with an unknown key.") from exc
+        except (JoseError, ValueError, TypeError) as exc:
+            raise TokenError(f"Invalid token signature or encoding ({exc}).") from exc
+        claims = dict(decoded.claims)
+        self.check_claims(claims)
+        return claims
+
+    def check_claims(self, claims: dict[str, Any]) -> None:
+        options: dict[str, Any] = {
+            "iss": {"essential": True, "value": self.issuer},
+            "exp": {"essential": True},
+            "sub": {"essential": True},
+        }
+        if self.audiences:
+            options["aud"] = {"essential": True, "values": self.audiences}
+        registry = JWTClaimsRegistry(leeway=self.leeway, **options)
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise TokenError(f"Token rejected: {exc.description or exc.error}.") from exc
+        if claims.get("active") is False:
+            raise TokenError("Token rejected: the account is not active.")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def roles_from(claims: dict[str, Any], paths: Sequence[str]) -> frozenset[str]:
+    found: set[str] = set()
+    for path in paths:
+        found.update(strings(claim_at(claims, path)))
+    return frozenset(found)
+
+
+def groups_from(claims: dict[str, Any], path: str) -> frozenset[str]:
+    """Group names; Keycloak's full paths (``/hospital``) are kept and also given bare."""
+    found: set[str] = set()
+    for group in strings(claim_at(claims, path)):
+        found.add(group)
+        found.add(group.lstrip("/"))
+    return frozenset(g for g in found if g)
