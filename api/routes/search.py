@@ -11,10 +11,13 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
+from api.auth.guard import readable
+from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from kg.catalog import Catalog
 from kg.errors import NotFound
 from kg.fields import ASSET_TYPES, AssetType
+from kg.partition import is_public_status
 from kg.search.index import Mode, SearchIndex, SearchQuery
 from kg.search.text import description_of, name_of
 from kg.settings import Settings
@@ -78,9 +81,13 @@ def _load(catalog: Catalog, asset_type: str, identifier: str) -> dict[str, Any] 
     if asset is None:
         return None
     try:
-        return catalog.get(asset, identifier)
+        data = catalog.get(asset, identifier)
     except NotFound:  # deleted since it was indexed
         return None
+    entry = data.get("aiod_entry")
+    if isinstance(entry, dict) and not is_public_status(entry.get("status")):
+        return None  # made non-public since it was indexed (kg/access.py)
+    return data
 
 
 def search_router(suffix: str = "") -> APIRouter:
@@ -194,6 +201,7 @@ def search_router(suffix: str = "") -> APIRouter:
     def similar(
         request: Request,
         catalog: CatalogDep,
+        principal: PrincipalDep,
         asset_type: str,
         identifier: str,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -201,9 +209,13 @@ def search_router(suffix: str = "") -> APIRouter:
     ) -> Response:
         asset = _asset_type(asset_type)
         index = get_search(request)
-        catalog.get(asset, identifier)  # 404 unless it exists (and is readable)
+        # the same 404 as a missing asset unless the caller may read it (kg/access.py)
+        facts = readable(catalog, get_access(request), principal, asset, identifier)
         hits = index.similar(identifier, limit, types=type or ())
         if hits is None:
+            if not facts.public:  # the caller may read it: no secret that it exists
+                raise HTTPException(404, f"{asset.label} '{identifier}' is not published; only "
+                                         "published assets are searchable.")
             raise HTTPException(404, f"{asset.label} '{identifier}' is not in the search index.")
         items = []
         for hit in hits:

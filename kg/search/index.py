@@ -404,6 +404,14 @@ class SearchIndex:
     def _on_change(self, event: ChangeEvent) -> None:
         if self._closed:
             return
+        if event.kind == "delete" or event.asset is None or not _public(event.asset):
+            # an asset that stops being public is hidden at once (no window in which search
+            # still finds a new draft or a restricted asset); the indexes drop it in the
+            # background with the queued event
+            with self._lock:
+                docno = self.by_identifier.get(event.identifier)
+                if docno is not None:
+                    self.cols.alive[docno] = False
         with self._idle:
             self._pending += 1
         self._queue.put(event)
