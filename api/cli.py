@@ -383,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_harvest_parser(sub)
     add_search_parsers(sub)
+    from api.auth.cli import add_api_key_parser
+
+    add_api_key_parser(sub)
     return parser
 
 
