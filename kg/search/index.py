@@ -642,7 +642,11 @@ class SearchIndex:
         candidates = set(dense) | set(lexical)
         # documents carrying a label close to the query are candidates too (small postings)
         if len(label_sims):
-            top = np.argsort(-label_sims)[:LABELS_PER_QUERY]
+            if len(label_sims) > LABELS_PER_QUERY:
+                top = np.argpartition(-label_sims, LABELS_PER_QUERY)[:LABELS_PER_QUERY]
+            else:
+                top = np.arange(len(label_sims))
+            top = top[np.argsort(-label_sims[top])]
             for label_id in top:
                 if label_sims[label_id] < LABEL_MIN_SIMILARITY:
                     break
@@ -658,15 +662,22 @@ class SearchIndex:
         if missing and lexical is not None:
             more, _ = self.lexical.search(text, len(missing), q.filter, within=missing)
             lexical = {**lexical, **self._valid(more)}
-        scores: dict[int, float] = {}
-        parts: dict[int, tuple[float, float, float]] = {}
-        for i, docno in enumerate(docnos.tolist()):
-            d = float(dense_scores[i])
-            ids = self.cols.labels[docno]
-            lab = float(label_sims[ids].max()) if len(ids) else d
-            lex = lexical.get(docno, 0.0)
-            scores[docno] = d + lab + LEXICAL_WEIGHT * lex
-            parts[docno] = (d, lab, lex)
+        # best label similarity per candidate, vectorised (no labels: the dense score)
+        label_lists = [self.cols.labels[d] for d in docnos.tolist()]
+        sizes = np.fromiter((len(x) for x in label_lists), dtype=np.int64, count=len(docnos))
+        label_best = dense_scores.astype(np.float32).copy()
+        has = sizes > 0
+        if has.any() and len(label_sims):
+            flat = np.concatenate([x for x in label_lists if len(x)])
+            starts = np.concatenate([[0], np.cumsum(sizes[has])[:-1]])
+            label_best[has] = np.maximum.reduceat(label_sims[flat], starts)
+        lex_scores = np.fromiter((lexical.get(d, 0.0) for d in docnos.tolist()),
+                                 dtype=np.float32, count=len(docnos))
+        total = dense_scores + label_best + LEXICAL_WEIGHT * lex_scores
+        scores = dict(zip(docnos.tolist(), total.tolist(), strict=True))
+        parts = {d: (float(a), float(b), float(c)) for d, a, b, c in zip(
+            docnos.tolist(), dense_scores.tolist(), label_best.tolist(), lex_scores.tolist(),
+            strict=True)}
         return scores, parts
 
     def _hit(self, docno: int, score: float, parts: tuple[float, float, float]) -> Hit:

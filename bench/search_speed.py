@@ -1,0 +1,161 @@
+"""Search speed: indexing assets/s and query latency (p50/p99, embedding included).
+
+    python bench/search_speed.py [--sizes 100000,1000000] [--model static] \
+        [--minilm-sample 2000] [--queries 200]
+
+Synthetic assets are made from the shared search-eval corpus (names, ~50-word descriptions of
+real sentences, 2-4 labels from a pool of real tags and synthetic keywords) and indexed by
+``SearchIndex.index_documents`` in batches of 512: the search index's own cost (embedding,
+tantivy, faiss, labels), not the catalog's (validation, store). For each size: indexing
+rate, then hybrid queries (a third of them filtered) with p50/p99 wall time per query.
+``--minilm-sample`` also indexes that many assets with the full MiniLM model, to compare
+indexing rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.machine import describe
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "search-eval"
+TYPES = ("datasets", "ml_models", "publications")
+PLATFORMS = ("huggingface", "openml", "zenodo", "aiod")
+LICENSES = ("https://opensource.org/licenses/MIT",
+            "https://creativecommons.org/licenses/by/4.0/", None)
+
+
+def sentences_and_tags() -> tuple[list[str], list[str], list[str], list[str]]:
+    corpus = [json.loads(line) for line in (SHARED / "corpus.jsonl").read_text().splitlines()]
+    sentences: list[str] = []
+    words: set[str] = set()
+    for item in corpus:
+        for sentence in item["description"].replace("\n", " ").split(". "):
+            if 5 <= len(sentence.split()) <= 40:
+                sentences.append(sentence.strip().rstrip(".") + ".")
+                words.update(w.lower() for w in sentence.split() if w.isalpha() and len(w) > 3)
+    tags = sorted({t for item in corpus for t in item["tags"]})
+    names = [item["name"] for item in corpus]
+    return sentences, tags, names, sorted(words)
+
+
+def make_documents(n: int, seed: int = 7) -> list:
+    from kg.search.text import SearchDocument
+
+    rng = random.Random(seed)
+    sentences, tags, names, words = sentences_and_tags()
+    keywords = tags + [f"{a} {b}" for a, b in zip(rng.choices(words, k=20_000),
+                                                   rng.choices(words, k=20_000), strict=True)]
+    docs = []
+    for i in range(n):
+        description = " ".join(rng.choices(sentences, k=3))
+        labels = tuple(dict.fromkeys(rng.choices(tags, k=2) + rng.choices(keywords, k=2)))
+        docs.append(SearchDocument(
+            identifier=f"data_{i:024d}", type=rng.choice(TYPES),
+            name=f"{rng.choice(names)} {i}", description=description,
+            keywords=labels, labels=labels, platform=rng.choice(PLATFORMS),
+            license=rng.choice(LICENSES), date=730_000 + rng.randrange(9000),
+            date_modified="2026-01-01T00:00:00",
+        ))
+    return docs
+
+
+def queries(n: int, seed: int = 11) -> list:
+    from kg.search.index import SearchQuery
+
+    rng = random.Random(seed)
+    texts = [json.loads(line)["query"]
+             for f in (SHARED / "dev_queries.jsonl",
+                       Path(__file__).parent / "queries" / "search_val_queries.jsonl")
+             for line in f.read_text().splitlines() if line.strip()]
+    _, _, names, words = sentences_and_tags()
+    out = []
+    for i in range(n):
+        kind = i % 3
+        if kind == 0:
+            text = rng.choice(texts)
+        elif kind == 1:
+            text = f"{rng.choice(names)} {' '.join(rng.choices(words, k=2))}"
+        else:
+            text = " ".join(rng.choices(words, k=rng.randint(2, 6)))
+        filtered = i % 3 == 2
+        out.append(SearchQuery(text, types=[rng.choice(TYPES)] if filtered else (),
+                               platforms=[rng.choice(PLATFORMS)] if filtered else ()))
+    return out
+
+
+def index_rate(index, docs: list, batch: int = 512, label: str = "") -> float:
+    started = time.perf_counter()
+    last = started
+    for start in range(0, len(docs), batch):
+        index.index_documents(docs[start:start + batch])
+        now = time.perf_counter()
+        if now - last > 30:
+            done = start + batch
+            print(f"  {label}{done} indexed, {done / (now - started):.0f} assets/s", flush=True)
+            last = now
+    return len(docs) / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--model", choices=("minilm", "static"), default="static")
+    parser.add_argument("--minilm-sample", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args(argv)
+
+    from kg.search.index import SearchIndex
+
+    print(describe(("faiss-cpu", "tantivy", "sentence-transformers", "torch", "model2vec",
+                    "numpy")))
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    docs = make_documents(max([*sizes, args.minilm_sample]))
+    qs = queries(args.queries)
+    with tempfile.TemporaryDirectory(prefix="aiodkg-searchs-") as tmp:
+        if args.minilm_sample:
+            index = SearchIndex(Path(tmp) / "minilm", model="minilm")
+            index.warm_up()
+            index.index_documents(docs[:64])  # warm up torch
+            rate = index_rate(index, docs[64:args.minilm_sample], label="minilm: ")
+            print(f"minilm  indexing: {rate:.0f} assets/s ({args.minilm_sample} assets)")
+            index.close()
+        for size in sizes:
+            index = SearchIndex(Path(tmp) / f"{args.model}-{size}", model=args.model,
+                                model_cache=Path(tmp).parent / "aiodkg-bench-models")
+            index.warm_up()
+            started = time.perf_counter()
+            rate = index_rate(index, docs[:size], label=f"{args.model} {size}: ")
+            assert index.dense is not None
+            print(f"{args.model:7s} indexing: {rate:.0f} assets/s ({size} assets, "
+                  f"{time.perf_counter() - started:.0f} s, faiss "
+                  f"{'HNSW' if index.dense.is_hnsw else 'flat'})", flush=True)
+            for q in qs[:10]:
+                index.search(q)  # warm caches of the first queries' paths
+            timings = []
+            for q in qs:
+                index._query_cache.clear()  # every query is embedded
+                t = time.perf_counter()
+                index.search(q)
+                timings.append((time.perf_counter() - t) * 1000)
+            timings.sort()
+            p50 = statistics.median(timings)
+            p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+            print(f"{args.model:7s} query at {size}: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+                  f"({len(timings)} hybrid queries, 1/3 filtered, embedding included)",
+                  flush=True)
+            index.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
