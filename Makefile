@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python tests/xsd_fetch.py $(VENV)/share/xsd
 	touch $(STAMP)
 
-install: $(STAMP)
+# the OIDC provider (npm oidc-provider) that tests/test_oidc_provider.py starts on loopback;
+# skipped when installed (or when Node.js is missing: that test then skips)
+OIDC_STAMP := tests/oidc/node_modules/.installed
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	if command -v npm >/dev/null 2>&1; then \
+	  cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the OIDC provider test will be skipped"; fi
+
+install: $(STAMP) $(OIDC_STAMP)
 
 serve: install
 	$(BIN)/aiod-kg serve --demo
