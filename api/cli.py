@@ -64,6 +64,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings.model_copy(
         update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
+    from api.hardening import production_problems
+
+    problems = production_problems(settings)
+    if problems:  # AIOD_KG_PRODUCTION with a missing or default secret
+        print("refusing to start in production mode:\n  " + "\n  ".join(problems),
+              file=sys.stderr)
+        return 2
     if args.demo:
         loaded = load_demo(settings)
         if loaded:
