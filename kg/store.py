@@ -108,6 +108,27 @@ def update_request(replace: Mapping[str, Sequence[Triple]], delete: Iterable[str
     return " ;\n".join(parts)
 
 
+def _graph_blocks(triples_by_graph: Mapping[str, Sequence[Triple]]) -> str:
+    return "\n".join(
+        f"GRAPH <{iri}> {{\n" + "\n".join(f"<{s}> <{p}> {nt_term(o)} ." for s, p, o in triples)
+        + "\n}"
+        for iri, triples in triples_by_graph.items()
+        if triples
+    )
+
+
+def diff_request(
+    removed: Mapping[str, Sequence[Triple]], added: Mapping[str, Sequence[Triple]]
+) -> str:
+    """One SPARQL Update request deleting ``removed`` and inserting ``added`` triples."""
+    parts = []
+    if any(removed.values()):
+        parts.append("DELETE DATA {\n" + _graph_blocks(removed) + "\n}")
+    if any(added.values()):
+        parts.append("INSERT DATA {\n" + _graph_blocks(added) + "\n}")
+    return " ;\n".join(parts)
+
+
 # --------------------------------------------------------------------------- embedded store
 
 
@@ -123,8 +144,26 @@ class EmbeddedStore:
         self.path = path
 
     def replace_graphs(self, graphs: Mapping[str, Sequence[Triple]]) -> None:
-        if graphs:
-            self.store.update(update_request(graphs))
+        """Replace graphs atomically (one update request), writing only what changed.
+
+        A transactional write costs ~30 us per quad on this machine, and dropping a graph as
+        much again, so the request deletes only the triples that go and inserts only those
+        that come: an unchanged asset costs a read, an edited one a handful of quads.
+        """
+        if not graphs:
+            return
+        removed: dict[str, list[Triple]] = {}
+        added: dict[str, list[Triple]] = {}
+        for iri, triples in graphs.items():
+            current = set(self.graph(iri))
+            wanted = set(triples)
+            if current - wanted:
+                removed[iri] = list(current - wanted)
+            if wanted - current:
+                added[iri] = list(wanted - current)
+        request = diff_request(removed, added)
+        if request:
+            self.store.update(request)
 
     def insert_new_graphs(self, graphs: Mapping[str, Sequence[Triple]]) -> None:
         """Write graphs that do not exist yet, with Oxigraph's bulk loader (~3x faster).
@@ -142,7 +181,8 @@ class EmbeddedStore:
             self.store.bulk_extend(quads)
 
     def delete_graphs(self, iris: Iterable[str]) -> None:
-        request = update_request({}, list(iris))
+        present = [iri for iri in iris if self.store.contains_named_graph(ox.NamedNode(iri))]
+        request = update_request({}, present)
         if request:
             self.store.update(request)
 
