@@ -305,6 +305,17 @@ def test_rest_writes_on_non_public_assets_look_like_missing(world: World) -> Non
                         headers=world.mallory)
         twin = c.post(f"/reviews/{MISSING}", json={"decision": "accept"}, headers=world.mallory)
         same_as_missing(review, twin, identifier, f"review {key}")
+    # probing identities through conflicts: a user upload never collides with another asset
+    for key in ("draft", "withdrawn"):
+        probe = c.post("/datasets", headers=world.mallory, json={
+            **dataset("probe"), "platform": "aiod", "platform_resource_identifier": ids[key]})
+        assert probe.status_code == 200, probe.text
+        assert ids[key] not in probe.text
+        again = c.put(f"/datasets/{probe.json()['identifier']}", headers=world.mallory, json={
+            **dataset("probe"), "platform": "aiod", "platform_resource_identifier": ids[key]})
+        assert again.status_code == 200 and ids[key] not in again.text
+        assert c.delete(f"/datasets/{probe.json()['identifier']}",
+                        headers=world.mallory).status_code == 200
     queue = c.get("/submissions", headers=world.mallory)
     assert queue.status_code == 200 and queue.json() == []
     # nothing changed

@@ -63,7 +63,14 @@ def check_create(principal: Principal, asset: AssetType, data: Any) -> Any:
                             f"platform_{platform}.")
         raise forbidden(f"Creating {asset.collection} needs the role edit_aiod_resources or "
                         f"create_{asset.collection}.")
-    if publishes_directly(principal, platform) or "aiod_entry" not in asset.by_name:
+    if publishes_directly(principal, platform):
+        return data
+    if isinstance(data, dict) and asset.collection != "platforms":
+        # a user upload: platform "aiod" and its own identifier (never another asset's, whose
+        # existence a conflict would reveal)
+        data = {k: v for k, v in data.items()
+                if k not in ("platform", "platform_resource_identifier")}
+    if "aiod_entry" not in asset.by_name:
         return data
     return _with_status(data, "draft")
 
@@ -76,12 +83,13 @@ def check_replace(catalog: Catalog, access: AccessControl, principal: Principal,
     facts = readable(catalog, access, principal, asset, identifier)
     if not can_write(principal, facts):
         raise forbidden(f"You may read {asset.singular} '{identifier}' but not change it.")
-    platform = _platform(data)
-    if platform not in (None, "aiod", facts.entry.platform) and not principal.admin and (
-            platform not in principal.platforms):
-        raise forbidden(f"Writing assets of platform '{platform}' needs the role "
-                        f"platform_{platform}.")
-    if publishes_directly(principal, facts.entry.platform) or "aiod_entry" not in asset.by_name:
+    if publishes_directly(principal, facts.entry.platform):
+        return data
+    if isinstance(data, dict) and asset.collection != "platforms":
+        # the platform identity stays: no probing other assets' identities through conflicts
+        data = {**data, "platform": facts.entry.platform,
+                "platform_resource_identifier": facts.entry.platform_resource_identifier}
+    if "aiod_entry" not in asset.by_name:
         return data
     return _with_status(data, None)  # status changes go through the review workflow
 
