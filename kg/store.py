@@ -171,14 +171,14 @@ class EmbeddedStore:
         Not transactional: the catalog only uses it for brand-new assets, which it journals
         and rolls back (drops) after a crash if their index rows were never committed.
         """
-        quads = [
-            ox.Quad(ox.NamedNode(s), ox.NamedNode(p), to_ox(o), graph)
+        # N-Quads text parsed by the loader in Rust: ~5x cheaper than building Quad objects
+        data = "".join(
+            f"<{s}> <{p}> {nt_term(o)} <{iri}> .\n"
             for iri, triples in graphs.items()
-            for graph in (ox.NamedNode(iri),)
             for s, p, o in triples
-        ]
-        if quads:
-            self.store.bulk_extend(quads)
+        )
+        if data:
+            self.store.bulk_load(data.encode(), format=ox.RdfFormat.N_QUADS)
 
     def delete_graphs(self, iris: Iterable[str]) -> None:
         present = [iri for iri in iris if self.store.contains_named_graph(ox.NamedNode(iri))]
