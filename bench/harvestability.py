@@ -180,6 +180,20 @@ def harvest_oai(http: httpx.Client, base: str, prefix: str) -> tuple[int, int, f
     return records, pages, time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (load-independent, unlike wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(label: str, records: int, pages: int, took: float, cpu: float) -> None:
+    print(
+        f"{label:<26} {records:>7} records {pages:>5} pages {took:7.1f} s "
+        f"{records / took:8,.0f} records/s wall | server CPU {cpu:6.1f} s "
+        f"{records / max(cpu, 1e-9):8,.0f} records/CPU-s"
+    )
+
+
 def machine() -> str:
     model = "unknown"
     try:
@@ -229,17 +243,15 @@ def main() -> int:
             with httpx.Client(timeout=300) as http:
                 http.get(f"{base}/catalog?page_size=1")  # warm-up
                 for size in (int(s) for s in args.page_sizes.split(",")):
+                    cpu = cpu_seconds(process.pid)
                     records, pages, took = harvest_catalog(http, base, size)
-                    print(
-                        f"/catalog  page_size={size:<5} {records:>7} records {pages:>5} pages "
-                        f"{took:7.1f} s  {records / took:8,.0f} records/s"
-                    )
+                    cpu = cpu_seconds(process.pid) - cpu
+                    report(f"/catalog page_size={size}", records, pages, took, cpu)
                 for prefix in args.formats.split(","):
+                    cpu = cpu_seconds(process.pid)
                     records, pages, took = harvest_oai(http, base, prefix)
-                    print(
-                        f"/oai      {prefix:<15} {records:>7} records {pages:>5} pages "
-                        f"{took:7.1f} s  {records / took:8,.0f} records/s"
-                    )
+                    cpu = cpu_seconds(process.pid) - cpu
+                    report(f"/oai ListRecords {prefix}", records, pages, took, cpu)
         finally:
             process.terminate()
             try:

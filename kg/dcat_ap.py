@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from kg import rdf_writer
 from kg.namespaces import DCAT, DCT, FOAF, RDF_TYPE, SKOS, VCARD, XSD
 from kg.public_records import Agent, PublicRecord, referenced_ids
-from kg.rdf_mapping import IRI, Lit, Term, Triple
+from kg.rdf_mapping import IRI, Lit, Triple
 from kg.settings import Settings
 
 HYDRA = "http://www.w3.org/ns/hydra/core#"
@@ -93,10 +94,16 @@ FILE_TYPES: dict[str, str] = {
 CHECKSUM_ALGORITHMS = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512"})
 
 
+@lru_cache(maxsize=256)
+def _iri(value: str) -> IRI:
+    return IRI(value)
+
+
 def _s(text: object) -> Lit:
     return Lit(str(text), XSD + "string")
 
 
+@lru_cache(maxsize=8192)
 def _dt(text: str) -> Lit | None:
     """A date/dateTime literal DCAT-AP accepts, or None."""
     if _DATETIME_RE.match(text):
@@ -145,8 +152,9 @@ class HydraView:
             params: dict[str, object] = {"page": number, "page_size": page_size}
             if modified_since:
                 params["modified_since"] = modified_since
-            if after is not None:
+            if after is not None:  # the keyset hint, and the count it was made with
                 params["after"] = after
+                params["total"] = total
             return f"{collection}?{urlencode(params)}"
 
         last = max(1, -(-total // page_size))
@@ -168,42 +176,41 @@ class _Graph:
 
     def __init__(self) -> None:
         self.triples: list[Triple] = []
+        self.push = self.triples.append  # push((s, p, o)): the hot path, no extra frame
         self._typed: set[tuple[str, str]] = set()
 
-    def add(self, s: str, p: str, o: Term) -> None:
-        self.triples.append((s, p, o))
-
     def a(self, s: str, cls: str) -> None:
-        if (s, cls) not in self._typed:
-            self._typed.add((s, cls))
-            self.triples.append((s, RDF_TYPE, IRI(cls)))
+        key = (s, cls)
+        if key not in self._typed:
+            self._typed.add(key)
+            self.push((s, RDF_TYPE, _iri(cls)))
 
     def lit(self, s: str, p: str, value: object) -> None:
         if value is not None and value != "":
-            self.add(s, p, _s(value))
+            self.push((s, p, _s(value)))
 
     def date(self, s: str, p: str, value: object) -> None:
         if isinstance(value, str):
             term = _dt(value)
             if term is not None:
-                self.add(s, p, term)
+                self.push((s, p, term))
 
     def concept(self, s: str, p: str, iri: str, cls: str, scheme: str) -> None:
         """A controlled-vocabulary object: typed and in its scheme."""
-        self.add(s, p, IRI(iri))
+        self.push((s, p, IRI(iri)))
         self.a(iri, cls)
         if (iri, SKOS + "inScheme") not in self._typed:
             self._typed.add((iri, SKOS + "inScheme"))
-            self.add(iri, SKOS + "inScheme", IRI(scheme))
+            self.push((iri, SKOS + "inScheme", IRI(scheme)))
 
     def document(self, s: str, p: str, url: object) -> None:
         if isinstance(url, str) and url:
-            self.add(s, p, IRI(url))
+            self.push((s, p, IRI(url)))
             self.a(url, FOAF + "Document")
 
     def license(self, s: str, url: object) -> None:
         if isinstance(url, str) and url:
-            self.add(s, DCT + "license", IRI(url))
+            self.push((s, DCT + "license", IRI(url)))
             self.a(url, DCT + "LicenseDocument")
 
 
@@ -223,7 +230,7 @@ class DcatApProfile:
     def _platform_publisher(self, g: _Graph, subject: str, platform: object) -> None:
         if isinstance(platform, str) and platform:
             agent = self.publisher_iri(platform)
-            g.add(subject, DCT + "publisher", IRI(agent))
+            g.push((subject, DCT + "publisher", IRI(agent)))
             if (agent, FOAF + "Agent") not in g._typed:
                 g.a(agent, FOAF + "Agent")
                 g.lit(agent, FOAF + "name", platform)
@@ -244,7 +251,7 @@ class DcatApProfile:
         g.a(agent.iri, VCARD + "Kind")
         g.lit(agent.iri, VCARD + "fn", agent.name)
         for email in agent.emails:
-            g.add(agent.iri, VCARD + "hasEmail", IRI(f"mailto:{email}"))
+            g.push((agent.iri, VCARD + "hasEmail", IRI(f"mailto:{email}")))
 
     # ------------------------------------------------------------------ records
 
@@ -264,7 +271,7 @@ class DcatApProfile:
         for identifier in referenced_ids(data, ("contact",)):
             agent = agents.get(identifier)
             if agent is not None:
-                g.add(s, DCAT + "contactPoint", IRI(agent.iri))
+                g.push((s, DCAT + "contactPoint", IRI(agent.iri)))
                 self._contact(g, agent)
 
     def _dataset(self, g: _Graph, record: PublicRecord, agents: Mapping[str, Agent]) -> None:
@@ -289,7 +296,7 @@ class DcatApProfile:
         for identifier in referenced_ids(data, ("creator",)):
             agent = agents.get(identifier)
             if agent is not None:
-                g.add(s, DCT + "creator", IRI(agent.iri))
+                g.push((s, DCT + "creator", IRI(agent.iri)))
                 self._agent(g, agent)
         self._spatial(g, s, data.get("spatial_coverage"))
         self._temporal(g, s, data.get("temporal_coverage"))
@@ -303,20 +310,20 @@ class DcatApProfile:
         url = dist.get("content_url")
         if not isinstance(url, str) or not url:
             return
-        g.add(dataset, DCAT + "distribution", IRI(node))
+        g.push((dataset, DCAT + "distribution", IRI(node)))
         g.a(node, DCAT + "Distribution")
-        g.add(node, DCAT + "accessURL", IRI(url))
-        g.add(node, DCAT + "downloadURL", IRI(url))
+        g.push((node, DCAT + "accessURL", IRI(url)))
+        g.push((node, DCAT + "downloadURL", IRI(url)))
         g.lit(node, DCT + "title", dist.get("name"))
         g.lit(node, DCT + "description", dist.get("description"))
         g.date(node, DCT + "issued", dist.get("date_published"))
         g.license(node, license_url)
         size = dist.get("content_size_kb")
         if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
-            g.add(node, DCAT + "byteSize", Lit(str(size * 1024), XSD + "nonNegativeInteger"))
+            g.push((node, DCAT + "byteSize", Lit(str(size * 1024), XSD + "nonNegativeInteger")))
         media = media_type_iri(dist.get("encoding_format"))
         if media is not None:
-            g.add(node, DCAT + "mediaType", IRI(media))
+            g.push((node, DCAT + "mediaType", IRI(media)))
             g.a(media, DCT + "MediaType")
             file_type = FILE_TYPES.get(media[len(IANA) :])
             if file_type is not None:
@@ -336,15 +343,15 @@ class DcatApProfile:
         ):
             cnode = f"{node}.checksum"
             algo = SPDX_ALGORITHMS + algorithm
-            g.add(node, SPDX + "checksum", IRI(cnode))
+            g.push((node, SPDX + "checksum", IRI(cnode)))
             g.a(cnode, SPDX + "Checksum")
-            g.add(cnode, SPDX + "algorithm", IRI(algo))
+            g.push((cnode, SPDX + "algorithm", IRI(algo)))
             g.a(algo, SPDX + "ChecksumAlgorithm")
-            g.add(cnode, SPDX + "checksumValue", Lit(checksum.lower(), XSD + "hexBinary"))
+            g.push((cnode, SPDX + "checksumValue", Lit(checksum.lower(), XSD + "hexBinary")))
         rights = dist.get("copyright")
         if isinstance(rights, str) and rights:
             rnode = f"{node}.rights"
-            g.add(node, DCT + "rights", IRI(rnode))
+            g.push((node, DCT + "rights", IRI(rnode)))
             g.a(rnode, DCT + "RightsStatement")
             g.lit(rnode, "http://www.w3.org/2000/01/rdf-schema#label", rights)
 
@@ -352,7 +359,7 @@ class DcatApProfile:
         if not isinstance(location, dict):
             return
         node = f"{s}#spatial_coverage"
-        g.add(s, DCT + "spatial", IRI(node))
+        g.push((s, DCT + "spatial", IRI(node)))
         g.a(node, DCT + "Location")
         geo = location.get("geo")
         if (
@@ -361,7 +368,7 @@ class DcatApProfile:
             and (geo.get("longitude") is not None)
         ):
             wkt = f"POINT({geo['longitude']} {geo['latitude']})"
-            g.add(node, DCAT + "centroid", Lit(wkt, GSP + "wktLiteral"))
+            g.push((node, DCAT + "centroid", Lit(wkt, GSP + "wktLiteral")))
         address = location.get("address")
         if isinstance(address, dict):
             label = address.get("address") or ", ".join(
@@ -379,12 +386,12 @@ class DcatApProfile:
         if start_term is None and end_term is None:
             return
         node = f"{s}#temporal_coverage"
-        g.add(s, DCT + "temporal", IRI(node))
+        g.push((s, DCT + "temporal", IRI(node)))
         g.a(node, DCT + "PeriodOfTime")
         if start_term is not None:
-            g.add(node, DCAT + "startDate", start_term)
+            g.push((node, DCAT + "startDate", start_term))
         if end_term is not None:
-            g.add(node, DCAT + "endDate", end_term)
+            g.push((node, DCAT + "endDate", end_term))
 
     def _service(self, g: _Graph, record: PublicRecord, agents: Mapping[str, Agent]) -> None:
         s, data = record.iri, record.data
@@ -392,12 +399,12 @@ class DcatApProfile:
         self._common(g, record, agents)
         links = [data.get("same_as"), *(data.get("relevant_link") or [])]
         endpoint = next((u for u in links if isinstance(u, str) and u), s)
-        g.add(s, DCAT + "endpointURL", IRI(endpoint))
+        g.push((s, DCAT + "endpointURL", IRI(endpoint)))
 
     def _record(self, g: _Graph, record: PublicRecord) -> str:
         node = f"{record.iri}#aiod_entry"
         g.a(node, DCAT + "CatalogRecord")
-        g.add(node, FOAF + "primaryTopic", IRI(record.iri))
+        g.push((node, FOAF + "primaryTopic", IRI(record.iri)))
         g.date(node, DCT + "issued", record.date_created)
         g.date(node, DCT + "modified", record.date_modified)
         return node
@@ -418,7 +425,7 @@ class DcatApProfile:
         g.lit(c, DCT + "title", self.settings.catalog_title)
         g.lit(c, DCT + "description", self.settings.catalog_description)
         publisher = f"{c}#publisher"
-        g.add(c, DCT + "publisher", IRI(publisher))
+        g.push((c, DCT + "publisher", IRI(publisher)))
         g.a(publisher, FOAF + "Agent")
         g.lit(publisher, FOAF + "name", self.settings.catalog_publisher)
         g.document(c, FOAF + "homepage", f"{self.base}/")
@@ -431,7 +438,7 @@ class DcatApProfile:
         )
         g.license(c, self.settings.catalog_license)
         themes = EU + "data-theme"
-        g.add(c, DCAT + "themeTaxonomy", IRI(themes))
+        g.push((c, DCAT + "themeTaxonomy", IRI(themes)))
         g.a(themes, SKOS + "ConceptScheme")
         g.lit(themes, DCT + "title", "Data theme")
         return c
@@ -444,22 +451,22 @@ class DcatApProfile:
         c = self._catalog(g)
         g.a(c, HYDRA + "Collection")
         total = Lit(str(view.total), XSD + "integer")
-        g.add(c, HYDRA + "totalItems", total)
-        g.add(c, HYDRA + "view", IRI(view.iri))
+        g.push((c, HYDRA + "totalItems", total))
+        g.push((c, HYDRA + "view", IRI(view.iri)))
         v = view.iri
         g.a(v, HYDRA + "PartialCollectionView")
-        g.add(v, HYDRA + "totalItems", total)
-        g.add(v, HYDRA + "itemsPerPage", Lit(str(view.page_size), XSD + "integer"))
-        g.add(v, HYDRA + "first", IRI(view.first))
-        g.add(v, HYDRA + "last", IRI(view.last))
+        g.push((v, HYDRA + "totalItems", total))
+        g.push((v, HYDRA + "itemsPerPage", Lit(str(view.page_size), XSD + "integer")))
+        g.push((v, HYDRA + "first", IRI(view.first)))
+        g.push((v, HYDRA + "last", IRI(view.last)))
         if view.next:
-            g.add(v, HYDRA + "next", IRI(view.next))
+            g.push((v, HYDRA + "next", IRI(view.next)))
         if view.previous:
-            g.add(v, HYDRA + "previous", IRI(view.previous))
+            g.push((v, HYDRA + "previous", IRI(view.previous)))
         for record in records:
             predicate = "service" if record.asset.collection in DATA_SERVICE_TYPES else "dataset"
-            g.add(c, DCAT + predicate, IRI(record.iri))
-            g.add(c, DCAT + "record", IRI(self.describe(g, record, agents)))
+            g.push((c, DCAT + predicate, IRI(record.iri)))
+            g.push((c, DCAT + "record", IRI(self.describe(g, record, agents))))
         return g.triples
 
     def record_graph(self, record: PublicRecord, agents: Mapping[str, Agent]) -> list[Triple]:
@@ -467,8 +474,8 @@ class DcatApProfile:
         g = _Graph()
         c = self._catalog(g)
         predicate = "service" if record.asset.collection in DATA_SERVICE_TYPES else "dataset"
-        g.add(c, DCAT + predicate, IRI(record.iri))
-        g.add(c, DCAT + "record", IRI(self.describe(g, record, agents)))
+        g.push((c, DCAT + predicate, IRI(record.iri)))
+        g.push((c, DCAT + "record", IRI(self.describe(g, record, agents))))
         return g.triples
 
 

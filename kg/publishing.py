@@ -72,13 +72,19 @@ class Publisher:
         page_size: int | None = None,
         modified_since: str | None = None,
         after: int | None = None,
+        total: int | None = None,
     ) -> CatalogPage:
-        """Page ``page`` (1-based) of the DCAT-AP catalogue; ``after`` is the keyset hint
-        that ``hydra:next`` links carry (the last ``seq`` of the previous page)."""
+        """Page ``page`` (1-based) of the DCAT-AP catalogue.
+
+        ``hydra:next`` links carry ``after`` (the last ``seq`` of the previous page: the next
+        page is one index range scan, and no asset is skipped when earlier ones are deleted
+        during a harvest) and ``total`` (the count made on the harvest's first page, so that
+        a harvest does not recount the catalogue on every page)."""
         size = min(
             page_size or self.settings.catalog_page_size, self.settings.catalog_max_page_size
         )
-        total = self.public.count(CATALOG_TYPES, modified_since)
+        if after is None or total is None:
+            total = self.public.count(CATALOG_TYPES, modified_since)
         rows = self.public.page(
             CATALOG_TYPES, (page - 1) * size, size, modified_since, after_seq=after
         )

@@ -68,11 +68,14 @@ def publishing_router() -> APIRouter:
         page_size: Annotated[int | None, Query(ge=1, le=10_000)] = None,
         modified_since: Annotated[datetime | None, Query()] = None,
         after: Annotated[int | None, Query(ge=0, description="Keyset hint of next links.")] = None,
+        total: Annotated[
+            int | None, Query(ge=0, description="Count carried by next links.")
+        ] = None,
         format: Annotated[str | None, Query()] = None,
     ) -> Response:
         fmt = rdf_format(request)
         result = get_publisher(request).catalog_page(
-            page, page_size, utc_timestamp(modified_since), after
+            page, page_size, utc_timestamp(modified_since), after, total
         )
         return Response(
             serialize(result.triples, fmt), media_type=RDF_MEDIA[fmt], headers={"Vary": "Accept"}
