@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.responses import HTMLResponse
 
 from api import errors, hardening
 from api.auth.routes import auth_router
@@ -17,9 +16,9 @@ from api.routes.oai import oai_router
 from api.routes.publishing import publishing_router
 from api.routes.search import search_router, start_search
 from api.routes.sparql import sparql_router
+from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
 from kg.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -77,14 +76,5 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         for router in all_asset_routers(suffix):
             app.include_router(router, prefix=prefix)
 
-    @app.get("/", include_in_schema=False)
-    def home() -> HTMLResponse:
-        links = "".join(f'<li><a href="/{name}">{name}</a></li>' for name in ASSET_TYPES)
-        return HTMLResponse(
-            "<!doctype html><html lang=en><head><meta charset=utf-8><title>aiod-kg</title></head>"
-            "<body><h1>aiod-kg</h1><p>Knowledge-graph catalog of AI assets.</p>"
-            f'<p><a href="/docs">API documentation</a> · <a href="/counts">counts</a></p>'
-            f"<ul>{links}</ul></body></html>"
-        )
-
+    install_ui(app)  # the web UI: / (search), /share, static files (api/ui)
     return app

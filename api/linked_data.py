@@ -14,11 +14,9 @@ HTML landing pages (with schema.org JSON-LD) and Croissant.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from html import escape
 from typing import Any
 
 import orjson
@@ -189,110 +187,17 @@ def asset_response(
             False,
         )
         record = PublicRecord(asset, identifier, iri, data, row)
-        agents = get_publisher(request).reader.agents([record])
+        reader = get_publisher(request).reader
+        agents = reader.agents([record])
         if fmt is CROISSANT:
             body = orjson.dumps(to_croissant(data, iri, agents))
         else:
+            from api.ui.asset_page import asset_page  # the UI's asset page (api/ui)
+
             document = schema_org(record, agents, catalog.settings.catalog_title, catalog.base_url)
-            body = landing_page(record, document, catalog.base_url).encode()
+            page, page_headers = asset_page(request, catalog, record, document, reader)
+            body = page.encode()
+            headers.update(page_headers)
         return Response(body, media_type=fmt.media_type, headers=headers)
     body = render_one(catalog, asset, identifier, fmt.name)
     return Response(body, media_type=fmt.media_type, headers=headers)
-
-
-# --------------------------------------------------------------------------- HTML
-
-
-def _json_script(document: dict[str, Any]) -> str:
-    text = json.dumps(document, ensure_ascii=False, indent=1)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        return f'<a href="{escape(value)}">{escape(value)}</a>'
-    if isinstance(value, list):
-        return ", ".join(_value(v) for v in value)
-    return escape(str(value))
-
-
-def landing_page(record: PublicRecord, document: dict[str, Any], base_url: str) -> str:
-    """A small, dependency-free HTML page: the facts, the downloads, the other formats."""
-    data = record.data
-    iri = record.iri
-    rows = []
-    facts = (
-        ("Type", record.asset.singular.replace("_", " ")),
-        ("Identifier", record.identifier),
-        ("Persistent identifier", data.get("pid")),
-        ("Platform", data.get("platform")),
-        ("Identifier on the platform", data.get("platform_resource_identifier")),
-        ("Same as", data.get("same_as")),
-        ("Version", data.get("version")),
-        ("Licence", data.get("license")),
-        ("Published", data.get("date_published")),
-        ("Last modified", f"{record.date_modified}Z"),
-        ("Keywords", data.get("keyword") or None),
-        ("Creators", [c.get("name") for c in document.get("creator", [])] or None),
-        ("Links", data.get("relevant_link") or None),
-    )
-    for label, value in facts:
-        if value not in (None, "", []):
-            rows.append(f"<tr><th>{escape(label)}</th><td>{_value(value)}</td></tr>")
-    downloads = []
-    for dist in data.get("distribution") or []:
-        if isinstance(dist, dict) and dist.get("content_url"):
-            label = dist.get("name") or dist["content_url"]
-            extra = " · ".join(
-                str(x)
-                for x in (
-                    dist.get("encoding_format"),
-                    f"{dist['content_size_kb']} KB"
-                    if isinstance(dist.get("content_size_kb"), int)
-                    else None,
-                )
-                if x
-            )
-            downloads.append(
-                f'<li><a href="{escape(dist["content_url"])}">{escape(label)}</a>'
-                f"{' (' + escape(extra) + ')' if extra else ''}</li>"
-            )
-    formats = [
-        ("JSON", "json"),
-        ("JSON-LD", "jsonld"),
-        ("Turtle", "turtle"),
-        ("RDF/XML", "rdfxml"),
-        ("N-Triples", "ntriples"),
-    ]
-    if record.asset.collection == "datasets":
-        formats.append(("Croissant", "croissant"))
-    media = {**{n: f.media_type for n, f in BY_NAME.items()}, "croissant": CROISSANT.media_type}
-    alternates = "".join(
-        f'<link rel="alternate" type="{escape(media[n])}" href="{escape(iri)}?format={n}">'
-        for _, n in formats
-    )
-    format_links = " · ".join(
-        f'<a href="{escape(iri)}?format={n}">{label}</a>' for label, n in formats
-    )
-    description = record.description or ""
-    return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>{escape(record.name)} · aiod-kg</title>"
-        f'<link rel="canonical" href="{escape(iri)}">{alternates}'
-        f'<meta name="description" content="{escape(description[:300])}">'
-        f'<script type="application/ld+json">\n{_json_script(document)}\n</script>'
-        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem;line-height:1.5}th{text-align:left;padding-right:1rem;"
-        "vertical-align:top}td{word-break:break-word}</style></head><body>"
-        f'<p><a href="{escape(base_url)}/">aiod-kg</a> › '
-        f'<a href="{escape(base_url)}/{record.asset.collection}">{escape(record.asset.collection)}'
-        "</a></p>"
-        f"<h1>{escape(record.name)}</h1>"
-        + "".join(f"<p>{escape(p)}</p>" for p in description.split("\n\n") if p.strip())
-        + f"<table>{''.join(rows)}</table>"
-        + (f"<h2>Downloads</h2><ul>{''.join(downloads)}</ul>" if downloads else "")
-        + f"<h2>Machine-readable</h2><p>{format_links}</p>"
-        f"<p><small>IRI: <code>{escape(iri)}</code></small></p>"
-        "</body></html>\n"
-    )

@@ -354,6 +354,21 @@ class Catalog:
         (result,) = self.save_many(asset, [data], mode="create")
         return self._raise_or_identifier(asset, result)
 
+    def check(self, asset: AssetType, data: Any) -> SaveResult:
+        """What ``create`` would say about ``data`` -- problems, or the asset with the same
+        platform id -- without writing anything (a dry run; ``identifier`` stays None)."""
+        item = self._prepare(asset, 0, data, None, None, now())
+        if isinstance(item, SaveResult):
+            return item
+        problems = validate_conversions([item.conversion], engine=self.settings.validator)
+        found = problems.get(item.conversion.iri)
+        if found:
+            return SaveResult(0, problems=found)
+        platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
+        existing = (self.index.find_platform(asset.collection, platform, resource_id)
+                    if platform is not None and resource_id is not None else None)
+        return SaveResult(0, conflict=existing.identifier if existing else None)
+
     def _raise_or_identifier(self, asset: AssetType, result: SaveResult) -> str:
         if result.problems:
             raise Invalid(result.problems)

@@ -1,0 +1,190 @@
+"""The UI's routes: ``/`` (search), ``/share``, and the two small JSON helpers the pages call
+(``/ui/suggest`` while typing, ``/ui/validate/{type}`` for the share page's report)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from api.auth.principal import get_access
+from api.deps import CatalogDep
+from api.routes.assets import read_body
+from api.routes.search import _load
+from api.ui.search_page import Filters, run_search
+from api.ui.templating import HEADERS, STATIC, STATIC_PATH, render
+from kg.access import ANONYMOUS
+from kg.catalog import Catalog
+from kg.errors import CatalogError, ParseError
+from kg.fields import ASSET_TYPES, AssetType
+from kg.search.index import SearchIndex
+from kg.search.text import name_of
+
+MAX_SUGGESTIONS = 8
+BODY_MEDIA = {
+    "json": "application/json",
+    "jsonld": "application/ld+json",
+    "turtle": "text/turtle",
+    "ntriples": "application/n-triples",
+    "rdfxml": "application/rdf+xml",
+}
+MEDIA_FORMAT = {media: name for name, media in BODY_MEDIA.items()}
+MEDIA_FORMAT.update({"text/plain": "ntriples", "application/xml": "rdfxml"})
+
+
+def _html(page: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(page, status_code=status, headers=HEADERS)
+
+
+def _json(value: object) -> Response:
+    return Response(orjson.dumps(value), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def _search_index(request: Request) -> SearchIndex | None:
+    return getattr(request.app.state, "search", None)
+
+
+def _type_counts(request: Request) -> dict[str, int]:
+    """Published assets per type (the page is the same for everyone)."""
+    found = get_access(request).count_by_platform(ANONYMOUS)
+    counts = {}
+    for name in ASSET_TYPES:
+        total = sum(found.get(name, {}).values())
+        if total:
+            counts[name] = total
+    return counts
+
+
+def _asset_type(name: str) -> AssetType:
+    asset = ASSET_TYPES.get(name)
+    if asset is None:
+        raise HTTPException(404, f"Unknown asset type {name!r}; one of: {', '.join(ASSET_TYPES)}.")
+    return asset
+
+
+def validation_report(catalog: Catalog, asset: AssetType, raw: bytes,
+                      fmt_name: str) -> dict[str, Any]:
+    """Read a body like ``POST /{type}`` does, then check it as ``create`` would, without
+    writing: ``{"valid", "type", "format", "croissant", "record", "problems", "conflict"}``."""
+    from api.linked_data import croissant_body
+    from api.negotiation import BY_NAME
+
+    croissant = croissant_body(raw) if fmt_name in ("json", "jsonld") else None
+    if croissant is not None:
+        asset = ASSET_TYPES["datasets"]  # a Croissant file describes a dataset
+    report: dict[str, Any] = {"valid": False, "type": asset.collection, "format": fmt_name,
+                              "croissant": croissant is not None, "record": None,
+                              "problems": [], "conflict": None}
+    try:
+        record = croissant if croissant is not None else read_body(
+            raw, BY_NAME[fmt_name], asset, catalog)
+    except ParseError as exc:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc)}
+        report["problems"] = [{"field": "", "message": detail.get("message"),
+                               "line": detail.get("line"), "column": detail.get("column"),
+                               "value": None}]
+        return report
+    except CatalogError as exc:
+        report["problems"] = [{"field": "", "message": str(exc.detail), "value": None}]
+        return report
+    report["record"] = record
+    result = catalog.check(asset, record)
+    report["problems"] = [p.as_dict() for p in result.problems]
+    report["conflict"] = result.conflict
+    report["valid"] = not result.problems and result.conflict is None
+    return report
+
+
+def ui_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def home(
+        request: Request,
+        catalog: CatalogDep,
+        q: Annotated[str, Query(max_length=500)] = "",
+        type: Annotated[list[str] | None, Query()] = None,
+        platform: Annotated[list[str] | None, Query()] = None,
+        license: Annotated[list[str] | None, Query()] = None,
+        keyword: Annotated[list[str] | None, Query()] = None,
+        date_from: Annotated[str, Query()] = "",
+        date_to: Annotated[str, Query()] = "",
+        page: Annotated[int, Query(ge=1, le=5001)] = 1,
+    ) -> HTMLResponse:
+        def day(text: str) -> date | None:
+            try:
+                return date.fromisoformat(text) if text else None
+            except ValueError:
+                return None
+
+        filters = Filters(q.strip(), type or [], platform or [], license or [], keyword or [],
+                          day(date_from), day(date_to), page)
+        index = _search_index(request)
+        view = None
+        if index is not None:
+            view = run_search(index, catalog, filters, _load)
+        return _html(render("search.html", page="search", filters=filters, view=view,
+                            counts=_type_counts(request),
+                            catalog_title=catalog.settings.catalog_title))
+
+    @router.get("/ui/suggest")
+    def suggest(request: Request, catalog: CatalogDep,
+                q: Annotated[str, Query(max_length=200)] = "") -> Response:
+        """Names and keywords that complete what was typed (public assets only)."""
+        index = _search_index(request)
+        if index is None or not q.strip():
+            return _json({"query": q, "suggestions": []})
+        from kg.search.suggest import suggest_keywords, suggest_names
+
+        out: list[dict[str, Any]] = []
+        for keyword in suggest_keywords(index, q, limit=3):
+            out.append({"kind": "keyword", "label": keyword.keyword, "count": keyword.count,
+                        "url": "/?" + "keyword=" + _quote(keyword.keyword)})
+        for hit in suggest_names(index, q, limit=MAX_SUGGESTIONS - len(out)):
+            data = _load(catalog, hit.type, hit.identifier)
+            if data is not None:
+                out.append({"kind": "asset", "label": name_of(data), "type": hit.type,
+                            "identifier": hit.identifier,
+                            "url": f"/{hit.type}/{hit.identifier}"})
+        return _json({"query": q, "suggestions": out})
+
+    @router.get("/share")
+    def share(request: Request, catalog: CatalogDep) -> HTMLResponse:
+        settings = catalog.settings
+        return _html(render("share.html", page="share", oidc_issuer=settings.oidc_issuer,
+                            max_bytes=settings.max_body_bytes,
+                            catalog_title=settings.catalog_title))
+
+    @router.post("/ui/validate/{asset_type}")
+    async def validate(request: Request, catalog: CatalogDep, asset_type: str) -> Response:
+        """The share page's report: the body read and checked as ``POST /{type}`` would,
+        nothing written. Parse errors are part of the report (with line and column)."""
+        asset = _asset_type(asset_type)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        fmt_name = MEDIA_FORMAT.get(media or "application/json")
+        if fmt_name is None:
+            raise HTTPException(415, f"Unsupported Content-Type {media!r}; one of: "
+                                     f"{', '.join(BODY_MEDIA.values())}.")
+        raw = await request.body()
+        report = await run_in_threadpool(validation_report, catalog, asset, raw, fmt_name)
+        return _json(report)
+
+    return router
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def install_ui(app: FastAPI) -> None:
+    """Add the UI's routes and its static files to ``app``."""
+    app.include_router(ui_router())
+    app.mount(STATIC_PATH, StaticFiles(directory=str(STATIC)), name="ui-static")
