@@ -221,6 +221,7 @@ class DcatApProfile:
         self.settings = settings
         self.base = settings.base
         self.catalog_iri = f"{self.base}/catalog"
+        self._catalog_block: tuple[list[Triple], frozenset[tuple[str, str]]] | None = None
 
     # ------------------------------------------------------------------ agents
 
@@ -471,8 +472,15 @@ class DcatApProfile:
 
     def record_graph(self, record: PublicRecord, agents: Mapping[str, Agent]) -> list[Triple]:
         """One record alone (OAI-PMH ``dcat_ap``), with the catalogue it belongs to."""
+        if self._catalog_block is None:  # the catalogue's own description never changes
+            block = _Graph()
+            self._catalog(block)
+            self._catalog_block = (block.triples, frozenset(block._typed))
+        triples, typed = self._catalog_block
         g = _Graph()
-        c = self._catalog(g)
+        g.triples.extend(triples)
+        g._typed.update(typed)
+        c = self.catalog_iri
         predicate = "service" if record.asset.collection in DATA_SERVICE_TYPES else "dataset"
         g.push((c, DCAT + predicate, IRI(record.iri)))
         g.push((c, DCAT + "record", IRI(self.describe(g, record, agents))))
