@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from api.auth.principal import get_access
+from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.routes.assets import read_body
 from api.routes.search import _load
@@ -95,10 +95,25 @@ def validation_report(catalog: Catalog, asset: AssetType, raw: bytes,
         return report
     report["record"] = record
     result = catalog.check(asset, record)
-    report["problems"] = [p.as_dict() for p in result.problems]
+    report["problems"] = [_with_predicate(asset, p.as_dict()) for p in result.problems]
     report["conflict"] = result.conflict
     report["valid"] = not result.problems and result.conflict is None
     return report
+
+
+def _with_predicate(asset: AssetType, problem: dict[str, Any]) -> dict[str, Any]:
+    """The problem with the RDF predicate of its field (the share page finds it in Turtle)."""
+    fields = asset.by_name
+    predicate = None
+    for part in str(problem.get("field") or "").split("."):
+        fld = fields.get(part.split("[")[0])
+        if fld is None:
+            break
+        predicate = fld.predicate
+        if fld.node is None:
+            break
+        fields = fld.node.by_name
+    return {**problem, "predicate": predicate}
 
 
 def ui_router() -> APIRouter:
@@ -162,7 +177,8 @@ def ui_router() -> APIRouter:
                             catalog_title=settings.catalog_title))
 
     @router.post("/ui/validate/{asset_type}")
-    async def validate(request: Request, catalog: CatalogDep, asset_type: str) -> Response:
+    async def validate(request: Request, catalog: CatalogDep, principal: PrincipalDep,
+                       asset_type: str) -> Response:
         """The share page's report: the body read and checked as ``POST /{type}`` would,
         nothing written. Parse errors are part of the report (with line and column)."""
         asset = _asset_type(asset_type)
@@ -173,6 +189,11 @@ def ui_router() -> APIRouter:
                                      f"{', '.join(BODY_MEDIA.values())}.")
         raw = await request.body()
         report = await run_in_threadpool(validation_report, catalog, asset, raw, fmt_name)
+        conflict = report.get("conflict")
+        if conflict and not get_access(request).is_readable(principal, str(conflict)):
+            # an asset the caller may not read: its existence is not theirs to learn
+            report["conflict"] = None
+            report["valid"] = not report["problems"]
         return _json(report)
 
     return router
@@ -187,4 +208,10 @@ def _quote(text: str) -> str:
 def install_ui(app: FastAPI) -> None:
     """Add the UI's routes and its static files to ``app``."""
     app.include_router(ui_router())
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:  # browsers ask every page's origin for it
+        return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
     app.mount(STATIC_PATH, StaticFiles(directory=str(STATIC)), name="ui-static")

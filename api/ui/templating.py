@@ -74,8 +74,9 @@ def license_label(value: Any) -> str:
         return f"CC{kind} {version}".replace("CC 0", "CC0")
     if "public-domain/cc0" in text or text.rstrip("/").endswith("/cc0"):
         return "CC0"
-    if "spdx.org/licenses/" in text:
-        return text.rsplit("/", 1)[-1].removesuffix(".html").removesuffix(".json")
+    if re.search(r"(spdx|opensource|choosealicense)\.(org|com)/licen[cs]es/", text):
+        last = text.rstrip("/").rsplit("/", 1)[-1]
+        return re.sub(r"\.(html|json|php)$", "", last)
     if text.startswith(("http://", "https://")):
         parts = urlsplit(text)
         path = parts.path.rstrip("/")

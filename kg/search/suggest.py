@@ -15,7 +15,7 @@ import tantivy
 from kg.search.index import SearchIndex
 
 MAX_PREFIX = 40
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")  # "oxford_flo" is two words, as names are indexed
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@
     xml: "rdfxml", owl: "rdfxml"};
   const content = $("content"), typeSelect = $("asset-type"), formatSelect = $("format");
   let fileFormat = null, report = null, checkedText = null, checkedKey = null, saved = null;
+  let savedText = null;  // the text last saved: saving it again would make a second asset
 
   function token() { try { return sessionStorage.getItem(TOKEN); } catch (e) { return null; } }
   function setStatus(el, text, bad) { el.textContent = text; el.classList.toggle("bad", !!bad); }
@@ -113,14 +114,16 @@
   formatSelect.addEventListener("change", updateSave);
 
   // ---------------------------------------------------------------- the report
-  function showInText(field) {
+  function showInText(field, predicate) {
     const name = (field.split(".").pop() || "").replace(/\[\d+\]$/, "");
-    if (!name) return;
-    let at = content.value.indexOf('"' + name + '"');
-    if (at < 0) at = content.value.indexOf(name);
-    if (at < 0) return;
-    content.focus();
-    content.setSelectionRange(at, at + name.length + (content.value[at] === '"' ? 2 : 0));
+    const text = content.value;
+    // JSON: the quoted field name; RDF: the predicate (prefixed, or its local name)
+    const wanted = ['"' + name + '"', predicate, predicate && predicate.split(":").pop(), name];
+    for (const needle of wanted) {
+      if (!needle) continue;
+      const at = text.indexOf(needle);
+      if (at >= 0) { content.focus(); content.setSelectionRange(at, at + needle.length); return; }
+    }
   }
   function selectLine(line, column) {
     const lines = content.value.split("\n");
@@ -134,17 +137,18 @@
     const summary = $("summary"), table = $("problems"), body = table.tBodies[0];
     body.replaceChildren();
     const problems = data.problems || [];
-    const what = (data.croissant ? "Croissant dataset" : typeSelect.options[typeSelect.selectedIndex].textContent);
+    const what = data.croissant ? "Croissant dataset"
+      : typeSelect.options[typeSelect.selectedIndex].textContent.toLowerCase();
     if (data.valid) {
-      summary.textContent = "Valid " + what.toLowerCase() + ": ready to save as a draft.";
+      summary.textContent = "Valid " + what + ": ready to save as a draft.";
       summary.className = "summary-line ok";
     } else if (data.conflict) {
       summary.textContent = "This resource is already in the catalog as " + data.conflict +
         " (same platform and platform_resource_identifier).";
       summary.className = "summary-line fail";
     } else {
-      summary.textContent = problems.length + " problem" + (problems.length === 1 ? "" : "s") +
-        " found: fix them in the text box and check again.";
+      summary.textContent = (problems.length === 1 ? "1 problem found: fix it" :
+        problems.length + " problems found: fix them") + " in the text box and check again.";
       summary.className = "summary-line fail";
     }
     problems.forEach((p) => {
@@ -157,7 +161,7 @@
         const button = document.createElement("button");
         button.type = "button"; button.className = "secondary"; button.textContent = "Show";
         button.setAttribute("aria-label", "Show " + (p.field || "the error") + " in the text");
-        button.addEventListener("click", () => p.line ? selectLine(p.line, p.column) : showInText(p.field));
+        button.addEventListener("click", () => p.line ? selectLine(p.line, p.column) : showInText(p.field, p.predicate));
         field.appendChild(button);
       }
       message.textContent = p.message + (p.line ? " (line " + p.line + ", column " + p.column + ")" : "");
@@ -193,9 +197,10 @@
     const fresh = !!report && checkedText === content.value &&
       checkedKey === typeSelect.value + "|" + currentFormat();
     const blocked = fresh && !report.valid;  // checked and not valid: fix it first
-    $("save").disabled = !(signedIn && text && !blocked);
+    const done = savedText !== null && savedText === content.value;
+    $("save").disabled = !(signedIn && text && !blocked && !done);
     $("save-hint").textContent = !signedIn ? "Sign in to save." :
-      (!text ? "Drop or choose a file first." :
+      (!text ? "Drop or choose a file first." : done ? "Saved." :
         (blocked ? "Fix the problems first." :
           (fresh ? "Saves it as a draft only you can see." : "Saving checks the file first.")));
   }
@@ -222,6 +227,7 @@
       return;
     }
     saved = {type: current.type, identifier: body.identifier};
+    savedText = checkedText;
     setStatus($("saved-text"), "Saved as draft " + body.identifier + ". Only you (and reviewers, once you submit it) can see it.");
     $("review").disabled = false;
     $("saved").scrollIntoView({block: "nearest"});
