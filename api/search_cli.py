@@ -97,6 +97,6 @@ def add_search_parsers(sub: Any) -> None:
 
     reindex = sub.add_parser("reindex", help="rebuild the search index from the store")
     reindex.add_argument("--store")
-    reindex.add_argument("--model", choices=("minilm", "static"),
+    reindex.add_argument("--model", choices=("minilm", "static", "fast"),
                          help="document vectors (AIOD_KG_SEARCH_MODEL)")
     reindex.set_defaults(func=cmd_reindex)

@@ -109,7 +109,7 @@ def index_rate(index, docs: list, batch: int = 512, label: str = "") -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--model", choices=("minilm", "static"), default="static")
+    parser.add_argument("--model", choices=("minilm", "static", "fast"), default="static")
     parser.add_argument("--minilm-sample", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args(argv)

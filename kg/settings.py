@@ -153,10 +153,11 @@ class Settings(BaseSettings):
     search_dir: str | None = Field(
         None, description="Where the search index lives (default: search/ beside catalog.sqlite)."
     )
-    search_model: Literal["minilm", "static"] = Field(
+    search_model: Literal["minilm", "static", "fast"] = Field(
         "minilm",
-        description="Document vectors: all-MiniLM-L6-v2, or the static model distilled from it "
-        "(much faster indexing, a little lower quality).",
+        description="Document vectors: all-MiniLM-L6-v2; the static model distilled from it "
+        "(much faster indexing, lower quality); or fast: static when written, MiniLM computed "
+        "in the background (bulk speed now, full quality once caught up).",
     )
     search_model_cache: str | None = Field(
         None, description="Where the distilled static model is kept (default ~/.cache/aiod-kg)."

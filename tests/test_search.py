@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -336,16 +335,36 @@ def test_quality_benchmark_on_the_shared_corpus(capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.slow
-def test_static_model_indexes_and_searches(settings: Settings, catalog: Catalog,
-                                           tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The static model is distilled from the shipped MiniLM weights (offline) and used."""
-    cache = Path(tmp_path_factory.mktemp("models"))
-    index = SearchIndex(settings.store_path / "static-search", model="static", model_cache=cache)
-    index.attach(catalog)
+def test_static_and_fast_models(settings: Settings, catalog: Catalog) -> None:
+    """The static model is distilled from the shipped MiniLM weights (offline, once per
+    machine, into ~/.cache/aiod-kg); fast mode indexes with it and then computes the MiniLM
+    vectors in the background, which persist."""
+    static = SearchIndex(settings.store_path / "static-search", model="static")
+    static.attach(catalog)
+    fast_path = settings.store_path / "fast-search"
+    fast = SearchIndex(fast_path, model="fast")
+    fast.background_upgrades = False
+    fast.attach(catalog)
     try:
         ids = load(catalog)
-        index.flush(timeout=600)
-        assert index.doc_embedder.name == "static" and index.dim == 256
-        assert top(index, "spoken audio with transcripts")[0] == ids["speech"]
+        static.flush(timeout=900)
+        assert static.doc_embedder.name == "static" and static.dim == 256
+        assert top(static, "spoken audio with transcripts")[0] == ids["speech"]
+
+        fast.flush(timeout=900)
+        assert fast.pending_upgrades() == len(RECORDS)
+        assert top(fast, "spoken audio with transcripts")[0] == ids["speech"]
+        fast.background_upgrades = True
+        assert fast.wait_upgraded(timeout=600)
+        assert fast.full is not None and fast.full.size == len(RECORDS)
+        assert top(fast, "spoken audio with transcripts")[0] == ids["speech"]
+        assert top(fast, "diseases of plant leaves", mode="dense")[0] == ids["plants"]
     finally:
-        index.close()
+        static.close()
+        fast.close()
+    reopened = SearchIndex(fast_path, model="fast")
+    try:
+        assert reopened.pending_upgrades() == 0 and reopened.full is not None
+        assert top(reopened, "spoken audio with transcripts")[0] == ids["speech"]
+    finally:
+        reopened.close()

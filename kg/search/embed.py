@@ -26,8 +26,9 @@ class Embedder(Protocol):
     name: str
     dim: int
 
-    def encode(self, texts: list[str]) -> Vectors:
-        """L2-normalised float32 vectors, one row per text."""
+    def encode(self, texts: list[str], *, threads: int | None = None) -> Vectors:
+        """L2-normalised float32 vectors, one row per text (``threads``: CPU threads to use,
+        where the model lets us choose)."""
 
 
 def _normalise(vectors: npt.NDArray[np.floating]) -> Vectors:
@@ -67,7 +68,7 @@ class MiniLMEmbedder:
         self.threads = torch.get_num_threads()
         self._lock = threading.Lock()  # one encode at a time: torch uses all cores anyway
 
-    def encode(self, texts: list[str]) -> Vectors:
+    def encode(self, texts: list[str], *, threads: int | None = None) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
@@ -84,7 +85,7 @@ class MiniLMEmbedder:
                 with torch.inference_mode():
                     output = self.model(features)["sentence_embedding"]
                 return _normalise(output.numpy())
-            torch.set_num_threads(self.threads)
+            torch.set_num_threads(threads or self.threads)
             vectors = self.model.encode(texts, batch_size=self.batch_size,
                                         normalize_embeddings=True, show_progress_bar=False,
                                         convert_to_numpy=True)
@@ -106,11 +107,14 @@ class StaticEmbedder:
             distill_static(path)
         self.model = StaticModel.from_pretrained(str(path))
         self.dim = int(self.model.dim)
+        self._lock = threading.Lock()
 
-    def encode(self, texts: list[str]) -> Vectors:
+    def encode(self, texts: list[str], *, threads: int | None = None) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(self.model.encode(texts, show_progress_bar=False))
+        with self._lock:  # the Rust tokenizer refuses concurrent use ("Already borrowed")
+            vectors = self.model.encode(texts, show_progress_bar=False)
+        return _normalise(vectors)
 
 
 def distill_static(path: Path) -> None:

@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from kg.partition import is_public_status
 from kg.search.dense import DenseIndex
-from kg.search.embed import MINILM, Embedder, Vectors, get_embedder
+from kg.search.embed import MINILM, STATIC, Embedder, Vectors, get_embedder
 from kg.search.lexical import LexicalFilter, LexicalIndex
 from kg.search.text import SearchDocument, document_of, label_text
 
@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FAST = "fast"  # static vectors when written, MiniLM vectors computed in the background
+UPGRADE_BATCH = 32
 LEXICAL_WEIGHT = 0.3
 MIN_CANDIDATES = 100
 LABEL_MIN_SIMILARITY = 0.45
@@ -125,6 +127,7 @@ class _Columns:
         self.platform = np.zeros(cap, dtype=np.int32)
         self.license = np.zeros(cap, dtype=np.int32)
         self.date = np.full(cap, -1, dtype=np.int32)
+        self.full = np.full(cap, -1, dtype=np.int64)  # row of the MiniLM vector (fast mode)
         self.identifiers: list[str] = []
         self.modified: list[str] = []
         self.labels: list[npt.NDArray[np.int32]] = []  # label ids per docno
@@ -135,9 +138,9 @@ class _Columns:
         if n <= cap:
             return
         new_cap = max(n, cap * 2)
-        for name in ("alive", "type", "platform", "license", "date"):
+        for name in ("alive", "type", "platform", "license", "date", "full"):
             old = getattr(self, name)
-            fill = -1 if name == "date" else 0
+            fill = -1 if name in ("date", "full") else 0
             new = np.full(new_cap, fill, dtype=old.dtype)
             new[:cap] = old
             setattr(self, name, new)
@@ -171,6 +174,7 @@ class SearchIndex:
         self._last_save = time.monotonic()
         self._query_cache: OrderedDict[tuple[str, str], Vectors] = OrderedDict()
         self.error: BaseException | None = None
+        self.background_upgrades = True  # fast mode: compute MiniLM vectors when idle
         self._load()
 
     # ------------------------------------------------------------------ embedders
@@ -187,7 +191,8 @@ class SearchIndex:
         if self._embedders is None:
             cache = self.model_cache or Path.home() / ".cache" / "aiod-kg" / "models"
             label = get_embedder(MINILM)
-            doc = label if self.model == MINILM else get_embedder(self.model, cache)
+            static = STATIC if self.model == FAST else self.model
+            doc = label if self.model == MINILM else get_embedder(static, cache)
             self._embedders = (doc, label)
         return self._embedders
 
@@ -224,6 +229,11 @@ class SearchIndex:
         self.dead = 0
         self.dim = dim
         self.dense: DenseIndex | None = None
+        # fast mode: MiniLM vectors computed in the background, rows -> docnos
+        self.full: DenseIndex | None = None
+        self.full_docnos: list[int] = []
+        self._texts: dict[int, str] = {}  # dense texts waiting for their MiniLM vector
+        self._full_rows_cache: IntArray | None = None
 
     def _load(self) -> None:
         self._reset_state()
@@ -257,6 +267,21 @@ class SearchIndex:
             self.lexical.clear()
             return
         self.__dict__.update(state)
+        if self.model == FAST:
+            self._load_full()
+
+    def _load_full(self) -> None:
+        assert self.path is not None
+        path = self.path / "full.faiss"
+        try:
+            full = DenseIndex.load(path, 384, self.hnsw_threshold) if path.exists() else None
+        except (OSError, ValueError, RuntimeError):
+            full = None
+        if full is None or full.size != len(self.full_docnos):  # recomputed in the background
+            self.full, self.full_docnos = None, []
+            self.cols.full[:] = -1
+        else:
+            self.full = full
 
     def _read_meta(self) -> dict[str, Any] | None:
         if self.path is None:
@@ -275,6 +300,8 @@ class SearchIndex:
         """Write the index to disk (tantivy commits as it goes)."""
         if self.path is None:
             return
+        if self._closed and threading.current_thread() is self._worker:
+            return  # close() saves
         with self._lock:
             self.path.mkdir(parents=True, exist_ok=True)
             self.lexical.commit()
@@ -283,9 +310,11 @@ class SearchIndex:
                 self._dirty = False
                 return
             self.dense.save(self.path / "dense.faiss")
+            if self.full is not None:
+                self.full.save(self.path / "full.faiss")
             state = {name: getattr(self, name) for name in (
                 "cols", "types", "platforms", "licenses", "by_identifier", "keyword_postings",
-                "label_ids", "label_postings", "label_vectors", "dead")}
+                "label_ids", "label_postings", "label_vectors", "dead", "full_docnos")}
             tmp = self.path / "docs.pkl.tmp"
             with open(tmp, "wb") as fh:
                 pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -315,6 +344,9 @@ class SearchIndex:
                 if lab not in self.label_ids))
         label_vectors = label_embedder.encode([label_text(x) or x for x in new_labels])
         with self._lock:
+            if self._closed and self._worker is not None \
+                    and threading.current_thread() is self._worker:
+                return  # closed while embedding: the next open's reconcile indexes these
             self._add_labels(new_labels, label_vectors)
             if self.dense is None:
                 self.dim = doc_embedder.dim
@@ -342,6 +374,8 @@ class SearchIndex:
                 for keyword in keywords:
                     self.keyword_postings.setdefault(keyword, []).append(docno)
                 self.by_identifier[doc.identifier] = docno
+                if self.model == FAST:
+                    self._texts[docno] = doc.dense_text
             cols.n = start + len(docs)
             self.dense.add(vectors)
             self.lexical.upsert((start + i, d) for i, d in enumerate(docs))
@@ -368,6 +402,7 @@ class SearchIndex:
             if docno is None:
                 continue
             self.cols.alive[docno] = False
+            self._texts.pop(docno, None)
             self.dead += 1
             removed.append(identifier)
         return removed
@@ -445,10 +480,21 @@ class SearchIndex:
         finally:
             self._done(1)
         while True:
+            upgrading = (self.model == FAST and self.background_upgrades
+                         and not self._closed and self.pending_upgrades() > 0)
             try:
-                first = self._queue.get(timeout=SAVE_EVERY_SECONDS)
+                first = self._queue.get(timeout=0.01 if upgrading else SAVE_EVERY_SECONDS)
             except queue.Empty:
-                self._maybe_save(force=True)
+                if upgrading:
+                    try:
+                        self.upgrade_some()
+                        self._maybe_save()
+                    except Exception as exc:
+                        log.exception("search vector upgrade failed")
+                        self.error = exc
+                        time.sleep(1.0)
+                else:
+                    self._maybe_save(force=True)
                 continue
             if first is None:
                 self._done(0)
@@ -471,6 +517,62 @@ class SearchIndex:
                 self.error = exc
             finally:
                 self._done(len(events))
+
+    # ------------------------------------------------------------------ fast mode upgrades
+
+    def pending_upgrades(self) -> int:
+        """Live documents still searched by their static vector only (fast mode)."""
+        if self.model != FAST:
+            return 0
+        with self._lock:
+            n = self.cols.n
+            return int((self.cols.alive[:n] & (self.cols.full[:n] < 0)).sum())
+
+    def upgrade_some(self, batch: int = UPGRADE_BATCH) -> int:
+        """Give up to ``batch`` documents their MiniLM vector; returns how many were done."""
+        with self._lock:
+            n = self.cols.n
+            todo = np.flatnonzero(self.cols.alive[:n] & (self.cols.full[:n] < 0))[:batch]
+            items = [(int(d), self.cols.identifiers[d], self.types.values[self.cols.type[d]],
+                      self._texts.get(int(d))) for d in todo]
+        if not items:
+            return 0
+        missing = [(i, t) for _, i, t, text in items if text is None]
+        fetched = {d.identifier: d.dense_text
+                   for d in self._documents_from_store(missing)} if missing else {}
+        texts = [text if text is not None else fetched.get(identifier, "")
+                 for _, identifier, _, text in items]
+        # one thread: the background pass leaves the other core to queries and writes
+        vectors = self.label_embedder.encode(texts, threads=1)
+        with self._lock:
+            if self.full is None:
+                self.full = DenseIndex(vectors.shape[1], self.hnsw_threshold)
+            keep = [i for i, (docno, identifier, _, _) in enumerate(items)
+                    if self.by_identifier.get(identifier) == docno
+                    and self.cols.full[docno] < 0]
+            if keep:
+                start = self.full.size
+                self.full.add(vectors[keep])
+                for offset, i in enumerate(keep):
+                    docno = items[i][0]
+                    self.cols.full[docno] = start + offset
+                    self.full_docnos.append(docno)
+                    self._texts.pop(docno, None)
+                self._full_rows_cache = None
+                self._dirty = True
+            return len(keep)
+
+    def wait_upgraded(self, timeout: float | None = None) -> bool:
+        """Wait until every document has its MiniLM vector (fast mode)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.pending_upgrades() > 0:
+            if self._worker is None or not self.background_upgrades:
+                self.upgrade_some(256)
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def _maybe_save(self, force: bool = False) -> None:
         due = time.monotonic() - self._last_save >= SAVE_EVERY_SECONDS
@@ -509,7 +611,9 @@ class SearchIndex:
         gone = [i for i in known if i not in live]
         self.delete(gone)
         indexed = 0
-        for batch in _chunks(changed, 512):
+        for batch in _chunks(changed, 64):
+            if self._closed:  # closing: the next open reconciles the rest
+                break
             docs = list(self._documents_from_store(batch))
             self.index_documents(docs)
             indexed += len(docs)
@@ -544,15 +648,18 @@ class SearchIndex:
             yield document_of(type_, identifier, data)
 
     def close(self) -> None:
+        """Stop the background work (what is not indexed yet is caught up by the next open's
+        reconcile) and save."""
         if self._closed:
             return
         self._closed = True
         if self._worker is not None:
             self._queue.put(None)
-            self._worker.join(timeout=60)
-        if self._dirty:
-            self.save()
-        self.lexical.close()
+            self._worker.join(timeout=10)
+        with self._lock:
+            if self._dirty:
+                self.save()
+            self.lexical.close()
 
     # ------------------------------------------------------------------ reads
 
@@ -593,7 +700,7 @@ class SearchIndex:
         need_vectors = mode != "lexical" and len(self) > 0
         q_doc = self._encode_query(self.doc_embedder, text) if need_vectors else None
         q_label = None
-        if mode == "hybrid" and need_vectors:
+        if need_vectors and (mode == "hybrid" or self.model == FAST):
             q_label = (q_doc if self.label_embedder is self.doc_embedder
                        else self._encode_query(self.label_embedder, text))
         with self._lock:
@@ -614,7 +721,7 @@ class SearchIndex:
                     d: (0.0, 0.0, s) for d, s in lexical.items()}
             else:
                 assert q_doc is not None
-                dense = self.dense.search(q_doc, k, mask, selected)
+                dense = self._dense_search(q_doc, q_label, k, mask, selected)
                 if mode == "dense":
                     scores = dense
                     parts = {d: (s, 0.0, 0.0) for d, s in dense.items()}
@@ -627,6 +734,41 @@ class SearchIndex:
             hits = [self._hit(d, scores[d], parts[d]) for d in page]
             found = self._facets(ranked) if facets else {}
         return SearchResults(hits, total, found)
+
+    def _full_rows(self) -> IntArray:
+        cached = self._full_rows_cache
+        if cached is None or len(cached) != len(self.full_docnos):
+            cached = np.asarray(self.full_docnos, dtype=np.int64)
+            self._full_rows_cache = cached
+        return cached
+
+    def _dense_search(self, q_doc: Vectors, q_full: Vectors | None, k: int,
+                      mask: npt.NDArray[np.bool_] | None, selected: int) -> dict[int, float]:
+        """Nearest documents; in fast mode from both vector sets, scored by the best vector
+        each document has (MiniLM once computed, the static one until then)."""
+        assert self.dense is not None
+        if self.model != FAST or self.full is None or q_full is None or self.full.size == 0:
+            return self.dense.search(q_doc, k, mask, selected)
+        n = self.cols.n
+        static_only = (self.cols.alive[:n] if mask is None else mask) & (self.cols.full[:n] < 0)
+        found = self.dense.search(q_doc, k, static_only)
+        rows = self._full_rows()
+        allowed = self.cols.alive[rows] if mask is None else mask[rows] & self.cols.alive[rows]
+        more = self.full.search(q_full, k, allowed)
+        docnos = np.fromiter(set(found) | {int(rows[r]) for r in more}, dtype=np.int64)
+        scores = self._dense_scores(docnos, q_doc, q_full)
+        return dict(zip(docnos.tolist(), scores.tolist(), strict=True))
+
+    def _dense_scores(self, docnos: IntArray, q_doc: Vectors,
+                      q_full: Vectors | None) -> npt.NDArray[np.float32]:
+        assert self.dense is not None
+        scores = np.asarray(self.dense.vectors(docnos) @ q_doc, dtype=np.float32)
+        if self.model == FAST and self.full is not None and q_full is not None:
+            rows = self.cols.full[docnos]
+            has = rows >= 0
+            if has.any():
+                scores[has] = self.full.vectors(rows[has]) @ q_full
+        return scores
 
     def _valid(self, scores: dict[int, float]) -> dict[int, float]:
         alive = self.cols.alive
@@ -657,7 +799,7 @@ class SearchIndex:
         docnos = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
         if len(docnos) == 0:
             return {}, {}
-        dense_scores = self.dense.vectors(docnos) @ q_doc
+        dense_scores = self._dense_scores(docnos, q_doc, q_label)
         missing = [int(d) for d in docnos if int(d) not in lexical]
         if missing and lexical is not None:
             more, _ = self.lexical.search(text, len(missing), q.filter, within=missing)
