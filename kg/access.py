@@ -46,6 +46,7 @@ PERMISSIONS: tuple[str, ...] = ("read", "write", "admin")
 _RANK = {p: i for i, p in enumerate(PERMISSIONS)}
 
 SCHEMA = """
+CREATE INDEX IF NOT EXISTS assets_type_status_seq ON assets (type, deleted, status, seq);
 CREATE TABLE IF NOT EXISTS asset_owners (
     identifier TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -317,6 +318,16 @@ class AccessControl:
             raise not_found
         return found
 
+    def check_read(self, principal: Principal, asset: AssetType, identifier: str,
+                   not_found: NotFound) -> None:
+        """``readable`` for pure reads: a published asset costs one index lookup."""
+        entry = self.index.get(identifier)
+        if entry is None or entry.type != asset.collection:
+            raise not_found
+        if entry.status in PUBLIC_STATUSES or principal.admin:
+            return
+        self.readable(principal, asset, identifier, not_found)
+
     def is_readable(self, principal: Principal, identifier: str) -> bool:
         found = self.facts(identifier)
         return found is not None and can_read(principal, found)
@@ -340,8 +351,10 @@ class AccessControl:
         if platform is not None:
             where.append("platform = ?")
             params.append(platform)
-        sql = (f"SELECT {_COLUMNS}, document FROM assets WHERE {' AND '.join(where)}"
-               " ORDER BY seq LIMIT ? OFFSET ?")
+        # deferred join (as CatalogIndex.page): the offset is walked in an index, only the
+        # page's rows are read with their documents
+        sql = (f"SELECT {_COLUMNS}, document FROM assets WHERE seq IN (SELECT seq FROM assets"
+               f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ? OFFSET ?) ORDER BY seq")
         return [_entry(r) for r in self._db().execute(sql, [*params, limit, offset])]
 
     def count_by_platform(self, principal: Principal,

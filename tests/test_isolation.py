@@ -316,6 +316,17 @@ def test_rest_writes_on_non_public_assets_look_like_missing(world: World) -> Non
         assert again.status_code == 200 and ids[key] not in again.text
         assert c.delete(f"/datasets/{probe.json()['identifier']}",
                         headers=world.mallory).status_code == 200
+    # the share page's dry run reports conflicts only with assets the caller may read
+    for who, headers in world.outsiders.items():
+        report = c.post("/ui/validate/datasets", headers=headers, json=dataset(
+            "probe", platform="example", platform_resource_identifier="h-1"))
+        if report.status_code == 404:  # no web UI in this build
+            break
+        assert report.status_code == 200 and report.json()["conflict"] is None, report.text
+        assert ids["harvested"] not in report.text, who
+    seen = c.post("/ui/validate/datasets", headers=world.bot, json=dataset(
+        "probe", platform="example", platform_resource_identifier="h-1"))
+    assert seen.status_code == 404 or seen.json()["conflict"] == ids["harvested"]
     queue = c.get("/submissions", headers=world.mallory)
     assert queue.status_code == 200 and queue.json() == []
     # nothing changed

@@ -31,6 +31,12 @@ def readable(catalog: Catalog, access: AccessControl, principal: Principal, asse
     return access.readable(principal, asset, identifier, catalog.not_found(asset, identifier))
 
 
+def check_read(catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType,
+               identifier: str) -> None:
+    """``readable`` without the facts (one index lookup for a published asset)."""
+    access.check_read(principal, asset, identifier, catalog.not_found(asset, identifier))
+
+
 def _platform(data: Any) -> str | None:
     if isinstance(data, dict):
         platform = data.get("platform")

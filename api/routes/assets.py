@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.auth.guard import check_create, check_delete, check_replace, readable, visible_page
+from api.auth.guard import check_create, check_delete, check_read, check_replace, visible_page
 from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.linked_data import asset_get, croissant_body
@@ -143,7 +143,7 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
     ) -> Response:
         # 404, exactly as for a missing asset, unless the caller may read it (kg/access.py)
-        readable(catalog, get_access(request), principal, asset, identifier)
+        check_read(catalog, get_access(request), principal, asset, identifier)
         # the asset IRI: content negotiation (HTML, Croissant too), ETag, 304 (api/linked_data)
         return await asset_get(request, catalog, asset, identifier)
 
