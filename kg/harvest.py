@@ -48,6 +48,7 @@ from typing import Any, Literal, Protocol, TextIO
 import httpx
 import orjson
 
+from kg.backends import index_path
 from kg.catalog import Catalog
 from kg.fields import ASSET_TYPES, AssetType
 from kg.rdf_mapping import asset_iri, asset_to_triples
@@ -656,7 +657,8 @@ class Harvester:
         self.settings = catalog.settings
         self._own_http = http is None
         self.http = http or Http.from_settings(self.settings)
-        self.state = state or HarvestState(self.settings.store_path / "harvest.sqlite")
+        # beside the catalogue index (a local directory also when the store is remote)
+        self.state = state or HarvestState(index_path(self.settings).parent / "harvest.sqlite")
         self.progress = progress
         self.progress_stream = progress_stream
         self._source_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
