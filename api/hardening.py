@@ -22,10 +22,20 @@ from kg.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # known non-secrets: a production server refuses to start with any of them as its admin key
-DEFAULT_SECRETS = frozenset({
-    "admin", "changeme", "change-me", "secret", "password", "test", "test-admin-key",
-    "aiod", "aiod-kg", "default",
-})
+DEFAULT_SECRETS = frozenset(
+    {
+        "admin",
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "test",
+        "test-admin-key",
+        "aiod",
+        "aiod-kg",
+        "default",
+    }
+)
 MIN_SECRET_LENGTH = 32
 
 
@@ -38,11 +48,13 @@ def production_problems(settings: Settings) -> list[str]:
     if not key:
         problems.append("AIOD_KG_ADMIN_KEY is missing.")
     elif key.lower() in DEFAULT_SECRETS or len(key) < MIN_SECRET_LENGTH:
-        problems.append(f"AIOD_KG_ADMIN_KEY is a default or shorter than {MIN_SECRET_LENGTH} "
-                        "characters.")
+        problems.append(
+            f"AIOD_KG_ADMIN_KEY is a default or shorter than {MIN_SECRET_LENGTH} characters."
+        )
     if settings.oidc_issuer and not split(settings.oidc_audience):
-        problems.append("AIOD_KG_OIDC_AUDIENCE is missing: tokens issued for other clients "
-                        "would be accepted.")
+        problems.append(
+            "AIOD_KG_OIDC_AUDIENCE is missing: tokens issued for other clients would be accepted."
+        )
     if settings.oidc_issuer and not settings.oidc_issuer.startswith("https://"):
         problems.append("AIOD_KG_OIDC_ISSUER must be an https:// URL.")
     if "*" in split(settings.cors_origins):
@@ -79,8 +91,11 @@ class SecurityHeaders:
                 if b"content-security-policy" not in present:
                     # HTML (landing pages, the docs, the SPARQL editor) may frame nothing and
                     # be framed by nothing; data responses may load nothing at all
-                    csp = (b"frame-ancestors 'none'" if content_type.startswith(b"text/html")
-                           else b"default-src 'none'; frame-ancestors 'none'")
+                    csp = (
+                        b"frame-ancestors 'none'"
+                        if content_type.startswith(b"text/html")
+                        else b"default-src 'none'; frame-ancestors 'none'"
+                    )
                     headers.append((b"content-security-policy", csp))
                 message = {**message, "headers": headers}
             await send(message)
@@ -152,15 +167,24 @@ class WriteRateLimit:
             await self.app(scope, receive, send)
             return
         retry = str(max(1, math.ceil(wait)))
-        body = orjson.dumps({
-            "detail": f"Too many writes: at most {self.buckets.limit} per "
-                      f"{self.buckets.limit / self.buckets.rate:g} s. Retry after {retry} s.",
-            "reference": uuid.uuid4().hex,
-        })
-        await send({"type": "http.response.start", "status": 429,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"retry-after", retry.encode())]})
+        body = orjson.dumps(
+            {
+                "detail": f"Too many writes: at most {self.buckets.limit} per "
+                f"{self.buckets.limit / self.buckets.rate:g} s. Retry after {retry} s.",
+                "reference": uuid.uuid4().hex,
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", retry.encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -168,16 +192,25 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the hardening middleware (call after the other middleware: it wraps them)."""
     if settings.write_rate_limit > 0:
         key = settings.admin_key.get_secret_value() if settings.admin_key else ""
-        app.add_middleware(WriteRateLimit, limit=settings.write_rate_limit,
-                           window=settings.write_rate_window, admin_key=key)
+        app.add_middleware(
+            WriteRateLimit,
+            limit=settings.write_rate_limit,
+            window=settings.write_rate_window,
+            admin_key=key,
+        )
     origins = split(settings.cors_origins)
     if origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Accept", "If-None-Match",
-                           "If-Modified-Since"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Accept",
+                "If-None-Match",
+                "If-Modified-Since",
+            ],
             expose_headers=["ETag", "Link", "Location", "Retry-After", "WWW-Authenticate"],
             allow_credentials=False,  # bearer tokens, never cookies
             max_age=600,

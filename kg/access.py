@@ -123,8 +123,11 @@ class Principal:
 
     def moderated_types(self) -> list[str]:
         """Collections whose every asset this principal may update or delete (so also read)."""
-        return [c for c in ASSET_TYPES if self.has_type_role("update", c)
-                or self.has_type_role("delete", c)]
+        return [
+            c
+            for c in ASSET_TYPES
+            if self.has_type_role("update", c) or self.has_type_role("delete", c)
+        ]
 
     @property
     def reviewer(self) -> bool:
@@ -155,7 +158,8 @@ class AssetFacts:
         best = -1
         for kind, name, permission in self.grants:
             if (kind == "user" and principal.subject and name == principal.subject) or (
-                    kind == "group" and name in principal.groups):
+                kind == "group" and name in principal.groups
+            ):
                 best = max(best, _RANK[permission])
         return best
 
@@ -172,26 +176,35 @@ def can_read(principal: Principal, facts: AssetFacts) -> bool:
         return True
     if not principal.authenticated:
         return False
-    return (facts.is_owner(principal) or facts.granted(principal) >= 0
-            or (principal.reviewer and facts.entry.status == "submitted")
-            or facts.entry.type in principal.moderated_types()
-            or facts.platform_member(principal))
+    return (
+        facts.is_owner(principal)
+        or facts.granted(principal) >= 0
+        or (principal.reviewer and facts.entry.status == "submitted")
+        or facts.entry.type in principal.moderated_types()
+        or facts.platform_member(principal)
+    )
 
 
 def can_write(principal: Principal, facts: AssetFacts) -> bool:
     if principal.admin:
         return True
     return principal.authenticated and (
-        facts.is_owner(principal) or facts.granted(principal) >= _RANK["write"]
-        or principal.has_type_role("update", facts.entry.type) or facts.platform_member(principal))
+        facts.is_owner(principal)
+        or facts.granted(principal) >= _RANK["write"]
+        or principal.has_type_role("update", facts.entry.type)
+        or facts.platform_member(principal)
+    )
 
 
 def can_delete(principal: Principal, facts: AssetFacts) -> bool:
     if principal.admin:
         return True
     return principal.authenticated and (
-        facts.is_owner(principal) or facts.granted(principal) >= _RANK["admin"]
-        or principal.has_type_role("delete", facts.entry.type) or facts.platform_member(principal))
+        facts.is_owner(principal)
+        or facts.granted(principal) >= _RANK["admin"]
+        or principal.has_type_role("delete", facts.entry.type)
+        or facts.platform_member(principal)
+    )
 
 
 def can_administer(principal: Principal, facts: AssetFacts) -> bool:
@@ -199,7 +212,8 @@ def can_administer(principal: Principal, facts: AssetFacts) -> bool:
     if principal.admin:
         return True
     return principal.authenticated and (
-        facts.is_owner(principal) or facts.granted(principal) >= _RANK["admin"])
+        facts.is_owner(principal) or facts.granted(principal) >= _RANK["admin"]
+    )
 
 
 def can_create(principal: Principal, asset: AssetType, platform: str | None) -> bool:
@@ -216,8 +230,9 @@ def can_create(principal: Principal, asset: AssetType, platform: str | None) -> 
 def publishes_directly(principal: Principal, platform: str | None) -> bool:
     """Admins and connectors write assets with the status they give (default published);
     everybody else's uploads start as drafts and their edits keep the status."""
-    return principal.admin or (platform is not None and platform != USER_PLATFORM
-                               and platform in principal.platforms)
+    return principal.admin or (
+        platform is not None and platform != USER_PLATFORM and platform in principal.platforms
+    )
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[object]]:
@@ -253,8 +268,9 @@ def visible_where(principal: Principal) -> tuple[str, list[object]]:
             who.append(f"(kind = 'group' AND {sql})")
             who_args += more
         if who:
-            clauses.append("identifier IN (SELECT identifier FROM asset_grants WHERE "
-                           + " OR ".join(who) + ")")
+            clauses.append(
+                "identifier IN (SELECT identifier FROM asset_grants WHERE " + " OR ".join(who) + ")"
+            )
             args += who_args
     return "(" + " OR ".join(clauses) + ")", args
 
@@ -272,9 +288,15 @@ class ApiKey:
     revoked_at: str | None
 
     def as_dict(self) -> JSON:
-        return {"id": self.id, "name": self.name, "roles": list(self.roles),
-                "created_at": self.created_at, "created_by": self.created_by,
-                "revoked": self.revoked_at is not None, "revoked_at": self.revoked_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "roles": list(self.roles),
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "revoked": self.revoked_at is not None,
+            "revoked_at": self.revoked_at,
+        }
 
 
 def hash_key(secret: str) -> str:
@@ -302,15 +324,24 @@ class AccessControl:
         entry = self.index.get(identifier)
         if entry is None or (collection is not None and entry.type != collection):
             return None
-        row = self._db().execute("SELECT owner FROM asset_owners WHERE identifier = ?",
-                                 (identifier,)).fetchone()
-        grants = tuple((str(k), str(n), str(p)) for k, n, p in self._db().execute(
-            "SELECT kind, name, permission FROM asset_grants WHERE identifier = ?"
-            " ORDER BY kind, name", (identifier,)))
+        row = (
+            self._db()
+            .execute("SELECT owner FROM asset_owners WHERE identifier = ?", (identifier,))
+            .fetchone()
+        )
+        grants = tuple(
+            (str(k), str(n), str(p))
+            for k, n, p in self._db().execute(
+                "SELECT kind, name, permission FROM asset_grants WHERE identifier = ?"
+                " ORDER BY kind, name",
+                (identifier,),
+            )
+        )
         return AssetFacts(entry, None if row is None else str(row[0]), grants)
 
-    def readable(self, principal: Principal, asset: AssetType, identifier: str,
-                 not_found: NotFound) -> AssetFacts:
+    def readable(
+        self, principal: Principal, asset: AssetType, identifier: str, not_found: NotFound
+    ) -> AssetFacts:
         """The asset's facts if the principal may read it, else ``not_found`` (the same error
         as for an identifier that never existed)."""
         found = self.facts(identifier, asset.collection)
@@ -318,8 +349,9 @@ class AccessControl:
             raise not_found
         return found
 
-    def check_read(self, principal: Principal, asset: AssetType, identifier: str,
-                   not_found: NotFound) -> None:
+    def check_read(
+        self, principal: Principal, asset: AssetType, identifier: str, not_found: NotFound
+    ) -> None:
         """``readable`` for pure reads: a published asset costs one index lookup."""
         entry = self.index.get(identifier)
         if entry is None or entry.type != asset.collection:
@@ -334,9 +366,16 @@ class AccessControl:
 
     # ------------------------------------------------------------------ listing and counts
 
-    def page(self, principal: Principal, collection: str, offset: int, limit: int,
-             modified_after: str | None = None, modified_before: str | None = None,
-             platform: str | None = None) -> list[Entry]:
+    def page(
+        self,
+        principal: Principal,
+        collection: str,
+        offset: int,
+        limit: int,
+        modified_after: str | None = None,
+        modified_before: str | None = None,
+        platform: str | None = None,
+    ) -> list[Entry]:
         """A page of the live assets of one type this principal may read, in insertion order
         (``CatalogIndex.page`` with the visibility condition)."""
         visible, args = visible_where(principal)
@@ -353,16 +392,20 @@ class AccessControl:
             params.append(platform)
         # deferred join (as CatalogIndex.page): the offset is walked in an index, only the
         # page's rows are read with their documents
-        sql = (f"SELECT {_COLUMNS}, document FROM assets WHERE seq IN (SELECT seq FROM assets"
-               f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ? OFFSET ?) ORDER BY seq")
+        sql = (
+            f"SELECT {_COLUMNS}, document FROM assets WHERE seq IN (SELECT seq FROM assets"
+            f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ? OFFSET ?) ORDER BY seq"
+        )
         return [_entry(r) for r in self._db().execute(sql, [*params, limit, offset])]
 
-    def count_by_platform(self, principal: Principal,
-                          collection: str | None = None) -> dict[str, dict[str, int]]:
+    def count_by_platform(
+        self, principal: Principal, collection: str | None = None
+    ) -> dict[str, dict[str, int]]:
         visible, args = visible_where(principal)
-        sql = ("SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
-               f" AND {visible}" + (" AND type = ?" if collection else "")
-               + " GROUP BY type, platform")
+        sql = (
+            "SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
+            f" AND {visible}" + (" AND type = ?" if collection else "") + " GROUP BY type, platform"
+        )
         params = [*args, collection] if collection else args
         out: dict[str, dict[str, int]] = {}
         for t, platform, n in self._db().execute(sql, params):
@@ -371,13 +414,19 @@ class AccessControl:
 
     def count(self, principal: Principal, collection: str) -> int:
         visible, args = visible_where(principal)
-        row = self._db().execute(
-            f"SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0 AND {visible}",
-            [collection, *args]).fetchone()
+        row = (
+            self._db()
+            .execute(
+                f"SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0 AND {visible}",
+                [collection, *args],
+            )
+            .fetchone()
+        )
         return int(row[0])
 
-    def find_platform(self, principal: Principal, collection: str, platform: str,
-                      resource_id: str) -> Entry | None:
+    def find_platform(
+        self, principal: Principal, collection: str, platform: str, resource_id: str
+    ) -> Entry | None:
         entry = self.index.find_platform(collection, platform, resource_id)
         if entry is None:
             return None
@@ -388,93 +437,133 @@ class AccessControl:
 
     def set_owner(self, identifier: str, owner: str) -> None:
         with self.index.transaction() as db:
-            db.execute("INSERT INTO asset_owners (identifier, owner, created_at) VALUES (?,?,?)"
-                       " ON CONFLICT(identifier) DO UPDATE SET owner = excluded.owner",
-                       (identifier, owner, _now()))
+            db.execute(
+                "INSERT INTO asset_owners (identifier, owner, created_at) VALUES (?,?,?)"
+                " ON CONFLICT(identifier) DO UPDATE SET owner = excluded.owner",
+                (identifier, owner, _now()),
+            )
 
     def owner(self, identifier: str) -> str | None:
-        row = self._db().execute("SELECT owner FROM asset_owners WHERE identifier = ?",
-                                 (identifier,)).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT owner FROM asset_owners WHERE identifier = ?", (identifier,))
+            .fetchone()
+        )
         return None if row is None else str(row[0])
 
-    def set_grants(self, identifier: str, grants: Iterable[tuple[str, str, str]],
-                   granted_by: str) -> None:
+    def set_grants(
+        self, identifier: str, grants: Iterable[tuple[str, str, str]], granted_by: str
+    ) -> None:
         """Replace the asset's grants with ``(kind, name, permission)`` triples."""
         rows = []
         for kind, name, permission in grants:
             if kind not in ("user", "group") or permission not in PERMISSIONS or not name:
-                raise CatalogError(f"Invalid grant {kind}={name!r} {permission!r}: kind is user "
-                                   "or group, permission one of read, write, admin.")
+                raise CatalogError(
+                    f"Invalid grant {kind}={name!r} {permission!r}: kind is user "
+                    "or group, permission one of read, write, admin."
+                )
             rows.append((identifier, kind, name, permission, granted_by, _now()))
         with self.index.transaction() as db:
             db.execute("DELETE FROM asset_grants WHERE identifier = ?", (identifier,))
-            db.executemany("INSERT OR REPLACE INTO asset_grants (identifier, kind, name,"
-                           " permission, granted_by, granted_at) VALUES (?,?,?,?,?,?)", rows)
+            db.executemany(
+                "INSERT OR REPLACE INTO asset_grants (identifier, kind, name,"
+                " permission, granted_by, granted_at) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
 
     def forget(self, identifiers: Iterable[str]) -> None:
         """Drop the grants of deleted assets (the owner row stays with the tombstone)."""
         with self.index.transaction() as db:
-            db.executemany("DELETE FROM asset_grants WHERE identifier = ?",
-                           [(i,) for i in identifiers])
+            db.executemany(
+                "DELETE FROM asset_grants WHERE identifier = ?", [(i,) for i in identifiers]
+            )
 
     # ------------------------------------------------------------------ reviews
 
     def record(self, identifier: str, action: str, actor: str, comment: str | None) -> None:
         with self.index.transaction() as db:
-            db.execute("INSERT INTO asset_reviews (identifier, action, actor, comment, at)"
-                       " VALUES (?,?,?,?,?)", (identifier, action, actor, comment, _now()))
+            db.execute(
+                "INSERT INTO asset_reviews (identifier, action, actor, comment, at)"
+                " VALUES (?,?,?,?,?)",
+                (identifier, action, actor, comment, _now()),
+            )
 
     def history(self, identifier: str) -> list[JSON]:
-        return [{"action": str(a), "actor": str(w), "comment": c, "date": str(t)}
-                for a, w, c, t in self._db().execute(
-                    "SELECT action, actor, comment, at FROM asset_reviews WHERE identifier = ?"
-                    " ORDER BY seq", (identifier,))]
+        return [
+            {"action": str(a), "actor": str(w), "comment": c, "date": str(t)}
+            for a, w, c, t in self._db().execute(
+                "SELECT action, actor, comment, at FROM asset_reviews WHERE identifier = ?"
+                " ORDER BY seq",
+                (identifier,),
+            )
+        ]
 
     def submitter(self, identifier: str) -> str | None:
-        row = self._db().execute(
-            "SELECT actor FROM asset_reviews WHERE identifier = ? AND action = 'submit'"
-            " ORDER BY seq DESC LIMIT 1", (identifier,)).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT actor FROM asset_reviews WHERE identifier = ? AND action = 'submit'"
+                " ORDER BY seq DESC LIMIT 1",
+                (identifier,),
+            )
+            .fetchone()
+        )
         return None if row is None else str(row[0])
 
-    def submissions(self, principal: Principal, limit: int = 100,
-                    offset: int = 0) -> list[Entry]:
+    def submissions(self, principal: Principal, limit: int = 100, offset: int = 0) -> list[Entry]:
         """Submitted assets: every one for reviewers, the principal's own for others."""
         visible, args = visible_where(principal)
-        sql = (f"SELECT {_COLUMNS} FROM assets WHERE deleted = 0 AND status = 'submitted'"
-               f" AND {visible} ORDER BY date_modified, seq LIMIT ? OFFSET ?")
+        sql = (
+            f"SELECT {_COLUMNS} FROM assets WHERE deleted = 0 AND status = 'submitted'"
+            f" AND {visible} ORDER BY date_modified, seq LIMIT ? OFFSET ?"
+        )
         return [_entry(r) for r in self._db().execute(sql, [*args, limit, offset])]
 
     # ------------------------------------------------------------------ API keys
 
-    def create_key(self, name: str, roles: Sequence[str], created_by: str | None) -> tuple[
-            ApiKey, str]:
+    def create_key(
+        self, name: str, roles: Sequence[str], created_by: str | None
+    ) -> tuple[ApiKey, str]:
         """A new key; the secret is returned once and only its hash is kept."""
         key_id = secrets.token_hex(6)
         secret = f"aiodkg_{key_id}_{secrets.token_urlsafe(32)}"
         created = _now()
         clean = tuple(sorted({r.strip() for r in roles if r.strip()}))
         with self.index.transaction() as db:
-            db.execute("INSERT INTO api_keys (id, name, hash, roles, created_at, created_by)"
-                       " VALUES (?,?,?,?,?,?)",
-                       (key_id, name, hash_key(secret), ",".join(clean), created, created_by))
+            db.execute(
+                "INSERT INTO api_keys (id, name, hash, roles, created_at, created_by)"
+                " VALUES (?,?,?,?,?,?)",
+                (key_id, name, hash_key(secret), ",".join(clean), created, created_by),
+            )
         return ApiKey(key_id, name, clean, created, created_by, None), secret
 
     @staticmethod
     def _key(row: Sequence[object]) -> ApiKey:
         key_id, name, roles, created, by, revoked = row
-        return ApiKey(str(key_id), str(name), tuple(r for r in str(roles).split(",") if r),
-                      str(created), None if by is None else str(by),
-                      None if revoked is None else str(revoked))
+        return ApiKey(
+            str(key_id),
+            str(name),
+            tuple(r for r in str(roles).split(",") if r),
+            str(created),
+            None if by is None else str(by),
+            None if revoked is None else str(revoked),
+        )
 
     def api_keys(self) -> list[ApiKey]:
-        return [self._key(r) for r in self._db().execute(
-            "SELECT id, name, roles, created_at, created_by, revoked_at FROM api_keys"
-            " ORDER BY created_at, id")]
+        return [
+            self._key(r)
+            for r in self._db().execute(
+                "SELECT id, name, roles, created_at, created_by, revoked_at FROM api_keys"
+                " ORDER BY created_at, id"
+            )
+        ]
 
     def revoke_key(self, key_id: str) -> ApiKey:
         with self.index.transaction() as db:
-            changed = db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?"
-                                 " AND revoked_at IS NULL", (_now(), key_id)).rowcount
+            changed = db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (_now(), key_id),
+            ).rowcount
         found = [k for k in self.api_keys() if k.id == key_id]
         if not found:
             raise NotFound(f"API key '{key_id}' not found.")
@@ -486,9 +575,15 @@ class AccessControl:
         """The principal of a live API key (None for unknown or revoked keys)."""
         if not secret.startswith("aiodkg_"):
             return None
-        row = self._db().execute(
-            "SELECT id, name, roles, created_at, created_by, revoked_at FROM api_keys"
-            " WHERE hash = ?", (hash_key(secret),)).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT id, name, roles, created_at, created_by, revoked_at FROM api_keys"
+                " WHERE hash = ?",
+                (hash_key(secret),),
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         key = self._key(row)

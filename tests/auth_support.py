@@ -67,26 +67,46 @@ class Issuer:
         self.keys = [key]
         return key
 
-    def claims(self, subject: str, roles: list[str] | None = None,
-               groups: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    def claims(
+        self,
+        subject: str,
+        roles: list[str] | None = None,
+        groups: list[str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": self.url, "aud": AUDIENCE, "sub": subject, "iat": now, "exp": now + 300,
-            "preferred_username": subject, "realm_access": {"roles": roles or []},
+            "iss": self.url,
+            "aud": AUDIENCE,
+            "sub": subject,
+            "iat": now,
+            "exp": now + 300,
+            "preferred_username": subject,
+            "realm_access": {"roles": roles or []},
             "groups": groups or [],
         }
         claims.update(extra)
         return claims
 
-    def token(self, subject: str, roles: list[str] | None = None,
-              groups: list[str] | None = None, key: RSAKey | None = None,
-              **extra: Any) -> str:
+    def token(
+        self,
+        subject: str,
+        roles: list[str] | None = None,
+        groups: list[str] | None = None,
+        key: RSAKey | None = None,
+        **extra: Any,
+    ) -> str:
         key = key or self.keys[0]
         header = {"alg": "RS256", "typ": "JWT", "kid": key.kid}
         return jwt.encode(header, self.claims(subject, roles, groups, **extra), key)
 
-    def headers(self, subject: str, roles: list[str] | None = None,
-                groups: list[str] | None = None, **extra: Any) -> dict[str, str]:
+    def headers(
+        self,
+        subject: str,
+        roles: list[str] | None = None,
+        groups: list[str] | None = None,
+        **extra: Any,
+    ) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(subject, roles, groups, **extra)}"}
 
     def close(self) -> None:
@@ -96,9 +116,13 @@ class Issuer:
 
 def auth_settings(tmp_path: Path, issuer: Issuer, **extra: Any) -> Settings:
     values: dict[str, Any] = {
-        "store": str(tmp_path / "store"), "admin_key": ADMIN_KEY,
-        "base_url": "http://127.0.0.1:8000", "oidc_issuer": issuer.url,
-        "oidc_audience": AUDIENCE, "oidc_jwks_min_refresh": 0.0, "search_warmup": False,
+        "store": str(tmp_path / "store"),
+        "admin_key": ADMIN_KEY,
+        "base_url": "http://127.0.0.1:8000",
+        "oidc_issuer": issuer.url,
+        "oidc_audience": AUDIENCE,
+        "oidc_jwks_min_refresh": 0.0,
+        "search_warmup": False,
     }
     values.update(extra)
     return Settings(**values)

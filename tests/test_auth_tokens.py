@@ -56,8 +56,9 @@ def refused(response: Any, error: str = "invalid_token") -> str:
 
 
 def test_a_valid_token_names_the_user_and_roles(api: TestClient, issuer: Issuer) -> None:
-    token = issuer.token("u-1", ["edit_aiod_resources", "offline_access"], ["/hospital"],
-                         preferred_username="alice")
+    token = issuer.token(
+        "u-1", ["edit_aiod_resources", "offline_access"], ["/hospital"], preferred_username="alice"
+    )
     got = api.get("/authorization_test", headers=bearer(token))
     assert got.status_code == 200, got.text
     body = got.json()
@@ -73,8 +74,9 @@ def test_authorization_test_needs_credentials(api: TestClient) -> None:
     assert got.status_code == 401
     assert got.headers["www-authenticate"] == 'Bearer realm="aiod-kg"'
     assert api.get("/authorization_test", headers=AUTH).json()["name"] == "admin"
-    refused(api.get("/authorization_test", headers={"Authorization": "Basic dTpw"}),
-            "invalid_request")
+    refused(
+        api.get("/authorization_test", headers={"Authorization": "Basic dTpw"}), "invalid_request"
+    )
 
 
 def test_expired_and_not_yet_valid_tokens_are_refused(api: TestClient, issuer: Issuer) -> None:
@@ -86,37 +88,45 @@ def test_expired_and_not_yet_valid_tokens_are_refused(api: TestClient, issuer: I
     # within the leeway (30 s) a slightly expired token still passes
     fresh = issuer.token("u", exp=now - 5)
     assert api.get("/authorization_test", headers=bearer(fresh)).status_code == 200
-    no_exp = jwt.encode({"alg": "RS256", "kid": issuer.keys[0].kid},
-                        {k: v for k, v in issuer.claims("u").items() if k != "exp"},
-                        issuer.keys[0])
+    no_exp = jwt.encode(
+        {"alg": "RS256", "kid": issuer.keys[0].kid},
+        {k: v for k, v in issuer.claims("u").items() if k != "exp"},
+        issuer.keys[0],
+    )
     refused(api.get("/authorization_test", headers=bearer(no_exp)))
 
 
 def test_wrong_audience_and_issuer_are_refused(api: TestClient, issuer: Issuer) -> None:
     refused(api.get("/authorization_test", headers=bearer(issuer.token("u", aud="account"))))
-    refused(api.get("/authorization_test",
-                    headers=bearer(issuer.token("u", aud=["other", "account"]))))
+    refused(
+        api.get("/authorization_test", headers=bearer(issuer.token("u", aud=["other", "account"])))
+    )
     ok = issuer.token("u", aud=["other", AUDIENCE])
     assert api.get("/authorization_test", headers=bearer(ok)).status_code == 200
-    refused(api.get("/authorization_test",
-                    headers=bearer(issuer.token("u", iss="https://evil.example.org"))))
-    no_sub = jwt.encode({"alg": "RS256", "kid": issuer.keys[0].kid},
-                        {k: v for k, v in issuer.claims("u").items() if k != "sub"},
-                        issuer.keys[0])
+    refused(
+        api.get(
+            "/authorization_test", headers=bearer(issuer.token("u", iss="https://evil.example.org"))
+        )
+    )
+    no_sub = jwt.encode(
+        {"alg": "RS256", "kid": issuer.keys[0].kid},
+        {k: v for k, v in issuer.claims("u").items() if k != "sub"},
+        issuer.keys[0],
+    )
     refused(api.get("/authorization_test", headers=bearer(no_sub)))
     inactive = issuer.token("u", active=False)
     refused(api.get("/authorization_test", headers=bearer(inactive)))
 
 
-def test_unsigned_tampered_and_confused_tokens_are_refused(api: TestClient,
-                                                          issuer: Issuer) -> None:
+def test_unsigned_tampered_and_confused_tokens_are_refused(api: TestClient, issuer: Issuer) -> None:
     claims = issuer.claims("attacker", ["aiod_admin"])
     # alg: none, with and without a signature part
     none = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
     assert "none" in refused(api.get("/authorization_test", headers=bearer(none)))
     refused(api.get("/authorization_test", headers=bearer(none + "c2ln")))
-    refused(api.get("/authorization_test",
-                    headers=bearer(f"{b64({'alg': 'NONE'})}.{b64(claims)}.")))
+    refused(
+        api.get("/authorization_test", headers=bearer(f"{b64({'alg': 'NONE'})}.{b64(claims)}."))
+    )
     # a valid token whose payload is swapped for an admin's
     valid = issuer.token("user", [])
     header, _, signature = valid.split(".")
@@ -137,8 +147,12 @@ def test_unsigned_tampered_and_confused_tokens_are_refused(api: TestClient,
     refused(api.get("/authorization_test", headers=bearer(forged)))
     # an algorithm that is allowed but a key of another type
     ec = ECKey.generate_key("P-256", parameters={"kid": "ec-1"})
-    refused(api.get("/authorization_test",
-                    headers=bearer(jwt.encode({"alg": "ES256", "kid": "ec-1"}, claims, ec))))
+    refused(
+        api.get(
+            "/authorization_test",
+            headers=bearer(jwt.encode({"alg": "ES256", "kid": "ec-1"}, claims, ec)),
+        )
+    )
     # garbage
     for junk in ("x", "a.b", "a.b.c", "....", "Bearer", "%C3%A9.e30.e30", "e30.e30.e30"):
         refused(api.get("/authorization_test", headers=bearer(junk)))
@@ -159,8 +173,7 @@ def test_refused_token_on_public_reads_and_writes(api: TestClient, issuer: Issue
     assert 'error="insufficient_scope"' in nobody.headers["www-authenticate"]
 
 
-def test_key_rotation_refetches_once_and_retires_old_keys(api: TestClient,
-                                                          issuer: Issuer) -> None:
+def test_key_rotation_refetches_once_and_retires_old_keys(api: TestClient, issuer: Issuer) -> None:
     old = issuer.token("u")
     assert api.get("/authorization_test", headers=bearer(old)).status_code == 200
     fetched = issuer.jwks_requests
@@ -205,8 +218,9 @@ def test_provider_down_is_a_503_not_a_pass(tmp_path: Path, issuer: Issuer) -> No
 
 
 def test_api_keys_created_shown_once_used_and_revoked(api: TestClient, issuer: Issuer) -> None:
-    created = api.post("/api_keys", json={"name": "openml connector",
-                                          "roles": ["platform_openml"]}, headers=AUTH)
+    created = api.post(
+        "/api_keys", json={"name": "openml connector", "roles": ["platform_openml"]}, headers=AUTH
+    )
     assert created.status_code == 200, created.text
     key = created.json()
     secret = key.pop("key")
@@ -217,8 +231,11 @@ def test_api_keys_created_shown_once_used_and_revoked(api: TestClient, issuer: I
     me = api.get("/authorization_test", headers=bearer(secret)).json()
     assert me["name"] == "openml connector" and me["roles"] == ["platform_openml"]
     # scoped: it writes its platform's assets, published directly, and nothing else
-    record = {"name": "A harvested dataset", "platform": "openml",
-              "platform_resource_identifier": "61"}
+    record = {
+        "name": "A harvested dataset",
+        "platform": "openml",
+        "platform_resource_identifier": "61",
+    }
     made = api.post("/datasets", json=record, headers=bearer(secret))
     assert made.status_code == 200, made.text
     assert api.get(f"/datasets/{made.json()['identifier']}").status_code == 200  # public
@@ -239,13 +256,15 @@ def test_api_keys_created_shown_once_used_and_revoked(api: TestClient, issuer: I
 
 
 def test_api_key_with_admin_role_is_an_admin(api: TestClient) -> None:
-    secret = api.post("/api_keys", json={"name": "ops", "roles": ["aiod_admin"]},
-                      headers=AUTH).json()["key"]
+    secret = api.post(
+        "/api_keys", json={"name": "ops", "roles": ["aiod_admin"]}, headers=AUTH
+    ).json()["key"]
     assert api.get("/api_keys", headers=bearer(secret)).status_code == 200
 
 
-def test_api_keys_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_keys_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from api.cli import main
 
     monkeypatch.setenv("AIOD_KG_STORE", str(tmp_path / "store"))

@@ -35,8 +35,9 @@ def test_security_headers(client: TestClient) -> None:
 
 
 def test_hsts_for_an_https_base_url(tmp_path: Path) -> None:
-    settings = Settings(store=str(tmp_path / "s"), base_url="https://kg.example.org",
-                        search_enabled=False)
+    settings = Settings(
+        store=str(tmp_path / "s"), base_url="https://kg.example.org", search_enabled=False
+    )
     catalog = Catalog(settings)
     try:
         with TestClient(create_app(settings, catalog)) as c:
@@ -46,8 +47,12 @@ def test_hsts_for_an_https_base_url(tmp_path: Path) -> None:
 
 
 def test_cors_allow_list(tmp_path: Path) -> None:
-    settings = Settings(store=str(tmp_path / "s"), admin_key=ADMIN_KEY, search_enabled=False,
-                        cors_origins="https://aiod.eu, https://portal.example.org")
+    settings = Settings(
+        store=str(tmp_path / "s"),
+        admin_key=ADMIN_KEY,
+        search_enabled=False,
+        cors_origins="https://aiod.eu, https://portal.example.org",
+    )
     catalog = Catalog(settings)
     try:
         with TestClient(create_app(settings, catalog)) as c:
@@ -56,28 +61,41 @@ def test_cors_allow_list(tmp_path: Path) -> None:
             assert "access-control-allow-credentials" not in ok.headers
             evil = c.get("/counts", headers={"Origin": "https://evil.example.com"})
             assert "access-control-allow-origin" not in evil.headers
-            preflight = c.options("/datasets", headers={
-                "Origin": "https://portal.example.org", "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization, content-type"})
+            preflight = c.options(
+                "/datasets",
+                headers={
+                    "Origin": "https://portal.example.org",
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization, content-type",
+                },
+            )
             assert preflight.status_code == 200
             assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
-            denied = c.options("/datasets", headers={
-                "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
+            denied = c.options(
+                "/datasets",
+                headers={
+                    "Origin": "https://evil.example.com",
+                    "Access-Control-Request-Method": "POST",
+                },
+            )
             assert denied.status_code == 400
     finally:
         catalog.close()
 
 
 def test_no_cors_headers_by_default(client: TestClient) -> None:
-    assert "access-control-allow-origin" not in client.get(
-        "/counts", headers={"Origin": "https://aiod.eu"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in client.get("/counts", headers={"Origin": "https://aiod.eu"}).headers
+    )
 
 
 def test_write_rate_limit(tmp_path: Path) -> None:
     issuer = Issuer()
     try:
-        settings = auth_settings(tmp_path, issuer, search_enabled=False, write_rate_limit=3,
-                                 write_rate_window=3600)
+        settings = auth_settings(
+            tmp_path, issuer, search_enabled=False, write_rate_limit=3, write_rate_window=3600
+        )
         with auth_client(settings) as (c, _):
             alice = issuer.headers("alice", ["edit_aiod_resources"])
             bob = issuer.headers("bob", ["edit_aiod_resources"])
@@ -92,8 +110,10 @@ def test_write_rate_limit(tmp_path: Path) -> None:
             assert c.post("/datasets", json={"name": "b"}, headers=bob).status_code == 200
             query = {"Content-Type": "application/sparql-query"}
             for _ in range(5):  # SPARQL queries by POST are reads
-                assert c.post("/sparql", content="ASK {}", headers={**query, **alice}
-                              ).status_code == 200
+                assert (
+                    c.post("/sparql", content="ASK {}", headers={**query, **alice}).status_code
+                    == 200
+                )
             for n in range(10):  # the bootstrap admin key (imports, CI) is not limited
                 assert c.post("/datasets", json={"name": f"a{n}"}, headers=AUTH).status_code == 200
             for _ in range(3):  # anonymous writes count per address
@@ -120,19 +140,40 @@ def test_production_mode_refuses_default_or_missing_secrets(tmp_path: Path) -> N
         assert problems and "AIOD_KG_ADMIN_KEY" in problems[0], key
         with pytest.raises(RuntimeError, match="production"):
             create_app(Settings(**base, admin_key=key))
-    oidc = production_problems(Settings(**base, admin_key=STRONG,
-                                        oidc_issuer="https://auth.example.org/realms/aiod"))
+    oidc = production_problems(
+        Settings(**base, admin_key=STRONG, oidc_issuer="https://auth.example.org/realms/aiod")
+    )
     assert any("AUDIENCE" in p for p in oidc)
-    assert production_problems(Settings(**base, admin_key=STRONG, oidc_audience="aiod-api",
-                                        oidc_issuer="https://auth.example.org/realms/aiod")) == []
+    assert (
+        production_problems(
+            Settings(
+                **base,
+                admin_key=STRONG,
+                oidc_audience="aiod-api",
+                oidc_issuer="https://auth.example.org/realms/aiod",
+            )
+        )
+        == []
+    )
     assert production_problems(Settings(**base, admin_key=STRONG, cors_origins="*"))
 
 
 def test_serve_refuses_to_start_in_production_with_a_default_key(tmp_path: Path) -> None:
-    env = {**os.environ, "AIOD_KG_PRODUCTION": "true", "AIOD_KG_ADMIN_KEY": "changeme",
-           "AIOD_KG_STORE": str(tmp_path / "store"), "AIOD_KG_SEARCH_ENABLED": "false"}
-    done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", "1"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "AIOD_KG_PRODUCTION": "true",
+        "AIOD_KG_ADMIN_KEY": "changeme",
+        "AIOD_KG_STORE": str(tmp_path / "store"),
+        "AIOD_KG_SEARCH_ENABLED": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "serve", "--port", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "refusing to start in production mode" in done.stderr
     assert "AIOD_KG_ADMIN_KEY" in done.stderr
@@ -144,8 +185,9 @@ def test_body_size_limit_still_applies_to_token_holders(tmp_path: Path) -> None:
         settings = auth_settings(tmp_path, issuer, search_enabled=False, max_body_bytes=2048)
         with auth_client(settings) as (c, _):
             big = {"name": "x" * 4096}
-            response = c.post("/datasets", json=big,
-                              headers=issuer.headers("alice", ["edit_aiod_resources"]))
+            response = c.post(
+                "/datasets", json=big, headers=issuer.headers("alice", ["edit_aiod_resources"])
+            )
             assert response.status_code == 413
     finally:
         issuer.close()

@@ -54,8 +54,9 @@ class World:
         self.bot = issuer.headers("bot-sub", ["platform_example"])
         self.ids: dict[str, str] = {}
 
-    def create(self, key: str, collection: str, record: dict[str, Any],
-               headers: dict[str, str]) -> str:
+    def create(
+        self, key: str, collection: str, record: dict[str, Any], headers: dict[str, str]
+    ) -> str:
         response = self.client.post(f"/{collection}", json=record, headers=headers)
         assert response.status_code == 200, response.text
         self.ids[key] = response.json()["identifier"]
@@ -76,39 +77,80 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             w = World(client, issuer)
             c = client
             # the private person first: the public dataset names it as its creator
-            w.create("person", "persons", {
-                "name": f"{MARK}PERSON", "given_name": f"{MARK}PERSON", "surname": "Hidden",
-                "description": {"plain": f"{MARK}PERSON"},
-            }, w.alice)
-            w.create("public", "datasets", dataset(
-                PUBLIC_MARK, creator=[w.ids["person"]],
-                aiod_entry={"status": "published"},
-                distribution=[{"content_url": "https://example.org/public.csv"}],
-                platform="example", platform_resource_identifier="pub-1"), AUTH)
+            w.create(
+                "person",
+                "persons",
+                {
+                    "name": f"{MARK}PERSON",
+                    "given_name": f"{MARK}PERSON",
+                    "surname": "Hidden",
+                    "description": {"plain": f"{MARK}PERSON"},
+                },
+                w.alice,
+            )
+            w.create(
+                "public",
+                "datasets",
+                dataset(
+                    PUBLIC_MARK,
+                    creator=[w.ids["person"]],
+                    aiod_entry={"status": "published"},
+                    distribution=[{"content_url": "https://example.org/public.csv"}],
+                    platform="example",
+                    platform_resource_identifier="pub-1",
+                ),
+                AUTH,
+            )
             # a user upload: a draft whatever the body says
-            w.create("draft", "datasets", dataset(
-                f"{MARK}DRAFT", aiod_entry={"status": "published"},
-                distribution=[{"content_url": f"https://example.org/{MARK}DRAFT.csv"}]), w.alice)
+            w.create(
+                "draft",
+                "datasets",
+                dataset(
+                    f"{MARK}DRAFT",
+                    aiod_entry={"status": "published"},
+                    distribution=[{"content_url": f"https://example.org/{MARK}DRAFT.csv"}],
+                ),
+                w.alice,
+            )
             w.create("submitted", "datasets", dataset(f"{MARK}SUBMITTED"), w.alice)
             assert c.post(f"/submissions/{w.ids['submitted']}", headers=w.alice).status_code == 200
             w.create("rejected", "datasets", dataset(f"{MARK}REJECTED"), w.alice)
             assert c.post(f"/submissions/{w.ids['rejected']}", headers=w.alice).status_code == 200
-            rejected = c.post(f"/reviews/{w.ids['rejected']}", json={"decision": "reject"},
-                              headers=w.rita)
+            rejected = c.post(
+                f"/reviews/{w.ids['rejected']}", json={"decision": "reject"}, headers=w.rita
+            )
             assert rejected.status_code == 200, rejected.text
             w.create("restricted", "datasets", dataset(f"{MARK}RESTRICTED"), w.alice)
-            shared = c.put(f"/assets/{w.ids['restricted']}/access", headers=w.alice, json={
-                "restricted": True, "grants": [{"group": "hospital", "permission": "read"}]})
+            shared = c.put(
+                f"/assets/{w.ids['restricted']}/access",
+                headers=w.alice,
+                json={"restricted": True, "grants": [{"group": "hospital", "permission": "read"}]},
+            )
             assert shared.status_code == 200, shared.text
             # a connector's own draft (platform assets: written by a platform_<name> role)
-            w.create("harvested", "datasets", dataset(
-                f"{MARK}HARVESTED", platform="example", platform_resource_identifier="h-1",
-                aiod_entry={"status": "draft"}), w.bot)
+            w.create(
+                "harvested",
+                "datasets",
+                dataset(
+                    f"{MARK}HARVESTED",
+                    platform="example",
+                    platform_resource_identifier="h-1",
+                    aiod_entry={"status": "draft"},
+                ),
+                w.bot,
+            )
             # a published asset that was withdrawn by the admin (published -> draft)
-            w.create("withdrawn", "datasets", dataset(
-                f"{MARK}WITHDRAWN", aiod_entry={"status": "published"}), AUTH)
-            withdrawn = c.put(f"/datasets/{w.ids['withdrawn']}", headers=AUTH, json=dataset(
-                f"{MARK}WITHDRAWN", aiod_entry={"status": "draft"}))
+            w.create(
+                "withdrawn",
+                "datasets",
+                dataset(f"{MARK}WITHDRAWN", aiod_entry={"status": "published"}),
+                AUTH,
+            )
+            withdrawn = c.put(
+                f"/datasets/{w.ids['withdrawn']}",
+                headers=AUTH,
+                json=dataset(f"{MARK}WITHDRAWN", aiod_entry={"status": "draft"}),
+            )
             assert withdrawn.status_code == 200, withdrawn.text
             search = client.app.state.search  # type: ignore[attr-defined]
             if search is not None:
@@ -175,11 +217,21 @@ def test_positive_controls(world: World) -> None:
     public = c.get(f"/datasets/{ids['public']}").json()
     assert public["name"] == f"Dataset {PUBLIC_MARK}"
     assert public["creator"] == [ids["person"]]  # a reference, never the person's data
-    statuses = {k: c.get(f"/{'persons' if k == 'person' else 'datasets'}/{ids[k]}",
-                         headers=AUTH).json()["aiod_entry"]["status"] for k in PRIVATE}
-    assert statuses == {"person": "draft", "draft": "draft", "submitted": "submitted",
-                        "rejected": "rejected", "restricted": "restricted",
-                        "harvested": "draft", "withdrawn": "draft"}
+    statuses = {
+        k: c.get(f"/{'persons' if k == 'person' else 'datasets'}/{ids[k]}", headers=AUTH).json()[
+            "aiod_entry"
+        ]["status"]
+        for k in PRIVATE
+    }
+    assert statuses == {
+        "person": "draft",
+        "draft": "draft",
+        "submitted": "submitted",
+        "rejected": "rejected",
+        "restricted": "restricted",
+        "harvested": "draft",
+        "withdrawn": "draft",
+    }
 
 
 # --------------------------------------------------------------------------- REST
@@ -190,16 +242,16 @@ def test_rest_get_is_a_404_like_a_missing_asset(world: World, prefix: str) -> No
     c = world.client
     for who, headers in world.outsiders.items():
         for fmt in (*RDF_FORMATS, "html", "croissant"):
-            missing = c.get(f"{prefix}/datasets/{MISSING}", params={"format": fmt},
-                            headers=headers)
+            missing = c.get(f"{prefix}/datasets/{MISSING}", params={"format": fmt}, headers=headers)
             assert missing.status_code == 404
             for key in PRIVATE:
                 collection = "persons" if key == "person" else "datasets"
                 identifier = world.ids[key]
                 if collection == "persons" and fmt == "croissant":
                     continue
-                response = c.get(f"{prefix}/{collection}/{identifier}", params={"format": fmt},
-                                 headers=headers)
+                response = c.get(
+                    f"{prefix}/{collection}/{identifier}", params={"format": fmt}, headers=headers
+                )
                 where = f"{who} GET {collection}/{key} as {fmt}"
                 assert_clean(response, where)
                 if collection == "datasets":
@@ -208,8 +260,10 @@ def test_rest_get_is_a_404_like_a_missing_asset(world: World, prefix: str) -> No
                     assert response.status_code == 404, where
             # content negotiation by Accept too, and conditional requests
             for accept in ("text/html", "text/turtle", "application/ld+json", "*/*"):
-                response = c.get(f"{prefix}/datasets/{world.ids['draft']}",
-                                 headers={**headers, "Accept": accept, "If-None-Match": "*"})
+                response = c.get(
+                    f"{prefix}/datasets/{world.ids['draft']}",
+                    headers={**headers, "Accept": accept, "If-None-Match": "*"},
+                )
                 assert response.status_code == 404, (who, accept)
                 assert_clean(response, f"{who} GET draft Accept {accept}")
 
@@ -220,21 +274,27 @@ def test_rest_lists_and_counts_hide_non_public_assets(world: World) -> None:
         for prefix in ("", "/v2"):
             for fmt in RDF_FORMATS:
                 for collection in ("datasets", "persons"):
-                    response = c.get(f"{prefix}/{collection}",
-                                     params={"limit": 1000, "format": fmt}, headers=headers)
+                    response = c.get(
+                        f"{prefix}/{collection}",
+                        params={"limit": 1000, "format": fmt},
+                        headers=headers,
+                    )
                     assert response.status_code == 200
                     assert_clean(response, f"{who} list {collection} {fmt}")
             listed = c.get(f"{prefix}/datasets", params={"limit": 1000}, headers=headers).json()
             assert [d["identifier"] for d in listed] == [ids["public"]], who
-            window = c.get(f"{prefix}/datasets", headers=headers, params={
-                "date_modified_after": "2000-01-01T00:00:00", "limit": 1000}).json()
+            window = c.get(
+                f"{prefix}/datasets",
+                headers=headers,
+                params={"date_modified_after": "2000-01-01T00:00:00", "limit": 1000},
+            ).json()
             assert [d["identifier"] for d in window] == [ids["public"]]
             assert c.get(f"{prefix}/counts/datasets", headers=headers).json() == 1
-            assert c.get(f"{prefix}/counts/datasets", params={"detailed": True},
-                         headers=headers).json() == {"example": 1}
+            assert c.get(
+                f"{prefix}/counts/datasets", params={"detailed": True}, headers=headers
+            ).json() == {"example": 1}
             assert c.get(f"{prefix}/counts/persons", headers=headers).json() == 0
-            assert c.get(f"{prefix}/counts", headers=headers).json() == {
-                "datasets": {"example": 1}}
+            assert c.get(f"{prefix}/counts", headers=headers).json() == {"datasets": {"example": 1}}
     # the owner counts and lists her own non-public assets; the admin counts everything
     assert c.get("/counts/datasets", headers=world.alice).json() == 5  # public + her 4
     assert c.get("/counts/datasets", headers=AUTH).json() == 7
@@ -251,14 +311,18 @@ def test_rest_platform_lookup_assets_and_content(world: World) -> None:
             assert_clean(got, f"{who} platform lookup {key}")
             assert got.status_code == 404
             assert got.json()["detail"].replace(identifier, "X") == missing.json()[
-                "detail"].replace("nothing-here", "X")
+                "detail"
+            ].replace("nothing-here", "X")
         harvested = c.get("/platforms/example/datasets/h-1", headers=headers)
         assert harvested.status_code == 404
         assert_clean(harvested, f"{who} platform lookup harvested")
         for platform in ("aiod", "example"):
             for fmt in RDF_FORMATS:
-                page = c.get(f"/platforms/{platform}/datasets",
-                             params={"format": fmt, "limit": 1000}, headers=headers)
+                page = c.get(
+                    f"/platforms/{platform}/datasets",
+                    params={"format": fmt, "limit": 1000},
+                    headers=headers,
+                )
                 assert page.status_code == 200
                 assert_clean(page, f"{who} platform list {platform} {fmt}")
         missing_any = c.get(f"/assets/{MISSING}", headers=headers)
@@ -269,10 +333,15 @@ def test_rest_platform_lookup_assets_and_content(world: World) -> None:
                 assert_clean(got, f"{who} /assets/{key} {fmt}")
                 assert got.status_code == 404
             if key != "person":
-                same_as_missing(c.get(f"/assets/{identifier}", headers=headers), missing_any,
-                                identifier, f"{who} /assets/{key}")
-        missing_content = c.get(f"/datasets/{MISSING}/content", headers=headers,
-                                follow_redirects=False)
+                same_as_missing(
+                    c.get(f"/assets/{identifier}", headers=headers),
+                    missing_any,
+                    identifier,
+                    f"{who} /assets/{key}",
+                )
+        missing_content = c.get(
+            f"/datasets/{MISSING}/content", headers=headers, follow_redirects=False
+        )
         got = c.get(f"/datasets/{ids['draft']}/content", headers=headers, follow_redirects=False)
         same_as_missing(got, missing_content, ids["draft"], f"{who} content")
         assert_clean(got, f"{who} content")
@@ -292,46 +361,65 @@ def test_rest_writes_on_non_public_assets_look_like_missing(world: World) -> Non
         same_as_missing(put, missing_put, identifier, f"PUT {key}")
         delete = c.delete(f"/datasets/{identifier}", headers=world.mallory)
         same_as_missing(delete, missing_delete, identifier, f"DELETE {key}")
-        for method, path in (("post", f"/submissions/{identifier}"),
-                             ("delete", f"/submissions/{identifier}"),
-                             ("get", f"/reviews/{identifier}"),
-                             ("get", f"/assets/{identifier}/access")):
+        for method, path in (
+            ("post", f"/submissions/{identifier}"),
+            ("delete", f"/submissions/{identifier}"),
+            ("get", f"/reviews/{identifier}"),
+            ("get", f"/assets/{identifier}/access"),
+        ):
             got = c.request(method.upper(), path, headers=world.mallory)
-            twin = c.request(method.upper(), path.replace(identifier, MISSING),
-                             headers=world.mallory)
+            twin = c.request(
+                method.upper(), path.replace(identifier, MISSING), headers=world.mallory
+            )
             same_as_missing(got, twin, identifier, f"{method} {path}")
             assert_clean(got, f"{method} {path}")
-        review = c.post(f"/reviews/{identifier}", json={"decision": "accept"},
-                        headers=world.mallory)
+        review = c.post(
+            f"/reviews/{identifier}", json={"decision": "accept"}, headers=world.mallory
+        )
         twin = c.post(f"/reviews/{MISSING}", json={"decision": "accept"}, headers=world.mallory)
         same_as_missing(review, twin, identifier, f"review {key}")
     # probing identities through conflicts: a user upload never collides with another asset
     for key in ("draft", "withdrawn"):
-        probe = c.post("/datasets", headers=world.mallory, json={
-            **dataset("probe"), "platform": "aiod", "platform_resource_identifier": ids[key]})
+        probe = c.post(
+            "/datasets",
+            headers=world.mallory,
+            json={**dataset("probe"), "platform": "aiod", "platform_resource_identifier": ids[key]},
+        )
         assert probe.status_code == 200, probe.text
         assert ids[key] not in probe.text
-        again = c.put(f"/datasets/{probe.json()['identifier']}", headers=world.mallory, json={
-            **dataset("probe"), "platform": "aiod", "platform_resource_identifier": ids[key]})
+        again = c.put(
+            f"/datasets/{probe.json()['identifier']}",
+            headers=world.mallory,
+            json={**dataset("probe"), "platform": "aiod", "platform_resource_identifier": ids[key]},
+        )
         assert again.status_code == 200 and ids[key] not in again.text
-        assert c.delete(f"/datasets/{probe.json()['identifier']}",
-                        headers=world.mallory).status_code == 200
+        assert (
+            c.delete(f"/datasets/{probe.json()['identifier']}", headers=world.mallory).status_code
+            == 200
+        )
     # the share page's dry run reports conflicts only with assets the caller may read
     for who, headers in world.outsiders.items():
-        report = c.post("/ui/validate/datasets", headers=headers, json=dataset(
-            "probe", platform="example", platform_resource_identifier="h-1"))
+        report = c.post(
+            "/ui/validate/datasets",
+            headers=headers,
+            json=dataset("probe", platform="example", platform_resource_identifier="h-1"),
+        )
         if report.status_code == 404:  # no web UI in this build
             break
         assert report.status_code == 200 and report.json()["conflict"] is None, report.text
         assert ids["harvested"] not in report.text, who
-    seen = c.post("/ui/validate/datasets", headers=world.bot, json=dataset(
-        "probe", platform="example", platform_resource_identifier="h-1"))
+    seen = c.post(
+        "/ui/validate/datasets",
+        headers=world.bot,
+        json=dataset("probe", platform="example", platform_resource_identifier="h-1"),
+    )
     assert seen.status_code == 404 or seen.json()["conflict"] == ids["harvested"]
     queue = c.get("/submissions", headers=world.mallory)
     assert queue.status_code == 200 and queue.json() == []
     # nothing changed
     assert c.get(f"/datasets/{ids['draft']}", headers=AUTH).json()["name"] == (
-        f"Dataset {MARK}DRAFT")
+        f"Dataset {MARK}DRAFT"
+    )
 
 
 # --------------------------------------------------------------------------- search
@@ -344,21 +432,29 @@ def test_search_and_similar_items(world: World) -> None:
     for who, headers in world.outsiders.items():
         for q in (MARK, f"{MARK}DRAFT", "isolation", "dataset", ""):
             for mode in ("hybrid", "lexical", "dense"):
-                got = c.get("/search", params={"q": q, "get_all": True, "limit": 100,
-                                               "mode": mode}, headers=headers)
+                got = c.get(
+                    "/search",
+                    params={"q": q, "get_all": True, "limit": 100, "mode": mode},
+                    headers=headers,
+                )
                 assert got.status_code == 200, got.text
                 assert_clean_search(got, f"{who} /search q={q!r} {mode}")
                 assert {i["identifier"] for i in got.json()["items"]} <= {ids["public"]}
-            got = c.get("/search/datasets", params={"search_query": q, "get_all": True,
-                                                    "limit": 100}, headers=headers)
+            got = c.get(
+                "/search/datasets",
+                params={"search_query": q, "get_all": True, "limit": 100},
+                headers=headers,
+            )
             assert got.status_code == 200
             assert_clean(got, f"{who} /search/datasets q={q!r}")
             assert got.json()["total_hits"] <= 1
-            got = c.get("/search", params={"q": q, "keyword": f"{MARK.lower()}draft"},
-                        headers=headers)
+            got = c.get(
+                "/search", params={"q": q, "keyword": f"{MARK.lower()}draft"}, headers=headers
+            )
             assert_clean_search(got, f"{who} /search keyword facet")
-        similar = c.get(f"/datasets/{ids['public']}/similar", params={"limit": 100},
-                        headers=headers)
+        similar = c.get(
+            f"/datasets/{ids['public']}/similar", params={"limit": 100}, headers=headers
+        )
         assert similar.status_code == 200
         assert_clean(similar, f"{who} similar to the public dataset")
         missing = c.get(f"/datasets/{MISSING}/similar", headers=headers)
@@ -396,7 +492,7 @@ def sparql_queries(w: World) -> list[str]:
         f"SELECT * WHERE {{ <{person_iri}> ?p ?o }}",
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
         f'ASK {{ ?s ?p ?o FILTER(CONTAINS(STR(?o), "{MARK}")) }}',
-        f'ASK {{ GRAPH <{draft_iri}> {{ ?s ?p ?o }} }}',
+        f"ASK {{ GRAPH <{draft_iri}> {{ ?s ?p ?o }} }}",
         "SELECT DISTINCT ?g WHERE { GRAPH ?g {} }",
     ]
 
@@ -408,8 +504,7 @@ def test_sparql_whatever_the_query(world: World) -> None:
     for who, headers in world.outsiders.items():
         for query in queries:
             for fmt in ("json", "xml", "csv", "turtle"):
-                response = c.get("/sparql", params={"query": query, "format": fmt},
-                                 headers=headers)
+                response = c.get("/sparql", params={"query": query, "format": fmt}, headers=headers)
                 if response.status_code == 406:  # a result kind without that format
                     continue
                 assert response.status_code == 200, (query, fmt, response.text)
@@ -421,30 +516,51 @@ def test_sparql_whatever_the_query(world: World) -> None:
                     assert graphs == {f"http://127.0.0.1:8000/datasets/{world.ids['public']}"}
         # the protocol's dataset parameters, and POST forms
         for params in ({"default-graph-uri": draft_iri}, {"named-graph-uri": draft_iri}):
-            response = c.get("/sparql", params={
-                "query": "SELECT * WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }",
-                **params}, headers=headers)
+            response = c.get(
+                "/sparql",
+                params={
+                    "query": "SELECT * WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }",
+                    **params,
+                },
+                headers=headers,
+            )
             assert response.status_code == 200
             assert_clean(response, f"{who} SPARQL with {params}")
-        response = c.post("/sparql", data={"query": queries[1], "named-graph-uri": draft_iri},
-                          headers=headers)
+        response = c.post(
+            "/sparql", data={"query": queries[1], "named-graph-uri": draft_iri}, headers=headers
+        )
         assert_clean(response, f"{who} SPARQL POST form")
-        response = c.post("/sparql", content=queries[2].encode(),
-                          headers={**headers, "Content-Type": "application/sparql-query"})
+        response = c.post(
+            "/sparql",
+            content=queries[2].encode(),
+            headers={**headers, "Content-Type": "application/sparql-query"},
+        )
         assert_clean(response, f"{who} SPARQL POST direct")
         # updates are refused, and could not copy a private graph into the public one anyway
-        update = (f"INSERT {{ GRAPH <urn:copy> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{draft_iri}>"
-                  " { ?s ?p ?o } }")
-        response = c.post("/sparql", content=update.encode(),
-                          headers={**headers, "Content-Type": "application/sparql-update"})
+        update = (
+            f"INSERT {{ GRAPH <urn:copy> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{draft_iri}>"
+            " { ?s ?p ?o } }"
+        )
+        response = c.post(
+            "/sparql",
+            content=update.encode(),
+            headers={**headers, "Content-Type": "application/sparql-update"},
+        )
         assert response.status_code in (401, 403)
     # even the admin's update runs on the public partition: the private graph is not there
-    response = c.post("/sparql", content=(
-        f"INSERT {{ GRAPH <urn:copy> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{draft_iri}> "
-        "{ ?s ?p ?o } }").encode(), headers={**AUTH, "Content-Type": "application/sparql-update"})
+    response = c.post(
+        "/sparql",
+        content=(
+            f"INSERT {{ GRAPH <urn:copy> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{draft_iri}> "
+            "{ ?s ?p ?o } }"
+        ).encode(),
+        headers={**AUTH, "Content-Type": "application/sparql-update"},
+    )
     assert response.status_code in (200, 204), response.text
-    response = c.get("/sparql", params={"query": "SELECT * WHERE { GRAPH <urn:copy> { ?s ?p ?o } }",
-                                        "format": "json"})
+    response = c.get(
+        "/sparql",
+        params={"query": "SELECT * WHERE { GRAPH <urn:copy> { ?s ?p ?o } }", "format": "json"},
+    )
     assert response.json()["results"]["bindings"] == []
 
 
@@ -456,13 +572,18 @@ def test_dcat_catalogue_void_sitemap_and_dump(world: World) -> None:
     for who, headers in world.outsiders.items():
         for fmt in ("turtle", "rdfxml", "jsonld", "ntriples"):
             for page in (1, 2):
-                got = c.get("/catalog", params={"format": fmt, "page": page, "page_size": 1},
-                            headers=headers)
+                got = c.get(
+                    "/catalog",
+                    params={"format": fmt, "page": page, "page_size": 1},
+                    headers=headers,
+                )
                 assert got.status_code == 200
                 assert_clean(got, f"{who} /catalog {fmt} page {page}")
-            got = c.get("/catalog", params={"format": fmt, "page_size": 1000,
-                                            "modified_since": "2000-01-01T00:00:00Z"},
-                        headers=headers)
+            got = c.get(
+                "/catalog",
+                params={"format": fmt, "page_size": 1000, "modified_since": "2000-01-01T00:00:00Z"},
+                headers=headers,
+            )
             assert_clean(got, f"{who} /catalog {fmt} modified_since")
             got = c.get("/.well-known/void", params={"format": fmt}, headers=headers)
             assert got.status_code == 200
@@ -497,19 +618,32 @@ def test_oai_pmh(world: World) -> None:
     for who, headers in world.outsiders.items():
         for prefix in ("oai_dc", "oai_datacite", "dcat_ap"):
             for verb in ("ListRecords", "ListIdentifiers"):
-                got = c.get("/oai", params={"verb": verb, "metadataPrefix": prefix},
-                            headers=headers)
+                got = c.get(
+                    "/oai", params={"verb": verb, "metadataPrefix": prefix}, headers=headers
+                )
                 assert got.status_code == 200
                 assert_clean(got, f"{who} OAI {verb} {prefix}")
                 for identifier in private_ids(world):
                     assert identifier not in got.text, (verb, prefix)
-            missing = c.get("/oai", params={"verb": "GetRecord", "metadataPrefix": prefix,
-                                            "identifier": f"oai:{host}:{MISSING}"},
-                            headers=headers)
+            missing = c.get(
+                "/oai",
+                params={
+                    "verb": "GetRecord",
+                    "metadataPrefix": prefix,
+                    "identifier": f"oai:{host}:{MISSING}",
+                },
+                headers=headers,
+            )
             for identifier in private_ids(world):
-                got = c.get("/oai", params={"verb": "GetRecord", "metadataPrefix": prefix,
-                                            "identifier": f"oai:{host}:{identifier}"},
-                            headers=headers)
+                got = c.get(
+                    "/oai",
+                    params={
+                        "verb": "GetRecord",
+                        "metadataPrefix": prefix,
+                        "identifier": f"oai:{host}:{identifier}",
+                    },
+                    headers=headers,
+                )
                 assert_clean(got, f"{who} OAI GetRecord {prefix}")
                 error = re.search(r'<error code="([^"]+)"', got.text)
                 twin = re.search(r'<error code="([^"]+)"', missing.text)
@@ -517,8 +651,9 @@ def test_oai_pmh(world: World) -> None:
         for verb in ("ListSets", "ListMetadataFormats", "Identify"):
             got = c.get("/oai", params={"verb": verb}, headers=headers)
             assert_clean(got, f"{who} OAI {verb}")
-        got = c.post("/oai", data={"verb": "ListRecords", "metadataPrefix": "oai_dc"},
-                     headers=headers)
+        got = c.post(
+            "/oai", data={"verb": "ListRecords", "metadataPrefix": "oai_dc"}, headers=headers
+        )
         assert_clean(got, f"{who} OAI POST")
 
 
@@ -528,13 +663,16 @@ def test_landing_pages(world: World) -> None:
         page = c.get(f"/datasets/{ids['public']}", headers={**headers, "Accept": "text/html"})
         assert page.status_code == 200 and PUBLIC_MARK in page.text
         assert_clean(page, f"{who} landing page of the public dataset")
-        croissant = c.get(f"/datasets/{ids['public']}", params={"format": "croissant"},
-                          headers=headers)
+        croissant = c.get(
+            f"/datasets/{ids['public']}", params={"format": "croissant"}, headers=headers
+        )
         assert_clean(croissant, f"{who} Croissant of the public dataset")
         for key in PRIVATE:
             collection = "persons" if key == "person" else "datasets"
-            page = c.get(f"/{collection}/{ids[key]}",
-                         headers={**headers, "Accept": "text/html,application/xhtml+xml"})
+            page = c.get(
+                f"/{collection}/{ids[key]}",
+                headers={**headers, "Accept": "text/html,application/xhtml+xml"},
+            )
             assert page.status_code == 404
             assert_clean(page, f"{who} landing page {key}")
     home = c.get("/", headers={"Accept": "text/html"})
@@ -544,8 +682,15 @@ def test_landing_pages(world: World) -> None:
 def test_other_channels_are_clean(world: World) -> None:
     """Whatever else answers GET: the OpenAPI document, docs, health, context."""
     c = world.client
-    for path in ("/openapi.json", "/docs", "/health", "/context.jsonld", "/sparql",
-                 "/counts", "/v2/counts"):
+    for path in (
+        "/openapi.json",
+        "/docs",
+        "/health",
+        "/context.jsonld",
+        "/sparql",
+        "/counts",
+        "/v2/counts",
+    ):
         for who, headers in world.outsiders.items():
             got = c.get(path, headers=headers)
             assert_clean(got, f"{who} {path}")
@@ -554,9 +699,16 @@ def test_other_channels_are_clean(world: World) -> None:
 def test_private_iris_do_not_dereference_by_encoded_paths(world: World) -> None:
     """Case, encoding and trailing tricks on a private identifier: still nothing."""
     c, draft = world.client, world.ids["draft"]
-    for path in (f"/datasets/{quote(draft)}", f"/datasets/{draft}/", f"/datasets/{draft}%20",
-                 f"/datasets/{draft.upper()}", f"/DATASETS/{draft}", f"/datasets//{draft}",
-                 f"/datasets/{draft}?format=json&format=html", f"/v2/datasets/{draft}"):
+    for path in (
+        f"/datasets/{quote(draft)}",
+        f"/datasets/{draft}/",
+        f"/datasets/{draft}%20",
+        f"/datasets/{draft.upper()}",
+        f"/DATASETS/{draft}",
+        f"/datasets//{draft}",
+        f"/datasets/{draft}?format=json&format=html",
+        f"/v2/datasets/{draft}",
+    ):
         for who, headers in world.outsiders.items():
             got = c.get(path, headers=headers)
             assert got.status_code in (404, 307, 405, 422), (path, got.status_code)

@@ -24,10 +24,17 @@ from tests.conftest import AUTH, REPO, free_port
 OIDC_DIR = REPO / "tests" / "oidc"
 AUDIENCE = "urn:aiod-kg"
 CLIENTS = {
-    "alice": {"secret": "alice-secret-0123456789", "name": "Alice",
-              "roles": ["edit_aiod_resources"], "groups": ["/lab"]},
-    "rita": {"secret": "rita-secret-0123456789", "name": "Rita",
-             "roles": ["review_aiod_resources"]},
+    "alice": {
+        "secret": "alice-secret-0123456789",
+        "name": "Alice",
+        "roles": ["edit_aiod_resources"],
+        "groups": ["/lab"],
+    },
+    "rita": {
+        "secret": "rita-secret-0123456789",
+        "name": "Rita",
+        "roles": ["review_aiod_resources"],
+    },
     "bob": {"secret": "bob-secret-0123456789", "name": "Bob", "roles": []},
 }
 
@@ -38,8 +45,12 @@ def ensure_installed() -> None:
     if shutil.which("node") is None:
         pytest.skip("Node.js is not installed")
     if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():  # make install does this
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=OIDC_DIR, check=True, timeout=300)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=OIDC_DIR,
+            check=True,
+            timeout=300,
+        )
 
 
 class Provider:
@@ -52,13 +63,20 @@ class Provider:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self, keys: list[RSAKey]) -> None:
-        config = {"keys": {"keys": [k.as_dict(private=True) for k in keys]},
-                  "audience": AUDIENCE, "clients": CLIENTS}
+        config = {
+            "keys": {"keys": [k.as_dict(private=True) for k in keys]},
+            "audience": AUDIENCE,
+            "clients": CLIENTS,
+        }
         path = self.workdir / "provider.json"
         path.write_text(json.dumps(config), encoding="utf-8")
         self.process = subprocess.Popen(
-            ["node", str(OIDC_DIR / "server.mjs"), str(self.port), str(path)], cwd=OIDC_DIR,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            ["node", str(OIDC_DIR / "server.mjs"), str(self.port), str(path)],
+            cwd=OIDC_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert self.process.stdout is not None
         deadline = time.monotonic() + 60
         lines = []
@@ -83,8 +101,12 @@ class Provider:
             self.process = None
 
     def token(self, client_id: str) -> str:
-        client = OAuth2Client(client_id, CLIENTS[client_id]["secret"], scope="api",
-                              token_endpoint_auth_method="client_secret_basic")
+        client = OAuth2Client(
+            client_id,
+            CLIENTS[client_id]["secret"],
+            scope="api",
+            token_endpoint_auth_method="client_secret_basic",
+        )
         try:
             token = client.fetch_token(f"{self.issuer}/token", grant_type="client_credentials")
         finally:
@@ -107,9 +129,12 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
 
 def app_settings(tmp_path: Path, provider: Provider, **extra: Any) -> Settings:
     values: dict[str, Any] = {
-        "store": str(tmp_path / "store"), "admin_key": AUTH["Authorization"].split()[1],
-        "oidc_issuer": provider.issuer, "oidc_audience": AUDIENCE,
-        "oidc_jwks_min_refresh": 0.0, "search_enabled": False,
+        "store": str(tmp_path / "store"),
+        "admin_key": AUTH["Authorization"].split()[1],
+        "oidc_issuer": provider.issuer,
+        "oidc_audience": AUDIENCE,
+        "oidc_jwks_min_refresh": 0.0,
+        "search_enabled": False,
     }
     values.update(extra)
     return Settings(**values)
@@ -127,8 +152,7 @@ def test_tokens_of_a_real_provider(tmp_path: Path, provider: Provider) -> None:
         assert me.json()["name"] == "Alice" and me.json()["roles"] == ["edit_aiod_resources"]
         assert me.json()["subject"] == "alice"
         # the whole workflow with the provider's tokens
-        made = api.post("/datasets", json={"name": "Alice's secret dataset"},
-                        headers=bearer(alice))
+        made = api.post("/datasets", json={"name": "Alice's secret dataset"}, headers=bearer(alice))
         assert made.status_code == 200, made.text
         identifier = made.json()["identifier"]
         assert api.get(f"/datasets/{identifier}", headers=bearer(alice)).status_code == 200
@@ -136,24 +160,35 @@ def test_tokens_of_a_real_provider(tmp_path: Path, provider: Provider) -> None:
         assert api.get(f"/datasets/{identifier}").status_code == 404
         assert api.post("/datasets", json={"name": "x"}, headers=bearer(bob)).status_code == 403
         assert api.post(f"/submissions/{identifier}", headers=bearer(alice)).status_code == 200
-        review = api.post(f"/reviews/{identifier}", json={"decision": "accept"},
-                          headers=bearer(rita))
+        review = api.post(
+            f"/reviews/{identifier}", json={"decision": "accept"}, headers=bearer(rita)
+        )
         assert review.status_code == 200, review.text
         assert api.get(f"/datasets/{identifier}").status_code == 200  # published
         # a tampered provider token is refused
         header, payload, signature = alice.split(".")
-        assert api.get("/authorization_test",
-                       headers=bearer(f"{header}.{payload}.{signature[::-1]}")).status_code == 401
+        assert (
+            api.get(
+                "/authorization_test", headers=bearer(f"{header}.{payload}.{signature[::-1]}")
+            ).status_code
+            == 401
+        )
     # an API configured for another audience refuses the same tokens
-    with auth_client(app_settings(tmp_path / "other", provider,
-                                  oidc_audience="urn:another-api")) as (api, _):
+    with auth_client(
+        app_settings(tmp_path / "other", provider, oidc_audience="urn:another-api")
+    ) as (api, _):
         refused = api.get("/authorization_test", headers=bearer(alice))
         assert refused.status_code == 401
         assert 'error="invalid_token"' in refused.headers["www-authenticate"]
     # ... and so does one that trusts another issuer
-    with auth_client(app_settings(tmp_path / "iss", provider,
-                                  oidc_issuer=provider.issuer + "/realms/other",
-                                  oidc_jwks_url=provider.issuer + "/jwks")) as (api, _):
+    with auth_client(
+        app_settings(
+            tmp_path / "iss",
+            provider,
+            oidc_issuer=provider.issuer + "/realms/other",
+            oidc_jwks_url=provider.issuer + "/jwks",
+        )
+    ) as (api, _):
         assert api.get("/authorization_test", headers=bearer(alice)).status_code == 401
 
 

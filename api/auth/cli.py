@@ -26,13 +26,16 @@ def cmd_api_key(args: argparse.Namespace) -> int:
         if args.action == "create":
             key, secret = access.create_key(args.name, args.role or [], "cli")
             print(f"id:    {key.id}\nname:  {key.name}\nroles: {', '.join(key.roles) or '-'}")
-            print(f"key:   {secret}\n(shown once: store it now; send it as "
-                  "'Authorization: Bearer <key>')")
+            print(
+                f"key:   {secret}\n(shown once: store it now; send it as "
+                "'Authorization: Bearer <key>')"
+            )
         elif args.action == "list":
             for key in access.api_keys():
                 state = f"revoked {key.revoked_at}" if key.revoked_at else "active"
-                print(f"{key.id}\t{key.name}\t{','.join(key.roles) or '-'}\t{key.created_at}"
-                      f"\t{state}")
+                print(
+                    f"{key.id}\t{key.name}\t{','.join(key.roles) or '-'}\t{key.created_at}\t{state}"
+                )
         else:
             key = access.revoke_key(args.id)
             print(f"revoked {key.id} ({key.name})")
@@ -49,8 +52,11 @@ def add_api_key_parser(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key (printed once)")
     create.add_argument("--name", required=True, help="who or what uses it")
-    create.add_argument("--role", action="append",
-                        help="a role (repeatable): platform_<name>, edit_aiod_resources, ...")
+    create.add_argument(
+        "--role",
+        action="append",
+        help="a role (repeatable): platform_<name>, edit_aiod_resources, ...",
+    )
     create.add_argument("--store")
     listing = actions.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--store")

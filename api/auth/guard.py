@@ -26,13 +26,15 @@ from kg.catalog import Catalog
 from kg.fields import AssetType
 
 
-def readable(catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType,
-             identifier: str) -> AssetFacts:
+def readable(
+    catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType, identifier: str
+) -> AssetFacts:
     return access.readable(principal, asset, identifier, catalog.not_found(asset, identifier))
 
 
-def check_read(catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType,
-               identifier: str) -> None:
+def check_read(
+    catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType, identifier: str
+) -> None:
     """``readable`` without the facts (one index lookup for a published asset)."""
     access.check_read(principal, asset, identifier, catalog.not_found(asset, identifier))
 
@@ -65,24 +67,34 @@ def check_create(principal: Principal, asset: AssetType, data: Any) -> Any:
     platform = _platform(data)
     if not can_create(principal, asset, platform):
         if platform is not None and platform != "aiod":
-            raise forbidden(f"Writing assets of platform '{platform}' needs the role "
-                            f"platform_{platform}.")
-        raise forbidden(f"Creating {asset.collection} needs the role edit_aiod_resources or "
-                        f"create_{asset.collection}.")
+            raise forbidden(
+                f"Writing assets of platform '{platform}' needs the role platform_{platform}."
+            )
+        raise forbidden(
+            f"Creating {asset.collection} needs the role edit_aiod_resources or "
+            f"create_{asset.collection}."
+        )
     if publishes_directly(principal, platform):
         return data
     if isinstance(data, dict) and asset.collection != "platforms":
         # a user upload: platform "aiod" and its own identifier (never another asset's, whose
         # existence a conflict would reveal)
-        data = {k: v for k, v in data.items()
-                if k not in ("platform", "platform_resource_identifier")}
+        data = {
+            k: v for k, v in data.items() if k not in ("platform", "platform_resource_identifier")
+        }
     if "aiod_entry" not in asset.by_name:
         return data
     return _with_status(data, "draft")
 
 
-def check_replace(catalog: Catalog, access: AccessControl, principal: Principal,
-                  asset: AssetType, identifier: str, data: Any) -> Any:
+def check_replace(
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    identifier: str,
+    data: Any,
+) -> Any:
     """The record to write over an existing asset (404 / 401 / 403 as the module says)."""
     if not principal.authenticated:
         raise unauthorized("Changing assets needs authentication: Authorization: Bearer <token>.")
@@ -93,15 +105,19 @@ def check_replace(catalog: Catalog, access: AccessControl, principal: Principal,
         return data
     if isinstance(data, dict) and asset.collection != "platforms":
         # the platform identity stays: no probing other assets' identities through conflicts
-        data = {**data, "platform": facts.entry.platform,
-                "platform_resource_identifier": facts.entry.platform_resource_identifier}
+        data = {
+            **data,
+            "platform": facts.entry.platform,
+            "platform_resource_identifier": facts.entry.platform_resource_identifier,
+        }
     if "aiod_entry" not in asset.by_name:
         return data
     return _with_status(data, None)  # status changes go through the review workflow
 
 
-def check_delete(catalog: Catalog, access: AccessControl, principal: Principal,
-                 asset: AssetType, identifier: str) -> None:
+def check_delete(
+    catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType, identifier: str
+) -> None:
     if not principal.authenticated:
         raise unauthorized("Deleting assets needs authentication: Authorization: Bearer <token>.")
     facts = readable(catalog, access, principal, asset, identifier)
@@ -115,12 +131,21 @@ def owner_subject(principal: Principal) -> str:
     return principal.subject
 
 
-def visible_page(catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType,
-                 offset: int, limit: int, modified_after: str | None = None,
-                 modified_before: str | None = None, platform: str | None = None) -> list[bytes]:
+def visible_page(
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    offset: int,
+    limit: int,
+    modified_after: str | None = None,
+    modified_before: str | None = None,
+    platform: str | None = None,
+) -> list[bytes]:
     """A page of AIoD JSON documents of the assets the principal may read."""
-    entries = access.page(principal, asset.collection, offset, limit, modified_after,
-                          modified_before, platform)
+    entries = access.page(
+        principal, asset.collection, offset, limit, modified_after, modified_before, platform
+    )
     out = []
     for entry in entries:
         if entry.document is not None:

@@ -107,10 +107,16 @@ def with_admin_flag(principal: Principal, settings: Settings) -> Principal:
 
 def principal_from_claims(claims: dict[str, object], settings: Settings) -> Principal:
     subject = str(claims["sub"])
-    name = claims.get(settings.oidc_name_claim) or claims.get("username") or claims.get(
-        "name") or subject
+    name = (
+        claims.get(settings.oidc_name_claim)
+        or claims.get("username")
+        or claims.get("name")
+        or subject
+    )
     principal = Principal(
-        "user", subject, str(name),
+        "user",
+        subject,
+        str(name),
         roles_from(claims, split(settings.oidc_roles_claim)),
         groups_from(claims, settings.oidc_groups_claim),
     )
@@ -131,9 +137,11 @@ def resolve(request: Request, token: str) -> Principal:
     validator = get_validator(request)
     if validator is None:
         if not admin_key:
-            raise unauthorized("Invalid credentials: this server has no AIOD_KG_ADMIN_KEY and no "
-                               "identity provider (AIOD_KG_OIDC_ISSUER); only API keys work.",
-                               "invalid_token")
+            raise unauthorized(
+                "Invalid credentials: this server has no AIOD_KG_ADMIN_KEY and no "
+                "identity provider (AIOD_KG_OIDC_ISSUER); only API keys work.",
+                "invalid_token",
+            )
         raise unauthorized("Invalid API key.", "invalid_token")
     try:
         claims = validator.validate(token)
@@ -141,8 +149,11 @@ def resolve(request: Request, token: str) -> Principal:
         raise unauthorized(str(exc), "invalid_token") from None
     except ProviderError as exc:
         log.warning("identity provider unavailable: %s", exc)
-        raise HTTPException(503, "The identity provider cannot be reached; try again later.",
-                            headers={"Retry-After": "5"}) from None
+        raise HTTPException(
+            503,
+            "The identity provider cannot be reached; try again later.",
+            headers={"Retry-After": "5"},
+        ) from None
     return principal_from_claims(claims, settings)
 
 
@@ -155,7 +166,8 @@ async def get_principal(request: Request) -> Principal:
     if token is None:
         principal = ANONYMOUS
     elif token.startswith("aiodkg_") or hmac.compare_digest(
-            token.encode(), _admin_key(request.app.state.settings).encode() or b"\0"):
+        token.encode(), _admin_key(request.app.state.settings).encode() or b"\0"
+    ):
         principal = resolve(request, token)  # one SQLite lookup at most: on the loop
     else:
         principal = await run_in_threadpool(resolve, request, token)

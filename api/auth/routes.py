@@ -54,8 +54,9 @@ class Grant(BaseModel):
 
 class AccessChange(BaseModel):
     restricted: bool | None = Field(
-        None, description="true: only the owner and grantees see the asset (status "
-        "restricted); false: lift the restriction (back to draft)."
+        None,
+        description="true: only the owner and grantees see the asset (status "
+        "restricted); false: lift the restriction (back to draft).",
     )
     grants: list[Grant] | None = Field(None, description="Replaces every grant when given.")
 
@@ -72,26 +73,47 @@ class Comment(BaseModel):
 def auth_router() -> APIRouter:
     router = APIRouter(tags=["authentication"])
 
-    @router.get("/authorization_test", operation_id="authorization_test",
-                summary="Name and roles of the authenticated caller")
+    @router.get(
+        "/authorization_test",
+        operation_id="authorization_test",
+        summary="Name and roles of the authenticated caller",
+    )
     def authorization_test(principal: UserDep) -> Response:
-        return _json({"name": principal.name, "roles": sorted(principal.roles),
-                      "subject": principal.subject, "groups": sorted(principal.groups),
-                      "admin": principal.admin})
+        return _json(
+            {
+                "name": principal.name,
+                "roles": sorted(principal.roles),
+                "subject": principal.subject,
+                "groups": sorted(principal.groups),
+                "admin": principal.admin,
+            }
+        )
 
-    @router.post("/api_keys", operation_id="create_api_key", tags=["api keys"],
-                 summary="Create an API key (admins; the key is shown once)")
+    @router.post(
+        "/api_keys",
+        operation_id="create_api_key",
+        tags=["api keys"],
+        summary="Create an API key (admins; the key is shown once)",
+    )
     def create_key(request: Request, body: NewKey, principal: AdminPrincipalDep) -> Response:
         key, secret = get_access(request).create_key(body.name, body.roles, principal.subject)
         return _json({**key.as_dict(), "key": secret})
 
-    @router.get("/api_keys", operation_id="list_api_keys", tags=["api keys"],
-                summary="List API keys (admins; never the keys themselves)")
+    @router.get(
+        "/api_keys",
+        operation_id="list_api_keys",
+        tags=["api keys"],
+        summary="List API keys (admins; never the keys themselves)",
+    )
     def list_keys(request: Request, principal: AdminPrincipalDep) -> Response:
         return _json([k.as_dict() for k in get_access(request).api_keys()])
 
-    @router.delete("/api_keys/{key_id}", operation_id="revoke_api_key", tags=["api keys"],
-                   summary="Revoke an API key (admins)")
+    @router.delete(
+        "/api_keys/{key_id}",
+        operation_id="revoke_api_key",
+        tags=["api keys"],
+        summary="Revoke an API key (admins)",
+    )
     def revoke_key(request: Request, key_id: str, principal: AdminPrincipalDep) -> Response:
         return _json(get_access(request).revoke_key(key_id).as_dict())
 
@@ -103,24 +125,39 @@ def auth_router() -> APIRouter:
             "identifier": identifier,
             "owner": facts.owner,
             "status": facts.entry.status,
-            "grants": [{kind: name, "permission": permission}
-                       for kind, name, permission in facts.grants],
+            "grants": [
+                {kind: name, "permission": permission} for kind, name, permission in facts.grants
+            ],
         }
 
-    @router.get("/assets/{identifier}/access", operation_id="get_asset_access",
-                tags=["access"], summary="Owner, status and grants of an asset")
-    def get_access_view(request: Request, catalog: CatalogDep, principal: PrincipalDep,
-                        identifier: str) -> Response:
+    @router.get(
+        "/assets/{identifier}/access",
+        operation_id="get_asset_access",
+        tags=["access"],
+        summary="Owner, status and grants of an asset",
+    )
+    def get_access_view(
+        request: Request, catalog: CatalogDep, principal: PrincipalDep, identifier: str
+    ) -> Response:
         asset = _asset_of(catalog, identifier)
         facts = readable(catalog, get_access(request), principal, asset, identifier)
         if not can_administer(principal, facts):
             raise HTTPException(403, "Only the asset's administrators see its grants.")
         return _json(_access_view(request, catalog, identifier))
 
-    @router.put("/assets/{identifier}/access", operation_id="set_asset_access",
-                tags=["access"], summary="Change an asset's grants or restrict it")
-    def set_access(request: Request, catalog: CatalogDep, principal: UserDep,
-                   identifier: str, body: AccessChange) -> Response:
+    @router.put(
+        "/assets/{identifier}/access",
+        operation_id="set_asset_access",
+        tags=["access"],
+        summary="Change an asset's grants or restrict it",
+    )
+    def set_access(
+        request: Request,
+        catalog: CatalogDep,
+        principal: UserDep,
+        identifier: str,
+        body: AccessChange,
+    ) -> Response:
         asset = _asset_of(catalog, identifier)
         access = get_access(request)
         facts = readable(catalog, access, principal, asset, identifier)
@@ -131,56 +168,104 @@ def auth_router() -> APIRouter:
             for grant in body.grants:
                 if (grant.user is None) == (grant.group is None):
                     raise HTTPException(422, "Each grant names exactly one user or group.")
-                kind, name = ("user", grant.user) if grant.user is not None else (
-                    "group", grant.group)
+                kind, name = (
+                    ("user", grant.user) if grant.user is not None else ("group", grant.group)
+                )
                 triples.append((kind, str(name), grant.permission))
             access.set_grants(identifier, triples, principal.subject)
         if body.restricted is not None:
             Workflow(catalog, access).restrict(principal, asset, identifier, body.restricted)
         return _json(_access_view(request, catalog, identifier))
 
-    @router.get("/submissions", operation_id="list_submissions", tags=["review"],
-                summary="Assets submitted for review (all for reviewers, one's own otherwise)")
-    def submissions(request: Request, catalog: CatalogDep, principal: UserDep,
-                    offset: Annotated[int, Query(ge=0)] = 0,
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    @router.get(
+        "/submissions",
+        operation_id="list_submissions",
+        tags=["review"],
+        summary="Assets submitted for review (all for reviewers, one's own otherwise)",
+    )
+    def submissions(
+        request: Request,
+        catalog: CatalogDep,
+        principal: UserDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Response:
         entries = get_access(request).submissions(principal, limit, offset)
-        return _json([{"identifier": e.identifier, "type": e.type, "platform": e.platform,
-                       "date_modified": e.date_modified} for e in entries])
+        return _json(
+            [
+                {
+                    "identifier": e.identifier,
+                    "type": e.type,
+                    "platform": e.platform,
+                    "date_modified": e.date_modified,
+                }
+                for e in entries
+            ]
+        )
 
-    @router.post("/submissions/{identifier}", operation_id="submit_asset", tags=["review"],
-                 summary="Submit an asset for review (draft, rejected or restricted)")
-    async def submit(request: Request, catalog: CatalogDep, principal: UserDep,
-                     identifier: str, body: Comment | None = None) -> Response:
+    @router.post(
+        "/submissions/{identifier}",
+        operation_id="submit_asset",
+        tags=["review"],
+        summary="Submit an asset for review (draft, rejected or restricted)",
+    )
+    async def submit(
+        request: Request,
+        catalog: CatalogDep,
+        principal: UserDep,
+        identifier: str,
+        body: Comment | None = None,
+    ) -> Response:
         asset = _asset_of(catalog, identifier)
         flow = Workflow(catalog, get_access(request))
-        data = await run_in_threadpool(flow.submit, principal, asset, identifier,
-                                       body.comment if body else None)
+        data = await run_in_threadpool(
+            flow.submit, principal, asset, identifier, body.comment if body else None
+        )
         return _json({"identifier": identifier, "status": data["aiod_entry"]["status"]})
 
-    @router.delete("/submissions/{identifier}", operation_id="retract_submission",
-                   tags=["review"], summary="Retract a submission (back to draft)")
-    async def retract(request: Request, catalog: CatalogDep, principal: UserDep,
-                      identifier: str) -> Response:
+    @router.delete(
+        "/submissions/{identifier}",
+        operation_id="retract_submission",
+        tags=["review"],
+        summary="Retract a submission (back to draft)",
+    )
+    async def retract(
+        request: Request, catalog: CatalogDep, principal: UserDep, identifier: str
+    ) -> Response:
         asset = _asset_of(catalog, identifier)
         flow = Workflow(catalog, get_access(request))
         data = await run_in_threadpool(flow.retract, principal, asset, identifier)
         return _json({"identifier": identifier, "status": data["aiod_entry"]["status"]})
 
-    @router.post("/reviews/{identifier}", operation_id="review_asset", tags=["review"],
-                 summary="Accept (publish) or reject a submitted asset; never one's own")
-    async def review(request: Request, catalog: CatalogDep, principal: UserDep,
-                     identifier: str, body: ReviewDecision) -> Response:
+    @router.post(
+        "/reviews/{identifier}",
+        operation_id="review_asset",
+        tags=["review"],
+        summary="Accept (publish) or reject a submitted asset; never one's own",
+    )
+    async def review(
+        request: Request,
+        catalog: CatalogDep,
+        principal: UserDep,
+        identifier: str,
+        body: ReviewDecision,
+    ) -> Response:
         asset = _asset_of(catalog, identifier)
         flow = Workflow(catalog, get_access(request))
-        data = await run_in_threadpool(flow.review, principal, asset, identifier,
-                                       body.decision, body.comment)
+        data = await run_in_threadpool(
+            flow.review, principal, asset, identifier, body.decision, body.comment
+        )
         return _json({"identifier": identifier, "status": data["aiod_entry"]["status"]})
 
-    @router.get("/reviews/{identifier}", operation_id="review_history", tags=["review"],
-                summary="The review history of an asset")
-    def history(request: Request, catalog: CatalogDep, principal: PrincipalDep,
-                identifier: str) -> Response:
+    @router.get(
+        "/reviews/{identifier}",
+        operation_id="review_history",
+        tags=["review"],
+        summary="The review history of an asset",
+    )
+    def history(
+        request: Request, catalog: CatalogDep, principal: PrincipalDep, identifier: str
+    ) -> Response:
         asset = _asset_of(catalog, identifier)
         flow = Workflow(catalog, get_access(request))
         return _json(flow.history(principal, asset, identifier))

@@ -70,13 +70,15 @@ class OidcValidator:
             raise ValueError("OidcValidator needs AIOD_KG_OIDC_ISSUER")
         self.issuer = settings.oidc_issuer
         self.audiences = split(settings.oidc_audience)
-        self.algorithms = [a for a in split(settings.oidc_algorithms)
-                           if a not in FORBIDDEN_ALGORITHMS]
+        self.algorithms = [
+            a for a in split(settings.oidc_algorithms) if a not in FORBIDDEN_ALGORITHMS
+        ]
         self.leeway = settings.oidc_leeway
         self.ttl = settings.oidc_jwks_ttl
         self.min_refresh = settings.oidc_jwks_min_refresh
         self.discovery_url = settings.oidc_discovery_url or (
-            self.issuer.rstrip("/") + "/.well-known/openid-configuration")
+            self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        )
         self.jwks_url = settings.oidc_jwks_url
         self._client = client or httpx.Client(timeout=settings.oidc_timeout)
         self._lock = threading.Lock()
@@ -102,8 +104,9 @@ class OidcValidator:
             return self.jwks_url
         document = self._get_json(self.discovery_url)
         if document.get("issuer") != self.issuer:
-            raise ProviderError(f"discovery says issuer {document.get('issuer')!r}, "
-                                f"expected {self.issuer!r}")
+            raise ProviderError(
+                f"discovery says issuer {document.get('issuer')!r}, expected {self.issuer!r}"
+            )
         uri = document.get("jwks_uri")
         if not isinstance(uri, str):
             raise ProviderError("discovery document without jwks_uri")
@@ -147,8 +150,7 @@ class OidcValidator:
             try:
                 decoded = jwt.decode(token, keys, algorithms=self.algorithms)
             except InvalidKeyIdError:
-                decoded = jwt.decode(token, self.keys(unknown_kid=True),
-                                     algorithms=self.algorithms)
+                decoded = jwt.decode(token, self.keys(unknown_kid=True), algorithms=self.algorithms)
         except InvalidKeyIdError as exc:
             raise TokenError("The token is signed with an unknown key.") from exc
         except (JoseError, ValueError, TypeError) as exc:
