@@ -119,6 +119,7 @@ def oai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveS
         "AIOD_KG_BASE_URL": base,
         "AIOD_KG_STORE": str(store),
         "AIOD_KG_OAI_PAGE_SIZE": "4",
+        "AIOD_KG_SEARCH_ENABLED": "false",  # no model loading: this server only harvests
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
