@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 OIDC_STAMP := tests/oidc/node_modules/.installed
 $(OIDC_STAMP): tests/oidc/package-lock.json
 	if command -v npm >/dev/null 2>&1; then \
-	  cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	  (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed) \
+	  || echo "WARNING: npm ci failed in tests/oidc: the OIDC provider test will be skipped"; \
 	else echo "npm not found: the OIDC provider test will be skipped"; fi
 
 install: $(STAMP) $(OIDC_STAMP)
