@@ -184,9 +184,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     from kg.fields import ASSET_TYPES
     from kg.store import serialize_triples
 
+    out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")  # noqa: SIM115
+    if args.server:  # a remote catalog (api/client_cli.py)
+        from api.client_cli import remote_export
+
+        try:
+            return remote_export(args, out)
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()
     settings = _settings(args)
     catalog = Catalog(settings)
-    out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")  # noqa: SIM115
     try:
         names = [args.type] if args.type else list(ASSET_TYPES)
         if args.format == "json":
@@ -312,6 +320,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from api.client_cli import add_remote_options
+
     parser = argparse.ArgumentParser(prog="aiod-kg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -347,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--type", help="only this asset type")
     exp.add_argument("--output", "-o", help="file (default: standard output)")
     exp.add_argument("--store")
+    add_remote_options(exp)
     exp.set_defaults(func=cmd_export)
 
     val = sub.add_parser("validate", help="validate files against the shapes without storing")
@@ -385,11 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--store")
     query.set_defaults(func=cmd_query)
 
+    from api.client_cli import add_client_parsers
     from api.harvest_cli import add_harvest_parser
     from api.search_cli import add_search_parsers
 
     add_harvest_parser(sub)
     add_search_parsers(sub)
+    add_client_parsers(sub)
     from api.auth.cli import add_api_key_parser
 
     add_api_key_parser(sub)

@@ -212,6 +212,12 @@ class Client:
         items: builtins.list[Asset] = answer.json()
         return items
 
+    def list_as(self, type: str, format: str, *, offset: int = 0, limit: int = 10) -> str:
+        """One page of assets as ``jsonld``, ``turtle``, ``ntriples`` or ``rdfxml`` text."""
+        answer = self._request("GET", f"/{type}", headers={"Accept": "*/*"},
+                               params={"offset": offset, "limit": limit, "format": format})
+        return answer.text
+
     def iter(self, type: str, *, page_size: int = 100) -> Iterator[Asset]:
         """Every asset of ``type``, page by page."""
         offset = 0

@@ -21,6 +21,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    if getattr(args, "server", None):  # a remote catalog (api/client_cli.py)
+        from api.client_cli import remote_search
+
+        return remote_search(args)
     from kg.catalog import Catalog
     from kg.fields import ASSET_TYPES
     from kg.search.index import SearchQuery, open_index
@@ -93,6 +97,9 @@ def add_search_parsers(sub: Any) -> None:
     search.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.add_argument("--store")
+    from api.client_cli import add_remote_options
+
+    add_remote_options(search)
     search.set_defaults(func=cmd_search)
 
     reindex = sub.add_parser("reindex", help="rebuild the search index from the store")

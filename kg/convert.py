@@ -140,3 +140,11 @@ def convert(document: Any, source: str, target: str, asset_type: str | AssetType
         return dict(document)
     return from_record(to_record(document, source, asset_type, base_url), target, asset_type,
                        base_url)
+
+
+def reserialize(body: bytes, source: str, target: str, base_url: str = DEFAULT_BASE) -> bytes:
+    """RDF text from one serialisation to another (``turtle``, ``ntriples``, ``rdfxml``)."""
+    source, target = format_name(source), format_name(target)
+    if source not in RDF_TEXT or target not in RDF_TEXT:
+        raise ConversionError("reserialize converts between turtle, ntriples and rdfxml.")
+    return serialize_triples(parse_rdf(body, source, base_url.rstrip("/") + "/"), target)
