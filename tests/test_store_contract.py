@@ -296,17 +296,18 @@ def test_sparql_on_every_backend(catalog_on: Catalog) -> None:
     assert graphs[0]["n"]["value"] == "3"
 
 
-def test_the_index_lives_in_data_dir_for_a_remote_store(
+def test_where_the_index_and_the_private_partition_live(
     backend: tuple[str, str], tmp_path: Path
 ) -> None:
+    """Beside an embedded store; in AIOD_KG_DATA_DIR when the store is a remote engine."""
     name, location = backend
-    if name == "embedded":
-        pytest.skip("an embedded store keeps its index beside it")
     settings = Settings(store=location, data_dir=str(tmp_path / "data"), base_url=BASE)
     catalog = Catalog(settings)
     try:
-        assert (tmp_path / "data" / "catalog.sqlite").exists()
-        assert (tmp_path / "data" / "private").is_dir()
+        folder = Path(location) if name == "embedded" else tmp_path / "data"
+        assert (folder / "catalog.sqlite").exists()
+        assert (folder / "private").is_dir()
+        assert not (tmp_path / "data").exists() or name != "embedded"
     finally:
         catalog.close()
 
