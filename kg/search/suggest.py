@@ -68,17 +68,22 @@ def suggest_names(index: SearchIndex, text: str, limit: int = 6) -> list[NameSug
     return out
 
 
+def _words(text: str) -> str:
+    """Lower-case words separated by single spaces (``Image-Classification`` ->
+    ``image classification``)."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
 def suggest_keywords(index: SearchIndex, text: str, limit: int = 4) -> list[KeywordSuggestion]:
     """Keywords that start with the text typed (or have a word that does), most used first."""
-    prefix = " ".join(text.lower().split())[:MAX_PREFIX]
+    prefix = _words(text)[:MAX_PREFIX]
     if len(prefix) < 2 or limit <= 0:
         return []
     found: list[KeywordSuggestion] = []
     with index._lock:
         alive = index.cols.alive
         for keyword, rows in index.keyword_postings.items():
-            if keyword.startswith(prefix) or any(
-                    w.startswith(prefix) for w in re.split(r"[\s_\-.:/]+", keyword)):
+            if f" {prefix}" in f" {_words(keyword)}":  # a word of it starts so
                 count = sum(1 for r in rows if alive[r])
                 if count:
                     found.append(KeywordSuggestion(keyword, count))
