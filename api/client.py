@@ -37,10 +37,24 @@ MEDIA = {
 }
 SPARQL_ACCEPT = "application/sparql-results+json, text/turtle;q=0.9"
 XSD = "http://www.w3.org/2001/XMLSchema#"
-_INTEGERS = {f"{XSD}{t}" for t in (
-    "integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
-    "nonPositiveInteger", "negativeInteger", "unsignedInt", "unsignedLong", "unsignedShort",
-    "unsignedByte")}
+_INTEGERS = {
+    f"{XSD}{t}"
+    for t in (
+        "integer",
+        "int",
+        "long",
+        "short",
+        "byte",
+        "nonNegativeInteger",
+        "positiveInteger",
+        "nonPositiveInteger",
+        "negativeInteger",
+        "unsignedInt",
+        "unsignedLong",
+        "unsignedShort",
+        "unsignedByte",
+    )
+}
 _FLOATS = {f"{XSD}{t}" for t in ("decimal", "double", "float")}
 
 
@@ -55,8 +69,9 @@ class ApiError(Exception):
         self.detail = detail
         self.reference = reference
         message = detail if isinstance(detail, str) else repr(detail)
-        super().__init__(f"{status}: {message}" + (f" (reference {reference})" if reference
-                                                   else ""))
+        super().__init__(
+            f"{status}: {message}" + (f" (reference {reference})" if reference else "")
+        )
 
 
 class AuthenticationError(ApiError):
@@ -80,13 +95,18 @@ class ValidationError(ApiError):
 
     @property
     def problems(self) -> list[dict[str, Any]]:
-        return [p for p in self.detail if isinstance(p, dict)] if isinstance(
-            self.detail, list) else []
+        return (
+            [p for p in self.detail if isinstance(p, dict)] if isinstance(self.detail, list) else []
+        )
 
 
-_ERRORS: dict[int, type[ApiError]] = {401: AuthenticationError, 403: PermissionDenied,
-                                      404: NotFoundError, 409: ConflictError,
-                                      422: ValidationError}
+_ERRORS: dict[int, type[ApiError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+}
 
 
 # --------------------------------------------------------------------------- results
@@ -159,14 +179,25 @@ def _value(term: Mapping[str, Any]) -> Any:
 class Client:
     """The REST, search and SPARQL interfaces of one server."""
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"User-Agent": "aiod-kg-client", "Accept": JSON_MEDIA}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
-                                  transport=transport, follow_redirects=True)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -191,7 +222,8 @@ class Client:
             except ValueError:
                 pass
             raise _ERRORS.get(response.status_code, ApiError)(
-                response.status_code, detail, reference)
+                response.status_code, detail, reference
+            )
         return response
 
     @staticmethod
@@ -214,8 +246,12 @@ class Client:
 
     def list_as(self, type: str, format: str, *, offset: int = 0, limit: int = 10) -> str:
         """One page of assets as ``jsonld``, ``turtle``, ``ntriples`` or ``rdfxml`` text."""
-        answer = self._request("GET", f"/{type}", headers={"Accept": "*/*"},
-                               params={"offset": offset, "limit": limit, "format": format})
+        answer = self._request(
+            "GET",
+            f"/{type}",
+            headers={"Accept": "*/*"},
+            params={"offset": offset, "limit": limit, "format": format},
+        )
         return answer.text
 
     def iter(self, type: str, *, page_size: int = 100) -> Iterator[Asset]:
@@ -236,8 +272,9 @@ class Client:
     def get_as(self, type: str, identifier: str, format: str) -> Asset | str:
         """One asset as the server renders it: ``jsonld`` and ``croissant`` as dicts,
         ``turtle``, ``ntriples``, ``rdfxml`` as text, ``json`` as AIoD JSON."""
-        answer = self._request("GET", f"/{type}/{identifier}", params={"format": format},
-                               headers={"Accept": "*/*"})
+        answer = self._request(
+            "GET", f"/{type}/{identifier}", params={"format": format}, headers={"Accept": "*/*"}
+        )
         if format in ("json", "jsonld", "croissant"):
             document: Asset = answer.json()
             return document
@@ -247,17 +284,16 @@ class Client:
         """Create an asset; returns its identifier. ``data`` is AIoD JSON (a dict or, with
         ``format``, JSON-LD / Turtle / N-Triples / RDF/XML text; Croissant as JSON)."""
         body, media = self._body(data, format)
-        answer = self._request("POST", f"/{type}", content=body,
-                               headers={"Content-Type": media})
+        answer = self._request("POST", f"/{type}", content=body, headers={"Content-Type": media})
         identifier: str = answer.json()["identifier"]
         return identifier
 
-    def update(self, type: str, identifier: str, data: Asset | str | bytes, *,
-               format: str = "json") -> None:
+    def update(
+        self, type: str, identifier: str, data: Asset | str | bytes, *, format: str = "json"
+    ) -> None:
         """Replace an asset's content (PUT): fields left out are removed."""
         body, media = self._body(data, format)
-        self._request("PUT", f"/{type}/{identifier}", content=body,
-                      headers={"Content-Type": media})
+        self._request("PUT", f"/{type}/{identifier}", content=body, headers={"Content-Type": media})
 
     def delete(self, type: str, identifier: str) -> None:
         self._request("DELETE", f"/{type}/{identifier}")
@@ -269,8 +305,9 @@ class Client:
 
     def submit(self, identifier: str, comment: str | None = None) -> str:
         """Submit a draft for review; returns the new status (``submitted``)."""
-        answer = self._request("POST", f"/submissions/{identifier}",
-                               json={"comment": comment} if comment else None)
+        answer = self._request(
+            "POST", f"/submissions/{identifier}", json={"comment": comment} if comment else None
+        )
         status: str = answer.json()["status"]
         return status
 
@@ -281,19 +318,35 @@ class Client:
 
     # ------------------------------------------------------------------ search
 
-    def search(self, query: str = "", *, type: str | Sequence[str] | None = None,
-               platform: str | Sequence[str] | None = None,
-               keyword: str | Sequence[str] | None = None,
-               license: str | Sequence[str] | None = None,
-               date_from: date | str | None = None, date_to: date | str | None = None,
-               offset: int = 0, limit: int = 10, mode: str = "hybrid",
-               full: bool = False) -> SearchResults:
+    def search(
+        self,
+        query: str = "",
+        *,
+        type: str | Sequence[str] | None = None,
+        platform: str | Sequence[str] | None = None,
+        keyword: str | Sequence[str] | None = None,
+        license: str | Sequence[str] | None = None,
+        date_from: date | str | None = None,
+        date_to: date | str | None = None,
+        offset: int = 0,
+        limit: int = 10,
+        mode: str = "hybrid",
+        full: bool = False,
+    ) -> SearchResults:
         """Hybrid search over every asset type; filters accept one value or several.
         ``full=True`` includes each hit's asset."""
-        params: builtins.list[tuple[str, str | int]] = [("q", query), ("offset", offset),
-                                               ("limit", limit), ("mode", mode)]
-        for name, values in (("type", type), ("platform", platform), ("keyword", keyword),
-                             ("license", license)):
+        params: builtins.list[tuple[str, str | int]] = [
+            ("q", query),
+            ("offset", offset),
+            ("limit", limit),
+            ("mode", mode),
+        ]
+        for name, values in (
+            ("type", type),
+            ("platform", platform),
+            ("keyword", keyword),
+            ("license", license),
+        ):
             for value in [values] if isinstance(values, str) else values or ():
                 params.append((name, value))
         for name, day in (("date_from", date_from), ("date_to", date_to)):
@@ -302,26 +355,49 @@ class Client:
         if full:
             params.append(("get_all", "true"))
         body = self._request("GET", "/search", params=params).json()
-        hits = [SearchHit(h["identifier"], h["type"], h["name"], h["url"], h["score"],
-                          h.get("highlight"), h.get("asset")) for h in body["items"]]
-        return SearchResults(body.get("query", query), body["total_hits"], body["offset"],
-                             body["limit"], hits, body.get("facets") or {})
+        hits = [
+            SearchHit(
+                h["identifier"],
+                h["type"],
+                h["name"],
+                h["url"],
+                h["score"],
+                h.get("highlight"),
+                h.get("asset"),
+            )
+            for h in body["items"]
+        ]
+        return SearchResults(
+            body.get("query", query),
+            body["total_hits"],
+            body["offset"],
+            body["limit"],
+            hits,
+            body.get("facets") or {},
+        )
 
     def similar(self, type: str, identifier: str, limit: int = 10) -> builtins.list[SearchHit]:
         """Assets similar to this one (nearest in the search index)."""
-        body = self._request("GET", f"/{type}/{identifier}/similar",
-                             params={"limit": limit}).json()
-        return [SearchHit(h["identifier"], h["type"], h["name"],
-                          f"{self.base_url}/{h['type']}/{h['identifier']}", h["score"])
-                for h in body["items"]]
+        body = self._request("GET", f"/{type}/{identifier}/similar", params={"limit": limit}).json()
+        return [
+            SearchHit(
+                h["identifier"],
+                h["type"],
+                h["name"],
+                f"{self.base_url}/{h['type']}/{h['identifier']}",
+                h["score"],
+            )
+            for h in body["items"]
+        ]
 
     # ------------------------------------------------------------------ SPARQL
 
     def sparql(self, query: str) -> Rows | bool | str:
         """Run a SPARQL query: SELECT gives ``Rows`` (``.to_dataframe()``), ASK a bool,
         CONSTRUCT/DESCRIBE Turtle text. The endpoint's prefixes are predeclared."""
-        answer = self._request("POST", "/sparql", data={"query": query},
-                               headers={"Accept": SPARQL_ACCEPT})
+        answer = self._request(
+            "POST", "/sparql", data={"query": query}, headers={"Accept": SPARQL_ACCEPT}
+        )
         media = answer.headers.get("content-type", "").split(";")[0].strip()
         if media != "application/sparql-results+json":
             return answer.text
@@ -329,8 +405,10 @@ class Client:
         if "boolean" in body:
             return bool(body["boolean"])
         variables = body["head"]["vars"]
-        rows = [{name: _value(term) for name, term in binding.items()}
-                for binding in body["results"]["bindings"]]
+        rows = [
+            {name: _value(term) for name, term in binding.items()}
+            for binding in body["results"]["bindings"]
+        ]
         return Rows(variables, rows)
 
     def sparql_dataframe(self, query: str) -> Any:

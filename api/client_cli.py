@@ -18,8 +18,9 @@ EXPORT_PAGE = 500
 
 
 def add_remote_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", metavar="URL",
-                        help="talk to this aiod-kg server instead of the local store")
+    parser.add_argument(
+        "--server", metavar="URL", help="talk to this aiod-kg server instead of the local store"
+    )
     parser.add_argument("--token", help="bearer token for --server (default: $AIOD_KG_TOKEN)")
 
 
@@ -111,12 +112,15 @@ def remote_search(args: argparse.Namespace) -> int:
 
     with client_for(args) as client:
         try:
-            found = client.search(args.query, type=args.type, platform=args.platform,
-                                  limit=args.limit, mode=args.mode)
+            found = client.search(
+                args.query, type=args.type, platform=args.platform, limit=args.limit, mode=args.mode
+            )
         except ApiError as exc:
             return _fail(str(exc.detail))
-    rows = [{"identifier": h.identifier, "type": h.type, "score": h.score, "name": h.name}
-            for h in found.hits]
+    rows = [
+        {"identifier": h.identifier, "type": h.type, "score": h.score, "name": h.name}
+        for h in found.hits
+    ]
     if args.json:
         print(json.dumps({"total_hits": found.total, "items": rows}, indent=2))
     else:
@@ -134,7 +138,7 @@ def _graph_of(line: str) -> str | None:
     are ``<asset IRI>#...``)."""
     if not line.startswith("<"):
         return None
-    return line[1:line.index(">")].split("#", 1)[0]
+    return line[1 : line.index(">")].split("#", 1)[0]
 
 
 def remote_export(args: argparse.Namespace, out: BinaryIO) -> int:
@@ -147,17 +151,22 @@ def remote_export(args: argparse.Namespace, out: BinaryIO) -> int:
     with client_for(args) as client:
         try:
             if args.format == "json":
-                everything = {name: list(client.iter(name, page_size=EXPORT_PAGE))
-                              for name in names}
+                everything = {
+                    name: list(client.iter(name, page_size=EXPORT_PAGE)) for name in names
+                }
                 out.write(json.dumps(everything, indent=2).encode() + b"\n")
                 return 0
             lines: list[str] = []
             for name in names:
                 offset = 0
                 while True:  # a page holds EXPORT_PAGE assets but the last
-                    page = [x for x in client.list_as(name, "ntriples", offset=offset,
-                                                      limit=EXPORT_PAGE).splitlines()
-                            if x.strip()]
+                    page = [
+                        x
+                        for x in client.list_as(
+                            name, "ntriples", offset=offset, limit=EXPORT_PAGE
+                        ).splitlines()
+                        if x.strip()
+                    ]
                     lines.extend(page)
                     if len({_graph_of(x) for x in page}) < EXPORT_PAGE:
                         break

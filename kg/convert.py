@@ -24,8 +24,14 @@ JSON = dict[str, Any]
 FormatName = Literal["json", "jsonld", "turtle", "ntriples", "rdfxml", "croissant"]
 FORMAT_NAMES: tuple[str, ...] = ("json", "jsonld", "turtle", "ntriples", "rdfxml", "croissant")
 RDF_TEXT = ("turtle", "ntriples", "rdfxml")
-ALIASES = {"json-ld": "jsonld", "ttl": "turtle", "nt": "ntriples", "rdf": "rdfxml",
-           "xml": "rdfxml", "aiod": "json"}
+ALIASES = {
+    "json-ld": "jsonld",
+    "ttl": "turtle",
+    "nt": "ntriples",
+    "rdf": "rdfxml",
+    "xml": "rdfxml",
+    "aiod": "json",
+}
 DEFAULT_BASE = "http://127.0.0.1:8000"
 
 
@@ -46,7 +52,8 @@ def _asset(asset_type: str | AssetType) -> AssetType:
     asset = ASSET_TYPES.get(asset_type)
     if asset is None:
         raise ConversionError(
-            f"Unknown asset type {asset_type!r}; one of: {', '.join(ASSET_TYPES)}.")
+            f"Unknown asset type {asset_type!r}; one of: {', '.join(ASSET_TYPES)}."
+        )
     return asset
 
 
@@ -69,8 +76,12 @@ def _bytes(document: Any) -> bytes:
     raise ConversionError("RDF input must be text or bytes.")
 
 
-def to_record(document: Any, source: str, asset_type: str | AssetType = "datasets",
-              base_url: str = DEFAULT_BASE) -> JSON:
+def to_record(
+    document: Any,
+    source: str,
+    asset_type: str | AssetType = "datasets",
+    base_url: str = DEFAULT_BASE,
+) -> JSON:
     """The AIoD JSON of ``document`` (in ``source`` format)."""
     source = format_name(source)
     asset = _asset(asset_type)
@@ -79,8 +90,9 @@ def to_record(document: Any, source: str, asset_type: str | AssetType = "dataset
         parsed = _json_document(document)
         if source == "croissant" or (asset.collection == "datasets" and is_croissant(parsed)):
             if not is_croissant(parsed):
-                raise ConversionError("Not a Croissant document (no Croissant conformsTo or "
-                                      "@context).")
+                raise ConversionError(
+                    "Not a Croissant document (no Croissant conformsTo or @context)."
+                )
             return from_croissant(parsed)
         if source == "json":
             if not isinstance(parsed, dict):
@@ -104,15 +116,22 @@ def _server_fields(asset: AssetType, record: JSON) -> JSON:
         out["identifier"] = record["identifier"]
     entry = record.get("aiod_entry")
     if isinstance(entry, dict) and "aiod_entry" in asset.by_name:
-        kept = {k: v for k, v in entry.items()
-                if k in ("status", "date_created", "date_modified") and v is not None}
+        kept = {
+            k: v
+            for k, v in entry.items()
+            if k in ("status", "date_created", "date_modified") and v is not None
+        }
         if kept:
             out["aiod_entry"] = kept
     return out
 
 
-def from_record(record: JSON, target: str, asset_type: str | AssetType = "datasets",
-                base_url: str = DEFAULT_BASE) -> JSON | str:
+def from_record(
+    record: JSON,
+    target: str,
+    asset_type: str | AssetType = "datasets",
+    base_url: str = DEFAULT_BASE,
+) -> JSON | str:
     """``record`` (AIoD JSON) in ``target`` format: a dict, or text for RDF serialisations."""
     target = format_name(target)
     asset = _asset(asset_type)
@@ -133,13 +152,19 @@ def from_record(record: JSON, target: str, asset_type: str | AssetType = "datase
     return serialize_triples(conversion.triples, target).decode("utf-8")
 
 
-def convert(document: Any, source: str, target: str, asset_type: str | AssetType = "datasets",
-            base_url: str = DEFAULT_BASE) -> JSON | str:
+def convert(
+    document: Any,
+    source: str,
+    target: str,
+    asset_type: str | AssetType = "datasets",
+    base_url: str = DEFAULT_BASE,
+) -> JSON | str:
     """Convert one asset from ``source`` to ``target`` format (see the module docstring)."""
     if format_name(source) == format_name(target) and isinstance(document, dict):
         return dict(document)
-    return from_record(to_record(document, source, asset_type, base_url), target, asset_type,
-                       base_url)
+    return from_record(
+        to_record(document, source, asset_type, base_url), target, asset_type, base_url
+    )
 
 
 def reserialize(body: bytes, source: str, target: str, base_url: str = DEFAULT_BASE) -> bytes:

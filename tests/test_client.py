@@ -46,8 +46,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with Client(server.base_url, ADMIN_KEY) as admin:
             ids = seed(admin)
         wait_indexed(server.base_url, len(ids))
-        key = httpx.post(f"{server.base_url}/api_keys", headers=AUTH, timeout=30,
-                         json={"name": "Grace", "roles": ["edit_aiod_resources"]}).json()["key"]
+        key = httpx.post(
+            f"{server.base_url}/api_keys",
+            headers=AUTH,
+            timeout=30,
+            json={"name": "Grace", "roles": ["edit_aiod_resources"]},
+        ).json()["key"]
         yield World(server, ids, key)
 
 
@@ -100,11 +104,9 @@ def test_get_as_every_format(world: World, anonymous: Client) -> None:
     croissant = anonymous.get_as("datasets", identifier, "croissant")
     assert isinstance(croissant, dict)
     assert croissant["conformsTo"].startswith("http://mlcommons.org/croissant/")
-    assert anonymous.get_as("datasets", identifier, "json") == anonymous.get("datasets",
-                                                                            identifier)
+    assert anonymous.get_as("datasets", identifier, "json") == anonymous.get("datasets", identifier)
     listed = anonymous.list_as("datasets", "ntriples", limit=3)
-    assert len({line.split(" ")[0].strip("<>").split("#")[0]
-                for line in listed.splitlines()}) == 3
+    assert len({line.split(" ")[0].strip("<>").split("#")[0] for line in listed.splitlines()}) == 3
 
 
 def test_counts(anonymous: Client) -> None:
@@ -123,8 +125,9 @@ def test_search_filters_facets_similar(world: World, anonymous: Client) -> None:
     assert hit.url == f"{world.base}/{hit.type}/{hit.identifier}" and hit.score > 0
     assert hit.highlight and "<em>" in (hit.highlight["description"] or "")
 
-    narrowed = anonymous.search("images", license=["https://opensource.org/licenses/MIT"],
-                                platform=["zenodo"], full=True)
+    narrowed = anonymous.search(
+        "images", license=["https://opensource.org/licenses/MIT"], platform=["zenodo"], full=True
+    )
     assert [h.name for h in narrowed] == ["plant_village"]
     assert narrowed.hits[0].asset and narrowed.hits[0].asset["platform"] == "zenodo"
     dated = anonymous.search("", type="datasets", keyword="image", date_from="2010-01-01")
@@ -138,7 +141,8 @@ def test_search_filters_facets_similar(world: World, anonymous: Client) -> None:
     assert 1 <= len(similar) <= 3
     assert world.ids["flowers"] not in {h.identifier for h in similar}
     assert "plant_village" in {h.name for h in similar} | {
-        h.name for h in anonymous.similar("datasets", world.ids["flowers"], limit=10)}
+        h.name for h in anonymous.similar("datasets", world.ids["flowers"], limit=10)
+    }
 
 
 # --------------------------------------------------------------------------- SPARQL
@@ -148,18 +152,21 @@ def test_sparql_rows_ask_construct_dataframe(anonymous: Client) -> None:
     rows = anonymous.sparql(
         "SELECT ?name ?issued (STRLEN(?name) AS ?length) WHERE { ?d a dcat:Dataset ; "
         "schema:name ?name ; dct:issued ?issued . FILTER(!STRSTARTS(?name, 'Synthetic')) } "
-        "ORDER BY ?name")
+        "ORDER BY ?name"
+    )
     assert isinstance(rows, Rows)
     assert rows.vars == ["name", "issued", "length"]
     assert [r["name"] for r in rows] == sorted(
-        ["LibriSpeech", "SQuAD", "oxford_flowers102", "plant_village", "wmt14_translate"])
+        ["LibriSpeech", "SQuAD", "oxford_flowers102", "plant_village", "wmt14_translate"]
+    )
     assert rows[0]["length"] == len(rows[0]["name"]) and isinstance(rows[0]["length"], int)
     assert rows[0]["issued"].startswith("20")
 
     assert anonymous.sparql("ASK { ?d schema:name 'SQuAD' }") is True
     assert anonymous.sparql("ASK { ?d schema:name 'nothing like it' }") is False
-    turtle = anonymous.sparql("CONSTRUCT { ?d schema:name ?n } WHERE { ?d a dcat:Dataset ; "
-                              "schema:name ?n } LIMIT 3")
+    turtle = anonymous.sparql(
+        "CONSTRUCT { ?d schema:name ?n } WHERE { ?d a dcat:Dataset ; schema:name ?n } LIMIT 3"
+    )
     assert isinstance(turtle, str) and len(Graph().parse(data=turtle, format="turtle")) == 3
 
     pandas = pytest.importorskip("pandas")
@@ -168,9 +175,14 @@ def test_sparql_rows_ask_construct_dataframe(anonymous: Client) -> None:
     assert list(frame.columns) == ["name", "issued", "length"] and len(frame) == 5
     counted = anonymous.sparql_dataframe(
         "SELECT ?platform (COUNT(?d) AS ?n) WHERE { ?d a dcat:Dataset ; aiod:platform "
-        "?platform } GROUP BY ?platform ORDER BY ?platform")
+        "?platform } GROUP BY ?platform ORDER BY ?platform"
+    )
     assert dict(zip(counted["platform"], counted["n"], strict=True)) == {
-        "example": 24, "huggingface": 2, "openml": 1, "zenodo": 2}
+        "example": 24,
+        "huggingface": 2,
+        "openml": 1,
+        "zenodo": 2,
+    }
     with pytest.raises(ValueError):
         anonymous.sparql_dataframe("ASK { ?s ?p ?o }")
 
@@ -187,8 +199,11 @@ def test_sparql_syntax_error_has_position(anonymous: Client) -> None:
 
 
 def test_create_update_delete(world: World, admin: Client, anonymous: Client) -> None:
-    record = {**example_records("datasets")[0], "aiod_entry": {"status": "published"},
-              "platform_resource_identifier": "client-1"}
+    record = {
+        **example_records("datasets")[0],
+        "aiod_entry": {"status": "published"},
+        "platform_resource_identifier": "client-1",
+    }
     for name in ("creator", "funder", "contact", "citation", "has_part", "is_part_of"):
         record.pop(name, None)
     identifier = admin.create("datasets", record)
@@ -200,8 +215,12 @@ def test_create_update_delete(world: World, admin: Client, anonymous: Client) ->
 
     turtle = admin.get_as("datasets", identifier, "turtle")
     assert isinstance(turtle, str)
-    admin.update("datasets", identifier, turtle.replace("Renamed by the client", "From Turtle"),
-                 format="turtle")
+    admin.update(
+        "datasets",
+        identifier,
+        turtle.replace("Renamed by the client", "From Turtle"),
+        format="turtle",
+    )
     assert anonymous.get("datasets", identifier)["name"] == "From Turtle"
 
     with pytest.raises(ConflictError) as conflict:
@@ -215,17 +234,28 @@ def test_create_update_delete(world: World, admin: Client, anonymous: Client) ->
 
 
 def test_create_from_turtle_and_croissant(admin: Client) -> None:
-    record = {"name": "Turtle-born dataset", "platform": "example",
-              "platform_resource_identifier": "ttl-1", "keyword": ["rdf"],
-              "aiod_entry": {"status": "published"}}
+    record = {
+        "name": "Turtle-born dataset",
+        "platform": "example",
+        "platform_resource_identifier": "ttl-1",
+        "keyword": ["rdf"],
+        "aiod_entry": {"status": "published"},
+    }
     turtle = convert(record, "json", "turtle", "datasets")
     assert isinstance(turtle, str)
     identifier = admin.create("datasets", turtle, format="turtle")
     assert admin.get("datasets", identifier)["keyword"] == ["rdf"]
 
-    croissant = convert({"name": "croissant-born", "platform": "example",
-                         "platform_resource_identifier": "cr-1",
-                         "same_as": "https://example.org/cr-1"}, "json", "croissant")
+    croissant = convert(
+        {
+            "name": "croissant-born",
+            "platform": "example",
+            "platform_resource_identifier": "cr-1",
+            "same_as": "https://example.org/cr-1",
+        },
+        "json",
+        "croissant",
+    )
     assert isinstance(croissant, dict)
     created = admin.create("datasets", json.dumps(croissant), format="jsonld")
     assert admin.get("datasets", created)["name"] == "croissant-born"
@@ -259,9 +289,12 @@ def test_errors_carry_the_servers_detail(world: World, anonymous: Client) -> Non
 
 
 def test_conversions_round_trip() -> None:
-    record = {k: v for k, v in example_records("datasets")[0].items()
-              if k not in ("creator", "funder", "contact", "citation", "has_part",
-                           "is_part_of", "aiod_entry")}
+    record = {
+        k: v
+        for k, v in example_records("datasets")[0].items()
+        if k
+        not in ("creator", "funder", "contact", "citation", "has_part", "is_part_of", "aiod_entry")
+    }
     turtle = convert(record, "json", "turtle")
     assert isinstance(turtle, str) and "dcat:Dataset" in turtle
     back = convert(turtle, "turtle", "json")
@@ -278,8 +311,9 @@ def test_conversions_round_trip() -> None:
     assert isinstance(from_croissant, dict)
     assert from_croissant["name"] == record["name"]
     assert from_croissant["keyword"] == record["keyword"]
-    assert (from_croissant["distribution"][0]["content_url"]
-            == record["distribution"][0]["content_url"])
+    assert (
+        from_croissant["distribution"][0]["content_url"] == record["distribution"][0]["content_url"]
+    )
     rdfxml = convert(turtle, "turtle", "rdfxml")
     assert isinstance(rdfxml, str) and "rdf:RDF" in rdfxml
     assert same_graph(convert(to_record(rdfxml, "rdfxml"), "json", "turtle"), turtle)
@@ -295,29 +329,35 @@ def test_conversions_round_trip() -> None:
 def same_graph(one: Any, other: Any) -> bool:
     from rdflib.compare import isomorphic
 
-    return isomorphic(Graph().parse(data=one, format="turtle"),
-                      Graph().parse(data=other, format="turtle"))
+    return isomorphic(
+        Graph().parse(data=one, format="turtle"), Graph().parse(data=other, format="turtle")
+    )
 
 
 # --------------------------------------------------------------------------- CLI --server
 
 
-def test_cli_get_search_export_remote(world: World, capsys: pytest.CaptureFixture[str],
-                                      tmp_path: Path) -> None:
+def test_cli_get_search_export_remote(
+    world: World, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     identifier = world.ids["flowers"]
     assert main(["get", "datasets", identifier, "--server", world.base]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "oxford_flowers102"
-    assert main(["get", "datasets", identifier, "--format", "turtle",
-                 "--server", world.base]) == 0
+    assert main(["get", "datasets", identifier, "--format", "turtle", "--server", world.base]) == 0
     assert len(Graph().parse(data=capsys.readouterr().out, format="turtle")) > 10
-    assert main(["get", "datasets", identifier, "--format", "croissant",
-                 "--server", world.base]) == 0
+    assert (
+        main(["get", "datasets", identifier, "--format", "croissant", "--server", world.base]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["name"] == "oxford_flowers102"
     assert main(["get", "datasets", "data_" + "x" * 24, "--server", world.base]) == 1
     assert "not found" in capsys.readouterr().err
 
-    assert main(["search", "flower photographs", "--type", "datasets", "--json",
-                 "--server", world.base]) == 0
+    assert (
+        main(
+            ["search", "flower photographs", "--type", "datasets", "--json", "--server", world.base]
+        )
+        == 0
+    )
     found = json.loads(capsys.readouterr().out)
     assert found["items"][0]["name"] == "oxford_flowers102"
     assert main(["search", "speech", "--limit", "2", "--server", world.base]) == 0
@@ -336,18 +376,34 @@ def test_cli_get_search_export_remote(world: World, capsys: pytest.CaptureFixtur
     graphs = {str(g.identifier) for g in dataset.graphs() if len(g)}
     assert f"{world.base}/datasets/{identifier}" in graphs
     assert len([g for g in graphs if "/datasets/" in g]) == 29
-    public_dump = gzip.decompress(httpx.get(f"{world.base}/dumps/catalog.nq.gz",
-                                            timeout=30).content)
+    public_dump = gzip.decompress(
+        httpx.get(f"{world.base}/dumps/catalog.nq.gz", timeout=30).content
+    )
     assert len(dataset) == len(Dataset().parse(data=public_dump, format="nquads"))
 
     turtle = tmp_path / "datasets.ttl"
-    assert main(["export", "--type", "datasets", "--format", "turtle", "--server", world.base,
-                 "-o", str(turtle)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--type",
+                "datasets",
+                "--format",
+                "turtle",
+                "--server",
+                world.base,
+                "-o",
+                str(turtle),
+            ]
+        )
+        == 0
+    )
     assert len(Graph().parse(turtle, format="turtle")) > 29 * 10
 
 
-def test_cli_get_local_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_get_local_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kg.catalog import Catalog
     from kg.fields import ASSET_TYPES
     from kg.settings import Settings

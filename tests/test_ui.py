@@ -25,24 +25,39 @@ MARK = "SECRET-DRAFT-MARK"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings = Settings(store=str(tmp_path_factory.mktemp("ui") / "store"),
-                        admin_key="test-admin-key", base_url="http://127.0.0.1:8000")
+    settings = Settings(
+        store=str(tmp_path_factory.mktemp("ui") / "store"),
+        admin_key="test-admin-key",
+        base_url="http://127.0.0.1:8000",
+    )
     catalog = Catalog(settings)
     with TestClient(create_app(settings, catalog), raise_server_exceptions=False) as client:
         ids: dict[str, str] = {}
-        person = client.post("/persons", headers=AUTH, json={
-            "name": "Ada Lovelace", "aiod_entry": {"status": "published"}}).json()
+        person = client.post(
+            "/persons",
+            headers=AUTH,
+            json={"name": "Ada Lovelace", "aiod_entry": {"status": "published"}},
+        ).json()
         ids["person"] = person["identifier"]
-        hidden = client.post("/persons", headers=AUTH, json={
-            "name": f"Hidden {MARK}", "aiod_entry": {"status": "draft"}}).json()
+        hidden = client.post(
+            "/persons",
+            headers=AUTH,
+            json={"name": f"Hidden {MARK}", "aiod_entry": {"status": "draft"}},
+        ).json()
         ids["hidden"] = hidden["identifier"]
         for key, *rest in DATASETS:
             record = dataset(key, *rest, creator=ids["person"])
             record["creator"].append(ids["hidden"])
             ids[key] = client.post("/datasets", headers=AUTH, json=record).json()["identifier"]
-        draft = dataset("draft", f"Draft dataset {MARK}", f"Not public {MARK}",
-                        [f"kw-{MARK.lower()}"], "https://opensource.org/licenses/MIT",
-                        "2020-01-01T00:00:00", "example")
+        draft = dataset(
+            "draft",
+            f"Draft dataset {MARK}",
+            f"Not public {MARK}",
+            [f"kw-{MARK.lower()}"],
+            "https://opensource.org/licenses/MIT",
+            "2020-01-01T00:00:00",
+            "example",
+        )
         draft["aiod_entry"] = {"status": "draft"}
         ids["draft"] = client.post("/datasets", headers=AUTH, json=draft).json()["identifier"]
         assert client.app.state.search.flush(120)  # type: ignore[attr-defined]
@@ -65,8 +80,9 @@ def assets_of(page: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path", ["/", "/?q=image", "/share", "flowers"])
-def test_pages_are_light_and_locked_down(world: tuple[TestClient, dict[str, str]],
-                                         path: str) -> None:
+def test_pages_are_light_and_locked_down(
+    world: tuple[TestClient, dict[str, str]], path: str
+) -> None:
     client, ids = world
     if not path.startswith("/"):
         path = f"/datasets/{ids[path]}"
@@ -85,7 +101,8 @@ def test_pages_are_light_and_locked_down(world: tuple[TestClient, dict[str, str]
     assert 'lang="en"' in page and 'href="#main"' in page
     # nothing from elsewhere: every script, style and icon is the server's own
     for url in re.findall(r'<(?:script|img)[^>]* src="([^"]*)"', page) + re.findall(
-            r'<link rel="(?:stylesheet|icon)" href="([^"]*)"', page):
+        r'<link rel="(?:stylesheet|icon)" href="([^"]*)"', page
+    ):
         assert url.startswith("/"), url
 
 
@@ -107,8 +124,9 @@ def test_search_page_results_facets_paging(world: tuple[TestClient, dict[str, st
     for facet in ("Type", "Platform", "Licence", "Keyword", "Published"):
         assert f"<legend>{facet}</legend>" in page
 
-    narrowed = html(client.get("/", params={"q": "images",
-                                            "license": "https://opensource.org/licenses/MIT"}))
+    narrowed = html(
+        client.get("/", params={"q": "images", "license": "https://opensource.org/licenses/MIT"})
+    )
     names = re.findall(r'<h3><a href="[^"]+">([^<]+)</a>', narrowed)
     assert sorted(names) == ["oxford_flowers102", "plant_village"]
     assert re.search(r'value="https://opensource.org/licenses/MIT" checked', narrowed)
@@ -118,8 +136,7 @@ def test_search_page_results_facets_paging(world: tuple[TestClient, dict[str, st
     names = re.findall(r'<h3><a href="[^"]+">([^<]+)</a>', dated)
     assert sorted(names) == ["LibriSpeech", "SQuAD", "plant_village"]
     # nonsense parameters never fail the page
-    assert html(client.get("/", params={"date_from": "yesterday", "type": "nothing",
-                                        "page": "7"}))
+    assert html(client.get("/", params={"date_from": "yesterday", "type": "nothing", "page": "7"}))
     assert client.get("/", params={"page": "0"}).status_code == 422
 
 
@@ -132,9 +149,16 @@ def test_query_text_is_escaped(world: tuple[TestClient, dict[str, str]]) -> None
 
 def test_drafts_never_reach_the_ui(world: tuple[TestClient, dict[str, str]]) -> None:
     client, ids = world
-    for path in ("/", "/?q=secret+draft", "/?q=draft+dataset", "/?keyword=image",
-                 f"/ui/suggest?q={MARK[:6]}", "/ui/suggest?q=draft", "/ui/suggest?q=kw-",
-                 f"/datasets/{ids['flowers']}"):
+    for path in (
+        "/",
+        "/?q=secret+draft",
+        "/?q=draft+dataset",
+        "/?keyword=image",
+        f"/ui/suggest?q={MARK[:6]}",
+        "/ui/suggest?q=draft",
+        "/ui/suggest?q=kw-",
+        f"/datasets/{ids['flowers']}",
+    ):
         got = client.get(path, headers=BROWSER)
         assert got.status_code == 200
         assert MARK not in got.text and MARK.lower() not in got.text, path
@@ -154,11 +178,16 @@ def test_suggestions(world: tuple[TestClient, dict[str, str]]) -> None:
     assert assets[0]["label"] == "oxford_flowers102"
     assert assets[0]["url"] == f"/datasets/{ids['flowers']}"
     keywords = client.get("/ui/suggest", params={"q": "image-cl"}).json()["suggestions"]
-    assert keywords[0] == {"kind": "keyword", "label": "image-classification", "count": 2,
-                           "url": "/?keyword=image-classification"}
+    assert keywords[0] == {
+        "kind": "keyword",
+        "label": "image-classification",
+        "count": 2,
+        "url": "/?keyword=image-classification",
+    }
     speech = client.get("/ui/suggest", params={"q": "speech recog"}).json()["suggestions"]
     assert any(s["label"] == "LibriSpeech" for s in speech) or any(
-        s["label"] == "speech-recognition" for s in speech)
+        s["label"] == "speech-recognition" for s in speech
+    )
     assert client.get("/ui/suggest", params={"q": ""}).json()["suggestions"] == []
     assert client.get("/ui/suggest", params={"q": "zzzzqqq"}).json()["suggestions"] == []
     assert client.get("/ui/suggest", params={"q": "(((["}).json()["suggestions"] == []
@@ -167,14 +196,20 @@ def test_suggestions(world: tuple[TestClient, dict[str, str]]) -> None:
 # --------------------------------------------------------------------------- asset page
 
 
-def test_asset_page_fields_references_downloads(world: tuple[TestClient,
-                                                             dict[str, str]]) -> None:
+def test_asset_page_fields_references_downloads(world: tuple[TestClient, dict[str, str]]) -> None:
     client, ids = world
     page = html(client.get(f"/datasets/{ids['flowers']}", headers=BROWSER))
     assert "<h1>oxford_flowers102</h1>" in page
     # every field that has a value
-    for label in ("Platform", "Platform resource identifier", "Same as", "Keyword",
-                  "Creator", "Date published", "License"):
+    for label in (
+        "Platform",
+        "Platform resource identifier",
+        "Same as",
+        "Keyword",
+        "Creator",
+        "Date published",
+        "License",
+    ):
         assert f'<th scope="row">{label}</th>' in page, label
     assert f'<a href="/persons/{ids["person"]}">Ada Lovelace</a>' in page
     assert ids["hidden"] in page and "Hidden" not in page  # a draft's name never shows
@@ -191,10 +226,10 @@ def test_asset_page_fields_references_downloads(world: tuple[TestClient,
 # --------------------------------------------------------------------------- validation
 
 
-def report(client: TestClient, body: str | bytes, media: str = "application/json",
-           asset: str = "datasets") -> dict[str, Any]:
-    response = client.post(f"/ui/validate/{asset}", content=body,
-                           headers={"Content-Type": media})
+def report(
+    client: TestClient, body: str | bytes, media: str = "application/json", asset: str = "datasets"
+) -> dict[str, Any]:
+    response = client.post(f"/ui/validate/{asset}", content=body, headers={"Content-Type": media})
     assert response.status_code == 200, response.text
     found: dict[str, Any] = response.json()
     return found
@@ -205,8 +240,11 @@ def test_validation_report(world: tuple[TestClient, dict[str, str]]) -> None:
     ok = report(client, '{"name": "fine"}')
     assert ok["valid"] and ok["problems"] == [] and ok["record"] == {"name": "fine"}
 
-    bad = report(client, '{"name": "x", "date_published": "soon", "keyword": "one",'
-                         ' "distribution": [{"content_url": "nope"}]}')
+    bad = report(
+        client,
+        '{"name": "x", "date_published": "soon", "keyword": "one",'
+        ' "distribution": [{"content_url": "nope"}]}',
+    )
     assert not bad["valid"]
     problems = {p["field"]: p for p in bad["problems"]}
     assert set(problems) == {"date_published", "keyword", "distribution[0].content_url"}
@@ -220,18 +258,27 @@ def test_validation_report(world: tuple[TestClient, dict[str, str]]) -> None:
     turtle = report(client, "<a> <b> .", "text/turtle")
     assert turtle["problems"][0]["line"] == 1
 
-    same = report(client, '{"name": "dup", "platform": "openml", '
-                          '"platform_resource_identifier": "speech"}')
+    same = report(
+        client, '{"name": "dup", "platform": "openml", "platform_resource_identifier": "speech"}'
+    )
     assert not same["valid"] and same["conflict"] == ids["speech"]
 
-    croissant = report(client, '{"@context": {"@vocab": "https://schema.org/"}, '
-                               '"@type": "sc:Dataset", "name": "cr", '
-                               '"conformsTo": "http://mlcommons.org/croissant/1.1"}',
-                       "application/ld+json", asset="ml_models")
+    croissant = report(
+        client,
+        '{"@context": {"@vocab": "https://schema.org/"}, '
+        '"@type": "sc:Dataset", "name": "cr", '
+        '"conformsTo": "http://mlcommons.org/croissant/1.1"}',
+        "application/ld+json",
+        asset="ml_models",
+    )
     assert croissant["valid"] and croissant["croissant"] and croissant["type"] == "datasets"
 
-    assert client.post("/ui/validate/datasets", content="x",
-                       headers={"Content-Type": "image/png"}).status_code == 415
+    assert (
+        client.post(
+            "/ui/validate/datasets", content="x", headers={"Content-Type": "image/png"}
+        ).status_code
+        == 415
+    )
     assert client.post("/ui/validate/nothing", content="{}").status_code == 404
     # nothing was written
     assert client.get("/counts/datasets", headers=AUTH).json() == 6
@@ -254,7 +301,8 @@ def test_labels() -> None:
     assert humanize("ml_models") == "ML models"
     assert license_label("https://creativecommons.org/licenses/by/4.0/") == "CC BY 4.0"
     assert license_label("https://creativecommons.org/licenses/by-nc-sa/4.0/") == (
-        "CC BY-NC-SA 4.0")
+        "CC BY-NC-SA 4.0"
+    )
     assert license_label("https://creativecommons.org/publicdomain/zero/1.0/") == "CC0 1.0"
     assert license_label("https://spdx.org/licenses/Apache-2.0.html") == "Apache-2.0"
     assert license_label("https://opensource.org/licenses/MIT") == "MIT"
@@ -263,7 +311,7 @@ def test_labels() -> None:
 
 
 def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -276,9 +324,18 @@ def contrast(one: str, other: str) -> float:
 def test_colours_meet_wcag_aa() -> None:
     css = (Path(STATIC) / "ui.css").read_text()
     var = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})", css))
-    pairs = [("ink", "bg"), ("ink", "card"), ("muted", "bg"), ("muted", "card"),
-             ("link", "bg"), ("link", "card"), ("brand", "card"), ("warn", "warn-bg"),
-             ("bad", "bad-bg"), ("bad", "card")]
+    pairs = [
+        ("ink", "bg"),
+        ("ink", "card"),
+        ("muted", "bg"),
+        ("muted", "card"),
+        ("link", "bg"),
+        ("link", "card"),
+        ("brand", "card"),
+        ("warn", "warn-bg"),
+        ("bad", "bad-bg"),
+        ("bad", "card"),
+    ]
     for fg, bg in pairs:
         assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, contrast(var[fg], var[bg]))
     assert contrast("#ffffff", var["brand"]) >= 4.5  # header text, buttons

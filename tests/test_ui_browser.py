@@ -24,14 +24,22 @@ from tests.ui_data import seed, wait_indexed
 
 CHROMIUM = os.environ.get("AIOD_KG_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "test-output" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium)",
-                allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium)", allow_module_level=True
+    )
 
 pytestmark = pytest.mark.slow
 EXPECTED_ERRORS: dict[int, tuple[str, ...]] = {}  # id(page) -> console errors a test expects
@@ -51,8 +59,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with Client(server.base_url, ADMIN_KEY) as admin:
             ids = seed(admin)
         wait_indexed(server.base_url, len(ids))
-        created = httpx.post(f"{server.base_url}/api_keys", headers=AUTH, timeout=30,
-                             json={"name": "Grace", "roles": ["edit_aiod_resources"]})
+        created = httpx.post(
+            f"{server.base_url}/api_keys",
+            headers=AUTH,
+            timeout=30,
+            json={"name": "Grace", "roles": ["edit_aiod_resources"]},
+        )
         assert created.status_code == 200, created.text
         yield World(server, ids, created.json()["key"])
 
@@ -115,7 +127,8 @@ def test_search_and_open_a_result(world: World, page: Any) -> None:
     for label in ("JSON", "JSON-LD", "Turtle", "Croissant"):
         assert formats.get_by_role("link", name=label, exact=True).count() == 1
     assert page.get_by_role("link", name="flowers.zip").get_attribute("href") == (
-        "https://example.org/files/flowers.zip")
+        "https://example.org/files/flowers.zip"
+    )
     related = page.get_by_role("region", name="Related")
     assert related.get_by_role("link", name="Ada Lovelace").count() == 1
     assert page.get_by_role("region", name="Similar").get_by_role("link").count() >= 1
@@ -181,15 +194,17 @@ def test_run_a_sparql_query(world: World, page: Any) -> None:
     page.wait_for_url("**/sparql")
     page.get_by_label("SPARQL query").fill(
         "SELECT ?name ?issued WHERE {\n  ?d a dcat:Dataset ; schema:name ?name ;\n"
-        "     dct:issued ?issued .\n  FILTER(!STRSTARTS(?name, \"Synthetic\"))\n}\n"
-        "ORDER BY ?name")
+        '     dct:issued ?issued .\n  FILTER(!STRSTARTS(?name, "Synthetic"))\n}\n'
+        "ORDER BY ?name"
+    )
     page.get_by_role("button", name="Run query").click()
     page.get_by_role("status").filter(has_text="results").wait_for()
     table = page.locator("#results table")
     assert table.locator("th").all_inner_texts() == ["?name", "?issued"]
     names = table.locator("tbody tr td:first-child").all_inner_texts()
-    assert names == sorted(["LibriSpeech", "SQuAD", "oxford_flowers102", "plant_village",
-                            "wmt14_translate"])
+    assert names == sorted(
+        ["LibriSpeech", "SQuAD", "oxford_flowers102", "plant_village", "wmt14_translate"]
+    )
     shot(page, "07-sparql")
 
 
@@ -230,8 +245,10 @@ def test_share_invalid_then_valid_as_draft(world: World, page: Any) -> None:
     drop_file(page, "#drop", "birds.json", json.dumps(INVALID, indent=2), "application/json")
     report = page.locator("#problems")
     report.wait_for(state="visible")
-    rows = {r.locator("td").nth(0).locator("code").inner_text(): r.locator("td").nth(1).inner_text()
-            for r in report.locator("tbody tr").all()}
+    rows = {
+        r.locator("td").nth(0).locator("code").inner_text(): r.locator("td").nth(1).inner_text()
+        for r in report.locator("tbody tr").all()
+    }
     assert set(rows) == {"date_published", "distribution[0].content_url"}, rows
     assert "date-time" in rows["date_published"]
     assert "URL" in rows["distribution[0].content_url"]
@@ -243,12 +260,23 @@ def test_share_invalid_then_valid_as_draft(world: World, page: Any) -> None:
     report.get_by_role("button", name="Show date_published in the text").click()
     selected = page.evaluate(
         "(() => { const t = document.getElementById('content');"
-        " return t.value.slice(t.selectionStart, t.selectionEnd); })()")
+        " return t.value.slice(t.selectionStart, t.selectionEnd); })()"
+    )
     assert selected == '"date_published"'
 
-    fixed = json.dumps({**INVALID, "date_published": "2023-04-01T00:00:00",
-                        "distribution": [{"content_url": "https://example.org/birds.zip",
-                                          "encoding_format": "application/zip"}]}, indent=2)
+    fixed = json.dumps(
+        {
+            **INVALID,
+            "date_published": "2023-04-01T00:00:00",
+            "distribution": [
+                {
+                    "content_url": "https://example.org/birds.zip",
+                    "encoding_format": "application/zip",
+                }
+            ],
+        },
+        indent=2,
+    )
     page.get_by_role("textbox", name="Content").fill(fixed)
     page.get_by_role("button", name="Check").click()
     page.locator("#summary.ok").wait_for()
@@ -265,16 +293,22 @@ def test_share_invalid_then_valid_as_draft(world: World, page: Any) -> None:
     # a draft of Grace's: invisible to others, hers through the API
     base = world.base
     assert httpx.get(f"{base}/datasets/{identifier.group(0)}", timeout=30).status_code == 404
-    mine = httpx.get(f"{base}/datasets/{identifier.group(0)}", timeout=30,
-                     headers={"Authorization": f"Bearer {world.user_key}"})
+    mine = httpx.get(
+        f"{base}/datasets/{identifier.group(0)}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {world.user_key}"},
+    )
     assert mine.status_code == 200
     assert mine.json()["aiod_entry"]["status"] == "draft"
     assert mine.json()["name"] == "Bird songs of Europe"
 
     page.get_by_role("button", name="Submit for review").click()
     page.get_by_text("Submitted for review (status: submitted)").wait_for()
-    again = httpx.get(f"{base}/datasets/{identifier.group(0)}", timeout=30,
-                      headers={"Authorization": f"Bearer {world.user_key}"})
+    again = httpx.get(
+        f"{base}/datasets/{identifier.group(0)}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {world.user_key}"},
+    )
     assert again.json()["aiod_entry"]["status"] == "submitted"
 
 
@@ -294,13 +328,18 @@ def test_share_turtle_and_croissant_files(world: World, page: Any) -> None:
     page.get_by_role("button", name="Show date_published in the text").click()
     selected = page.evaluate(
         "(() => { const t = document.getElementById('content');"
-        " return t.value.slice(t.selectionStart, t.selectionEnd); })()")
+        " return t.value.slice(t.selectionStart, t.selectionEnd); })()"
+    )
     assert selected == "dct:issued"  # the field's predicate in the Turtle
     shot(page, "10-share-turtle")
 
     croissant = {
-        "@context": {"@vocab": "https://schema.org/", "cr": "http://mlcommons.org/croissant/",
-                     "dct": "http://purl.org/dc/terms/", "conformsTo": "dct:conformsTo"},
+        "@context": {
+            "@vocab": "https://schema.org/",
+            "cr": "http://mlcommons.org/croissant/",
+            "dct": "http://purl.org/dc/terms/",
+            "conformsTo": "dct:conformsTo",
+        },
         "@type": "sc:Dataset",
         "conformsTo": "http://mlcommons.org/croissant/1.1",
         "name": "croissant_birds",
@@ -345,7 +384,8 @@ def test_keyboard_labels_and_weight(world: World, page: Any) -> None:
                 .filter(e => e.type !== 'hidden')
                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
                              && !e.getAttribute('aria-labelledby'))
-                .map(e => e.id || e.name)""")
+                .map(e => e.id || e.name)"""
+        )
         assert unlabelled == [], (path, unlabelled)
         assert page.evaluate("document.documentElement.lang") == "en"
         assert page.locator("h1").count() == 1

@@ -13,28 +13,67 @@ from api.client import Client
 
 PAGE_FILLERS = 24
 DATASETS: list[tuple[str, str, str, list[str], str, str, str]] = [
-    ("speech", "LibriSpeech", "Read English speech: audio recordings of audiobooks with their "
-     "transcripts, for training automatic speech recognition.",
-     ["speech-recognition", "audio"], "https://creativecommons.org/licenses/by/4.0/",
-     "2015-04-01T00:00:00", "openml"),
-    ("flowers", "oxford_flowers102", "Photographs of 102 flower species from the United "
-     "Kingdom, for fine-grained image classification.",
-     ["image-classification", "image"], "https://opensource.org/licenses/MIT",
-     "2008-12-01T00:00:00", "huggingface"),
-    ("squad", "SQuAD", "Questions posed by crowdworkers on Wikipedia articles; the answer to "
-     "every question is a span of the passage.", ["question-answering", "text"],
-     "https://creativecommons.org/licenses/by/4.0/", "2016-06-01T00:00:00", "huggingface"),
-    ("plants", "plant_village", "Leaf images of healthy and diseased crop plants, labelled by "
-     "disease.", ["image-classification", "image"], "https://opensource.org/licenses/MIT",
-     "2019-01-01T00:00:00", "zenodo"),
-    ("wmt", "wmt14_translate", "Parallel sentences in English and German for machine "
-     "translation.", ["machine-translation", "text"],
-     "https://creativecommons.org/licenses/by/4.0/", "2014-06-01T00:00:00", "zenodo"),
+    (
+        "speech",
+        "LibriSpeech",
+        "Read English speech: audio recordings of audiobooks with their "
+        "transcripts, for training automatic speech recognition.",
+        ["speech-recognition", "audio"],
+        "https://creativecommons.org/licenses/by/4.0/",
+        "2015-04-01T00:00:00",
+        "openml",
+    ),
+    (
+        "flowers",
+        "oxford_flowers102",
+        "Photographs of 102 flower species from the United "
+        "Kingdom, for fine-grained image classification.",
+        ["image-classification", "image"],
+        "https://opensource.org/licenses/MIT",
+        "2008-12-01T00:00:00",
+        "huggingface",
+    ),
+    (
+        "squad",
+        "SQuAD",
+        "Questions posed by crowdworkers on Wikipedia articles; the answer to "
+        "every question is a span of the passage.",
+        ["question-answering", "text"],
+        "https://creativecommons.org/licenses/by/4.0/",
+        "2016-06-01T00:00:00",
+        "huggingface",
+    ),
+    (
+        "plants",
+        "plant_village",
+        "Leaf images of healthy and diseased crop plants, labelled by disease.",
+        ["image-classification", "image"],
+        "https://opensource.org/licenses/MIT",
+        "2019-01-01T00:00:00",
+        "zenodo",
+    ),
+    (
+        "wmt",
+        "wmt14_translate",
+        "Parallel sentences in English and German for machine translation.",
+        ["machine-translation", "text"],
+        "https://creativecommons.org/licenses/by/4.0/",
+        "2014-06-01T00:00:00",
+        "zenodo",
+    ),
 ]
 
 
-def dataset(key: str, name: str, description: str, keywords: list[str], license_: str,
-            published: str, platform: str, creator: str | None = None) -> dict[str, Any]:
+def dataset(
+    key: str,
+    name: str,
+    description: str,
+    keywords: list[str],
+    license_: str,
+    published: str,
+    platform: str,
+    creator: str | None = None,
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "platform": platform,
         "platform_resource_identifier": key,
@@ -44,9 +83,14 @@ def dataset(key: str, name: str, description: str, keywords: list[str], license_
         "license": license_,
         "date_published": published,
         "same_as": f"https://example.org/{platform}/{key}",
-        "distribution": [{"content_url": f"https://example.org/files/{key}.zip",
-                          "name": f"{key}.zip", "encoding_format": "application/zip",
-                          "content_size_kb": 2048}],
+        "distribution": [
+            {
+                "content_url": f"https://example.org/files/{key}.zip",
+                "name": f"{key}.zip",
+                "encoding_format": "application/zip",
+                "content_size_kb": 2048,
+            }
+        ],
         "aiod_entry": {"status": "published"},
     }
     if creator:
@@ -57,23 +101,44 @@ def dataset(key: str, name: str, description: str, keywords: list[str], license_
 def seed(client: Client) -> dict[str, str]:
     """Create the catalog (``client`` must be an admin); ``{key: identifier}``."""
     ids: dict[str, str] = {}
-    ids["person"] = client.create("persons", {
-        "platform": "example", "platform_resource_identifier": "ada", "given_name": "Ada",
-        "surname": "Lovelace", "name": "Ada Lovelace", "aiod_entry": {"status": "published"}})
+    ids["person"] = client.create(
+        "persons",
+        {
+            "platform": "example",
+            "platform_resource_identifier": "ada",
+            "given_name": "Ada",
+            "surname": "Lovelace",
+            "name": "Ada Lovelace",
+            "aiod_entry": {"status": "published"},
+        },
+    )
     for key, *rest in DATASETS:
         ids[key] = client.create("datasets", dataset(key, *rest, creator=ids["person"]))
-    ids["paper"] = client.create("publications", {
-        "platform": "example", "platform_resource_identifier": "paper1",
-        "name": "Automated flower classification over a large number of classes",
-        "description": {"plain": "A visual vocabulary for fine-grained flower recognition."},
-        "keyword": ["image-classification"], "date_published": "2008-12-16T00:00:00",
-        "aiod_entry": {"status": "published"}})
+    ids["paper"] = client.create(
+        "publications",
+        {
+            "platform": "example",
+            "platform_resource_identifier": "paper1",
+            "name": "Automated flower classification over a large number of classes",
+            "description": {"plain": "A visual vocabulary for fine-grained flower recognition."},
+            "keyword": ["image-classification"],
+            "date_published": "2008-12-16T00:00:00",
+            "aiod_entry": {"status": "published"},
+        },
+    )
     for n in range(PAGE_FILLERS):
-        ids[f"filler{n}"] = client.create("datasets", dataset(
-            f"bench{n}", f"Synthetic tabular benchmark {n:02d}",
-            f"Generated table number {n} with numeric columns, for regression tests.",
-            ["tabular", "synthetic"], "https://creativecommons.org/publicdomain/zero/1.0/",
-            f"2020-01-{n + 1:02d}T00:00:00", "example"))
+        ids[f"filler{n}"] = client.create(
+            "datasets",
+            dataset(
+                f"bench{n}",
+                f"Synthetic tabular benchmark {n:02d}",
+                f"Generated table number {n} with numeric columns, for regression tests.",
+                ["tabular", "synthetic"],
+                "https://creativecommons.org/publicdomain/zero/1.0/",
+                f"2020-01-{n + 1:02d}T00:00:00",
+                "example",
+            ),
+        )
     return ids
 
 

@@ -23,10 +23,22 @@ MAX_REFERENCES = 200
 SIMILAR = 6
 LEAD_CHARS = 700  # description shown before 'Show the full description'
 # shown elsewhere on the page (title, text, downloads, record box)
-SEPARATE = {"name", "description", "distribution", "identifier", "aiod_entry",
-            "ai_asset_identifier", "ai_resource_identifier"}
-FORMATS = (("JSON", "json"), ("JSON-LD", "jsonld"), ("Turtle", "turtle"),
-           ("RDF/XML", "rdfxml"), ("N-Triples", "ntriples"))
+SEPARATE = {
+    "name",
+    "description",
+    "distribution",
+    "identifier",
+    "aiod_entry",
+    "ai_asset_identifier",
+    "ai_resource_identifier",
+}
+FORMATS = (
+    ("JSON", "json"),
+    ("JSON-LD", "jsonld"),
+    ("Turtle", "turtle"),
+    ("RDF/XML", "rdfxml"),
+    ("N-Triples", "ntriples"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +71,9 @@ def _is_reference(value: str) -> bool:
     return bool(match and match.group(1) in PREFIX_TO_TYPE)
 
 
-def resolve_references(reader: RecordReader, data: dict[str, Any],
-                       skip: str) -> dict[str, Reference]:
+def resolve_references(
+    reader: RecordReader, data: dict[str, Any], skip: str
+) -> dict[str, Reference]:
     """The public assets that ``data`` refers to, by identifier (never non-public ones)."""
     wanted: list[str] = []
     for name, value in data.items():
@@ -105,11 +118,12 @@ def _paragraphs(text: str | None) -> tuple[list[str], list[str]]:
             break
         lead.append(paragraph)
         used += len(paragraph)
-    return lead, paragraphs[len(lead):]
+    return lead, paragraphs[len(lead) :]
 
 
-def _similar(request: Request, catalog: Catalog, record: PublicRecord,
-             public: bool) -> list[Reference]:
+def _similar(
+    request: Request, catalog: Catalog, record: PublicRecord, public: bool
+) -> list[Reference]:
     index = getattr(request.app.state, "search", None)
     if index is None or not public:
         return []
@@ -117,8 +131,7 @@ def _similar(request: Request, catalog: Catalog, record: PublicRecord,
     from kg.search.text import name_of
 
     try:
-        hits = index.similar(record.identifier, SIMILAR,
-                             types=[record.asset.collection]) or []
+        hits = index.similar(record.identifier, SIMILAR, types=[record.asset.collection]) or []
     except Exception:  # the page never fails because of the search index
         return []
     out = []
@@ -129,8 +142,13 @@ def _similar(request: Request, catalog: Catalog, record: PublicRecord,
     return out
 
 
-def asset_page(request: Request, catalog: Catalog, record: PublicRecord,
-               document: dict[str, Any], reader: RecordReader) -> tuple[str, dict[str, str]]:
+def asset_page(
+    request: Request,
+    catalog: Catalog,
+    record: PublicRecord,
+    document: dict[str, Any],
+    reader: RecordReader,
+) -> tuple[str, dict[str, str]]:
     """The page and the headers to add to the answer."""
     data = record.data
     entry = data.get("aiod_entry") if isinstance(data.get("aiod_entry"), dict) else {}
@@ -157,9 +175,11 @@ def asset_page(request: Request, catalog: Catalog, record: PublicRecord,
         rows=_rows(record.asset.fields, data),
         distributions=distributions,
         references=references,
-        related=[(name, [references[i] for i in _walk_strings(data.get(name))
-                         if i in references])
-                 for name in data if name not in SEPARATE],
+        related=[
+            (name, [references[i] for i in _walk_strings(data.get(name)) if i in references])
+            for name in data
+            if name not in SEPARATE
+        ],
         similar=_similar(request, catalog, record, public),
         formats=formats,
         document=document,

@@ -42,8 +42,9 @@ def _html(page: str, status: int = 200) -> HTMLResponse:
 
 
 def _json(value: object) -> Response:
-    return Response(orjson.dumps(value), media_type="application/json",
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        orjson.dumps(value), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _search_index(request: Request) -> SearchIndex | None:
@@ -68,8 +69,9 @@ def _asset_type(name: str) -> AssetType:
     return asset
 
 
-def validation_report(catalog: Catalog, asset: AssetType, raw: bytes,
-                      fmt_name: str) -> dict[str, Any]:
+def validation_report(
+    catalog: Catalog, asset: AssetType, raw: bytes, fmt_name: str
+) -> dict[str, Any]:
     """Read a body like ``POST /{type}`` does, then check it as ``create`` would, without
     writing: ``{"valid", "type", "format", "croissant", "record", "problems", "conflict"}``."""
     from api.linked_data import croissant_body
@@ -78,17 +80,32 @@ def validation_report(catalog: Catalog, asset: AssetType, raw: bytes,
     croissant = croissant_body(raw) if fmt_name in ("json", "jsonld") else None
     if croissant is not None:
         asset = ASSET_TYPES["datasets"]  # a Croissant file describes a dataset
-    report: dict[str, Any] = {"valid": False, "type": asset.collection, "format": fmt_name,
-                              "croissant": croissant is not None, "record": None,
-                              "problems": [], "conflict": None}
+    report: dict[str, Any] = {
+        "valid": False,
+        "type": asset.collection,
+        "format": fmt_name,
+        "croissant": croissant is not None,
+        "record": None,
+        "problems": [],
+        "conflict": None,
+    }
     try:
-        record = croissant if croissant is not None else read_body(
-            raw, BY_NAME[fmt_name], asset, catalog)
+        record = (
+            croissant
+            if croissant is not None
+            else read_body(raw, BY_NAME[fmt_name], asset, catalog)
+        )
     except ParseError as exc:
         detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc)}
-        report["problems"] = [{"field": "", "message": detail.get("message"),
-                               "line": detail.get("line"), "column": detail.get("column"),
-                               "value": None}]
+        report["problems"] = [
+            {
+                "field": "",
+                "message": detail.get("message"),
+                "line": detail.get("line"),
+                "column": detail.get("column"),
+                "value": None,
+            }
+        ]
         return report
     except CatalogError as exc:
         report["problems"] = [{"field": "", "message": str(exc.detail), "value": None}]
@@ -138,19 +155,35 @@ def ui_router() -> APIRouter:
             except ValueError:
                 return None
 
-        filters = Filters(q.strip(), type or [], platform or [], license or [], keyword or [],
-                          day(date_from), day(date_to), page)
+        filters = Filters(
+            q.strip(),
+            type or [],
+            platform or [],
+            license or [],
+            keyword or [],
+            day(date_from),
+            day(date_to),
+            page,
+        )
         index = _search_index(request)
         view = None
         if index is not None:
             view = run_search(index, catalog, filters, _load)
-        return _html(render("search.html", page="search", filters=filters, view=view,
-                            counts=_type_counts(request),
-                            catalog_title=catalog.settings.catalog_title))
+        return _html(
+            render(
+                "search.html",
+                page="search",
+                filters=filters,
+                view=view,
+                counts=_type_counts(request),
+                catalog_title=catalog.settings.catalog_title,
+            )
+        )
 
     @router.get("/ui/suggest")
-    def suggest(request: Request, catalog: CatalogDep,
-                q: Annotated[str, Query(max_length=200)] = "") -> Response:
+    def suggest(
+        request: Request, catalog: CatalogDep, q: Annotated[str, Query(max_length=200)] = ""
+    ) -> Response:
         """Names and keywords that complete what was typed (public assets only)."""
         index = _search_index(request)
         if index is None or not q.strip():
@@ -159,34 +192,55 @@ def ui_router() -> APIRouter:
 
         out: list[dict[str, Any]] = []
         for keyword in suggest_keywords(index, q, limit=3):
-            out.append({"kind": "keyword", "label": keyword.keyword, "count": keyword.count,
-                        "url": "/?" + "keyword=" + _quote(keyword.keyword)})
+            out.append(
+                {
+                    "kind": "keyword",
+                    "label": keyword.keyword,
+                    "count": keyword.count,
+                    "url": "/?" + "keyword=" + _quote(keyword.keyword),
+                }
+            )
         for hit in suggest_names(index, q, limit=MAX_SUGGESTIONS - len(out)):
             data = _load(catalog, hit.type, hit.identifier)
             if data is not None:
-                out.append({"kind": "asset", "label": name_of(data), "type": hit.type,
-                            "identifier": hit.identifier,
-                            "url": f"/{hit.type}/{hit.identifier}"})
+                out.append(
+                    {
+                        "kind": "asset",
+                        "label": name_of(data),
+                        "type": hit.type,
+                        "identifier": hit.identifier,
+                        "url": f"/{hit.type}/{hit.identifier}",
+                    }
+                )
         return _json({"query": q, "suggestions": out})
 
     @router.get("/share")
     def share(request: Request, catalog: CatalogDep) -> HTMLResponse:
         settings = catalog.settings
-        return _html(render("share.html", page="share", oidc_issuer=settings.oidc_issuer,
-                            max_bytes=settings.max_body_bytes,
-                            catalog_title=settings.catalog_title))
+        return _html(
+            render(
+                "share.html",
+                page="share",
+                oidc_issuer=settings.oidc_issuer,
+                max_bytes=settings.max_body_bytes,
+                catalog_title=settings.catalog_title,
+            )
+        )
 
     @router.post("/ui/validate/{asset_type}")
-    async def validate(request: Request, catalog: CatalogDep, principal: PrincipalDep,
-                       asset_type: str) -> Response:
+    async def validate(
+        request: Request, catalog: CatalogDep, principal: PrincipalDep, asset_type: str
+    ) -> Response:
         """The share page's report: the body read and checked as ``POST /{type}`` would,
         nothing written. Parse errors are part of the report (with line and column)."""
         asset = _asset_type(asset_type)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         fmt_name = MEDIA_FORMAT.get(media or "application/json")
         if fmt_name is None:
-            raise HTTPException(415, f"Unsupported Content-Type {media!r}; one of: "
-                                     f"{', '.join(BODY_MEDIA.values())}.")
+            raise HTTPException(
+                415,
+                f"Unsupported Content-Type {media!r}; one of: {', '.join(BODY_MEDIA.values())}.",
+            )
         raw = await request.body()
         report = await run_in_threadpool(validation_report, catalog, asset, raw, fmt_name)
         conflict = report.get("conflict")
@@ -211,7 +265,10 @@ def install_ui(app: FastAPI) -> None:
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:  # browsers ask every page's origin for it
-        return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=86400"})
+        return Response(
+            (STATIC / "favicon.svg").read_bytes(),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     app.mount(STATIC_PATH, StaticFiles(directory=str(STATIC)), name="ui-static")

@@ -15,8 +15,12 @@ from kg.search.text import description_of, name_of
 PAGE_SIZE = 20
 MAX_OFFSET = 100_000
 SNIPPET_CHARS = 260
-FACETS = (("type", "Type"), ("platform", "Platform"), ("license", "Licence"),
-          ("keyword", "Keyword"))
+FACETS = (
+    ("type", "Type"),
+    ("platform", "Platform"),
+    ("license", "Licence"),
+    ("keyword", "Keyword"),
+)
 
 
 @dataclass
@@ -32,15 +36,26 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return bool(self.type or self.platform or self.license or self.keyword
-                    or self.date_from or self.date_to)
+        return bool(
+            self.type
+            or self.platform
+            or self.license
+            or self.keyword
+            or self.date_from
+            or self.date_to
+        )
 
     def params(self, **changes: Any) -> list[tuple[str, str]]:
         """The query parameters of these filters (``changes`` override), for links."""
         values: dict[str, Any] = {
-            "q": self.q, "type": self.type, "platform": self.platform,
-            "license": self.license, "keyword": self.keyword,
-            "date_from": self.date_from, "date_to": self.date_to, "page": self.page,
+            "q": self.q,
+            "type": self.type,
+            "platform": self.platform,
+            "license": self.license,
+            "keyword": self.keyword,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "page": self.page,
         }
         values.update(changes)
         out: list[tuple[str, str]] = []
@@ -111,19 +126,23 @@ def _keywords(data: dict[str, Any]) -> list[str]:
     return [str(k) for k in values if isinstance(k, str)][:6] if isinstance(values, list) else []
 
 
-def run_search(index: SearchIndex, catalog: Catalog, filters: Filters,
-               load: Any) -> SearchView:
+def run_search(index: SearchIndex, catalog: Catalog, filters: Filters, load: Any) -> SearchView:
     """Search with ``filters``; ``load(catalog, type, identifier)`` gives a public asset's
     AIoD JSON or None (``api.routes.search._load``)."""
     view = SearchView(filters)
     types = [t for t in filters.type if t in ASSET_TYPES]
     offset = min((filters.page - 1) * PAGE_SIZE, MAX_OFFSET)
     query = SearchQuery(
-        filters.q, types=types, platforms=filters.platform, licenses=filters.license,
+        filters.q,
+        types=types,
+        platforms=filters.platform,
+        licenses=filters.license,
         keywords=filters.keyword,
         date_from=filters.date_from.toordinal() if filters.date_from else None,
         date_to=filters.date_to.toordinal() if filters.date_to else None,
-        offset=offset, limit=PAGE_SIZE)
+        offset=offset,
+        limit=PAGE_SIZE,
+    )
     found = index.search(query, facets=True)
     view.total = found.total
     for hit in found.hits:
@@ -134,16 +153,23 @@ def run_search(index: SearchIndex, catalog: Catalog, filters: Filters,
         snippet = index.highlight(filters.q, description, SNIPPET_CHARS) if filters.q else None
         is_html = snippet is not None
         if snippet is None:
-            snippet = description[:SNIPPET_CHARS] + ("…" if len(description) > SNIPPET_CHARS
-                                                     else "")
+            snippet = description[:SNIPPET_CHARS] + (
+                "…" if len(description) > SNIPPET_CHARS else ""
+            )
         license_value = data.get("license")
-        view.results.append(Result(
-            identifier=hit.identifier, type=hit.type, name=name_of(data), snippet=snippet,
-            snippet_is_html=is_html,
-            platform=data.get("platform") if isinstance(data.get("platform"), str) else None,
-            published=data.get("date_published") or None,
-            license=license_value if isinstance(license_value, str) else None,
-            keywords=_keywords(data)))
+        view.results.append(
+            Result(
+                identifier=hit.identifier,
+                type=hit.type,
+                name=name_of(data),
+                snippet=snippet,
+                snippet_is_html=is_html,
+                platform=data.get("platform") if isinstance(data.get("platform"), str) else None,
+                published=data.get("date_published") or None,
+                license=license_value if isinstance(license_value, str) else None,
+                keywords=_keywords(data),
+            )
+        )
     for name, label in FACETS:
         counts = dict(found.facets.get(name, {}))
         selected = [v.lower() if name == "keyword" else v for v in getattr(filters, name)]

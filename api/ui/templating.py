@@ -21,12 +21,22 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STATIC_PATH = "/ui/static"
 # only the page's own scripts and styles, talking only to its own origin
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 HEADERS = {"Content-Security-Policy": CSP, "Vary": "Accept"}
-_ACRONYMS = {"ml": "ML", "iri": "IRI", "url": "URL", "pid": "PID", "issn": "ISSN",
-             "aiod": "AIoD", "kb": "KB", "id": "ID"}
+_ACRONYMS = {
+    "ml": "ML",
+    "iri": "IRI",
+    "url": "URL",
+    "pid": "PID",
+    "issn": "ISSN",
+    "aiod": "AIoD",
+    "kb": "KB",
+    "id": "ID",
+}
 
 
 @lru_cache(maxsize=1)
@@ -113,12 +123,21 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(humanize=humanize, type_label=type_label, singular=singular,
-                       license_label=license_label, short_date=short_date,
-                       json_script=json_script)
+    env.filters.update(
+        humanize=humanize,
+        type_label=type_label,
+        singular=singular,
+        license_label=license_label,
+        short_date=short_date,
+        json_script=json_script,
+    )
     env.tests["url"] = is_url
-    env.globals.update(static=STATIC_PATH, static_version=static_version(),
-                       version=__version__, asset_types=list(ASSET_TYPES))
+    env.globals.update(
+        static=STATIC_PATH,
+        static_version=static_version(),
+        version=__version__,
+        asset_types=list(ASSET_TYPES),
+    )
     return env
 
 

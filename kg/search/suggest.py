@@ -33,11 +33,16 @@ class KeywordSuggestion:
 def _last_word_query(index: SearchIndex, word: str) -> tantivy.Query:
     """The last (possibly unfinished) word: a prefix of an indexed term, or its stem."""
     lexical = index.lexical
-    clauses = [(tantivy.Occur.Should,
-                tantivy.Query.regex_query(lexical.schema, "name", re.escape(word) + ".*"))]
+    clauses = [
+        (
+            tantivy.Occur.Should,
+            tantivy.Query.regex_query(lexical.schema, "name", re.escape(word) + ".*"),
+        )
+    ]
     for term in lexical.terms(word):
-        clauses.append((tantivy.Occur.Should,
-                        tantivy.Query.term_query(lexical.schema, "name", term)))
+        clauses.append(
+            (tantivy.Occur.Should, tantivy.Query.term_query(lexical.schema, "name", term))
+        )
     return tantivy.Query.boolean_query(clauses)
 
 
@@ -50,8 +55,7 @@ def suggest_names(index: SearchIndex, text: str, limit: int = 6) -> list[NameSug
     last = words[-1][:MAX_PREFIX]
     clauses = [(tantivy.Occur.Must, _last_word_query(index, last))]
     for term in lexical.terms(" ".join(words[:-1])):
-        clauses.append((tantivy.Occur.Must,
-                        tantivy.Query.term_query(lexical.schema, "name", term)))
+        clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(lexical.schema, "name", term)))
     searcher = lexical.index.searcher()
     result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit * 2)
     out: list[NameSuggestion] = []
@@ -61,8 +65,9 @@ def suggest_names(index: SearchIndex, text: str, limit: int = 6) -> list[NameSug
             docno = int(searcher.doc(address)["docno"][0])
             if docno >= cols.n or not cols.alive[docno]:
                 continue
-            out.append(NameSuggestion(cols.identifiers[docno],
-                                      index.types.values[cols.type[docno]]))
+            out.append(
+                NameSuggestion(cols.identifiers[docno], index.types.values[cols.type[docno]])
+            )
             if len(out) >= limit:
                 break
     return out
