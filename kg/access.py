@@ -43,6 +43,8 @@ REVIEW_ROLE = "review_aiod_resources"
 PLATFORM_ROLE_PREFIX = "platform_"
 USER_PLATFORM = "aiod"  # the platform of user uploads (kg.catalog.USER_PLATFORM)
 PERMISSIONS: tuple[str, ...] = ("read", "write", "admin")
+LOCAL_SUBJECT_PREFIX = "aiod-kg:"  # subjects of API keys and the admin key; tokens never
+ADMIN_SUBJECT = "aiod-kg:admin"
 _RANK = {p: i for i, p in enumerate(PERMISSIONS)}
 
 SCHEMA = """
@@ -99,7 +101,8 @@ class Forbidden(CatalogError):
 
 @dataclass(frozen=True)
 class Principal:
-    """Whoever sends a request. ``subject`` is stable (the token's ``sub``, ``apikey:<id>``)."""
+    """Whoever sends a request. ``subject`` is stable: the token's ``sub``, or
+    ``aiod-kg:apikey:<id>`` / ``aiod-kg:admin`` (a prefix no token may use)."""
 
     kind: Literal["anonymous", "user", "api_key", "admin"] = "anonymous"
     subject: str = ""
@@ -589,4 +592,5 @@ class AccessControl:
         key = self._key(row)
         if key.revoked_at is not None:
             return None
-        return Principal("api_key", f"apikey:{key.id}", key.name, frozenset(key.roles))
+        subject = f"{LOCAL_SUBJECT_PREFIX}apikey:{key.id}"
+        return Principal("api_key", subject, key.name, frozenset(key.roles))

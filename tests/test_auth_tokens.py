@@ -108,6 +108,8 @@ def test_wrong_audience_and_issuer_are_refused(api: TestClient, issuer: Issuer) 
             "/authorization_test", headers=bearer(issuer.token("u", iss="https://evil.example.org"))
         )
     )
+    reserved = issuer.token("aiod-kg:admin")  # an IdP subject posing as the admin key
+    refused(api.get("/authorization_test", headers=bearer(reserved)))
     no_sub = jwt.encode(
         {"alg": "RS256", "kid": issuer.keys[0].kid},
         {k: v for k, v in issuer.claims("u").items() if k != "sub"},

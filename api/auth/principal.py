@@ -30,7 +30,7 @@ from api.auth.tokens import (
     roles_from,
     split,
 )
-from kg.access import ANONYMOUS, AccessControl, Principal
+from kg.access import ADMIN_SUBJECT, ANONYMOUS, LOCAL_SUBJECT_PREFIX, AccessControl, Principal
 from kg.catalog import Catalog
 from kg.settings import Settings
 
@@ -128,7 +128,7 @@ def resolve(request: Request, token: str) -> Principal:
     settings: Settings = request.app.state.settings
     admin_key = _admin_key(settings)
     if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
-        return Principal("admin", "admin", "admin", frozenset({"admin"}), admin=True)
+        return Principal("admin", ADMIN_SUBJECT, "admin", frozenset({"admin"}), admin=True)
     if token.startswith("aiodkg_"):
         principal = get_access(request).key_principal(token)
         if principal is None:
@@ -145,6 +145,8 @@ def resolve(request: Request, token: str) -> Principal:
         raise unauthorized("Invalid API key.", "invalid_token")
     try:
         claims = validator.validate(token)
+        if str(claims["sub"]).startswith(LOCAL_SUBJECT_PREFIX):  # never a local principal
+            raise TokenError("Token rejected: reserved subject.")
     except TokenError as exc:
         raise unauthorized(str(exc), "invalid_token") from None
     except ProviderError as exc:
