@@ -828,7 +828,7 @@ class SearchIndex:
                    round(parts[2], 6))
 
     def _browse(self, q: SearchQuery, facets: bool) -> SearchResults:
-        """No query text: the filtered documents, newest first indexed order."""
+        """No query text: the filtered documents, in the order they were indexed."""
         with self._lock:
             mask, _ = self._mask(q)
             n = self.cols.n
