@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.machine import describe
 
 PLATFORM = "eval"
-MODES = ("lexical", "dense", "hybrid")
+MODES = ("lexical", "dense", "semantic", "hybrid")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -129,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                     figures = measure(client, queries, by_identifier, args.per_query)
         finally:
             catalog.close()
+    names = {"lexical": "lexical-only", "dense": "dense-only",
+             "semantic": "dense+labels, no BM25 (ablation)", "hybrid": "hybrid"}
     for mode in MODES:
         ndcg, recall = figures[mode]
-        print(f"{mode + '-only' if mode != 'hybrid' else mode:13s} "
-              f"ndcg@10={ndcg:.4f} recall@10={recall:.4f}")
+        print(f"{names[mode]:13s} ndcg@10={ndcg:.4f} recall@10={recall:.4f}")
     best_single = max(figures["lexical"][0], figures["dense"][0])
     print(f"hybrid - best single method: {figures['hybrid'][0] - best_single:+.4f}")
     print(f"ndcg@10={figures['hybrid'][0]:.4f}")

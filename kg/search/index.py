@@ -55,7 +55,9 @@ LABEL_MIN_SIMILARITY = 0.45
 LABELS_PER_QUERY = 8
 BATCH = 256
 SAVE_EVERY_SECONDS = 30.0
-Mode = Literal["hybrid", "lexical", "dense"]
+# hybrid: all three signals; lexical: BM25; dense: the asset vectors; semantic: dense + labels
+# without BM25 (the last three are for comparison: bench/search_quality.py)
+Mode = Literal["hybrid", "lexical", "dense", "semantic"]
 IntArray = npt.NDArray[np.int64]
 
 
@@ -700,7 +702,7 @@ class SearchIndex:
         need_vectors = mode != "lexical" and len(self) > 0
         q_doc = self._encode_query(self.doc_embedder, text) if need_vectors else None
         q_label = None
-        if need_vectors and (mode == "hybrid" or self.model == FAST):
+        if need_vectors and (mode in ("hybrid", "semantic") or self.model == FAST):
             q_label = (q_doc if self.label_embedder is self.doc_embedder
                        else self._encode_query(self.label_embedder, text))
         with self._lock:
@@ -710,7 +712,7 @@ class SearchIndex:
             lexical: dict[int, float] = {}
             dense: dict[int, float] = {}
             lex_total = 0
-            if mode != "dense":
+            if mode in ("hybrid", "lexical"):
                 fields = list(q.fields) or ["text"]
                 lexical, lex_total = self.lexical.search(text, k, q.filter, fields)
                 lexical = self._valid(lexical)
@@ -727,7 +729,8 @@ class SearchIndex:
                     parts = {d: (s, 0.0, 0.0) for d, s in dense.items()}
                 else:
                     assert q_label is not None
-                    scores, parts = self._fuse(text, q, q_doc, q_label, dense, lexical, mask, k)
+                    scores, parts = self._fuse(text, q, q_doc, q_label, dense, lexical, mask, k,
+                                               lexical_weight=LEXICAL_WEIGHT * (mode == "hybrid"))
                 total = len(scores)
             ranked = sorted(scores, key=lambda d: (-scores[d], d))
             page = ranked[q.offset:want]
@@ -776,7 +779,7 @@ class SearchIndex:
 
     def _fuse(self, text: str, q: SearchQuery, q_doc: Vectors, q_label: Vectors,
               dense: dict[int, float], lexical: dict[int, float],
-              mask: npt.NDArray[np.bool_] | None, k: int,
+              mask: npt.NDArray[np.bool_] | None, k: int, lexical_weight: float,
               ) -> tuple[dict[int, float], dict[int, tuple[float, float, float]]]:
         assert self.dense is not None
         label_sims = (self.label_vectors @ q_label if len(self.label_vectors)
@@ -801,7 +804,7 @@ class SearchIndex:
             return {}, {}
         dense_scores = self._dense_scores(docnos, q_doc, q_label)
         missing = [int(d) for d in docnos if int(d) not in lexical]
-        if missing and lexical is not None:
+        if missing and lexical_weight:
             more, _ = self.lexical.search(text, len(missing), q.filter, within=missing)
             lexical = {**lexical, **self._valid(more)}
         # best label similarity per candidate, vectorised (no labels: the dense score)
@@ -815,7 +818,7 @@ class SearchIndex:
             label_best[has] = np.maximum.reduceat(label_sims[flat], starts)
         lex_scores = np.fromiter((lexical.get(d, 0.0) for d in docnos.tolist()),
                                  dtype=np.float32, count=len(docnos))
-        total = dense_scores + label_best + LEXICAL_WEIGHT * lex_scores
+        total = dense_scores + label_best + lexical_weight * lex_scores
         scores = dict(zip(docnos.tolist(), total.tolist(), strict=True))
         parts = {d: (float(a), float(b), float(c)) for d, a, b, c in zip(
             docnos.tolist(), dense_scores.tolist(), label_best.tolist(), lex_scores.tolist(),

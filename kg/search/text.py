@@ -72,7 +72,7 @@ def label_text(label: str) -> str:
     """A hierarchical tag (``ml.task.image-classification``) is meant by its last part."""
     text = label.strip()
     parts = text.split(".")
-    if " " not in text and len(parts) >= 3 and all(p[:1].isalpha() for p in parts):
+    if " " not in text and len(parts) >= 2 and all(p[:1].isalpha() for p in parts):
         text = parts[-1]
     return readable(text).strip()
 
