@@ -32,8 +32,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     for name in args.type or []:
         if name not in ASSET_TYPES:
-            print(f"aiod-kg search: unknown type {name!r} ({', '.join(ASSET_TYPES)})",
-                  file=sys.stderr)
+            print(
+                f"aiod-kg search: unknown type {name!r} ({', '.join(ASSET_TYPES)})", file=sys.stderr
+            )
             return 2
     settings = _settings(args)
     catalog = Catalog(settings)
@@ -42,16 +43,29 @@ def cmd_search(args: argparse.Namespace) -> int:
         index.bind(catalog)  # reconcile with the store (a missing index is built)
         indexed, deleted = index.reconcile()
         if indexed or deleted:
-            print(f"(search index brought up to date: {indexed} indexed, {deleted} removed)",
-                  file=sys.stderr)
-        query = SearchQuery(args.query, types=args.type or (), platforms=args.platform or (),
-                            limit=args.limit, mode=args.mode)
+            print(
+                f"(search index brought up to date: {indexed} indexed, {deleted} removed)",
+                file=sys.stderr,
+            )
+        query = SearchQuery(
+            args.query,
+            types=args.type or (),
+            platforms=args.platform or (),
+            limit=args.limit,
+            mode=args.mode,
+        )
         results = index.search(query)
         rows = []
         for hit in results.hits:
             data = catalog.get(ASSET_TYPES[hit.type], hit.identifier)
-            rows.append({"identifier": hit.identifier, "type": hit.type, "score": hit.score,
-                         "name": name_of(data)})
+            rows.append(
+                {
+                    "identifier": hit.identifier,
+                    "type": hit.type,
+                    "score": hit.score,
+                    "name": name_of(data),
+                }
+            )
         if args.json:
             print(json.dumps({"total_hits": results.total, "items": rows}, indent=2))
         else:
@@ -104,6 +118,9 @@ def add_search_parsers(sub: Any) -> None:
 
     reindex = sub.add_parser("reindex", help="rebuild the search index from the store")
     reindex.add_argument("--store")
-    reindex.add_argument("--model", choices=("minilm", "static", "fast"),
-                         help="document vectors (AIOD_KG_SEARCH_MODEL)")
+    reindex.add_argument(
+        "--model",
+        choices=("minilm", "static", "fast"),
+        help="document vectors (AIOD_KG_SEARCH_MODEL)",
+    )
     reindex.set_defaults(func=cmd_reindex)

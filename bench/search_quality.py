@@ -30,8 +30,9 @@ MODES = ("lexical", "dense", "semantic", "hybrid")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def record(item: dict[str, Any]) -> dict[str, Any]:
@@ -55,19 +56,28 @@ def recall_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
     return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
 
 
-def measure(client: Any, queries: list[dict[str, Any]], by_identifier: dict[str, str],
-            per_query: bool) -> dict[str, tuple[float, float]]:
+def measure(
+    client: Any, queries: list[dict[str, Any]], by_identifier: dict[str, str], per_query: bool
+) -> dict[str, tuple[float, float]]:
     """nDCG@10 and recall@10 of every mode, each query through GET /search."""
     figures: dict[str, tuple[float, float]] = {}
     for mode in MODES:
         ndcgs, recalls = [], []
         for query in queries:
-            response = client.get("/search", params={
-                "q": query["query"], "type": "datasets", "limit": 10, "mode": mode,
-                "facets": "false"})
+            response = client.get(
+                "/search",
+                params={
+                    "q": query["query"],
+                    "type": "datasets",
+                    "limit": 10,
+                    "mode": mode,
+                    "facets": "false",
+                },
+            )
             response.raise_for_status()
-            ranked = [by_identifier.get(item["identifier"], "")
-                      for item in response.json()["items"]]
+            ranked = [
+                by_identifier.get(item["identifier"], "") for item in response.json()["items"]
+            ]
             relevant = {str(r) for r in query["relevant"]}
             ndcgs.append(ndcg_at(ranked, relevant))
             recalls.append(recall_at(ranked, relevant))
@@ -81,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", required=True, type=Path)
     parser.add_argument("--queries", required=True, type=Path)
-    parser.add_argument("--model", choices=("minilm", "static", "fast"), default="minilm",
-                        help="document vectors (AIOD_KG_SEARCH_MODEL)")
+    parser.add_argument(
+        "--model",
+        choices=("minilm", "static", "fast"),
+        default="minilm",
+        help="document vectors (AIOD_KG_SEARCH_MODEL)",
+    )
     parser.add_argument("--per-query", action="store_true", help="print every query's nDCG")
     args = parser.parse_args(argv)
 
@@ -97,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     corpus = read_jsonl(args.corpus)
     queries = read_jsonl(args.queries)
     with tempfile.TemporaryDirectory(prefix="aiodkg-searchq-") as tmp:
-        settings = Settings(store=str(Path(tmp) / "store"), search_model=args.model,
-                            search_warmup=False)
+        settings = Settings(
+            store=str(Path(tmp) / "store"), search_model=args.model, search_warmup=False
+        )
         catalog = Catalog(settings)
         try:
             with TestClient(create_app(settings, catalog)) as client:
@@ -106,22 +121,26 @@ def main(argv: list[str] | None = None) -> int:
                 index.warm_up()
                 index.background_upgrades = False  # fast mode: measure the static phase first
                 started = time.perf_counter()
-                results = catalog.save_many(ASSET_TYPES["datasets"],
-                                            [record(i) for i in corpus], mode="upsert")
+                results = catalog.save_many(
+                    ASSET_TYPES["datasets"], [record(i) for i in corpus], mode="upsert"
+                )
                 failed = [r for r in results if not r.ok]
                 if failed:
                     print(f"{len(failed)} records failed: {failed[0]}", file=sys.stderr)
                 index.flush(timeout=None)
-                print(f"corpus: {len(corpus)} records loaded and indexed in "
-                      f"{time.perf_counter() - started:.1f} s (model {args.model}); "
-                      f"queries: {len(queries)} from {args.queries.name}")
-                by_identifier = {r.identifier: str(corpus[r.index]["id"])
-                                 for r in results if r.ok}
+                print(
+                    f"corpus: {len(corpus)} records loaded and indexed in "
+                    f"{time.perf_counter() - started:.1f} s (model {args.model}); "
+                    f"queries: {len(queries)} from {args.queries.name}"
+                )
+                by_identifier = {r.identifier: str(corpus[r.index]["id"]) for r in results if r.ok}
                 figures = measure(client, queries, by_identifier, args.per_query)
                 if args.model == "fast":
                     for mode in MODES:
-                        print(f"before the background MiniLM pass: {mode:8s} "
-                              f"ndcg@10={figures[mode][0]:.4f} recall@10={figures[mode][1]:.4f}")
+                        print(
+                            f"before the background MiniLM pass: {mode:8s} "
+                            f"ndcg@10={figures[mode][0]:.4f} recall@10={figures[mode][1]:.4f}"
+                        )
                     started = time.perf_counter()
                     index.background_upgrades = True
                     index.wait_upgraded()
@@ -129,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                     figures = measure(client, queries, by_identifier, args.per_query)
         finally:
             catalog.close()
-    names = {"lexical": "lexical-only", "dense": "dense-only",
-             "semantic": "dense+labels, no BM25 (ablation)", "hybrid": "hybrid"}
+    names = {
+        "lexical": "lexical-only",
+        "dense": "dense-only",
+        "semantic": "dense+labels, no BM25 (ablation)",
+        "hybrid": "hybrid",
+    }
     for mode in MODES:
         ndcg, recall = figures[mode]
         print(f"{names[mode]:13s} ndcg@10={ndcg:.4f} recall@10={recall:.4f}")

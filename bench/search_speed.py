@@ -30,8 +30,11 @@ from bench.machine import describe
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "search-eval"
 TYPES = ("datasets", "ml_models", "publications")
 PLATFORMS = ("huggingface", "openml", "zenodo", "aiod")
-LICENSES = ("https://opensource.org/licenses/MIT",
-            "https://creativecommons.org/licenses/by/4.0/", None)
+LICENSES = (
+    "https://opensource.org/licenses/MIT",
+    "https://creativecommons.org/licenses/by/4.0/",
+    None,
+)
 
 
 def sentences_and_tags() -> tuple[list[str], list[str], list[str], list[str]]:
@@ -53,19 +56,28 @@ def make_documents(n: int, seed: int = 7) -> list:
 
     rng = random.Random(seed)
     sentences, tags, names, words = sentences_and_tags()
-    keywords = tags + [f"{a} {b}" for a, b in zip(rng.choices(words, k=20_000),
-                                                   rng.choices(words, k=20_000), strict=True)]
+    keywords = tags + [
+        f"{a} {b}"
+        for a, b in zip(rng.choices(words, k=20_000), rng.choices(words, k=20_000), strict=True)
+    ]
     docs = []
     for i in range(n):
         description = " ".join(rng.choices(sentences, k=3))
         labels = tuple(dict.fromkeys(rng.choices(tags, k=2) + rng.choices(keywords, k=2)))
-        docs.append(SearchDocument(
-            identifier=f"data_{i:024d}", type=rng.choice(TYPES),
-            name=f"{rng.choice(names)} {i}", description=description,
-            keywords=labels, labels=labels, platform=rng.choice(PLATFORMS),
-            license=rng.choice(LICENSES), date=730_000 + rng.randrange(9000),
-            date_modified="2026-01-01T00:00:00",
-        ))
+        docs.append(
+            SearchDocument(
+                identifier=f"data_{i:024d}",
+                type=rng.choice(TYPES),
+                name=f"{rng.choice(names)} {i}",
+                description=description,
+                keywords=labels,
+                labels=labels,
+                platform=rng.choice(PLATFORMS),
+                license=rng.choice(LICENSES),
+                date=730_000 + rng.randrange(9000),
+                date_modified="2026-01-01T00:00:00",
+            )
+        )
     return docs
 
 
@@ -73,10 +85,15 @@ def queries(n: int, seed: int = 11) -> list:
     from kg.search.index import SearchQuery
 
     rng = random.Random(seed)
-    texts = [json.loads(line)["query"]
-             for f in (SHARED / "dev_queries.jsonl",
-                       Path(__file__).parent / "queries" / "search_val_queries.jsonl")
-             for line in f.read_text().splitlines() if line.strip()]
+    texts = [
+        json.loads(line)["query"]
+        for f in (
+            SHARED / "dev_queries.jsonl",
+            Path(__file__).parent / "queries" / "search_val_queries.jsonl",
+        )
+        for line in f.read_text().splitlines()
+        if line.strip()
+    ]
     _, _, names, words = sentences_and_tags()
     out = []
     for i in range(n):
@@ -88,8 +105,13 @@ def queries(n: int, seed: int = 11) -> list:
         else:
             text = " ".join(rng.choices(words, k=rng.randint(2, 6)))
         filtered = i % 3 == 2
-        out.append(SearchQuery(text, types=[rng.choice(TYPES)] if filtered else (),
-                               platforms=[rng.choice(PLATFORMS)] if filtered else ()))
+        out.append(
+            SearchQuery(
+                text,
+                types=[rng.choice(TYPES)] if filtered else (),
+                platforms=[rng.choice(PLATFORMS)] if filtered else (),
+            )
+        )
     return out
 
 
@@ -97,7 +119,7 @@ def index_rate(index, docs: list, batch: int = 512, label: str = "") -> float:
     started = time.perf_counter()
     last = started
     for start in range(0, len(docs), batch):
-        index.index_documents(docs[start:start + batch])
+        index.index_documents(docs[start : start + batch])
         now = time.perf_counter()
         if now - last > 30:
             done = start + batch
@@ -116,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from kg.search.index import SearchIndex
 
-    print(describe(("faiss-cpu", "tantivy", "sentence-transformers", "torch", "model2vec",
-                    "numpy")))
+    print(
+        describe(("faiss-cpu", "tantivy", "sentence-transformers", "torch", "model2vec", "numpy"))
+    )
     sizes = [int(s) for s in args.sizes.split(",") if s]
     docs = make_documents(max([*sizes, args.minilm_sample]))
     qs = queries(args.queries)
@@ -126,19 +149,25 @@ def main(argv: list[str] | None = None) -> int:
             index = SearchIndex(Path(tmp) / "minilm", model="minilm")
             index.warm_up()
             index.index_documents(docs[:64])  # warm up torch
-            rate = index_rate(index, docs[64:args.minilm_sample], label="minilm: ")
+            rate = index_rate(index, docs[64 : args.minilm_sample], label="minilm: ")
             print(f"minilm  indexing: {rate:.0f} assets/s ({args.minilm_sample} assets)")
             index.close()
         for size in sizes:
-            index = SearchIndex(Path(tmp) / f"{args.model}-{size}", model=args.model,
-                                model_cache=Path(tmp).parent / "aiodkg-bench-models")
+            index = SearchIndex(
+                Path(tmp) / f"{args.model}-{size}",
+                model=args.model,
+                model_cache=Path(tmp).parent / "aiodkg-bench-models",
+            )
             index.warm_up()
             started = time.perf_counter()
             rate = index_rate(index, docs[:size], label=f"{args.model} {size}: ")
             assert index.dense is not None
-            print(f"{args.model:7s} indexing: {rate:.0f} assets/s ({size} assets, "
-                  f"{time.perf_counter() - started:.0f} s, faiss "
-                  f"{'HNSW' if index.dense.is_hnsw else 'flat'})", flush=True)
+            print(
+                f"{args.model:7s} indexing: {rate:.0f} assets/s ({size} assets, "
+                f"{time.perf_counter() - started:.0f} s, faiss "
+                f"{'HNSW' if index.dense.is_hnsw else 'flat'})",
+                flush=True,
+            )
             for q in qs[:10]:
                 index.search(q)  # warm caches of the first queries' paths
             timings = []
@@ -150,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             timings.sort()
             p50 = statistics.median(timings)
             p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-            print(f"{args.model:7s} query at {size}: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-                  f"({len(timings)} hybrid queries, 1/3 filtered, embedding included)",
-                  flush=True)
+            print(
+                f"{args.model:7s} query at {size}: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+                f"({len(timings)} hybrid queries, 1/3 filtered, embedding included)",
+                flush=True,
+            )
             index.close()
     return 0
 

@@ -25,29 +25,62 @@ DATASETS = ASSET_TYPES["datasets"]
 PUBLICATIONS = ASSET_TYPES["publications"]
 
 RECORDS = [
-    ("speech", "LibriSpeech", "Read English speech: audio recordings of audiobooks with their "
-     "transcripts, for training automatic speech recognition.",
-     ["ml.task.speech-recognition", "audio"], "https://creativecommons.org/licenses/by/4.0/",
-     "2015-04-01T00:00:00"),
-    ("flowers", "oxford_flowers102", "Photographs of 102 flower species from the United "
-     "Kingdom, for fine-grained image classification.",
-     ["ml.task.image-classification", "image"], "https://opensource.org/licenses/MIT",
-     "2008-12-01T00:00:00"),
-    ("squad", "SQuAD", "Questions posed by crowdworkers on Wikipedia articles; the answer to "
-     "every question is a span of the passage.", ["ml.task.question-answering", "text"],
-     "https://creativecommons.org/licenses/by/4.0/", "2016-06-01T00:00:00"),
-    ("plants", "plant_village", "Leaf images of healthy and diseased crop plants, labelled by "
-     "disease.", ["ml.task.image-classification", "image"],
-     "https://opensource.org/licenses/MIT", "2019-01-01T00:00:00"),
-    ("wmt", "wmt14_translate", "Parallel sentences in English and German for machine "
-     "translation.", ["ml.task.machine-translation", "text"],
-     "https://creativecommons.org/licenses/by/4.0/", "2014-06-01T00:00:00"),
+    (
+        "speech",
+        "LibriSpeech",
+        "Read English speech: audio recordings of audiobooks with their "
+        "transcripts, for training automatic speech recognition.",
+        ["ml.task.speech-recognition", "audio"],
+        "https://creativecommons.org/licenses/by/4.0/",
+        "2015-04-01T00:00:00",
+    ),
+    (
+        "flowers",
+        "oxford_flowers102",
+        "Photographs of 102 flower species from the United "
+        "Kingdom, for fine-grained image classification.",
+        ["ml.task.image-classification", "image"],
+        "https://opensource.org/licenses/MIT",
+        "2008-12-01T00:00:00",
+    ),
+    (
+        "squad",
+        "SQuAD",
+        "Questions posed by crowdworkers on Wikipedia articles; the answer to "
+        "every question is a span of the passage.",
+        ["ml.task.question-answering", "text"],
+        "https://creativecommons.org/licenses/by/4.0/",
+        "2016-06-01T00:00:00",
+    ),
+    (
+        "plants",
+        "plant_village",
+        "Leaf images of healthy and diseased crop plants, labelled by disease.",
+        ["ml.task.image-classification", "image"],
+        "https://opensource.org/licenses/MIT",
+        "2019-01-01T00:00:00",
+    ),
+    (
+        "wmt",
+        "wmt14_translate",
+        "Parallel sentences in English and German for machine translation.",
+        ["ml.task.machine-translation", "text"],
+        "https://creativecommons.org/licenses/by/4.0/",
+        "2014-06-01T00:00:00",
+    ),
 ]
 
 
-def record(key: str, name: str, description: str, keywords: list[str], license_: str,
-           published: str, platform: str = "example", status: str = "published"
-           ) -> dict[str, Any]:
+def record(
+    key: str,
+    name: str,
+    description: str,
+    keywords: list[str],
+    license_: str,
+    published: str,
+    platform: str = "example",
+    status: str = "published",
+) -> dict[str, Any]:
     return {
         "platform": platform,
         "platform_resource_identifier": key,
@@ -64,8 +97,7 @@ def load(catalog: Catalog, extra: list[dict[str, Any]] | None = None) -> dict[st
     records = [record(*r) for r in RECORDS] + (extra or [])
     results = catalog.save_many(DATASETS, records, mode="upsert")
     assert all(r.ok for r in results), [r for r in results if not r.ok]
-    return {records[r.index]["platform_resource_identifier"]: str(r.identifier)
-            for r in results}
+    return {records[r.index]["platform_resource_identifier"]: str(r.identifier) for r in results}
 
 
 @pytest.fixture
@@ -85,12 +117,20 @@ def top(index: SearchIndex, text: str, **kw: Any) -> list[str]:
 
 
 def test_document_text_and_facets() -> None:
-    doc = document_of("datasets", "data_x", {
-        "name": "image_net", "description": {"html": "<p>Pictures &amp; labels</p>"},
-        "keyword": ["ml.task.image-classification", "vision"], "research_area": ["Vision"],
-        "license": "MIT", "platform": "hf", "date_published": "2020-02-03T00:00:00",
-        "aiod_entry": {"date_modified": "2024-01-01T00:00:00"},
-    })
+    doc = document_of(
+        "datasets",
+        "data_x",
+        {
+            "name": "image_net",
+            "description": {"html": "<p>Pictures &amp; labels</p>"},
+            "keyword": ["ml.task.image-classification", "vision"],
+            "research_area": ["Vision"],
+            "license": "MIT",
+            "platform": "hf",
+            "date_published": "2020-02-03T00:00:00",
+            "aiod_entry": {"date_modified": "2024-01-01T00:00:00"},
+        },
+    )
     assert doc.name == "image_net" and doc.description == "Pictures & labels"
     assert doc.keywords == ("ml.task.image-classification", "vision")
     assert "Vision" in doc.labels and doc.license == "MIT" and doc.platform == "hf"
@@ -112,8 +152,14 @@ def test_hybrid_search_follows_catalog_writes(catalog: Catalog, search: SearchIn
     assert top(search, "translate between languages")[0] == ids["wmt"]
 
     # update: the new text is found, the old is not
-    changed = record("speech", "LibriSpeech", "Satellite pictures of farmland.", [],
-                     "https://opensource.org/licenses/MIT", "2015-04-01T00:00:00")
+    changed = record(
+        "speech",
+        "LibriSpeech",
+        "Satellite pictures of farmland.",
+        [],
+        "https://opensource.org/licenses/MIT",
+        "2015-04-01T00:00:00",
+    )
     catalog.save_many(DATASETS, [changed], mode="upsert")
     assert search.flush()
     assert top(search, "satellite farmland")[0] == ids["speech"]
@@ -126,19 +172,36 @@ def test_hybrid_search_follows_catalog_writes(catalog: Catalog, search: SearchIn
 
 
 def test_filters_and_facets(catalog: Catalog, search: SearchIndex) -> None:
-    ids = load(catalog, [record("other", "Flower photos", "More photographs of flowers.",
-                                ["image"], "https://opensource.org/licenses/MIT",
-                                "2021-01-01T00:00:00", platform="zenodo")])
+    ids = load(
+        catalog,
+        [
+            record(
+                "other",
+                "Flower photos",
+                "More photographs of flowers.",
+                ["image"],
+                "https://opensource.org/licenses/MIT",
+                "2021-01-01T00:00:00",
+                platform="zenodo",
+            )
+        ],
+    )
     search.flush()
     assert top(search, "flowers", platforms=["zenodo"]) == [ids["other"]]
     mit = set(top(search, "images", licenses=["https://opensource.org/licenses/MIT"]))
     assert mit == {ids["flowers"], ids["plants"], ids["other"]}
     assert set(top(search, "data", keywords=["ML.TASK.IMAGE-CLASSIFICATION"])) == {
-        ids["flowers"], ids["plants"]}
+        ids["flowers"],
+        ids["plants"],
+    }
     from datetime import date
 
-    recent = top(search, "data", date_from=date(2016, 1, 1).toordinal(),
-                 date_to=date(2019, 12, 31).toordinal())
+    recent = top(
+        search,
+        "data",
+        date_from=date(2016, 1, 1).toordinal(),
+        date_to=date(2019, 12, 31).toordinal(),
+    )
     assert set(recent) == {ids["squad"], ids["plants"]}
     assert top(search, "data", types=["publications"]) == []
     results = search.search(SearchQuery("flower photographs"), facets=True)
@@ -151,8 +214,15 @@ def test_filters_and_facets(catalog: Catalog, search: SearchIndex) -> None:
 
 
 def test_drafts_are_not_searchable(catalog: Catalog, search: SearchIndex) -> None:
-    draft = record("secret", "Secret flowers", "Unpublished flower photographs.", [],
-                   "https://opensource.org/licenses/MIT", "2020-01-01T00:00:00", status="draft")
+    draft = record(
+        "secret",
+        "Secret flowers",
+        "Unpublished flower photographs.",
+        [],
+        "https://opensource.org/licenses/MIT",
+        "2020-01-01T00:00:00",
+        status="draft",
+    )
     ids = load(catalog, [draft])
     search.flush()
     assert ids["secret"] not in top(search, "secret unpublished flowers", limit=20)
@@ -187,8 +257,7 @@ def test_hnsw_index_with_filters(settings: Settings, catalog: Catalog) -> None:
 # --------------------------------------------------------------------------- persistence
 
 
-def test_persisted_index_is_reconciled_with_the_store(settings: Settings,
-                                                      catalog: Catalog) -> None:
+def test_persisted_index_is_reconciled_with_the_store(settings: Settings, catalog: Catalog) -> None:
     index = open_index(settings, catalog)
     ids = load(catalog)
     index.flush()
@@ -197,9 +266,20 @@ def test_persisted_index_is_reconciled_with_the_store(settings: Settings,
 
     # changes while no index follows the catalog
     catalog.delete(DATASETS, ids["wmt"])
-    catalog.save_many(DATASETS, [record("new", "Bird songs", "Recordings of bird calls.", [],
-                                        "https://opensource.org/licenses/MIT",
-                                        "2022-01-01T00:00:00")], mode="upsert")
+    catalog.save_many(
+        DATASETS,
+        [
+            record(
+                "new",
+                "Bird songs",
+                "Recordings of bird calls.",
+                [],
+                "https://opensource.org/licenses/MIT",
+                "2022-01-01T00:00:00",
+            )
+        ],
+        mode="upsert",
+    )
     reopened = open_index(settings, catalog)
     try:
         reopened.flush()
@@ -243,24 +323,32 @@ def test_aiod_search_contract(client: TestClient, loaded: dict[str, str]) -> Non
     assert first["description"]["plain"].startswith("Read English speech")
     assert "distribution" not in first
 
-    full = client.get("/v2/search/datasets", params={
-        "search_query": "speech", "get_all": "true", "limit": 1}).json()
+    full = client.get(
+        "/v2/search/datasets", params={"search_query": "speech", "get_all": "true", "limit": 1}
+    ).json()
     assert full["resources"][0]["license"] and full["resources"][0]["date_published"]
     assert len(full["resources"]) == 1
 
-    named = client.get("/search/datasets", params=[
-        ("search_query", "squad"), ("search_fields", "name")]).json()
+    named = client.get(
+        "/search/datasets", params=[("search_query", "squad"), ("search_fields", "name")]
+    ).json()
     assert [r["identifier"] for r in named["resources"]] == [loaded["squad"]]
     assert named["total_hits"] == 1
-    nothing = client.get("/search/datasets", params={
-        "search_query": "speech", "platforms": "zenodo"}).json()
+    nothing = client.get(
+        "/search/datasets", params={"search_query": "speech", "platforms": "zenodo"}
+    ).json()
     assert nothing["total_hits"] == 0 and nothing["resources"] == []
-    paged = client.get("/search/datasets", params={
-        "search_query": "data", "offset": 2, "limit": 2}).json()
+    paged = client.get(
+        "/search/datasets", params={"search_query": "data", "offset": 2, "limit": 2}
+    ).json()
     assert paged["offset"] == 2 and len(paged["resources"]) == 2
     assert client.get("/search/unicorns", params={"search_query": "x"}).status_code == 404
-    assert client.get("/search/datasets", params={
-        "search_query": "x", "search_fields": "nope"}).status_code == 422
+    assert (
+        client.get(
+            "/search/datasets", params={"search_query": "x", "search_fields": "nope"}
+        ).status_code
+        == 422
+    )
 
 
 def test_search_with_facets_and_highlights(client: TestClient, loaded: dict[str, str]) -> None:
@@ -274,8 +362,9 @@ def test_search_with_facets_and_highlights(client: TestClient, loaded: dict[str,
     assert body["facets"]["type"]["datasets"] == body["total_hits"]
     assert body["facets"]["license"]
 
-    filtered = client.get("/search", params=[("q", "images"), ("keyword", "image"),
-                                             ("date_from", "2010-01-01")]).json()
+    filtered = client.get(
+        "/search", params=[("q", "images"), ("keyword", "image"), ("date_from", "2010-01-01")]
+    ).json()
     assert [i["identifier"] for i in filtered["items"]] == [loaded["plants"]]
     assert client.get("/search", params={"q": "x", "type": "unicorns"}).status_code == 404
     assert client.get("/search", params={"q": "x", "mode": "magic"}).status_code == 422
@@ -303,8 +392,7 @@ def test_cli_search_and_reindex(settings: Settings, capsys: pytest.CaptureFixtur
     finally:
         catalog.close()
     store = str(settings.store_path)
-    assert main(["search", "spoken audio with transcripts", "--store", store,
-                 "--limit", "2"]) == 0
+    assert main(["search", "spoken audio with transcripts", "--store", store, "--limit", "2"]) == 0
     out = capsys.readouterr()
     assert out.out.splitlines()[0].split()[2] == ids["speech"]
     assert "brought up to date: 5 indexed" in out.err
@@ -328,8 +416,11 @@ def test_quality_benchmark_on_the_shared_corpus(capsys: pytest.CaptureFixture[st
 
     assert main(["--corpus", str(corpus), "--queries", str(queries)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    figures = {line.split()[0]: float(line.split("ndcg@10=")[1].split()[0])
-               for line in lines if "ndcg@10=" in line and not line.startswith("ndcg")}
+    figures = {
+        line.split()[0]: float(line.split("ndcg@10=")[1].split()[0])
+        for line in lines
+        if "ndcg@10=" in line and not line.startswith("ndcg")
+    }
     assert lines[-1].startswith("ndcg@10=")
     assert figures["hybrid"] > max(figures["lexical-only"], figures["dense-only"])
 

@@ -118,18 +118,26 @@ def search_router(suffix: str = "") -> APIRouter:
         for name in search_fields or []:
             if name not in AIOD_FIELDS:
                 raise HTTPException(
-                    422, f"Unknown search field {name!r}; one of: {', '.join(AIOD_FIELDS)}.")
+                    422, f"Unknown search field {name!r}; one of: {', '.join(AIOD_FIELDS)}."
+                )
             fields.append(AIOD_FIELDS[name])
-        query = SearchQuery(search_query, types=[asset.collection], platforms=platforms or (),
-                            offset=offset, limit=limit, fields=list(dict.fromkeys(fields)))
+        query = SearchQuery(
+            search_query,
+            types=[asset.collection],
+            platforms=platforms or (),
+            offset=offset,
+            limit=limit,
+            fields=list(dict.fromkeys(fields)),
+        )
         results = index.search(query)
         resources = []
         for hit in results.hits:
             data = _load(catalog, hit.type, hit.identifier)
             if data is not None:
                 resources.append(data if get_all else _indexed_view(data))
-        return _json({"total_hits": results.total, "resources": resources, "limit": limit,
-                      "offset": offset})
+        return _json(
+            {"total_hits": results.total, "resources": resources, "limit": limit, "offset": offset}
+        )
 
     @router.get(
         "/search",
@@ -158,10 +166,18 @@ def search_router(suffix: str = "") -> APIRouter:
         index = get_search(request)
         for name in type or []:
             _asset_type(name)
-        query = SearchQuery(q, types=type or (), platforms=platform or (),
-                            keywords=keyword or (), licenses=license or (),
-                            date_from=_ordinal(date_from), date_to=_ordinal(date_to),
-                            offset=offset, limit=limit, mode=mode)
+        query = SearchQuery(
+            q,
+            types=type or (),
+            platforms=platform or (),
+            keywords=keyword or (),
+            licenses=license or (),
+            date_from=_ordinal(date_from),
+            date_to=_ordinal(date_to),
+            offset=offset,
+            limit=limit,
+            mode=mode,
+        )
         results = index.search(query, facets=facets)
         items = []
         base = catalog.base_url
@@ -187,8 +203,13 @@ def search_router(suffix: str = "") -> APIRouter:
             if get_all:
                 item["asset"] = data
             items.append(item)
-        body: dict[str, Any] = {"query": q, "total_hits": results.total, "offset": offset,
-                                "limit": limit, "items": items}
+        body: dict[str, Any] = {
+            "query": q,
+            "total_hits": results.total,
+            "offset": offset,
+            "limit": limit,
+            "items": items,
+        }
         if facets:
             body["facets"] = results.facets
         return _json(body)
@@ -214,15 +235,24 @@ def search_router(suffix: str = "") -> APIRouter:
         hits = index.similar(identifier, limit, types=type or ())
         if hits is None:
             if not facts.public:  # the caller may read it: no secret that it exists
-                raise HTTPException(404, f"{asset.label} '{identifier}' is not published; only "
-                                         "published assets are searchable.")
+                raise HTTPException(
+                    404,
+                    f"{asset.label} '{identifier}' is not published; only "
+                    "published assets are searchable.",
+                )
             raise HTTPException(404, f"{asset.label} '{identifier}' is not in the search index.")
         items = []
         for hit in hits:
             data = _load(catalog, hit.type, hit.identifier)
             if data is not None:
-                items.append({"identifier": hit.identifier, "type": hit.type,
-                              "name": name_of(data), "score": hit.score})
+                items.append(
+                    {
+                        "identifier": hit.identifier,
+                        "type": hit.type,
+                        "name": name_of(data),
+                        "score": hit.score,
+                    }
+                )
         return _json({"identifier": identifier, "items": items})
 
     return router

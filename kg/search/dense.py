@@ -56,8 +56,13 @@ class DenseIndex:
         ids = np.ascontiguousarray(docnos, dtype=np.int64)
         return np.asarray(self.index.reconstruct_batch(ids), dtype=np.float32)
 
-    def search(self, query: Vectors, k: int, mask: npt.NDArray[np.bool_] | None = None,
-               selected: int | None = None) -> dict[int, float]:
+    def search(
+        self,
+        query: Vectors,
+        k: int,
+        mask: npt.NDArray[np.bool_] | None = None,
+        selected: int | None = None,
+    ) -> dict[int, float]:
         """Top ``k`` rows by inner product among rows where ``mask`` is true."""
         n = self.size
         if n == 0 or k <= 0:
@@ -78,14 +83,16 @@ class DenseIndex:
             params: faiss.SearchParameters
             if self.is_hnsw:
                 params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
-                    sel=selector, efSearch=max(EF_SEARCH, k))
+                    sel=selector, efSearch=max(EF_SEARCH, k)
+                )
             else:
                 params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
             scores, ids = self.index.search(q, min(k, selected), params=params)
         else:
             if self.is_hnsw:
                 params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
-                    efSearch=max(EF_SEARCH, k))
+                    efSearch=max(EF_SEARCH, k)
+                )
                 scores, ids = self.index.search(q, min(k, n), params=params)
             else:
                 scores, ids = self.index.search(q, min(k, n))

@@ -86,9 +86,13 @@ class MiniLMEmbedder:
                     output = self.model(features)["sentence_embedding"]
                 return _normalise(output.numpy())
             torch.set_num_threads(threads or self.threads)
-            vectors = self.model.encode(texts, batch_size=self.batch_size,
-                                        normalize_embeddings=True, show_progress_bar=False,
-                                        convert_to_numpy=True)
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
         return _normalise(vectors)
 
 

@@ -77,8 +77,9 @@ class SearchQuery:
 
     @property
     def filter(self) -> LexicalFilter:
-        return LexicalFilter(self.types, self.platforms, self.licenses, self.keywords,
-                             self.date_from, self.date_to)
+        return LexicalFilter(
+            self.types, self.platforms, self.licenses, self.keywords, self.date_from, self.date_to
+        )
 
 
 @dataclass(frozen=True)
@@ -314,16 +315,34 @@ class SearchIndex:
             self.dense.save(self.path / "dense.faiss")
             if self.full is not None:
                 self.full.save(self.path / "full.faiss")
-            state = {name: getattr(self, name) for name in (
-                "cols", "types", "platforms", "licenses", "by_identifier", "keyword_postings",
-                "label_ids", "label_postings", "label_vectors", "dead", "full_docnos")}
+            state = {
+                name: getattr(self, name)
+                for name in (
+                    "cols",
+                    "types",
+                    "platforms",
+                    "licenses",
+                    "by_identifier",
+                    "keyword_postings",
+                    "label_ids",
+                    "label_postings",
+                    "label_vectors",
+                    "dead",
+                    "full_docnos",
+                )
+            }
             tmp = self.path / "docs.pkl.tmp"
             with open(tmp, "wb") as fh:
                 pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(self.path / "docs.pkl")
-            meta = {"version": FORMAT_VERSION, "model": self.model, "dim": self.dim,
-                    "documents": len(self.by_identifier), "rows": self.cols.n,
-                    "hnsw": self.dense.is_hnsw}
+            meta = {
+                "version": FORMAT_VERSION,
+                "model": self.model,
+                "dim": self.dim,
+                "documents": len(self.by_identifier),
+                "rows": self.cols.n,
+                "hnsw": self.dense.is_hnsw,
+            }
             (self.path / "meta.json").write_text(json.dumps(meta, indent=1))
             self._dirty = False
             self._last_save = time.monotonic()
@@ -341,13 +360,21 @@ class SearchIndex:
         doc_embedder, label_embedder = self._get_embedders()
         vectors = doc_embedder.encode([d.dense_text for d in docs])
         with self._lock:
-            new_labels = list(dict.fromkeys(
-                lab for d in docs for lab in (x.lower() for x in d.labels)
-                if lab not in self.label_ids))
+            new_labels = list(
+                dict.fromkeys(
+                    lab
+                    for d in docs
+                    for lab in (x.lower() for x in d.labels)
+                    if lab not in self.label_ids
+                )
+            )
         label_vectors = label_embedder.encode([label_text(x) or x for x in new_labels])
         with self._lock:
-            if self._closed and self._worker is not None \
-                    and threading.current_thread() is self._worker:
+            if (
+                self._closed
+                and self._worker is not None
+                and threading.current_thread() is self._worker
+            ):
                 return  # closed while embedding: the next open's reconcile indexes these
             self._add_labels(new_labels, label_vectors)
             if self.dense is None:
@@ -366,8 +393,9 @@ class SearchIndex:
                 cols.date[docno] = doc.date if doc.date is not None else -1
                 cols.identifiers.append(doc.identifier)
                 cols.modified.append(doc.date_modified)
-                ids = np.array(sorted({self.label_ids[x.lower()] for x in doc.labels}),
-                               dtype=np.int32)
+                ids = np.array(
+                    sorted({self.label_ids[x.lower()] for x in doc.labels}), dtype=np.int32
+                )
                 cols.labels.append(ids)
                 for label_id in ids:
                     self.label_postings[label_id].append(docno)
@@ -482,8 +510,12 @@ class SearchIndex:
         finally:
             self._done(1)
         while True:
-            upgrading = (self.model == FAST and self.background_upgrades
-                         and not self._closed and self.pending_upgrades() > 0)
+            upgrading = (
+                self.model == FAST
+                and self.background_upgrades
+                and not self._closed
+                and self.pending_upgrades() > 0
+            )
             try:
                 first = self._queue.get(timeout=0.01 if upgrading else SAVE_EVERY_SECONDS)
             except queue.Empty:
@@ -535,23 +567,37 @@ class SearchIndex:
         with self._lock:
             n = self.cols.n
             todo = np.flatnonzero(self.cols.alive[:n] & (self.cols.full[:n] < 0))[:batch]
-            items = [(int(d), self.cols.identifiers[d], self.types.values[self.cols.type[d]],
-                      self._texts.get(int(d))) for d in todo]
+            items = [
+                (
+                    int(d),
+                    self.cols.identifiers[d],
+                    self.types.values[self.cols.type[d]],
+                    self._texts.get(int(d)),
+                )
+                for d in todo
+            ]
         if not items:
             return 0
         missing = [(i, t) for _, i, t, text in items if text is None]
-        fetched = {d.identifier: d.dense_text
-                   for d in self._documents_from_store(missing)} if missing else {}
-        texts = [text if text is not None else fetched.get(identifier, "")
-                 for _, identifier, _, text in items]
+        fetched = (
+            {d.identifier: d.dense_text for d in self._documents_from_store(missing)}
+            if missing
+            else {}
+        )
+        texts = [
+            text if text is not None else fetched.get(identifier, "")
+            for _, identifier, _, text in items
+        ]
         # one thread: the background pass leaves the other core to queries and writes
         vectors = self.label_embedder.encode(texts, threads=1)
         with self._lock:
             if self.full is None:
                 self.full = DenseIndex(vectors.shape[1], self.hnsw_threshold)
-            keep = [i for i, (docno, identifier, _, _) in enumerate(items)
-                    if self.by_identifier.get(identifier) == docno
-                    and self.cols.full[docno] < 0]
+            keep = [
+                i
+                for i, (docno, identifier, _, _) in enumerate(items)
+                if self.by_identifier.get(identifier) == docno and self.cols.full[docno] < 0
+            ]
             if keep:
                 start = self.full.size
                 self.full.add(vectors[keep])
@@ -585,11 +631,16 @@ class SearchIndex:
         latest: dict[str, ChangeEvent] = {}
         for event in events:
             latest[event.identifier] = event
-        upserts = [document_of(e.asset_type.collection, e.identifier, e.asset)
-                   for e in latest.values()
-                   if e.kind == "upsert" and e.asset is not None and _public(e.asset)]
-        deletes = [e.identifier for e in latest.values()
-                   if e.kind == "delete" or e.asset is None or not _public(e.asset)]
+        upserts = [
+            document_of(e.asset_type.collection, e.identifier, e.asset)
+            for e in latest.values()
+            if e.kind == "upsert" and e.asset is not None and _public(e.asset)
+        ]
+        deletes = [
+            e.identifier
+            for e in latest.values()
+            if e.kind == "delete" or e.asset is None or not _public(e.asset)
+        ]
         if deletes:
             self.delete(deletes)
         self.index_documents(upserts)
@@ -675,9 +726,11 @@ class SearchIndex:
             mask = cols.alive[:n].copy()
             return mask, int(mask.sum())
         mask = cols.alive[:n].copy()
-        for values, column, codes in ((q.types, cols.type, self.types),
-                                      (q.platforms, cols.platform, self.platforms),
-                                      (q.licenses, cols.license, self.licenses)):
+        for values, column, codes in (
+            (q.types, cols.type, self.types),
+            (q.platforms, cols.platform, self.platforms),
+            (q.licenses, cols.license, self.licenses),
+        ):
             if values:
                 mask &= np.isin(column[:n], codes.lookup(values))
         if q.date_from is not None:
@@ -703,8 +756,11 @@ class SearchIndex:
         q_doc = self._encode_query(self.doc_embedder, text) if need_vectors else None
         q_label = None
         if need_vectors and (mode in ("hybrid", "semantic") or self.model == FAST):
-            q_label = (q_doc if self.label_embedder is self.doc_embedder
-                       else self._encode_query(self.label_embedder, text))
+            q_label = (
+                q_doc
+                if self.label_embedder is self.doc_embedder
+                else self._encode_query(self.label_embedder, text)
+            )
         with self._lock:
             if self.dense is None or self.cols.n == 0:
                 return SearchResults([], 0, {})
@@ -720,7 +776,8 @@ class SearchIndex:
                 scores = lexical
                 total = lex_total
                 parts: dict[int, tuple[float, float, float]] = {
-                    d: (0.0, 0.0, s) for d, s in lexical.items()}
+                    d: (0.0, 0.0, s) for d, s in lexical.items()
+                }
             else:
                 assert q_doc is not None
                 dense = self._dense_search(q_doc, q_label, k, mask, selected)
@@ -729,11 +786,20 @@ class SearchIndex:
                     parts = {d: (s, 0.0, 0.0) for d, s in dense.items()}
                 else:
                     assert q_label is not None
-                    scores, parts = self._fuse(text, q, q_doc, q_label, dense, lexical, mask, k,
-                                               lexical_weight=LEXICAL_WEIGHT * (mode == "hybrid"))
+                    scores, parts = self._fuse(
+                        text,
+                        q,
+                        q_doc,
+                        q_label,
+                        dense,
+                        lexical,
+                        mask,
+                        k,
+                        lexical_weight=LEXICAL_WEIGHT * (mode == "hybrid"),
+                    )
                 total = len(scores)
             ranked = sorted(scores, key=lambda d: (-scores[d], d))
-            page = ranked[q.offset:want]
+            page = ranked[q.offset : want]
             hits = [self._hit(d, scores[d], parts[d]) for d in page]
             found = self._facets(ranked) if facets else {}
         return SearchResults(hits, total, found)
@@ -745,8 +811,14 @@ class SearchIndex:
             self._full_rows_cache = cached
         return cached
 
-    def _dense_search(self, q_doc: Vectors, q_full: Vectors | None, k: int,
-                      mask: npt.NDArray[np.bool_] | None, selected: int) -> dict[int, float]:
+    def _dense_search(
+        self,
+        q_doc: Vectors,
+        q_full: Vectors | None,
+        k: int,
+        mask: npt.NDArray[np.bool_] | None,
+        selected: int,
+    ) -> dict[int, float]:
         """Nearest documents; in fast mode from both vector sets, scored by the best vector
         each document has (MiniLM once computed, the static one until then)."""
         assert self.dense is not None
@@ -762,8 +834,9 @@ class SearchIndex:
         scores = self._dense_scores(docnos, q_doc, q_full)
         return dict(zip(docnos.tolist(), scores.tolist(), strict=True))
 
-    def _dense_scores(self, docnos: IntArray, q_doc: Vectors,
-                      q_full: Vectors | None) -> npt.NDArray[np.float32]:
+    def _dense_scores(
+        self, docnos: IntArray, q_doc: Vectors, q_full: Vectors | None
+    ) -> npt.NDArray[np.float32]:
         assert self.dense is not None
         scores = np.asarray(self.dense.vectors(docnos) @ q_doc, dtype=np.float32)
         if self.model == FAST and self.full is not None and q_full is not None:
@@ -777,13 +850,24 @@ class SearchIndex:
         alive = self.cols.alive
         return {d: s for d, s in scores.items() if d < self.cols.n and alive[d]}
 
-    def _fuse(self, text: str, q: SearchQuery, q_doc: Vectors, q_label: Vectors,
-              dense: dict[int, float], lexical: dict[int, float],
-              mask: npt.NDArray[np.bool_] | None, k: int, lexical_weight: float,
-              ) -> tuple[dict[int, float], dict[int, tuple[float, float, float]]]:
+    def _fuse(
+        self,
+        text: str,
+        q: SearchQuery,
+        q_doc: Vectors,
+        q_label: Vectors,
+        dense: dict[int, float],
+        lexical: dict[int, float],
+        mask: npt.NDArray[np.bool_] | None,
+        k: int,
+        lexical_weight: float,
+    ) -> tuple[dict[int, float], dict[int, tuple[float, float, float]]]:
         assert self.dense is not None
-        label_sims = (self.label_vectors @ q_label if len(self.label_vectors)
-                      else np.zeros(0, dtype=np.float32))
+        label_sims = (
+            self.label_vectors @ q_label
+            if len(self.label_vectors)
+            else np.zeros(0, dtype=np.float32)
+        )
         candidates = set(dense) | set(lexical)
         # documents carrying a label close to the query are candidates too (small postings)
         if len(label_sims):
@@ -797,8 +881,9 @@ class SearchIndex:
                     break
                 rows = self.label_postings[label_id]
                 if len(rows) <= k:
-                    candidates.update(r for r in rows if self.cols.alive[r]
-                                      and (mask is None or mask[r]))
+                    candidates.update(
+                        r for r in rows if self.cols.alive[r] and (mask is None or mask[r])
+                    )
         docnos = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
         if len(docnos) == 0:
             return {}, {}
@@ -816,19 +901,32 @@ class SearchIndex:
             flat = np.concatenate([x for x in label_lists if len(x)])
             starts = np.concatenate([[0], np.cumsum(sizes[has])[:-1]])
             label_best[has] = np.maximum.reduceat(label_sims[flat], starts)
-        lex_scores = np.fromiter((lexical.get(d, 0.0) for d in docnos.tolist()),
-                                 dtype=np.float32, count=len(docnos))
+        lex_scores = np.fromiter(
+            (lexical.get(d, 0.0) for d in docnos.tolist()), dtype=np.float32, count=len(docnos)
+        )
         total = dense_scores + label_best + lexical_weight * lex_scores
         scores = dict(zip(docnos.tolist(), total.tolist(), strict=True))
-        parts = {d: (float(a), float(b), float(c)) for d, a, b, c in zip(
-            docnos.tolist(), dense_scores.tolist(), label_best.tolist(), lex_scores.tolist(),
-            strict=True)}
+        parts = {
+            d: (float(a), float(b), float(c))
+            for d, a, b, c in zip(
+                docnos.tolist(),
+                dense_scores.tolist(),
+                label_best.tolist(),
+                lex_scores.tolist(),
+                strict=True,
+            )
+        }
         return scores, parts
 
     def _hit(self, docno: int, score: float, parts: tuple[float, float, float]) -> Hit:
-        return Hit(self.cols.identifiers[docno], self.types.values[self.cols.type[docno]],
-                   round(float(score), 6), round(parts[0], 6), round(parts[1], 6),
-                   round(parts[2], 6))
+        return Hit(
+            self.cols.identifiers[docno],
+            self.types.values[self.cols.type[docno]],
+            round(float(score), 6),
+            round(parts[0], 6),
+            round(parts[1], 6),
+            round(parts[2], 6),
+        )
 
     def _browse(self, q: SearchQuery, facets: bool) -> SearchResults:
         """No query text: the filtered documents, in the order they were indexed."""
@@ -836,7 +934,7 @@ class SearchIndex:
             mask, _ = self._mask(q)
             n = self.cols.n
             rows = np.flatnonzero(mask if mask is not None else self.cols.alive[:n])
-            page = rows[q.offset:q.offset + q.limit]
+            page = rows[q.offset : q.offset + q.limit]
             hits = [self._hit(int(d), 0.0, (0.0, 0.0, 0.0)) for d in page]
             found = self._facets(rows.tolist()) if facets else {}
             return SearchResults(hits, len(rows), found)
@@ -846,13 +944,16 @@ class SearchIndex:
             return {"type": {}, "platform": {}, "license": {}, "keyword": {}}
         rows = np.asarray(docnos, dtype=np.int64)
         out: dict[str, dict[str, int]] = {}
-        for name, column, codes in (("type", self.cols.type, self.types),
-                                    ("platform", self.cols.platform, self.platforms),
-                                    ("license", self.cols.license, self.licenses)):
+        for name, column, codes in (
+            ("type", self.cols.type, self.types),
+            ("platform", self.cols.platform, self.platforms),
+            ("license", self.cols.license, self.licenses),
+        ):
             counts = np.bincount(column[rows], minlength=len(codes.values))
             order = np.argsort(-counts, kind="stable")
-            out[name] = {codes.values[c]: int(counts[c]) for c in order[:top]
-                         if counts[c] and c != 0}
+            out[name] = {
+                codes.values[c]: int(counts[c]) for c in order[:top] if counts[c] and c != 0
+            }
         keyword_counts: dict[str, int] = {}
         for docno in rows.tolist():
             for keyword in self.cols.keywords[docno]:
@@ -861,8 +962,9 @@ class SearchIndex:
         out["keyword"] = dict(ordered)
         return out
 
-    def similar(self, identifier: str, limit: int = 10,
-                types: Sequence[str] = ()) -> list[Hit] | None:
+    def similar(
+        self, identifier: str, limit: int = 10, types: Sequence[str] = ()
+    ) -> list[Hit] | None:
         """Documents whose vectors are nearest to this one's (None if it is not indexed)."""
         with self._lock:
             docno = self.by_identifier.get(identifier)
@@ -891,7 +993,7 @@ def _public(asset: dict[str, Any]) -> bool:
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def open_index(settings: Any, catalog: Catalog | None = None) -> SearchIndex:

@@ -56,8 +56,14 @@ class LexicalFilter:
 
     @property
     def empty(self) -> bool:
-        return not (self.types or self.platforms or self.licenses or self.keywords
-                    or self.date_from is not None or self.date_to is not None)
+        return not (
+            self.types
+            or self.platforms
+            or self.licenses
+            or self.keywords
+            or self.date_from is not None
+            or self.date_to is not None
+        )
 
 
 class LexicalIndex:
@@ -96,8 +102,19 @@ class LexicalIndex:
             document.add_text("identifier", doc.identifier)
             document.add_unsigned("docno", docno)
             # the name and labels count twice in the combined field: a simple field boost
-            document.add_text("text", " ".join([readable(doc.name), readable(doc.name),
-                                                doc.description, labels, labels, *doc.extra]))
+            document.add_text(
+                "text",
+                " ".join(
+                    [
+                        readable(doc.name),
+                        readable(doc.name),
+                        doc.description,
+                        labels,
+                        labels,
+                        *doc.extra,
+                    ]
+                ),
+            )
             document.add_text("name", readable(doc.name))
             document.add_text("description", doc.description)
             document.add_text("keywords", labels)
@@ -136,21 +153,35 @@ class LexicalIndex:
     def _text_query(self, terms: Sequence[str], fields: Sequence[str]) -> tantivy.Query:
         clauses = [
             (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, f, t))
-            for f in fields for t in terms
+            for f in fields
+            for t in terms
         ]
         return tantivy.Query.boolean_query(clauses)
 
     def _filter_clauses(self, flt: LexicalFilter) -> list[tuple[tantivy.Occur, tantivy.Query]]:
         out: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        for name, values in (("type", flt.types), ("platform", flt.platforms),
-                             ("license", flt.licenses),
-                             ("keyword", [v.lower() for v in flt.keywords])):
+        for name, values in (
+            ("type", flt.types),
+            ("platform", flt.platforms),
+            ("license", flt.licenses),
+            ("keyword", [v.lower() for v in flt.keywords]),
+        ):
             if values:
-                out.append((tantivy.Occur.Must,
-                            tantivy.Query.term_set_query(self.schema, name, list(values))))
+                out.append(
+                    (
+                        tantivy.Occur.Must,
+                        tantivy.Query.term_set_query(self.schema, name, list(values)),
+                    )
+                )
         if flt.date_from is not None or flt.date_to is not None:
-            out.append((tantivy.Occur.Must, tantivy.Query.range_query(
-                self.schema, "date", tantivy.FieldType.Integer, flt.date_from, flt.date_to)))
+            out.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.range_query(
+                        self.schema, "date", tantivy.FieldType.Integer, flt.date_from, flt.date_to
+                    ),
+                )
+            )
         return out
 
     def upper_bound(self, terms: Sequence[str], field: str = "text") -> float:
@@ -182,8 +213,12 @@ class LexicalIndex:
         if within is not None:
             if not within:
                 return {}, 0
-            clauses.append((tantivy.Occur.Must,
-                            tantivy.Query.term_set_query(self.schema, "docno", list(within))))
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.term_set_query(self.schema, "docno", list(within)),
+                )
+            )
         searcher = self.index.searcher()
         result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=True)
         bound = sum(self.upper_bound(terms, f) for f in fields) or 1.0
@@ -208,8 +243,9 @@ class LexicalIndex:
             self.commit()
 
 
-def highlight_terms(text: str, terms: set[str], analyzer: tantivy.TextAnalyzer,
-                    max_chars: int) -> str | None:
+def highlight_terms(
+    text: str, terms: set[str], analyzer: tantivy.TextAnalyzer, max_chars: int
+) -> str | None:
     """Wrap words whose analysed form is a query term in ``<em>``; a window around the first."""
     import html as html_lib
     import re
@@ -227,7 +263,7 @@ def highlight_terms(text: str, terms: set[str], analyzer: tantivy.TextAnalyzer,
     for m in hits:
         if m.start() < start or m.end() > end:
             continue
-        pieces.append(html_lib.escape(text[cursor:m.start()]))
+        pieces.append(html_lib.escape(text[cursor : m.start()]))
         pieces.append(f"<em>{html_lib.escape(m.group(0))}</em>")
         cursor = m.end()
     pieces.append(html_lib.escape(text[cursor:end]))
