@@ -365,8 +365,11 @@ class Catalog:
         if found:
             return SaveResult(0, problems=found)
         platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
-        existing = (self.index.find_platform(asset.collection, platform, resource_id)
-                    if platform is not None and resource_id is not None else None)
+        existing = (
+            self.index.find_platform(asset.collection, platform, resource_id)
+            if platform is not None and resource_id is not None
+            else None
+        )
         return SaveResult(0, conflict=existing.identifier if existing else None)
 
     def _raise_or_identifier(self, asset: AssetType, result: SaveResult) -> str:
@@ -381,10 +384,21 @@ class Catalog:
         assert result.identifier is not None
         return result.identifier
 
-    def replace(self, asset: AssetType, identifier: str, data: Any) -> None:
-        """Replace an asset's content (PUT). Raises NotFound, Invalid or Conflict."""
+    def replace(
+        self,
+        asset: AssetType,
+        identifier: str,
+        data: Any,
+        precondition: Callable[[Entry], None] | None = None,
+    ) -> None:
+        """Replace an asset's content (PUT). Raises NotFound, Invalid or Conflict.
+
+        ``precondition`` (e.g. If-Match) sees the current entry under the write lock and
+        raises to refuse the write."""
         with self._write_lock:
             previous = self._existing(asset, identifier)
+            if precondition is not None:
+                precondition(previous)
             timestamp = now()
             item = self._prepare(asset, 0, data, identifier, previous, timestamp)
             if isinstance(item, SaveResult):

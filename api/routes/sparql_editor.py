@@ -134,7 +134,8 @@ _PAGE = """<!doctype html>
 </head>
 <body>
 <header><strong>aiod-kg</strong> &middot; SPARQL 1.1 endpoint &middot;
-  <a href="/">search</a> &middot; <a href="/share">share</a> &middot; <a href="/docs">API</a></header>
+  <a href="/">search</a> &middot; <a href="/share">share</a> &middot;
+  <a href="/docs">API</a></header>
 <main>
 <p>The default graph is the union of all public assets; each asset is also a named graph
 (its IRI). The prefixes below are predeclared. Press <kbd>Ctrl</kbd>+<kbd>Enter</kbd> to run.</p>
