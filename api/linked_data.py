@@ -31,6 +31,7 @@ from kg.catalog import Catalog
 from kg.croissant import PROFILE as CROISSANT_PROFILE
 from kg.croissant import from_croissant, is_croissant, to_croissant
 from kg.fields import AssetType
+from kg.mediatypes import parse_accept
 from kg.public_index import Row
 from kg.public_records import PublicRecord
 from kg.publishing import http_date
@@ -44,28 +45,6 @@ ALTERNATES = ("jsonld", "turtle", "rdfxml", "ntriples")
 _DATE_MODIFIED = re.compile(rb'"date_modified":\s*"([0-9T:\-]{19})')
 
 
-def _accept(header: str) -> list[tuple[str, float, dict[str, str]]]:
-    items = []
-    for part in header.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        media = fields[0].lower()
-        if not media:
-            continue
-        q, params = 1.0, {}
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            key, value = key.strip().lower(), value.strip().strip('"')
-            if key == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-            else:
-                params[key] = value
-        items.append((media, q, params))
-    return sorted(items, key=lambda item: -item[1])
-
-
 def negotiate(request: Request, asset: AssetType) -> Format:
     """The representation of one asset a request asks for."""
     croissant_ok = asset.collection == "datasets"
@@ -76,7 +55,7 @@ def negotiate(request: Request, asset: AssetType) -> Format:
             raise HTTPException(400, "Croissant is available for datasets only.")
         return fmt or choose_format(request)
     header = request.headers.get("accept", "")
-    for media, q, params in _accept(header):
+    for media, q, params in parse_accept(header):
         if q <= 0:
             continue
         if (
@@ -143,9 +122,14 @@ async def asset_get(
     return await run_in_threadpool(asset_response, request, catalog, asset, identifier, fmt)
 
 
+def content_etag(body: bytes) -> str:
+    """The ETag of a cached AIoD JSON document: its content hash (api/preconditions too)."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
 def cached_json_response(request: Request, iri: str, body: bytes) -> Response:
     """A cached AIoD JSON document: its ETag is its content hash."""
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    etag = content_etag(body)
     found = _DATE_MODIFIED.search(body)
     modified = found.group(1).decode() if found else None
     headers = _headers(iri, etag, modified)

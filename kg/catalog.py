@@ -384,10 +384,21 @@ class Catalog:
         assert result.identifier is not None
         return result.identifier
 
-    def replace(self, asset: AssetType, identifier: str, data: Any) -> None:
-        """Replace an asset's content (PUT). Raises NotFound, Invalid or Conflict."""
+    def replace(
+        self,
+        asset: AssetType,
+        identifier: str,
+        data: Any,
+        precondition: Callable[[Entry], None] | None = None,
+    ) -> None:
+        """Replace an asset's content (PUT). Raises NotFound, Invalid or Conflict.
+
+        ``precondition`` (e.g. If-Match) sees the current entry under the write lock and
+        raises to refuse the write."""
         with self._write_lock:
             previous = self._existing(asset, identifier)
+            if precondition is not None:
+                precondition(previous)
             timestamp = now()
             item = self._prepare(asset, 0, data, identifier, previous, timestamp)
             if isinstance(item, SaveResult):

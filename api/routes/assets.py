@@ -20,6 +20,7 @@ from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.linked_data import asset_get, croissant_body
 from api.negotiation import Format, body_format, choose_format
+from api.preconditions import if_match
 from kg.catalog import Catalog
 from kg.errors import ParseError
 from kg.fields import ASSET_TYPES, AssetType
@@ -189,7 +190,9 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         raw = await request.body()
         data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
         data = check_replace(catalog, get_access(request), principal, asset, identifier, data)
-        await run_in_threadpool(catalog.replace, asset, identifier, data)
+        # If-Match: 412 on a stale ETag, checked under the write lock (api/preconditions.py)
+        precondition = if_match(request.headers.get("if-match"), catalog, asset)
+        await run_in_threadpool(catalog.replace, asset, identifier, data, precondition)
         return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
 
     @router.delete(
