@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
+from kg.mediatypes import parse_accept
+
 
 @dataclass(frozen=True)
 class Format:
@@ -27,25 +29,6 @@ BY_MEDIA["text/plain"] = BY_NAME["ntriples"]  # N-Triples' historical media type
 BY_MEDIA["application/xml"] = BY_NAME["rdfxml"]
 
 
-def _accept_items(header: str) -> list[tuple[str, float]]:
-    items = []
-    for part in header.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        media = fields[0].lower()
-        if not media:
-            continue
-        q = 1.0
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        items.append((media, q))
-    return sorted(items, key=lambda item: -item[1])
-
-
 def choose_format(request: Request, default: str = "json") -> Format:
     """The response format for a request that can be answered in any of ``FORMATS``."""
     requested = request.query_params.get("format")
@@ -58,7 +41,7 @@ def choose_format(request: Request, default: str = "json") -> Format:
     header = request.headers.get("accept", "")
     if not header.strip():
         return BY_NAME[default]
-    for media, q in _accept_items(header):
+    for media, q, _ in parse_accept(header):
         if q <= 0:
             continue
         if media in ("*/*", "application/*"):

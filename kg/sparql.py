@@ -44,6 +44,7 @@ from kg.errors import (
     ResultTooLarge,
     UpstreamError,
 )
+from kg.mediatypes import parse_accept
 from kg.namespaces import PREFIXES
 from kg.partition import PartitionedStore
 from kg.query_workers import Outcome, WorkerPool
@@ -133,25 +134,6 @@ OX_RDF = {
 }
 
 
-def _accept_items(header: str) -> list[tuple[str, float]]:
-    items: list[tuple[str, float]] = []
-    for part in header.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        media = fields[0].lower()
-        if not media:
-            continue
-        q = 1.0
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        items.append((media, q))
-    return sorted(items, key=lambda item: -item[1])  # stable: ties keep the caller's order
-
-
 def negotiate(kind: Kind, accept: str | None = None, fmt: str | None = None) -> ResultFormat:
     """The answer format for a query of this kind; ``NotAcceptable`` if there is none."""
     family = GRAPH_FORMATS if kind == "graph" else SOLUTION_FORMATS
@@ -165,7 +147,7 @@ def negotiate(kind: Kind, accept: str | None = None, fmt: str | None = None) -> 
         raise NotAcceptable(f"Format {fmt!r} cannot answer this query; one of: {names}.")
     if not accept or not accept.strip():
         return family[0]
-    for media, q in _accept_items(accept):
+    for media, q, _ in parse_accept(accept):
         if q <= 0:
             continue
         if media == "*/*":

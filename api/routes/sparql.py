@@ -24,6 +24,7 @@ from api.deps import get_settings, require_admin
 from api.routes.sparql_editor import editor_page
 from kg.catalog import Catalog
 from kg.errors import CatalogError
+from kg.mediatypes import parse_accept
 from kg.namespaces import PREFIXES
 from kg.sparql import (
     GRAPH_FORMATS,
@@ -58,21 +59,11 @@ def _wants_html(request: Request) -> bool:
     requested = request.query_params.get("format")
     if requested:
         return requested.lower() == "html"
-    accept = request.headers.get("accept", "").lower()
     best_html = best_rdf = 0.0
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        q = 1.0
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if fields[0] in ("text/html", "application/xhtml+xml"):
+    for media, q, _ in parse_accept(request.headers.get("accept", "")):
+        if media in ("text/html", "application/xhtml+xml"):
             best_html = max(best_html, q)
-        elif fields[0] and fields[0] != "*/*":
+        elif media != "*/*":
             best_rdf = max(best_rdf, q)
     return best_html > 0 and best_html >= best_rdf
 
