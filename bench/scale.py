@@ -1,0 +1,333 @@
+"""Scale run (issue 9): N synthetic assets of every type through the validated write path,
+then latencies against a real server over that store.
+
+    .venv/bin/python bench/scale.py --assets 1000000       # the goal size
+    .venv/bin/python bench/scale.py --assets 200000 --keep data/scale-200k
+
+Data: every AIoD asset type, shaped like the AIoD example resources (../shared/fixtures) with
+names, descriptions and keywords drawn from the real dataset cards in ../shared/search-eval
+(descriptions cut at random lengths); datasets use bench/rest.py's generator (1-3
+distributions, dates, licences). The mix leans on datasets and ML models, as the harvested
+platforms do. All of it goes through ``Catalog.save_many`` (mapping, SHACL, store, index).
+
+Reported: ingest time and assets/s, store size on disk, peak RSS (ingest process, server),
+search indexing time (``static`` vectors + BM25: MiniLM on two CPUs would need hours at 1M),
+then REST GET and list p50/p99, the SPARQL query set of bench/sparql.py p50/p99, search
+p50/p99, and a full ``/catalog`` page walk (1000 per page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+
+from bench.machine import describe  # noqa: E402
+from bench.rest import load_corpus, synthetic_dataset  # noqa: E402
+from bench.sparql import PROLOGUE as SPARQL_PROLOGUE  # noqa: E402
+from bench.sparql import queries as sparql_queries  # noqa: E402
+from kg.catalog import Catalog  # noqa: E402
+from kg.fields import ASSET_TYPES  # noqa: E402
+from kg.settings import Settings  # noqa: E402
+
+BASE_URL = "http://127.0.0.1:8000"
+EXAMPLES = REPO.parent / "shared" / "fixtures" / "aiod" / "example_resources"
+ADMIN_KEY = "scale-admin-key"
+# share of each type (the rest of the types share OTHER equally)
+MIX = {"datasets": 0.34, "ml_models": 0.34, "publications": 0.10, "persons": 0.05,
+       "organisations": 0.03}
+OTHER = 1.0 - sum(MIX.values())
+SERVER_FIELDS = ("identifier", "aiod_entry", "platform", "platform_resource_identifier")
+
+
+def templates() -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for collection in ASSET_TYPES:
+        path = EXAMPLES / f"{collection}.json"
+        records = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        cleaned = []
+        for record in records:
+            record = {k: v for k, v in record.items() if k not in SERVER_FIELDS}
+            cleaned.append(record)
+        out[collection] = cleaned or [{"name": collection}]
+    return out
+
+
+def plan(n: int) -> dict[str, int]:
+    others = [c for c in ASSET_TYPES if c not in MIX]
+    counts = {c: int(n * share) for c, share in MIX.items()}
+    for c in others:
+        counts[c] = int(n * OTHER / len(others))
+    counts["datasets"] += n - sum(counts.values())
+    return counts
+
+
+def synthetic(
+    collection: str, i: int, corpus: list[dict[str, Any]], shapes: dict[str, list[dict[str, Any]]],
+    rng: random.Random,
+) -> dict[str, Any]:
+    if collection == "datasets":
+        return synthetic_dataset(i, corpus, rng)
+    record = copy.deepcopy(shapes[collection][i % len(shapes[collection])])
+    card = corpus[rng.randrange(len(corpus))]
+    words = str(card.get("description") or "").split()
+    cut = rng.randint(min(10, len(words)), max(10, len(words)))
+    asset = ASSET_TYPES[collection]
+    if "name" in asset.by_name:
+        record["name"] = f"{card.get('name', collection)} {collection[:-1]} {i}"
+    if "description" in asset.by_name:
+        record["description"] = {"plain": " ".join(words[:cut]) or "No description."}
+    if "keyword" in asset.by_name:
+        record["keyword"] = list(card.get("tags") or [])[:6]
+    if collection != "platforms":
+        record["platform"] = rng.choice(["huggingface", "openml", "zenodo", "example"])
+        record["platform_resource_identifier"] = f"{collection}-{i}"
+    else:
+        record["name"] = f"platform{i}"
+    return record
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def rss_peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ingest(store: Path, n: int, batch: int) -> dict[str, Any]:
+    corpus = load_corpus()
+    shapes = templates()
+    rng = random.Random(9)
+    settings = Settings(store=str(store), base_url=BASE_URL, search_enabled=False)
+    catalog = Catalog(settings)
+    counts = plan(n)
+    done = 0
+    started = time.perf_counter()
+    try:
+        # interleave the types batch by batch, as a harvest of several platforms would
+        left = dict(counts)
+        position = {c: 0 for c in counts}
+        while any(left.values()):
+            for collection in list(left):
+                take = min(batch, left[collection])
+                if take <= 0:
+                    continue
+                records = [synthetic(collection, position[collection] + k, corpus, shapes, rng)
+                           for k in range(take)]
+                results = catalog.save_many(ASSET_TYPES[collection], records, mode="create")
+                bad = [r for r in results if not r.ok]
+                if bad:
+                    raise SystemExit(f"{collection}: import failed: {bad[0]}")
+                position[collection] += take
+                left[collection] -= take
+                done += take
+            rate = done / (time.perf_counter() - started)
+            print(f"  {done:>9,} assets ({rate:,.0f}/s, RSS peak {rss_peak_mib():,.0f} MiB)",
+                  flush=True)
+        seconds = time.perf_counter() - started
+        catalog.store.flush()
+    finally:
+        catalog.close()
+    return {"assets": done, "ingest_s": seconds, "rate": done / seconds, "counts": counts,
+            "ingest_rss_mib": rss_peak_mib()}
+
+
+def index_search(store: Path) -> float:
+    """Build the search index (BM25 + static vectors) as ``aiod-kg reindex`` would."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "api.cli", "reindex", "--store", str(store), "--model", "static"],
+        cwd=REPO, env={**os.environ, "AIOD_KG_BASE_URL": BASE_URL}, check=True,
+        capture_output=True, text=True,
+    )
+    print("  " + out.stdout.strip())
+    return time.perf_counter() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def timed(client: httpx.Client, reps: int, make: Callable[[int], tuple[str, dict[str, Any]]],
+          method: str = "GET") -> tuple[float, float]:
+    samples = []
+    for i in range(reps):
+        url, params = make(i)
+        t0 = time.perf_counter()
+        answer = client.request(method, url, **params)
+        samples.append(time.perf_counter() - t0)
+        if answer.status_code >= 400:
+            raise SystemExit(f"{url}: {answer.status_code} {answer.text[:300]}")
+    return pct(samples, 0.5), pct(samples, 0.99)
+
+
+def serve(store: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AIOD_KG_STORE": str(store), "AIOD_KG_BASE_URL": BASE_URL,
+           "AIOD_KG_ADMIN_KEY": ADMIN_KEY, "AIOD_KG_SEARCH_MODEL": "static",
+           "AIOD_KG_SEARCH_WARMUP": "true"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def vm_hwm_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
+    from tests.conftest import free_port
+
+    settings = Settings(store=str(store), base_url=BASE_URL, search_enabled=False)
+    catalog = Catalog(settings)
+    rng = random.Random(5)
+    ids: dict[str, list[str]] = {}
+    for collection in ("datasets", "ml_models", "publications", "persons"):
+        all_ids = list(catalog.index.identifiers(collection))
+        ids[collection] = rng.sample(all_ids, min(2000, len(all_ids)))
+    totals = {c: catalog.count(ASSET_TYPES[c]) for c in ("datasets", "ml_models")}
+    catalog.close()
+    corpus = load_corpus()
+    words = [w for c in corpus[:200] for w in str(c.get("name", "")).replace("_", " ").split()]
+    port = free_port()
+    process = serve(store, port)
+    out: dict[str, Any] = {}
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=120) as client:
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            started = time.perf_counter()
+            client.get("/search", params={"q": "warm up"})
+            out["search_first_s"] = time.perf_counter() - started
+            ds = ids["datasets"]
+            out["GET asset (JSON)"] = timed(client, reps, lambda i: (f"/datasets/{ds[i % len(ds)]}",
+                                                                      {}))
+            mm = ids["ml_models"]
+            out["GET asset (Turtle)"] = timed(
+                client, reps // 2, lambda i: (f"/ml_models/{mm[i % len(mm)]}?format=turtle", {}))
+            dn = max(1, int(totals["datasets"]) - 100)
+            out["list 100 (deep offsets)"] = timed(
+                client, reps // 2,
+                lambda i: ("/datasets", {"params": {"limit": 100, "offset": (i * 7919) % dn}}))
+            out["search"] = timed(
+                client, reps // 2,
+                lambda i: ("/search", {"params": {"q": f"{words[i % len(words)]} "
+                                                       f"{words[(i * 7) % len(words)]}"}}))
+            iris = {"datasets": [catalog_iri("datasets", i) for i in ds],
+                    "persons": [catalog_iri("persons", i) for i in ids["persons"]]}
+            for query in sparql_queries(iris, "data", "image"):
+                body = query.make
+                prologue = SPARQL_PROLOGUE
+                out[f"SPARQL {query.name}"] = timed(
+                    client, max(5, reps // 20),
+                    lambda i, body=body, prologue=prologue: (
+                        "/sparql", {"data": {"query": prologue + body(i)},
+                                    "headers": {"Accept": "application/sparql-results+json, "
+                                                          "application/n-triples"}}),
+                    method="POST")
+            out["catalog_walk"] = walk(client, walk_limit)
+        out["server_rss_mib"] = vm_hwm_mib(process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return out
+
+
+NEXT = re.compile(r'<http://www.w3.org/ns/hydra/core#next> <([^>]+)>')
+
+
+def catalog_iri(collection: str, identifier: str) -> str:
+    return f"{BASE_URL}/{collection}/{identifier}"
+
+
+def walk(client: httpx.Client, limit: float) -> dict[str, Any]:
+    """Follow hydra:next from the first /catalog page (1000 per page) to the end."""
+    url: str | None = "/catalog?page_size=1000&format=ntriples"
+    pages = 0
+    started = time.perf_counter()
+    while url and time.perf_counter() - started < limit:
+        answer = client.get(url)
+        if answer.status_code != 200:
+            raise SystemExit(f"/catalog: {answer.status_code} {answer.text[:300]}")
+        pages += 1
+        found = NEXT.search(answer.text)
+        url = found.group(1).replace(BASE_URL, "") if found else None
+    return {"pages": pages, "seconds": time.perf_counter() - started, "complete": url is None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--assets", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=1000, help="requests per REST measurement")
+    parser.add_argument("--walk-limit", type=float, default=1800.0,
+                        help="stop the /catalog walk after this many seconds")
+    parser.add_argument("--keep", type=Path, help="store directory (reused when it exists)")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args()
+    print(describe(("pyoxigraph", "fastapi", "uvicorn", "tantivy", "faiss-cpu", "model2vec")))
+    temp = None
+    if args.keep:
+        store = args.keep
+    else:
+        temp = tempfile.mkdtemp(prefix="aiod-kg-scale-")
+        store = Path(temp) / "store"
+    figures: dict[str, Any] = {"assets_requested": args.assets}
+    try:
+        if not (store / "catalog.sqlite").exists():
+            print(f"ingesting {args.assets:,} assets into {store}", flush=True)
+            figures.update(ingest(store, args.assets, args.batch))
+            print(f"ingest: {figures['assets']:,} assets in {figures['ingest_s']:.0f} s "
+                  f"= {figures['rate']:,.0f} assets/s, peak RSS {figures['ingest_rss_mib']:,.0f}"
+                  " MiB", flush=True)
+            figures["store_bytes"] = dir_size(store)
+            print(f"store on disk: {figures['store_bytes'] / 2**30:.2f} GiB", flush=True)
+            figures["search_index_s"] = index_search(store)
+            print(f"search indexing: {figures['search_index_s']:.0f} s", flush=True)
+            figures["store_bytes_with_search"] = dir_size(store)
+        figures.update(measure(store, args.reps, args.walk_limit))
+        for name, value in figures.items():
+            if isinstance(value, tuple):
+                print(f"{name:<40} p50 {value[0]:8.1f} ms   p99 {value[1]:8.1f} ms")
+            elif name not in ("counts",):
+                print(f"{name:<40} {value}")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2, default=str))
+    finally:
+        if temp:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
