@@ -16,6 +16,7 @@ import orjson
 
 from kg.namespaces import RDF_TYPE
 from kg.rdf_mapping import IRI, Triple
+from kg.store import escape_literal
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -24,16 +25,6 @@ _LOCAL = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _QNAMES: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
 
 
 def group(triples: Iterable[Triple]) -> dict[str, list[Triple]]:
@@ -72,9 +63,9 @@ def ntriples(triples: Iterable[Triple]) -> bytes:
         if isinstance(o, IRI):
             obj = f"<{o.value}>"
         elif o.datatype == XSD_STRING:
-            obj = f'"{_escape(o.lexical)}"'
+            obj = f'"{escape_literal(o.lexical)}"'
         else:
-            obj = f'"{_escape(o.lexical)}"^^<{o.datatype}>'
+            obj = f'"{escape_literal(o.lexical)}"^^<{o.datatype}>'
         lines.append(f"<{s}> <{p}> {obj} .\n")
     return "".join(lines).encode()
 
@@ -89,11 +80,11 @@ def turtle(triples: Iterable[Triple], prefixes: Mapping[str, str]) -> bytes:
             if isinstance(o, IRI):
                 obj = names.turtle(o.value)
             elif o.datatype == XSD_STRING:
-                obj = f'"{_escape(o.lexical)}"'
+                obj = f'"{escape_literal(o.lexical)}"'
             elif o.datatype == XSD_INTEGER and o.lexical.lstrip("-").isdigit():
                 obj = o.lexical
             else:
-                obj = f'"{_escape(o.lexical)}"^^{names.turtle(o.datatype)}'
+                obj = f'"{escape_literal(o.lexical)}"^^{names.turtle(o.datatype)}'
             parts.append(f"{predicate} {obj}")
         out.append(f"\n{names.turtle(subject)}\n    " + " ;\n    ".join(parts) + " .\n")
     return "".join(out).encode()

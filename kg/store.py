@@ -49,7 +49,8 @@ class GraphStore(Protocol):
 # --------------------------------------------------------------------------- term helpers
 
 
-def _escape(text: str) -> str:
+def escape_literal(text: str) -> str:
+    """Escape a lexical form for N-Triples / Turtle / SPARQL string literals."""
     return (
         text.replace("\\", "\\\\")
         .replace('"', '\\"')
@@ -62,7 +63,7 @@ def _escape(text: str) -> str:
 def nt_term(term: Term) -> str:
     if isinstance(term, IRI):
         return f"<{term.value}>"
-    return f'"{_escape(term.lexical)}"^^<{term.datatype}>'
+    return f'"{escape_literal(term.lexical)}"^^<{term.datatype}>'
 
 
 def to_ox(term: Term) -> ox.NamedNode | ox.Literal:
@@ -110,7 +111,8 @@ def update_request(replace: Mapping[str, Sequence[Triple]], delete: Iterable[str
 
 def _graph_blocks(triples_by_graph: Mapping[str, Sequence[Triple]]) -> str:
     return "\n".join(
-        f"GRAPH <{iri}> {{\n" + "\n".join(f"<{s}> <{p}> {nt_term(o)} ." for s, p, o in triples)
+        f"GRAPH <{iri}> {{\n"
+        + "\n".join(f"<{s}> <{p}> {nt_term(o)} ." for s, p, o in triples)
         + "\n}"
         for iri, triples in triples_by_graph.items()
         if triples
