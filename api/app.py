@@ -11,6 +11,7 @@ from api import errors, hardening
 from api.auth.routes import auth_router
 from api.limits import BodySizeLimit
 from api.routes.assets import all_asset_routers
+from api.routes.backup import backup_router
 from api.routes.meta import meta_router, root_router
 from api.routes.oai import oai_router
 from api.routes.publishing import publishing_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(publishing_router())
     app.include_router(oai_router())
     app.include_router(sparql_router())
+    app.include_router(backup_router())  # POST /admin/backup (api/routes/backup.py)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         app.include_router(search_router(suffix), prefix=prefix)  # before /{type}/{id} routes
         app.include_router(meta_router(suffix), prefix=prefix)

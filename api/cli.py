@@ -406,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     from api.auth.cli import add_api_key_parser
 
     add_api_key_parser(sub)
+    from api.backup_cli import add_backup_parsers
+
+    add_backup_parsers(sub)
     return parser
 
 
