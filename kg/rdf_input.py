@@ -90,7 +90,12 @@ def parse_jsonld(body: bytes | Any, base_url: str) -> list[Triple]:
         raise ParseError(f"Not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except UnicodeDecodeError as exc:
         raise ParseError(f"Not valid UTF-8: {exc.reason}") from None
-    document = _resolve_contexts(document, base_url)
+    except RecursionError:  # hostile nesting: Python's json recurses per level
+        raise ParseError("The JSON-LD document is nested too deeply.") from None
+    try:
+        document = _resolve_contexts(document, base_url)
+    except RecursionError:
+        raise ParseError("The JSON-LD document is nested too deeply.") from None
     graph = Graph()
     try:
         graph.parse(data=json.dumps(document), format="json-ld", base=base_url + "/")

@@ -47,6 +47,7 @@ from kg.errors import (
 from kg.mediatypes import parse_accept
 from kg.namespaces import PREFIXES
 from kg.partition import PartitionedStore
+from kg.query_depth import check_nesting
 from kg.query_workers import Outcome, WorkerPool
 from kg.remote_store import RemoteStore
 from kg.settings import Settings
@@ -417,6 +418,7 @@ class SparqlService:
 
     def prepare(self, text: str) -> Prepared:
         """Check syntax and policy; find the query's kind. Raises ParseError / Forbidden."""
+        check_nesting(text)  # deep nesting crashes pyoxigraph's parser (kg/query_depth.py)
         shape = scan(text, self.base_iri)
         check_remote_calls(shape, self.settings)  # before the text reaches any engine
         try:
@@ -611,6 +613,7 @@ class SparqlService:
     def update(self, text: str) -> None:
         """Run a SPARQL Update on the partition (admin only; bypasses validation and the index:
         run ``aiod-kg rebuild-index`` after changing assets this way)."""
+        check_nesting(text)
         shape = scan(text, self.base_iri)
         check_remote_calls(shape, self.settings)
         try:
