@@ -20,11 +20,19 @@ from kg.errors import CatalogError
 log = logging.getLogger("aiod_kg.api")
 
 
+def _jsonable(value: Any) -> Any:
+    """What orjson cannot write itself (e.g. the raw bytes of an unparsable body echoed in a
+    validation error) becomes text."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value[:1000]).decode("utf-8", errors="replace")
+    return str(value)
+
+
 def envelope(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
     reference = uuid.uuid4().hex
     log.info("error %s %s: %s", status, reference, detail)
     return Response(
-        orjson.dumps({"detail": detail, "reference": reference}),
+        orjson.dumps({"detail": detail, "reference": reference}, default=_jsonable),
         status_code=status,
         media_type="application/json",
         headers=headers,

@@ -187,7 +187,7 @@ def auth_router() -> APIRouter:
         request: Request,
         catalog: CatalogDep,
         principal: UserDep,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
         entries = get_access(request).submissions(principal, limit, offset)

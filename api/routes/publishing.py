@@ -103,7 +103,9 @@ def publishing_router() -> APIRouter:
     def sitemap(
         request: Request,
         catalog: CatalogDep,
-        part: Annotated[int | None, Query(ge=1, description="Part of a sitemap index.")] = None,
+        part: Annotated[
+            int | None, Query(ge=1, le=10**7, description="Part of a sitemap index.")
+        ] = None,
     ) -> StreamingResponse:
         return StreamingResponse(
             iterate_in_threadpool(get_publisher(request).sitemap(part)),
