@@ -222,10 +222,14 @@ class LexicalIndex:
         searcher = self.index.searcher()
         result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=True)
         bound = sum(self.upper_bound(terms, f) for f in fields) or 1.0
-        scores: dict[int, float] = {}
-        for score, address in result.hits:
-            docno = searcher.doc(address)["docno"][0]
-            scores[int(docno)] = min(1.0, float(score) / bound)
+        hits = result.hits
+        # the docno column, not the stored documents (~30 us each, a thousand per query)
+        docnos = searcher.fast_field_values("docno", [address for _, address in hits])
+        scores = {
+            int(docno): min(1.0, float(score) / bound)
+            for (score, _), docno in zip(hits, docnos, strict=True)
+            if docno is not None
+        }
         return scores, int(getattr(result, "count", 0) or 0)
 
     def highlight(self, query: str, text: str, max_chars: int = 240) -> str | None:
