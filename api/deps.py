@@ -11,14 +11,20 @@ from kg.catalog import Catalog
 from kg.settings import Settings
 
 
-def get_catalog(request: Request) -> Catalog:
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# Dependencies that only read app state are async, so that FastAPI does not hop to its
+# thread pool for them (a sync dependency costs a thread-pool round trip per request).
+async def get_catalog(request: Request) -> Catalog:
     catalog: Catalog = request.app.state.catalog
     return catalog
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+async def get_settings(request: Request) -> Settings:
+    return settings_of(request)
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]

@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from api.deps import get_settings, require_admin
+from api.deps import require_admin, settings_of
 from api.routes.sparql_editor import editor_page
 from kg.catalog import Catalog
 from kg.errors import CatalogError
@@ -49,7 +49,7 @@ def get_sparql(request: Request) -> SparqlService:
         with _service_lock:
             service = getattr(request.app.state, "sparql", None)
             if service is None or service.store is not catalog.store:
-                service = SparqlService(catalog.store, get_settings(request))
+                service = SparqlService(catalog.store, settings_of(request))
                 request.app.state.sparql = service
     return service
 
@@ -95,7 +95,7 @@ async def _run_update(request: Request, text: str) -> Response:
         raise HTTPException(
             403, "SPARQL Update needs admin rights: Authorization: Bearer <AIOD_KG_ADMIN_KEY>."
         )
-    require_admin(request, get_settings(request))
+    require_admin(request, settings_of(request))
     service = get_sparql(request)
     await run_in_threadpool(service.update, text)
     return Response(status_code=204)
@@ -104,7 +104,7 @@ async def _run_update(request: Request, text: str) -> Response:
 def _description(request: Request) -> Response:
     fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
     endpoint = str(request.url.replace(query=""))
-    body = serialize_description(service_description(endpoint, get_settings(request)), fmt)
+    body = serialize_description(service_description(endpoint, settings_of(request)), fmt)
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
@@ -170,7 +170,7 @@ def sparql_router() -> APIRouter:
         },
     )
     async def sparql_post(request: Request) -> Response:
-        settings = get_settings(request)
+        settings = settings_of(request)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
