@@ -66,17 +66,20 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     hardening.install(app, settings)  # rate limits, CORS, security headers (outermost)
+    # Routes are matched in order (~2 us each): /health and /context.jsonld, then the asset
+    # routes (the hot path; no other route shares their /{collection}/... paths), then the rest.
     app.include_router(root_router())
+    for suffix, prefix in (("", ""), ("_v2", "/v2")):
+        for router in all_asset_routers(suffix):
+            app.include_router(router, prefix=prefix)
     app.include_router(auth_router())
     app.include_router(publishing_router())
     app.include_router(oai_router())
     app.include_router(sparql_router())
     app.include_router(backup_router())  # POST /admin/backup (api/routes/backup.py)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
-        app.include_router(search_router(suffix), prefix=prefix)  # before /{type}/{id} routes
+        app.include_router(search_router(suffix), prefix=prefix)
         app.include_router(meta_router(suffix), prefix=prefix)
-        for router in all_asset_routers(suffix):
-            app.include_router(router, prefix=prefix)
 
     install_ui(app)  # the web UI: / (search), /share, static files (api/ui)
     return app
