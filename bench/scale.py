@@ -264,7 +264,8 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
     return out
 
 
-NEXT = re.compile(r'<http://www.w3.org/ns/hydra/core#next> <([^>]+)>')
+NEXT = re.compile(r"<http://www.w3.org/ns/hydra/core#next> <([^>]+)>")
+TOTAL = re.compile(r'<http://www.w3.org/ns/hydra/core#totalItems> "(\d+)"')
 
 
 def catalog_iri(collection: str, identifier: str) -> str:
@@ -273,17 +274,19 @@ def catalog_iri(collection: str, identifier: str) -> str:
 
 def walk(client: httpx.Client, limit: float) -> dict[str, Any]:
     """Follow hydra:next from the first /catalog page (1000 per page) to the end."""
-    url: str | None = "/catalog?page_size=1000&format=ntriples"
+    url: str | None = "/catalog?page_size=1000"
     pages = 0
     started = time.perf_counter()
     while url and time.perf_counter() - started < limit:
-        answer = client.get(url)
+        answer = client.get(url, headers={"Accept": "application/n-triples"})
         if answer.status_code != 200:
             raise SystemExit(f"/catalog: {answer.status_code} {answer.text[:300]}")
         pages += 1
         found = NEXT.search(answer.text)
         url = found.group(1).replace(BASE_URL, "") if found else None
-    return {"pages": pages, "seconds": time.perf_counter() - started, "complete": url is None}
+    total = TOTAL.search(answer.text) if pages else None
+    return {"pages": pages, "seconds": round(time.perf_counter() - started, 1),
+            "complete": url is None, "items": int(total.group(1)) if total else None}
 
 
 def main() -> None:
