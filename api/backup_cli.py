@@ -48,8 +48,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
         try:
             catalog = Catalog(_settings(args))
         except OSError as exc:
-            print(f"aiod-kg backup: cannot open the store ({exc}); if a server is running on "
-                  "it, use --server URL", file=sys.stderr)
+            print(
+                f"aiod-kg backup: cannot open the store ({exc}); if a server is running on "
+                "it, use --server URL",
+                file=sys.stderr,
+            )
             return 1
         try:
             manifest = backup(catalog, target)
@@ -70,8 +73,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except BackupError as exc:
         print(f"aiod-kg restore: {exc.detail}", file=sys.stderr)
         return 1
-    print(f"restored the backup of {manifest.get('created')} "
-          f"({sum(manifest.get('counts', {}).values())} assets)")
+    print(
+        f"restored the backup of {manifest.get('created')} "
+        f"({sum(manifest.get('counts', {}).values())} assets)"
+    )
     return 0
 
 

@@ -51,8 +51,13 @@ BASE_URL = "http://127.0.0.1:8000"
 EXAMPLES = REPO.parent / "shared" / "fixtures" / "aiod" / "example_resources"
 ADMIN_KEY = "scale-admin-key"
 # share of each type (the rest of the types share OTHER equally)
-MIX = {"datasets": 0.34, "ml_models": 0.34, "publications": 0.10, "persons": 0.05,
-       "organisations": 0.03}
+MIX = {
+    "datasets": 0.34,
+    "ml_models": 0.34,
+    "publications": 0.10,
+    "persons": 0.05,
+    "organisations": 0.03,
+}
 OTHER = 1.0 - sum(MIX.values())
 SERVER_FIELDS = ("identifier", "aiod_entry", "platform", "platform_resource_identifier")
 
@@ -80,7 +85,10 @@ def plan(n: int) -> dict[str, int]:
 
 
 def synthetic(
-    collection: str, i: int, corpus: list[dict[str, Any]], shapes: dict[str, list[dict[str, Any]]],
+    collection: str,
+    i: int,
+    corpus: list[dict[str, Any]],
+    shapes: dict[str, list[dict[str, Any]]],
     rng: random.Random,
 ) -> dict[str, Any]:
     if collection == "datasets":
@@ -130,8 +138,10 @@ def ingest(store: Path, n: int, batch: int) -> dict[str, Any]:
                 take = min(batch, left[collection])
                 if take <= 0:
                     continue
-                records = [synthetic(collection, position[collection] + k, corpus, shapes, rng)
-                           for k in range(take)]
+                records = [
+                    synthetic(collection, position[collection] + k, corpus, shapes, rng)
+                    for k in range(take)
+                ]
                 results = catalog.save_many(ASSET_TYPES[collection], records, mode="create")
                 bad = [r for r in results if not r.ok]
                 if bad:
@@ -140,14 +150,21 @@ def ingest(store: Path, n: int, batch: int) -> dict[str, Any]:
                 left[collection] -= take
                 done += take
             rate = done / (time.perf_counter() - started)
-            print(f"  {done:>9,} assets ({rate:,.0f}/s, RSS peak {rss_peak_mib():,.0f} MiB)",
-                  flush=True)
+            print(
+                f"  {done:>9,} assets ({rate:,.0f}/s, RSS peak {rss_peak_mib():,.0f} MiB)",
+                flush=True,
+            )
         seconds = time.perf_counter() - started
         catalog.store.flush()
     finally:
         catalog.close()
-    return {"assets": done, "ingest_s": seconds, "rate": done / seconds, "counts": counts,
-            "ingest_rss_mib": rss_peak_mib()}
+    return {
+        "assets": done,
+        "ingest_s": seconds,
+        "rate": done / seconds,
+        "counts": counts,
+        "ingest_rss_mib": rss_peak_mib(),
+    }
 
 
 def index_search(store: Path) -> float:
@@ -155,8 +172,11 @@ def index_search(store: Path) -> float:
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "api.cli", "reindex", "--store", str(store), "--model", "static"],
-        cwd=REPO, env={**os.environ, "AIOD_KG_BASE_URL": BASE_URL}, check=True,
-        capture_output=True, text=True,
+        cwd=REPO,
+        env={**os.environ, "AIOD_KG_BASE_URL": BASE_URL},
+        check=True,
+        capture_output=True,
+        text=True,
     )
     print("  " + out.stdout.strip())
     return time.perf_counter() - started
@@ -167,8 +187,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def timed(client: httpx.Client, reps: int, make: Callable[[int], tuple[str, dict[str, Any]]],
-          method: str = "GET") -> tuple[float, float]:
+def timed(
+    client: httpx.Client,
+    reps: int,
+    make: Callable[[int], tuple[str, dict[str, Any]]],
+    method: str = "GET",
+) -> tuple[float, float]:
     samples = []
     for i in range(reps):
         url, params = make(i)
@@ -181,12 +205,20 @@ def timed(client: httpx.Client, reps: int, make: Callable[[int], tuple[str, dict
 
 
 def serve(store: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AIOD_KG_STORE": str(store), "AIOD_KG_BASE_URL": BASE_URL,
-           "AIOD_KG_ADMIN_KEY": ADMIN_KEY, "AIOD_KG_SEARCH_MODEL": "static",
-           "AIOD_KG_SEARCH_WARMUP": "true"}
+    env = {
+        **os.environ,
+        "AIOD_KG_STORE": str(store),
+        "AIOD_KG_BASE_URL": BASE_URL,
+        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
+        "AIOD_KG_SEARCH_MODEL": "static",
+        "AIOD_KG_SEARCH_WARMUP": "true",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -228,31 +260,48 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
             client.get("/search", params={"q": "warm up"})
             out["search_first_s"] = time.perf_counter() - started
             ds = ids["datasets"]
-            out["GET asset (JSON)"] = timed(client, reps, lambda i: (f"/datasets/{ds[i % len(ds)]}",
-                                                                      {}))
+            out["GET asset (JSON)"] = timed(
+                client, reps, lambda i: (f"/datasets/{ds[i % len(ds)]}", {})
+            )
             mm = ids["ml_models"]
             out["GET asset (Turtle)"] = timed(
-                client, reps // 2, lambda i: (f"/ml_models/{mm[i % len(mm)]}?format=turtle", {}))
+                client, reps // 2, lambda i: (f"/ml_models/{mm[i % len(mm)]}?format=turtle", {})
+            )
             dn = max(1, int(totals["datasets"]) - 100)
             out["list 100 (deep offsets)"] = timed(
-                client, reps // 2,
-                lambda i: ("/datasets", {"params": {"limit": 100, "offset": (i * 7919) % dn}}))
+                client,
+                reps // 2,
+                lambda i: ("/datasets", {"params": {"limit": 100, "offset": (i * 7919) % dn}}),
+            )
             out["search"] = timed(
-                client, reps // 2,
-                lambda i: ("/search", {"params": {"q": f"{words[i % len(words)]} "
-                                                       f"{words[(i * 7) % len(words)]}"}}))
-            iris = {"datasets": [catalog_iri("datasets", i) for i in ds],
-                    "persons": [catalog_iri("persons", i) for i in ids["persons"]]}
+                client,
+                reps // 2,
+                lambda i: (
+                    "/search",
+                    {"params": {"q": f"{words[i % len(words)]} {words[(i * 7) % len(words)]}"}},
+                ),
+            )
+            iris = {
+                "datasets": [catalog_iri("datasets", i) for i in ds],
+                "persons": [catalog_iri("persons", i) for i in ids["persons"]],
+            }
             for query in sparql_queries(iris, "data", "image"):
                 body = query.make
                 prologue = SPARQL_PROLOGUE
                 out[f"SPARQL {query.name}"] = timed(
-                    client, max(5, reps // 20),
+                    client,
+                    max(5, reps // 20),
                     lambda i, body=body, prologue=prologue: (
-                        "/sparql", {"data": {"query": prologue + body(i)},
-                                    "headers": {"Accept": "application/sparql-results+json, "
-                                                          "application/n-triples"}}),
-                    method="POST")
+                        "/sparql",
+                        {
+                            "data": {"query": prologue + body(i)},
+                            "headers": {
+                                "Accept": "application/sparql-results+json, application/n-triples"
+                            },
+                        },
+                    ),
+                    method="POST",
+                )
             out["catalog_walk"] = walk(client, walk_limit)
         out["server_rss_mib"] = vm_hwm_mib(process.pid)
     finally:
@@ -285,8 +334,12 @@ def walk(client: httpx.Client, limit: float) -> dict[str, Any]:
         found = NEXT.search(answer.text)
         url = found.group(1).replace(BASE_URL, "") if found else None
     total = TOTAL.search(answer.text) if pages else None
-    return {"pages": pages, "seconds": round(time.perf_counter() - started, 1),
-            "complete": url is None, "items": int(total.group(1)) if total else None}
+    return {
+        "pages": pages,
+        "seconds": round(time.perf_counter() - started, 1),
+        "complete": url is None,
+        "items": int(total.group(1)) if total else None,
+    }
 
 
 def main() -> None:
@@ -294,8 +347,12 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=1000, help="requests per REST measurement")
-    parser.add_argument("--walk-limit", type=float, default=1800.0,
-                        help="stop the /catalog walk after this many seconds")
+    parser.add_argument(
+        "--walk-limit",
+        type=float,
+        default=1800.0,
+        help="stop the /catalog walk after this many seconds",
+    )
     parser.add_argument("--keep", type=Path, help="store directory (reused when it exists)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
@@ -311,9 +368,12 @@ def main() -> None:
         if not (store / "catalog.sqlite").exists():
             print(f"ingesting {args.assets:,} assets into {store}", flush=True)
             figures.update(ingest(store, args.assets, args.batch))
-            print(f"ingest: {figures['assets']:,} assets in {figures['ingest_s']:.0f} s "
-                  f"= {figures['rate']:,.0f} assets/s, peak RSS {figures['ingest_rss_mib']:,.0f}"
-                  " MiB", flush=True)
+            print(
+                f"ingest: {figures['assets']:,} assets in {figures['ingest_s']:.0f} s "
+                f"= {figures['rate']:,.0f} assets/s, peak RSS {figures['ingest_rss_mib']:,.0f}"
+                " MiB",
+                flush=True,
+            )
             figures["store_bytes"] = dir_size(store)
             print(f"store on disk: {figures['store_bytes'] / 2**30:.2f} GiB", flush=True)
             figures["search_index_s"] = index_search(store)

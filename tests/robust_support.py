@@ -42,7 +42,10 @@ def server(store: Path, log: Path | None = None, **extra: str) -> Iterator[LiveS
     out = open(log or os.devnull, "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env_for(store, base, **extra), stdout=out, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env_for(store, base, **extra),
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"{base}/health", timeout=120)
@@ -60,8 +63,11 @@ def server(store: Path, log: Path | None = None, **extra: str) -> Iterator[LiveS
 def cli(store: Path, *args: str, **extra: str) -> subprocess.Popen[bytes]:
     """``aiod-kg ARGS`` as a subprocess on ``store``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", *args], cwd=REPO, env=env_for(store, **extra),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=REPO,
+        env=env_for(store, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -95,8 +101,11 @@ def assert_index_agrees(catalog: Catalog) -> dict[str, dict[str, Any]]:
         cached = catalog.index.document(identifier)
         if cached is not None:
             cached_doc, doc = _canonical(orjson.loads(cached)), _canonical(doc)
-            diff = {k: (cached_doc.get(k), doc.get(k)) for k in set(doc) | set(cached_doc)
-                    if cached_doc.get(k) != doc.get(k)}
+            diff = {
+                k: (cached_doc.get(k), doc.get(k))
+                for k in set(doc) | set(cached_doc)
+                if cached_doc.get(k) != doc.get(k)
+            }
             assert not diff, (identifier, diff)
     return stored
 
@@ -118,5 +127,6 @@ def _canonical(value: Any) -> Any:
 
 def open_catalog(store: Path, base: str = BASE) -> Catalog:
     """A catalog on ``store`` whose IRIs start with ``base`` (a server's base URL)."""
-    return Catalog(Settings(store=str(store), admin_key=ADMIN_KEY, base_url=base,
-                            search_enabled=False))
+    return Catalog(
+        Settings(store=str(store), admin_key=ADMIN_KEY, base_url=base, search_enabled=False)
+    )

@@ -19,8 +19,14 @@ from tests.robust_support import BASE, assert_index_agrees, env_for, open_catalo
 
 
 def aiod(store: Path, *args: str, base: str = BASE) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=REPO,
-                          env=env_for(store, base), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=REPO,
+        env=env_for(store, base),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _load(catalog: Catalog) -> None:
@@ -30,8 +36,12 @@ def _load(catalog: Catalog) -> None:
             for key in ("identifier", "aiod_entry"):
                 record.pop(key, None)
         catalog.save_many(ASSET_TYPES[collection], records, mode="upsert")
-    draft = {"name": "a draft", "aiod_entry": {"status": "draft"}, "platform": "example",
-             "platform_resource_identifier": "draft-1"}
+    draft = {
+        "name": "a draft",
+        "aiod_entry": {"status": "draft"},
+        "platform": "example",
+        "platform_resource_identifier": "draft-1",
+    }
     identifier = catalog.create(ASSET_TYPES["datasets"], draft)
     assert catalog.get(ASSET_TYPES["datasets"], identifier)["aiod_entry"]["status"] == "draft"
 
@@ -77,9 +87,12 @@ def test_online_backup_during_writes(tmp_path: Path) -> None:
             with httpx.Client(base_url=base, timeout=60) as http:
                 n = 0
                 while not stop.is_set():
-                    record = {"name": f"w{slot} n{n}", "platform": "example",
-                              "platform_resource_identifier": f"w{slot}-{n % 15}",
-                              "description": {"plain": f"w{slot} n{n}"}}
+                    record = {
+                        "name": f"w{slot} n{n}",
+                        "platform": "example",
+                        "platform_resource_identifier": f"w{slot}-{n % 15}",
+                        "description": {"plain": f"w{slot} n{n}"},
+                    }
                     answer = http.post("/datasets", json=record, headers=AUTH)
                     if answer.status_code == 409:  # exists: replace it
                         existing = answer.json()["detail"].split("identifier=")[-1].rstrip(".")
@@ -94,10 +107,20 @@ def test_online_backup_during_writes(tmp_path: Path) -> None:
         try:
             for k in range(3):
                 done = subprocess.run(
-                    [sys.executable, "-m", "api.cli", "backup", str(tmp_path / f"b{k}"),
-                     "--server", base],
-                    cwd=REPO, env={**env_for(store, base), "AIOD_KG_ADMIN_KEY": ADMIN_KEY},
-                    capture_output=True, text=True, timeout=300,
+                    [
+                        sys.executable,
+                        "-m",
+                        "api.cli",
+                        "backup",
+                        str(tmp_path / f"b{k}"),
+                        "--server",
+                        base,
+                    ],
+                    cwd=REPO,
+                    env={**env_for(store, base), "AIOD_KG_ADMIN_KEY": ADMIN_KEY},
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
                 )
                 assert done.returncode == 0, done.stderr
             # a backup needs the admin key

@@ -36,36 +36,58 @@ def test_if_match_stale_etag_is_412(client: TestClient) -> None:
     first = client.get(f"/datasets/{identifier}")
     etag = first.headers["etag"]
     record = _dataset("edited once")
-    assert client.put(f"/datasets/{identifier}", json=record,
-                      headers={**AUTH, "If-Match": etag}).status_code == 200
+    assert (
+        client.put(
+            f"/datasets/{identifier}", json=record, headers={**AUTH, "If-Match": etag}
+        ).status_code
+        == 200
+    )
     # the same (now stale) ETag again: 412 in the error envelope, nothing written
-    stale = client.put(f"/datasets/{identifier}", json=_dataset("lost update"),
-                       headers={**AUTH, "If-Match": etag})
+    stale = client.put(
+        f"/datasets/{identifier}", json=_dataset("lost update"), headers={**AUTH, "If-Match": etag}
+    )
     assert stale.status_code == 412
     body = stale.json()
     assert set(body) == {"detail", "reference"} and "If-Match" in body["detail"]
     assert client.get(f"/datasets/{identifier}").json()["name"] == "edited once"
     # a weak tag never matches (strong comparison); a list with the current tag does
     current = client.get(f"/datasets/{identifier}").headers["etag"]
-    weak = client.put(f"/datasets/{identifier}", json=record,
-                      headers={**AUTH, "If-Match": "W/" + current})
+    weak = client.put(
+        f"/datasets/{identifier}", json=record, headers={**AUTH, "If-Match": "W/" + current}
+    )
     assert weak.status_code == 412
-    listed = client.put(f"/datasets/{identifier}", json=_dataset("listed"),
-                        headers={**AUTH, "If-Match": f'"nope", {current}'})
+    listed = client.put(
+        f"/datasets/{identifier}",
+        json=_dataset("listed"),
+        headers={**AUTH, "If-Match": f'"nope", {current}'},
+    )
     assert listed.status_code == 200
     # the ETag of another representation (Turtle) of the current version matches too
     turtle = client.get(f"/datasets/{identifier}?format=turtle").headers["etag"]
-    assert client.put(f"/datasets/{identifier}", json=_dataset("via turtle"),
-                      headers={**AUTH, "If-Match": turtle}).status_code == 200
+    assert (
+        client.put(
+            f"/datasets/{identifier}",
+            json=_dataset("via turtle"),
+            headers={**AUTH, "If-Match": turtle},
+        ).status_code
+        == 200
+    )
     # "*" and no header keep the unconditional behaviour
-    assert client.put(f"/datasets/{identifier}", json=_dataset("star"),
-                      headers={**AUTH, "If-Match": "*"}).status_code == 200
-    assert client.put(f"/datasets/{identifier}", json=_dataset("plain"),
-                      headers=AUTH).status_code == 200
+    assert (
+        client.put(
+            f"/datasets/{identifier}", json=_dataset("star"), headers={**AUTH, "If-Match": "*"}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.put(f"/datasets/{identifier}", json=_dataset("plain"), headers=AUTH).status_code
+        == 200
+    )
     assert client.get(f"/datasets/{identifier}").json()["name"] == "plain"
     # a missing asset stays 404 whatever If-Match says
-    missing = client.put("/datasets/data_000000000000000000000000", json=record,
-                         headers={**AUTH, "If-Match": etag})
+    missing = client.put(
+        "/datasets/data_000000000000000000000000", json=record, headers={**AUTH, "If-Match": etag}
+    )
     assert missing.status_code == 404
 
 
@@ -86,8 +108,11 @@ def test_concurrent_editors_lose_no_update(tmp_path: Path) -> None:
                 while done < increments:
                     got = http.get(f"/datasets/{identifier}")
                     value = int(got.json()["name"].split()[-1])
-                    answer = http.put(f"/datasets/{identifier}", json=_dataset(
-                        f"counter {value + 1}"), headers={**AUTH, "If-Match": got.headers["etag"]})
+                    answer = http.put(
+                        f"/datasets/{identifier}",
+                        json=_dataset(f"counter {value + 1}"),
+                        headers={**AUTH, "If-Match": got.headers["etag"]},
+                    )
                     if answer.status_code == 200:
                         done += 1
                     elif answer.status_code == 412:
@@ -124,8 +149,9 @@ def test_many_readers_and_writers_leave_a_consistent_store(tmp_path: Path) -> No
             with httpx.Client(base_url=live.base_url, timeout=60) as http:
                 for n in range(rounds):
                     identifier = ids[(slot + n) % assets]
-                    answer = http.put(f"/datasets/{identifier}",
-                                      json=_versioned(f"w{slot}r{n}"), headers=AUTH)
+                    answer = http.put(
+                        f"/datasets/{identifier}", json=_versioned(f"w{slot}r{n}"), headers=AUTH
+                    )
                     if answer.status_code != 200:
                         problems.append(f"PUT {answer.status_code} {answer.text}")
 

@@ -85,39 +85,61 @@ def _healthy(live: LiveServer) -> None:
 
 def _clear_4xx(answer: httpx.Response, allowed: tuple[int, ...] = ()) -> None:
     assert 400 <= answer.status_code < 500 or answer.status_code in allowed, (
-        answer.status_code, answer.text[:500])
+        answer.status_code,
+        answer.text[:500],
+    )
     body = answer.json()
     assert "detail" in body and "reference" in body, body
 
 
 def _post(live: LiveServer, path: str, content: bytes, media: str) -> httpx.Response:
-    return httpx.post(f"{live.base_url}{path}", content=content, timeout=120,
-                      headers={**AUTH, "Content-Type": media})
+    return httpx.post(
+        f"{live.base_url}{path}",
+        content=content,
+        timeout=120,
+        headers={**AUTH, "Content-Type": media},
+    )
 
 
 CASES: dict[str, tuple[str, bytes, str]] = {
     "invalid UTF-8 JSON": ("/datasets", b'{"name": "\xff\xfe\xfa"}', "application/json"),
-    "invalid UTF-8 Turtle": ("/datasets", b'<http://x/a> <http://x/b> "\xff\xfe" .',
-                             "text/turtle"),
+    "invalid UTF-8 Turtle": ("/datasets", b'<http://x/a> <http://x/b> "\xff\xfe" .', "text/turtle"),
     "10 MB string": ("/datasets", b'{"name": "' + b"a" * (10 * MB) + b'"}', "application/json"),
     "9 MB name": ("/datasets", b'{"name": "' + b"a" * (9 * MB) + b'"}', "application/json"),
     "deeply nested array": ("/datasets", b"[" * 200_000 + b"]" * 200_000, "application/json"),
-    "deeply nested object": ("/datasets", b'{"name": "x", "description": '
-                             + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001, "application/json"),
-    "nested JSON-LD": ("/datasets", b'{"@id": "http://x/a", "http://x/p": ' + b"[" * 50_000
-                       + b"]" * 50_000 + b"}", "application/ld+json"),
-    "nested Turtle blank nodes": ("/datasets", b"<http://x/a> <http://x/p> "
-                                  + b"[ <http://x/p> " * 20_000 + b"1" + b" ]" * 20_000 + b" .",
-                                  "text/turtle"),
-    "nested Turtle collections": ("/datasets", b"<http://x/a> <http://x/p> " + b"(" * 20_000
-                                  + b")" * 20_000 + b" .", "text/turtle"),
+    "deeply nested object": (
+        "/datasets",
+        b'{"name": "x", "description": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001,
+        "application/json",
+    ),
+    "nested JSON-LD": (
+        "/datasets",
+        b'{"@id": "http://x/a", "http://x/p": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        "application/ld+json",
+    ),
+    "nested Turtle blank nodes": (
+        "/datasets",
+        b"<http://x/a> <http://x/p> " + b"[ <http://x/p> " * 20_000 + b"1" + b" ]" * 20_000 + b" .",
+        "text/turtle",
+    ),
+    "nested Turtle collections": (
+        "/datasets",
+        b"<http://x/a> <http://x/p> " + b"(" * 20_000 + b")" * 20_000 + b" .",
+        "text/turtle",
+    ),
     "RDF/XML billion laughs": ("/datasets", BILLION_LAUGHS, "application/rdf+xml"),
     "RDF/XML external entity": ("/datasets", EXTERNAL_ENTITY, "application/rdf+xml"),
     "binary garbage": ("/datasets", bytes(range(256)) * 100, "application/json"),
-    "SPARQL invalid UTF-8": ("/sparql", b"SELECT * WHERE { ?s ?p \"\xff\" }",
-                             "application/sparql-query"),
-    "SPARQL deep nesting": ("/sparql", b"SELECT * WHERE " + b"{ " * 20_000 + b"?s ?p ?o"
-                            + b" }" * 20_000, "application/sparql-query"),
+    "SPARQL invalid UTF-8": (
+        "/sparql",
+        b'SELECT * WHERE { ?s ?p "\xff" }',
+        "application/sparql-query",
+    ),
+    "SPARQL deep nesting": (
+        "/sparql",
+        b"SELECT * WHERE " + b"{ " * 20_000 + b"?s ?p ?o" + b" }" * 20_000,
+        "application/sparql-query",
+    ),
 }
 
 
@@ -134,8 +156,12 @@ def test_hostile_body_is_a_clear_4xx(live: LiveServer, name: str) -> None:
 def test_jsonld_remote_context_never_fetched(live: LiveServer, context_host: str) -> None:
     for context in (f"{context_host}/ctx.jsonld", [f"{context_host}/a", {"x": "http://x/"}]):
         document = {"@context": context, "@id": "http://x/a", "name": "remote context"}
-        answer = httpx.post(f"{live.base_url}/datasets", json=document, timeout=60,
-                            headers={**AUTH, "Content-Type": "application/ld+json"})
+        answer = httpx.post(
+            f"{live.base_url}/datasets",
+            json=document,
+            timeout=60,
+            headers={**AUTH, "Content-Type": "application/ld+json"},
+        )
         _clear_4xx(answer)
     assert _Counter.hits == 0
     _healthy(live)
@@ -145,20 +171,33 @@ def test_jsonld_remote_context_never_fetched(live: LiveServer, context_host: str
 def test_sparql_cross_product_hits_the_time_limit(live: LiveServer) -> None:
     # some data, so the cross product is huge
     for i in range(30):
-        httpx.post(f"{live.base_url}/datasets", headers=AUTH, timeout=60,
-                   json={"name": f"cross {i}", "platform": "example",
-                         "platform_resource_identifier": f"cross-{i}"})
-    query = ("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . "
-             "?m ?n2 ?o }")
+        httpx.post(
+            f"{live.base_url}/datasets",
+            headers=AUTH,
+            timeout=60,
+            json={
+                "name": f"cross {i}",
+                "platform": "example",
+                "platform_resource_identifier": f"cross-{i}",
+            },
+        )
+    query = (
+        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
+    )
     answer = httpx.post(f"{live.base_url}/sparql", data={"query": query}, timeout=120)
     _clear_4xx(answer, allowed=(503,))
     assert answer.status_code in (503, 400, 413, 422), answer.status_code
     _healthy(live)
 
 
-@pytest.mark.parametrize("target", [
-    "http://example.org/sparql", "http://127.0.0.1:1/sparql", "http://169.254.169.254/latest",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://example.org/sparql",
+        "http://127.0.0.1:1/sparql",
+        "http://169.254.169.254/latest",
+    ],
+)
 def test_sparql_service_to_other_hosts_refused(live: LiveServer, target: str) -> None:
     query = f"SELECT * WHERE {{ SERVICE <{target}> {{ ?s ?p ?o }} }}"
     answer = httpx.post(f"{live.base_url}/sparql", data={"query": query}, timeout=60)
@@ -175,6 +214,11 @@ def test_oversized_and_odd_requests(live: LiveServer, tmp_path: Path) -> None:
     _clear_4xx(httpx.get(f"{base}/datasets/" + "a" * 20_000))
     _clear_4xx(httpx.get(f"{base}/search", params={"q": "x", "limit": "-1"}))
 
-    _clear_4xx(httpx.put(f"{base}/datasets/data_x", content=b"\x00" * 1000, headers={
-        **AUTH, "Content-Type": "application/json"}))
+    _clear_4xx(
+        httpx.put(
+            f"{base}/datasets/data_x",
+            content=b"\x00" * 1000,
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
+    )
     _healthy(live)

@@ -20,8 +20,14 @@ from kg.settings import Settings  # noqa: E402
 from tests.conftest import ADMIN_KEY, AUTH  # noqa: E402
 
 _STORE = Path(tempfile.mkdtemp(prefix="aiod-kg-schemathesis-")) / "store"
-_SETTINGS = Settings(store=str(_STORE), admin_key=ADMIN_KEY, base_url="http://127.0.0.1:8000",
-                     search_model="static", write_rate_limit=0, sparql_timeout=5)
+_SETTINGS = Settings(
+    store=str(_STORE),
+    admin_key=ADMIN_KEY,
+    base_url="http://127.0.0.1:8000",
+    search_model="static",
+    write_rate_limit=0,
+    sparql_timeout=5,
+)
 _CATALOG = Catalog(_SETTINGS)
 APP = create_app(_SETTINGS, _CATALOG)
 
@@ -34,8 +40,12 @@ schema = (
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=4, deadline=None, derandomize=True,
-          phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 def test_no_server_errors(case: schemathesis.Case) -> None:
     case.call_and_validate(checks=[not_a_server_error], headers=AUTH)
