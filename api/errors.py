@@ -28,11 +28,29 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _sanitised(value: Any) -> Any:
+    """``value`` with what orjson refuses even with ``default`` (integers beyond 64 bits)
+    made text."""
+    if isinstance(value, dict):
+        return {str(k): _sanitised(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sanitised(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    return value
+
+
 def envelope(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
     reference = uuid.uuid4().hex
     log.info("error %s %s: %s", status, reference, detail)
+    try:
+        body = orjson.dumps({"detail": detail, "reference": reference}, default=_jsonable)
+    except TypeError:  # e.g. a huge integer echoed from the request
+        body = orjson.dumps(
+            {"detail": _sanitised(detail), "reference": reference}, default=_jsonable
+        )
     return Response(
-        orjson.dumps({"detail": detail, "reference": reference}, default=_jsonable),
+        body,
         status_code=status,
         media_type="application/json",
         headers=headers,
