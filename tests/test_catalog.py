@@ -1,4 +1,4 @@
-"""The catalog core without HTTP: batch writes, upserts, atomicity, crash recovery, index rebuild."""
+"""The catalog core without HTTP: batch writes, upserts, atomicity, crash recovery, rebuild."""
 
 from __future__ import annotations
 
