@@ -68,8 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     problems = production_problems(settings)
     if problems:  # AIOD_KG_PRODUCTION with a missing or default secret
-        print("refusing to start in production mode:\n  " + "\n  ".join(problems),
-              file=sys.stderr)
+        print("refusing to start in production mode:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
     if args.demo:
         loaded = load_demo(settings)

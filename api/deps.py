@@ -37,12 +37,14 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
     principal = principal_sync(request)
     if not principal.authenticated:
         raise HTTPException(
-            401, "This request needs admin rights: Authorization: Bearer <key>.",
+            401,
+            "This request needs admin rights: Authorization: Bearer <key>.",
             headers=challenge(),
         )
     if not principal.admin:
-        raise HTTPException(403, "This request needs admin rights.",
-                            headers=challenge("insufficient_scope"))
+        raise HTTPException(
+            403, "This request needs admin rights.", headers=challenge("insufficient_scope")
+        )
 
 
 AdminDep = Annotated[None, Depends(require_admin)]

@@ -28,18 +28,22 @@ def add_harvest_parser(sub: Any) -> None:
     from mappings.registry import NAMES
 
     harvest = sub.add_parser(
-        "harvest", help="harvest a platform into the catalog",
+        "harvest",
+        help="harvest a platform into the catalog",
         description="Harvest one platform. Without --since a run is incremental where the "
-                    "platform allows it (Hugging Face, Zenodo) and lists everything at least "
-                    "weekly; an interrupted run resumes where it stopped.")
+        "platform allows it (Hugging Face, Zenodo) and lists everything at least "
+        "weekly; an interrupted run resumes where it stopped.",
+    )
     harvest.add_argument("platform", choices=NAMES)
     harvest.add_argument("--base-url", help="upstream base URL (default: from settings)")
     harvest.add_argument("--since", help="only records changed since DATE (ISO 8601)")
-    harvest.add_argument("--full", action="store_true",
-                         help="list everything (and delete what upstream no longer lists)")
+    harvest.add_argument(
+        "--full",
+        action="store_true",
+        help="list everything (and delete what upstream no longer lists)",
+    )
     harvest.add_argument("--limit", type=int, help="stop after N upstream records")
-    harvest.add_argument("--dry-run", action="store_true",
-                         help="map and validate, write nothing")
+    harvest.add_argument("--dry-run", action="store_true", help="map and validate, write nothing")
     harvest.add_argument("--json", action="store_true", help="print the report as JSON")
     harvest.add_argument("--store", help="store directory (AIOD_KG_STORE)")
     harvest.set_defaults(func=cmd_harvest)
@@ -53,8 +57,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
     settings = Settings(**({"store": args.store} if args.store else {}))
     try:
         connector = build_connector(args.platform, settings, args.base_url)
-        since: Since = parse_since(args.since) if args.since else (None if args.full
-                                                                  else "auto")
+        since: Since = parse_since(args.since) if args.since else (None if args.full else "auto")
     except ValueError as exc:
         print(f"aiod-kg harvest: {exc}", file=sys.stderr)
         return 2
@@ -81,9 +84,11 @@ def start_scheduler(catalog: Catalog, settings: Settings, every: str) -> Harvest
     from mappings.registry import configured_connectors
 
     logging.getLogger("aiod_kg.harvest").setLevel(logging.INFO)
-    scheduler = HarvestScheduler(Harvester(catalog, progress=False),
-                                 lambda: list(configured_connectors(settings)),
-                                 parse_interval(every))
+    scheduler = HarvestScheduler(
+        Harvester(catalog, progress=False),
+        lambda: list(configured_connectors(settings)),
+        parse_interval(every),
+    )
     scheduler.start()
     return scheduler
 
@@ -107,8 +112,10 @@ def demo_harvest(catalog: Catalog, fixtures: Path = FIXTURES) -> list[HarvestRep
             connectors = [
                 (OpenMLConnector(replay.openml_url), None),
                 (HuggingFaceConnector(replay.huggingface_url, replay.huggingface_url), None),
-                (ZenodoConnector(replay.zenodo_url, hours, now=DEMO_ZENODO_UNTIL),
-                 DEMO_ZENODO_SINCE),
+                (
+                    ZenodoConnector(replay.zenodo_url, hours, now=DEMO_ZENODO_UNTIL),
+                    DEMO_ZENODO_SINCE,
+                ),
             ]
             for connector, since in connectors:
                 reports.append(harvester.run(connector, since=since))
@@ -125,8 +132,10 @@ def load_demo_catalog(catalog: Catalog, examples: Path | None) -> int:
     if FIXTURES.is_dir():
         for report in demo_harvest(catalog):
             loaded += report.total("created")
-            print(f"demo: {report.connector}: {report.total('created')} assets"
-                  f" ({report.error_count} errors)")
+            print(
+                f"demo: {report.connector}: {report.total('created')} assets"
+                f" ({report.error_count} errors)"
+            )
     else:
         print(f"demo: {FIXTURES} not found; no replayed upstream records", file=sys.stderr)
     if examples is not None:

@@ -20,13 +20,22 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps({
-            "detail": f"Request body too large (at most {self.max_bytes} bytes).",
-            "reference": uuid.uuid4().hex,
-        })
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = orjson.dumps(
+            {
+                "detail": f"Request body too large (at most {self.max_bytes} bytes).",
+                "reference": uuid.uuid4().hex,
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -51,9 +51,21 @@ def free_port() -> int:
 def start_replay(records: int, page: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mappings.replay", "--port", str(port), "--scale", str(records),
-         "--oai-page-size", str(page)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "mappings.replay",
+            "--port",
+            str(port),
+            "--scale",
+            str(records),
+            "--oai-page-size",
+            str(page),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -72,8 +84,12 @@ def connectors(url: str, page: int, kg_base: str) -> list[tuple[BaseConnector, A
     hours = (ZENODO_UNTIL - ZENODO_SINCE).total_seconds() / 3600
     return [
         (OpenMLConnector(f"{url}/openml/api/v1/json", page, phases=("data",)), None),
-        (HuggingFaceConnector(f"{url}/huggingface", f"{url}/huggingface", page,
-                              phases=("datasets",)), None),
+        (
+            HuggingFaceConnector(
+                f"{url}/huggingface", f"{url}/huggingface", page, phases=("datasets",)
+            ),
+            None,
+        ),
         (ZenodoConnector(f"{url}/zenodo", hours, now=ZENODO_UNTIL), ZENODO_SINCE),
         (DcatConnector(f"{url}/dcat/catalog?size={page}", kg_base=kg_base), None),
     ]
@@ -82,10 +98,12 @@ def connectors(url: str, page: int, kg_base: str) -> list[tuple[BaseConnector, A
 def line(report: HarvestReport) -> str:
     shares = report.stage_shares()
     written = report.total("created") + report.total("updated")
-    return (f"{report.connector:<12} {report.listed:>7} records {written:>7} assets written"
-            f" {report.seconds:>7.1f} s {report.records_per_second:>7.0f} rec/s  "
-            + "  ".join(f"{k} {v:>4.0%}" for k, v in shares.items())
-            + (f"  errors {report.error_count}" if report.error_count else ""))
+    return (
+        f"{report.connector:<12} {report.listed:>7} records {written:>7} assets written"
+        f" {report.seconds:>7.1f} s {report.records_per_second:>7.0f} rec/s  "
+        + "  ".join(f"{k} {v:>4.0%}" for k, v in shares.items())
+        + (f"  errors {report.error_count}" if report.error_count else "")
+    )
 
 
 def main() -> int:
@@ -98,8 +116,10 @@ def main() -> int:
     args = parser.parse_args()
 
     print(describe(("pyoxigraph", "rdflib", "pyshacl", "httpx", "orjson")))
-    print(f"harvest: {args.records} upstream records per platform, pages of {args.page},"
-          f" {args.concurrency} parallel per-record requests; replay in its own process")
+    print(
+        f"harvest: {args.records} upstream records per platform, pages of {args.page},"
+        f" {args.concurrency} parallel per-record requests; replay in its own process"
+    )
     replay, url = start_replay(args.records, args.page)
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-harvest-"))
     settings = Settings(store=str(folder / "store"), harvest_concurrency=args.concurrency)
@@ -131,16 +151,27 @@ def main() -> int:
     stages = {k: sum(r.stages[k] for r in reports) for k in reports[0].stages}
     busy = sum(stages.values()) or 1.0
     rate = listed / seconds if seconds else 0.0
-    print(f"{'total':<12} {listed:>7} records {written:>7} assets written {seconds:>7.1f} s"
-          f" {rate:>7.0f} rec/s  " + "  ".join(f"{k} {v / busy:>4.0%}"
-                                              for k, v in stages.items()))
+    print(
+        f"{'total':<12} {listed:>7} records {written:>7} assets written {seconds:>7.1f} s"
+        f" {rate:>7.0f} rec/s  " + "  ".join(f"{k} {v / busy:>4.0%}" for k, v in stages.items())
+    )
     print(f"goal >= {GOAL:.0f} records/s: {'met' if rate >= GOAL else 'NOT met'}")
     results = REPO / "bench" / "results"
     results.mkdir(exist_ok=True)
-    (results / "harvest.json").write_text(json.dumps(
-        {"records_per_second": rate, "records": listed, "assets_written": written,
-         "seconds": seconds, "stages": stages, "reports": [r.as_dict() for r in reports]},
-        indent=2, default=str))
+    (results / "harvest.json").write_text(
+        json.dumps(
+            {
+                "records_per_second": rate,
+                "records": listed,
+                "assets_written": written,
+                "seconds": seconds,
+                "stages": stages,
+                "reports": [r.as_dict() for r in reports],
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return 0
 
 

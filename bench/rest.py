@@ -114,8 +114,12 @@ def free_port() -> int:
 
 def start_server(store: Path, port: int) -> subprocess.Popen[bytes]:
     # The REST figures alone: no search index building embeddings beside the server.
-    env = {**os.environ, "AIOD_KG_STORE": str(store), "AIOD_KG_BASE_URL": BASE_URL,
-           "AIOD_KG_SEARCH_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "AIOD_KG_STORE": str(store),
+        "AIOD_KG_BASE_URL": BASE_URL,
+        "AIOD_KG_SEARCH_ENABLED": "false",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
         cwd=REPO,

@@ -94,8 +94,11 @@ class Item:
 
     @property
     def key(self) -> Key:
-        return Key(self.asset, str(self.record["platform"]),
-                   str(self.record["platform_resource_identifier"]))
+        return Key(
+            self.asset,
+            str(self.record["platform"]),
+            str(self.record["platform_resource_identifier"]),
+        )
 
 
 class MappingError(Exception):
@@ -210,10 +213,15 @@ class Http:
         user_agent: str = "aiod-kg-harvester/0.1 (+https://github.com/aiondemand)",
         concurrency: int = 4,
     ) -> None:
-        limits = httpx.Limits(max_connections=concurrency + 2,
-                              max_keepalive_connections=concurrency + 2)
-        self.client = httpx.Client(timeout=timeout, follow_redirects=True, limits=limits,
-                                   headers={"User-Agent": user_agent})
+        limits = httpx.Limits(
+            max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2
+        )
+        self.client = httpx.Client(
+            timeout=timeout,
+            follow_redirects=True,
+            limits=limits,
+            headers={"User-Agent": user_agent},
+        )
         self.max_retries = max_retries
         self.backoff = backoff
         self.backoff_max = backoff_max
@@ -225,9 +233,14 @@ class Http:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> Http:
-        return cls(timeout=settings.harvest_timeout, max_retries=settings.harvest_max_retries,
-                   backoff=settings.harvest_backoff, backoff_max=settings.harvest_backoff_max,
-                   concurrency=settings.harvest_concurrency, **kw)
+        return cls(
+            timeout=settings.harvest_timeout,
+            max_retries=settings.harvest_max_retries,
+            backoff=settings.harvest_backoff,
+            backoff_max=settings.harvest_backoff_max,
+            concurrency=settings.harvest_concurrency,
+            **kw,
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -238,7 +251,7 @@ class Http:
             told = parse_retry_after(response.headers.get("Retry-After"))
             if told is not None:
                 return min(told, RETRY_AFTER_MAX)
-        ceiling = min(self.backoff_max, self.backoff * (2 ** attempt))
+        ceiling = min(self.backoff_max, self.backoff * (2**attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
 
     def get(
@@ -339,8 +352,12 @@ class HarvestState:
     def __init__(self, path: Path | None) -> None:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path) if path else ":memory:", timeout=30,
-                                  isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(
+            str(path) if path else ":memory:",
+            timeout=30,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(STATE_SCHEMA)
@@ -371,11 +388,17 @@ class HarvestState:
         with self.lock:
             row = self.db.execute(
                 "SELECT last_started, last_finished, last_full_started, last_report FROM sources"
-                " WHERE source = ?", (source,)).fetchone()
+                " WHERE source = ?",
+                (source,),
+            ).fetchone()
         if row is None:
             return None
-        return {"last_started": row[0], "last_finished": row[1], "last_full_started": row[2],
-                "last_report": orjson.loads(row[3]) if row[3] else None}
+        return {
+            "last_started": row[0],
+            "last_finished": row[1],
+            "last_full_started": row[2],
+            "last_report": orjson.loads(row[3]) if row[3] else None,
+        }
 
     def produced(self, source: str, keys: Sequence[Key]) -> dict[Key, Produced]:
         out: dict[Key, Produced] = {}
@@ -408,8 +431,20 @@ class HarvestState:
                 db.executemany(
                     "INSERT OR REPLACE INTO records (source, asset, platform, resource_id,"
                     " identifier, hash, modified, run_id, is_primary) VALUES (?,?,?,?,?,?,?,?,?)",
-                    [(source, k.asset, k.platform, k.resource_id, p.identifier, p.hash,
-                      p.modified, run_id, int(primary)) for k, (p, primary) in written.items()],
+                    [
+                        (
+                            source,
+                            k.asset,
+                            k.platform,
+                            k.resource_id,
+                            p.identifier,
+                            p.hash,
+                            p.modified,
+                            run_id,
+                            int(primary),
+                        )
+                        for k, (p, primary) in written.items()
+                    ],
                 )
                 db.executemany(
                     "UPDATE records SET run_id = ? WHERE source = ? AND asset = ? AND platform = ?"
@@ -421,11 +456,15 @@ class HarvestState:
                     [(k.asset, k.platform, k.resource_id) for k in forgotten],
                 )
                 if cursor is not None:
-                    db.execute("UPDATE runs SET cursor = ?, seen = ? WHERE source = ?"
-                               " AND run_id = ?", (orjson.dumps(cursor), seen, source, run_id))
+                    db.execute(
+                        "UPDATE runs SET cursor = ?, seen = ? WHERE source = ? AND run_id = ?",
+                        (orjson.dumps(cursor), seen, source, run_id),
+                    )
                 else:
-                    db.execute("UPDATE runs SET seen = ? WHERE source = ? AND run_id = ?",
-                               (seen, source, run_id))
+                    db.execute(
+                        "UPDATE runs SET seen = ? WHERE source = ? AND run_id = ?",
+                        (seen, source, run_id),
+                    )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -436,23 +475,24 @@ class HarvestState:
         with self.lock:
             rows = self.db.execute(
                 "SELECT asset, platform, resource_id, identifier, is_primary FROM records"
-                " WHERE source = ? AND run_id != ?", (source, run_id)).fetchall()
+                " WHERE source = ? AND run_id != ?",
+                (source, run_id),
+            ).fetchall()
         return [(Key(r[0], r[1], r[2]), r[3], bool(r[4])) for r in rows]
 
     def count(self, source: str) -> int:
         with self.lock:
-            row = self.db.execute("SELECT COUNT(*) FROM records WHERE source = ?",
-                                  (source,)).fetchone()
+            row = self.db.execute(
+                "SELECT COUNT(*) FROM records WHERE source = ?", (source,)
+            ).fetchone()
         return int(row[0])
 
-    def finish(self, source: str, connector: str, run: OpenRun, full: bool,
-               report: JSON) -> None:
+    def finish(self, source: str, connector: str, run: OpenRun, full: bool, report: JSON) -> None:
         with self.lock:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("DELETE FROM runs WHERE source = ? AND run_id = ?",
-                           (source, run.run_id))
+                db.execute("DELETE FROM runs WHERE source = ? AND run_id = ?", (source, run.run_id))
                 db.execute(
                     "INSERT INTO sources (source, connector, last_started, last_finished,"
                     " last_full_started, last_report) VALUES (?,?,?,?,?,?)"
@@ -461,8 +501,14 @@ class HarvestState:
                     " last_finished = excluded.last_finished,"
                     " last_full_started = COALESCE(excluded.last_full_started,"
                     " sources.last_full_started), last_report = excluded.last_report",
-                    (source, connector, run.started, _now(), run.started if full else None,
-                     orjson.dumps(report)),
+                    (
+                        source,
+                        connector,
+                        run.started,
+                        _now(),
+                        run.started if full else None,
+                        orjson.dumps(report),
+                    ),
                 )
                 db.execute("COMMIT")
             except BaseException:
@@ -495,13 +541,15 @@ class HarvestReport:
     listed: int = 0  # upstream records read
     skipped: int = 0  # upstream records that are not assets we keep
     counts: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: dict.fromkeys(OUTCOMES, 0)))
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
+    )
     errors: list[RecordError] = field(default_factory=list)
     error_count: int = 0
     swept: bool = False
     seconds: float = 0.0
     stages: dict[str, float] = field(
-        default_factory=lambda: {"fetch": 0.0, "map": 0.0, "validate": 0.0, "write": 0.0})
+        default_factory=lambda: {"fetch": 0.0, "map": 0.0, "validate": 0.0, "write": 0.0}
+    )
     requests: int = 0
     retries: int = 0
 
@@ -526,17 +574,28 @@ class HarvestReport:
 
     def as_dict(self) -> JSON:
         return {
-            "connector": self.connector, "source": self.source, "run_id": self.run_id,
-            "dry_run": self.dry_run, "since": self.since, "started": self.started,
-            "finished": self.finished, "resumed": self.resumed, "completed": self.completed,
-            "aborted": self.aborted, "listed": self.listed, "skipped": self.skipped,
+            "connector": self.connector,
+            "source": self.source,
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "since": self.since,
+            "started": self.started,
+            "finished": self.finished,
+            "resumed": self.resumed,
+            "completed": self.completed,
+            "aborted": self.aborted,
+            "listed": self.listed,
+            "skipped": self.skipped,
             "totals": {o: self.total(o) for o in OUTCOMES},
             "counts": {k: dict(v) for k, v in sorted(self.counts.items())},
-            "swept": self.swept, "seconds": round(self.seconds, 3),
+            "swept": self.swept,
+            "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
             "stages": {k: round(v, 3) for k, v in self.stages.items()},
-            "requests": self.requests, "retries": self.retries,
-            "error_count": self.error_count, "errors": [e.as_dict() for e in self.errors],
+            "requests": self.requests,
+            "retries": self.retries,
+            "error_count": self.error_count,
+            "errors": [e.as_dict() for e in self.errors],
         }
 
     def summary(self) -> str:
@@ -554,8 +613,12 @@ class HarvestReport:
         if self.skipped:
             lines.append(f"  skipped (not an asset type we keep): {self.skipped}")
         shares = self.stage_shares()
-        lines.append("  time: " + ", ".join(
-            f"{name} {self.stages[name]:.2f} s ({shares[name]:.0%})" for name in self.stages))
+        lines.append(
+            "  time: "
+            + ", ".join(
+                f"{name} {self.stages[name]:.2f} s ({shares[name]:.0%})" for name in self.stages
+            )
+        )
         if self.error_count:
             lines.append(f"  {self.error_count} errors:")
             for error in self.errors[:20]:
@@ -568,8 +631,9 @@ class HarvestReport:
 class Progress:
     """A one-line progress bar on a terminal (silent when the stream is not a TTY)."""
 
-    def __init__(self, label: str, stream: TextIO | None = None,
-                 enabled: bool | None = None) -> None:
+    def __init__(
+        self, label: str, stream: TextIO | None = None, enabled: bool | None = None
+    ) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.label = label
@@ -680,8 +744,11 @@ class Harvester:
         if not info or not info["last_started"]:
             return None
         last_full = info["last_full_started"]
-        if connector.sweeps and (last_full is None or datetime.fromisoformat(last_full).replace(
-                tzinfo=UTC) < datetime.now(UTC) - FULL_RUN_EVERY):
+        if connector.sweeps and (
+            last_full is None
+            or datetime.fromisoformat(last_full).replace(tzinfo=UTC)
+            < datetime.now(UTC) - FULL_RUN_EVERY
+        ):
             return None
         return datetime.fromisoformat(info["last_started"]).replace(tzinfo=UTC) - AUTO_OVERLAP
 
@@ -695,8 +762,9 @@ class Harvester:
         with self._source_locks[connector.source]:
             return self._run(connector, self.resolve_since(connector, since), limit, dry_run)
 
-    def _run(self, connector: Connector, since: datetime | None, limit: int | None,
-             dry_run: bool) -> HarvestReport:
+    def _run(
+        self, connector: Connector, since: datetime | None, limit: int | None, dry_run: bool
+    ) -> HarvestReport:
         since_text = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if since else None
         previous = None if dry_run else self.state.open_run(connector.source)
         if previous is not None and previous.since == since_text:
@@ -706,8 +774,15 @@ class Harvester:
             resumed = False
             if not dry_run:
                 self.state.begin(connector.source, connector.name, run)
-        report = HarvestReport(connector.name, connector.source, run.run_id, run.started,
-                               dry_run=dry_run, since=since_text, resumed=resumed)
+        report = HarvestReport(
+            connector.name,
+            connector.source,
+            run.run_id,
+            run.started,
+            dry_run=dry_run,
+            since=since_text,
+            resumed=resumed,
+        )
         timings_before = dict(getattr(self.catalog, "timings", {}))
         requests_before, retries_before = self.http.requests, self.http.retries
         wall = time.perf_counter()
@@ -751,15 +826,22 @@ class Harvester:
             report.stages[stage] += timings.get(name, 0.0) - timings_before.get(name, 0.0)
         report.finished = _now()
         if report.completed and not dry_run:
-            self.state.finish(connector.source, connector.name, run, since is None,
-                              report.as_dict())
+            self.state.finish(
+                connector.source, connector.name, run, since is None, report.as_dict()
+            )
         return report
 
     # ------------------------------------------------------------------ fetching
 
-    def _prefetch(self, connector: Connector, cursor: JSON | None, since: datetime | None,
-                  limit: int | None, report: HarvestReport,
-                  flags: dict[str, bool]) -> Iterator[_Fetched]:
+    def _prefetch(
+        self,
+        connector: Connector,
+        cursor: JSON | None,
+        since: datetime | None,
+        limit: int | None,
+        report: HarvestReport,
+        flags: dict[str, bool],
+    ) -> Iterator[_Fetched]:
         """Pages with their per-record details, fetched one page ahead in a thread."""
         out: queue.Queue[Any] = queue.Queue(maxsize=2)
         stop = threading.Event()
@@ -822,8 +904,7 @@ class Harvester:
 
     # ------------------------------------------------------------------ writing
 
-    def _map_page(self, connector: Connector, fetched: _Fetched,
-                  report: HarvestReport) -> _Mapped:
+    def _map_page(self, connector: Connector, fetched: _Fetched, report: HarvestReport) -> _Mapped:
         page = fetched.page
         started = time.perf_counter()
         mapped = _Mapped(deletions=list(page.deletions), cursor=page.cursor)
@@ -848,8 +929,14 @@ class Harvester:
         report.stages["map"] += time.perf_counter() - started
         return mapped
 
-    def _flush(self, connector: Connector, run: OpenRun, batch: list[_Mapped],
-               report: HarvestReport, seen: int) -> None:
+    def _flush(
+        self,
+        connector: Connector,
+        run: OpenRun,
+        batch: list[_Mapped],
+        report: HarvestReport,
+        seen: int,
+    ) -> None:
         """Write the mapped pages of ``batch`` together, then commit their state at once.
 
         Oxigraph's bulk load costs ~50-180 ms per call whatever its size, so pages are
@@ -863,8 +950,15 @@ class Harvester:
         forgotten = self._delete([d for mapped in batch for d in mapped.deletions], report)
         cursor = next((m.cursor for m in reversed(batch) if m.cursor is not None), None)
         started = time.perf_counter()
-        self.state.commit_page(connector.source, run.run_id, written,
-                               touched | protected | failed, forgotten, cursor, seen)
+        self.state.commit_page(
+            connector.source,
+            run.run_id,
+            written,
+            touched | protected | failed,
+            forgotten,
+            cursor,
+            seen,
+        )
         report.stages["write"] += time.perf_counter() - started
 
     @staticmethod
@@ -881,8 +975,9 @@ class Harvester:
         except Exception:
             return []
 
-    def _flatten(self, primaries: list[tuple[str, Item]]) -> tuple[
-            dict[Key, Item], dict[Key, str], dict[Key, int]]:
+    def _flatten(
+        self, primaries: list[tuple[str, Item]]
+    ) -> tuple[dict[Key, Item], dict[Key, str], dict[Key, int]]:
         """Unique items by key, the report label of each, and their write order (depth)."""
         items: dict[Key, Item] = {}
         labels: dict[Key, str] = {}
@@ -923,9 +1018,9 @@ class Harvester:
                 record[name] = found
         return record
 
-    def _write(self, connector: Connector, primaries: list[tuple[str, Item]],
-               report: HarvestReport) -> tuple[dict[Key, tuple[Produced, bool]], set[Key],
-                                               set[Key]]:
+    def _write(
+        self, connector: Connector, primaries: list[tuple[str, Item]], report: HarvestReport
+    ) -> tuple[dict[Key, tuple[Produced, bool]], set[Key], set[Key]]:
         items, labels, depth = self._flatten(primaries)
         primary_keys = {item.key for _, item in primaries}
         known = self.state.produced(connector.source, list(items))
@@ -951,8 +1046,11 @@ class Harvester:
                 related_only = key not in primary_keys
                 if previous is not None and (previous.hash == digest or related_only):
                     entry = index.find_platform(asset_name, key.platform, key.resource_id)
-                    if (entry is not None and entry.identifier == previous.identifier
-                            and entry.date_modified == previous.modified):
+                    if (
+                        entry is not None
+                        and entry.identifier == previous.identifier
+                        and entry.date_modified == previous.modified
+                    ):
                         identifiers[key] = previous.identifier
                         touched.add(key)
                         report.add(asset_name, "unchanged")
@@ -968,8 +1066,10 @@ class Harvester:
                     identifiers[key] = result.identifier
                     entry = index.get(result.identifier)
                     modified = entry.date_modified if entry else ""
-                    written[key] = (Produced(result.identifier, digest, modified),
-                                    key in primary_keys)
+                    written[key] = (
+                        Produced(result.identifier, digest, modified),
+                        key in primary_keys,
+                    )
                     report.add(asset_name, "created" if result.created else "updated")
                     continue
                 report.add(asset_name, "failed")
@@ -979,8 +1079,9 @@ class Harvester:
                     report.error(RecordError(labels[key], "write", message))
                 else:
                     problems = [p.as_dict() for p in result.problems]
-                    message = "; ".join(f"{p.field or '(record)'}: {p.message}"
-                                        for p in result.problems[:5])
+                    message = "; ".join(
+                        f"{p.field or '(record)'}: {p.message}" for p in result.problems[:5]
+                    )
                     report.error(RecordError(labels[key], "validate", message, problems))
             report.stages["write"] += time.perf_counter() - started
         return written, touched, failed
@@ -992,8 +1093,9 @@ class Harvester:
         inside = sum(timings.values())
         started = time.perf_counter()
         for start in range(0, len(records), batch):
-            results.extend(self.catalog.save_many(asset, records[start:start + batch],
-                                                  mode="upsert"))
+            results.extend(
+                self.catalog.save_many(asset, records[start : start + batch], mode="upsert")
+            )
         # save_many's stages are added from Catalog.timings; the rest (change listeners) here
         outside = (time.perf_counter() - started) - (sum(timings.values()) - inside)
         report.stages["write"] += max(0.0, outside) if timings else 0.0
@@ -1019,16 +1121,18 @@ class Harvester:
         report.stages["write"] += time.perf_counter() - started
         return list(deletions)
 
-    def _sweep(self, connector: Connector, run: OpenRun, report: HarvestReport,
-               seen: int) -> None:
+    def _sweep(self, connector: Connector, run: OpenRun, report: HarvestReport, seen: int) -> None:
         """After a complete listing: delete what the source produced before but not now."""
         stale = self.state.stale(connector.source, run.run_id)
         if not stale:
             report.swept = True
             return
         if seen == 0:
-            report.error(RecordError(connector.source, "sweep",
-                                     "upstream listed nothing; deletions not propagated"))
+            report.error(
+                RecordError(
+                    connector.source, "sweep", "upstream listed nothing; deletions not propagated"
+                )
+            )
             return
         clean = report.error_count == 0
         gone = [key for key, _, primary in stale if primary or clean]
@@ -1046,20 +1150,30 @@ class Harvester:
         for key, item in items.items():
             asset = ASSET_TYPES[key.asset]
             iri = asset_iri(base, asset, placeholders[key])
-            conversions.append((key, asset_to_triples(asset, self._resolved(item, placeholders),
-                                                       f"{iri}-{len(conversions)}", base)))
+            conversions.append(
+                (
+                    key,
+                    asset_to_triples(
+                        asset, self._resolved(item, placeholders), f"{iri}-{len(conversions)}", base
+                    ),
+                )
+            )
         report.stages["map"] += time.perf_counter() - started
         started = time.perf_counter()
-        problems = validate_conversions([c for _, c in conversions],
-                                        engine=self.settings.validator)
+        problems = validate_conversions([c for _, c in conversions], engine=self.settings.validator)
         report.stages["validate"] += time.perf_counter() - started
         for key, conversion in conversions:
             found = problems.get(conversion.iri) or conversion.problems
             if found:
                 report.add(key.asset, "failed")
-                report.error(RecordError(labels[key], "validate", "; ".join(
-                    f"{p.field or '(record)'}: {p.message}" for p in found[:5]),
-                    [p.as_dict() for p in found]))
+                report.error(
+                    RecordError(
+                        labels[key],
+                        "validate",
+                        "; ".join(f"{p.field or '(record)'}: {p.message}" for p in found[:5]),
+                        [p.as_dict() for p in found],
+                    )
+                )
             else:
                 report.add(key.asset, "created")
 
@@ -1077,8 +1191,9 @@ def _describe(exc: BaseException) -> str:
 class HarvestScheduler:
     """Runs connectors one after the other every ``every`` seconds in a background thread."""
 
-    def __init__(self, harvester: Harvester, connectors: Callable[[], list[Connector]],
-                 every: float) -> None:
+    def __init__(
+        self, harvester: Harvester, connectors: Callable[[], list[Connector]], every: float
+    ) -> None:
         self.harvester = harvester
         self.connectors = connectors
         self.every = every

@@ -35,24 +35,28 @@ class Settings(BaseSettings):
 
     # authentication, access control and hardening (api/auth, kg/access.py, api/hardening.py)
     production: bool = Field(
-        False, description="Production mode: refuse to start with a missing or default secret "
-        "(admin key shorter than 32 characters or a known default, OIDC without an audience)."
+        False,
+        description="Production mode: refuse to start with a missing or default secret "
+        "(admin key shorter than 32 characters or a known default, OIDC without an audience).",
     )
     oidc_issuer: str | None = Field(
-        None, description="OIDC issuer whose access tokens the API accepts (its `iss`), e.g. "
-        "https://auth.example.org/realms/aiod. None: only API keys and the admin key."
+        None,
+        description="OIDC issuer whose access tokens the API accepts (its `iss`), e.g. "
+        "https://auth.example.org/realms/aiod. None: only API keys and the admin key.",
     )
     oidc_discovery_url: str | None = Field(
-        None, description="OpenID discovery document (default: "
-        "<issuer>/.well-known/openid-configuration)."
+        None,
+        description="OpenID discovery document (default: "
+        "<issuer>/.well-known/openid-configuration).",
     )
     oidc_jwks_url: str | None = Field(None, description="JWKS URL (default: from discovery).")
     oidc_audience: str | None = Field(
         None, description="Comma-separated accepted `aud` values (required in production)."
     )
     oidc_roles_claim: str = Field(
-        "realm_access.roles", description="Comma-separated dotted claim paths holding roles "
-        "(Keycloak: realm_access.roles, resource_access.<client>.roles)."
+        "realm_access.roles",
+        description="Comma-separated dotted claim paths holding roles "
+        "(Keycloak: realm_access.roles, resource_access.<client>.roles).",
     )
     oidc_groups_claim: str = Field("groups", description="Claim path holding group names.")
     oidc_name_claim: str = Field("preferred_username", description="Claim with the user name.")
@@ -92,15 +96,17 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, ge=1024, description="Largest SPARQL result (serialised bytes)."
     )
     sparql_allowed_services: str = Field(
-        "", description="Comma-separated IRI prefixes that SERVICE may call ('*': any host). "
-        "Empty (default): queries with SERVICE are refused."
+        "",
+        description="Comma-separated IRI prefixes that SERVICE may call ('*': any host). "
+        "Empty (default): queries with SERVICE are refused.",
     )
     sparql_workers: int = Field(
         2, ge=1, description="Query worker processes (each stopped when it passes the time limit)."
     )
     sparql_isolation: Literal["process", "thread"] = Field(
-        "process", description="'process': queries run in forked workers that are killed at the "
-        "time limit; 'thread': in-process (the limit answers the caller but cannot stop the query)."
+        "process",
+        description="'process': queries run in forked workers that are killed at the "
+        "time limit; 'thread': in-process (the limit answers the caller but cannot stop the query).",
     )
 
     # harvesting (kg/harvest.py runs the connectors of mappings/)

@@ -59,27 +59,38 @@ class BaseConnector:
     def key(self, asset: str, resource_id: str) -> Key:
         return Key(asset, self.platform, resource_id)
 
-    def item(self, asset: str, resource_id: str, record: JSON,
-             refs: dict[str, list[Item]] | None = None) -> Item:
+    def item(
+        self, asset: str, resource_id: str, record: JSON, refs: dict[str, list[Item]] | None = None
+    ) -> Item:
         """An item of this platform: ``record`` cleaned of empty values."""
-        body = clean({**record, "platform": self.platform,
-                      "platform_resource_identifier": resource_id})
+        body = clean(
+            {**record, "platform": self.platform, "platform_resource_identifier": resource_id}
+        )
         return Item(asset, body, {k: v for k, v in (refs or {}).items() if v})
 
-    def person(self, name: str, orcid: str | None = None, given: str | None = None,
-               family: str | None = None) -> Item | None:
+    def person(
+        self,
+        name: str,
+        orcid: str | None = None,
+        given: str | None = None,
+        family: str | None = None,
+    ) -> Item | None:
         """A person known by name (and ORCID iD when upstream gives one)."""
         full_name = squash(name)
         if not full_name:
             return None
         orcid = normalise_orcid(orcid)
         resource_id = f"orcid:{orcid}" if orcid else f"name:{full_name.casefold()}"
-        return self.item("persons", resource_id, {
-            "name": truncate(full_name),
-            "given_name": squash(given),
-            "surname": squash(family),
-            "same_as": f"https://orcid.org/{orcid}" if orcid else None,
-        })
+        return self.item(
+            "persons",
+            resource_id,
+            {
+                "name": truncate(full_name),
+                "given_name": squash(given),
+                "surname": squash(family),
+                "same_as": f"https://orcid.org/{orcid}" if orcid else None,
+            },
+        )
 
 
 # --------------------------------------------------------------------------- value helpers
@@ -167,7 +178,9 @@ def to_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
 
 
-_PLAIN_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d+)?(?:[/?#][A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]*)?$")
+_PLAIN_URL = re.compile(
+    r"^https?://[A-Za-z0-9.\-]+(?::\d+)?(?:[/?#][A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]*)?$"
+)
 
 
 def http_url(value: Any) -> str | None:
@@ -183,8 +196,15 @@ def http_url(value: Any) -> str | None:
     if not parts.netloc:
         return None
     safe = "/:@!$&'()*+,;=-._~%"
-    text = urlunsplit((parts.scheme, parts.netloc, quote(parts.path, safe=safe),
-                       quote(parts.query, safe=safe + "?"), quote(parts.fragment, safe=safe)))
+    text = urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc,
+            quote(parts.path, safe=safe),
+            quote(parts.query, safe=safe + "?"),
+            quote(parts.fragment, safe=safe),
+        )
+    )
     return text if is_iri(text) else None
 
 
@@ -218,12 +238,42 @@ def normalise_doi(value: Any) -> str | None:
 
 _CC_RE = re.compile(r"^cc[-_ ]?(by(?:[-_ ](?:nc|sa|nd))*)[-_ ]?(\d\.\d)?$")
 _SPDX_IDS = [
-    "0BSD", "AFL-3.0", "AGPL-3.0", "Apache-2.0", "Artistic-2.0", "BSD-2-Clause",
-    "BSD-3-Clause", "BSD-3-Clause-Clear", "BSL-1.0", "CDLA-Permissive-1.0",
-    "CDLA-Permissive-2.0", "CDLA-Sharing-1.0", "ECL-2.0", "EPL-1.0", "EPL-2.0", "EUPL-1.1",
-    "EUPL-1.2", "GPL-2.0", "GPL-3.0", "ISC", "LGPL-2.1", "LGPL-3.0", "LPPL-1.3c", "MIT",
-    "MPL-2.0", "MS-PL", "NCSA", "ODbL-1.0", "ODC-By-1.0", "OFL-1.1", "OSL-3.0", "PDDL-1.0",
-    "PostgreSQL", "Unlicense", "WTFPL", "Zlib",
+    "0BSD",
+    "AFL-3.0",
+    "AGPL-3.0",
+    "Apache-2.0",
+    "Artistic-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSD-3-Clause-Clear",
+    "BSL-1.0",
+    "CDLA-Permissive-1.0",
+    "CDLA-Permissive-2.0",
+    "CDLA-Sharing-1.0",
+    "ECL-2.0",
+    "EPL-1.0",
+    "EPL-2.0",
+    "EUPL-1.1",
+    "EUPL-1.2",
+    "GPL-2.0",
+    "GPL-3.0",
+    "ISC",
+    "LGPL-2.1",
+    "LGPL-3.0",
+    "LPPL-1.3c",
+    "MIT",
+    "MPL-2.0",
+    "MS-PL",
+    "NCSA",
+    "ODbL-1.0",
+    "ODC-By-1.0",
+    "OFL-1.1",
+    "OSL-3.0",
+    "PDDL-1.0",
+    "PostgreSQL",
+    "Unlicense",
+    "WTFPL",
+    "Zlib",
 ]
 _SPDX = {i.lower(): i for i in _SPDX_IDS}
 _LICENCE_ALIASES = {
@@ -265,7 +315,7 @@ def licence_url(value: Any) -> str | None:
         return f"https://creativecommons.org/licenses/{kind}/{version}/"
     base = lowered.removesuffix("-only").removesuffix("-or-later")
     if base in _SPDX:
-        suffix = lowered[len(base):]
+        suffix = lowered[len(base) :]
         return f"https://spdx.org/licenses/{_SPDX[base]}{suffix}.html"
     return None
 

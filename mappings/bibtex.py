@@ -22,8 +22,8 @@ def _braced(text: str, start: int) -> tuple[str, int]:
         elif char == "}":
             depth -= 1
             if depth == 0:
-                return text[start + 1:position], position + 1
-    return text[start + 1:], len(text)
+                return text[start + 1 : position], position + 1
+    return text[start + 1 :], len(text)
 
 
 def _value(text: str, position: int) -> tuple[str, int]:
@@ -38,7 +38,7 @@ def _value(text: str, position: int) -> tuple[str, int]:
             while end < len(text) and not (text[end] == '"' and depth == 0):
                 depth += {"{": 1, "}": -1}.get(text[end], 0)
                 end += 1
-            value, position = text[position + 1:end], end + 1
+            value, position = text[position + 1 : end], end + 1
         else:
             match = re.match(r"[^,}#\s]+", text[position:])
             value = match.group(0) if match else ""

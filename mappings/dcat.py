@@ -46,13 +46,19 @@ HYDRA = "http://www.w3.org/ns/hydra/core#"
 VCARD = "http://www.w3.org/2006/vcard/ns#"
 ADMS = "http://www.w3.org/ns/adms#"
 RDF_LANG = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-ACCEPT = ("text/turtle, application/ld+json;q=0.9, application/rdf+xml;q=0.8, "
-          "application/n-triples;q=0.7")
+ACCEPT = (
+    "text/turtle, application/ld+json;q=0.9, application/rdf+xml;q=0.8, application/n-triples;q=0.7"
+)
 FORMATS = {
-    "text/turtle": "turtle", "application/x-turtle": "turtle",
-    "application/rdf+xml": "rdfxml", "application/xml": "rdfxml", "text/xml": "rdfxml",
-    "application/n-triples": "ntriples", "text/plain": "ntriples",
-    "application/ld+json": "jsonld", "application/json": "jsonld",
+    "text/turtle": "turtle",
+    "application/x-turtle": "turtle",
+    "application/rdf+xml": "rdfxml",
+    "application/xml": "rdfxml",
+    "text/xml": "rdfxml",
+    "application/n-triples": "ntriples",
+    "text/plain": "ntriples",
+    "application/ld+json": "jsonld",
+    "application/json": "jsonld",
 }
 
 Graph = dict[str, dict[str, list[Term]]]
@@ -92,8 +98,13 @@ def _types(graph: Graph, node: str) -> set[str]:
 class DcatConnector(BaseConnector):
     name = "dcat"
 
-    def __init__(self, base_url: str, platform: str | None = None, kg_base: str = "",
-                 max_pages: int = 100_000) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        platform: str | None = None,
+        kg_base: str = "",
+        max_pages: int = 100_000,
+    ) -> None:
         super().__init__(base_url)
         host = urlsplit(base_url).netloc.split("@")[-1]
         self.platform = platform or host.replace(":", "_") or "dcat"
@@ -111,8 +122,12 @@ class DcatConnector(BaseConnector):
             count += 1
             response = http.get(url, headers={"Accept": ACCEPT})
             try:
-                triples = parse_page(response.content, response.headers.get("content-type"),
-                                     str(response.url), self.kg_base)
+                triples = parse_page(
+                    response.content,
+                    response.headers.get("content-type"),
+                    str(response.url),
+                    self.kg_base,
+                )
             except ParseError as exc:
                 raise FetchError(url, response.status_code, f"not DCAT-AP RDF: {exc}") from None
             graph = graph_of(triples)
@@ -122,8 +137,11 @@ class DcatConnector(BaseConnector):
             page = Page(total=self._total(graph))
             for node in self._datasets(graph):
                 page.entries.append((node, graph))
-            page.cursor = {"next": next_url, "visited": sorted(visited)[-50:]} if next_url \
+            page.cursor = (
+                {"next": next_url, "visited": sorted(visited)[-50:]}
+                if next_url
                 else {"next": None, "done": True}
+            )
             yield page
             if next_url is None:
                 return
@@ -176,8 +194,9 @@ class DcatConnector(BaseConnector):
         if set(graph.get(node, {})) - {RDF_TYPE} or not http_url(node):
             return entry  # described on the page (pages are meant to be self-contained)
         response = http.get(node, headers={"Accept": ACCEPT})
-        triples = parse_page(response.content, response.headers.get("content-type"),
-                             str(response.url), self.kg_base)
+        triples = parse_page(
+            response.content, response.headers.get("content-type"), str(response.url), self.kg_base
+        )
         return (node, graph_of(triples))
 
     # ------------------------------------------------------------------ mapping
@@ -196,28 +215,42 @@ class DcatConnector(BaseConnector):
         props = graph.get(node)
         if not props:
             raise MappingError("dataset not described in the catalogue")
-        title = squash(_best(props.get(DCT + "title")) or _best(props.get(SCHEMA + "name"))
-                       or _best(props.get(FOAF + "name")))
+        title = squash(
+            _best(props.get(DCT + "title"))
+            or _best(props.get(SCHEMA + "name"))
+            or _best(props.get(FOAF + "name"))
+        )
         if not title:
             raise MappingError("dataset without dct:title")
         platform, resource_id = self._identity(node, graph)
-        distributions = [self._distribution(graph, d.value)
-                         for d in props.get(DCAT + "distribution", []) if isinstance(d, IRI)]
+        distributions = [
+            self._distribution(graph, d.value)
+            for d in props.get(DCAT + "distribution", [])
+            if isinstance(d, IRI)
+        ]
         licences = [t.value for t in props.get(DCT + "license", []) if isinstance(t, IRI)]
         for d in props.get(DCAT + "distribution", []):
-            licences += [t.value for t in graph.get(d.value, {}).get(DCT + "license", [])
-                         if isinstance(t, IRI) and isinstance(d, IRI)]
+            licences += [
+                t.value
+                for t in graph.get(d.value, {}).get(DCT + "license", [])
+                if isinstance(t, IRI) and isinstance(d, IRI)
+            ]
         landing = [t.value for t in props.get(DCAT + "landingPage", []) if isinstance(t, IRI)]
         same_as = http_url(node) or (landing[0] if landing else None)
         identifier = _literal(props.get(DCT + "identifier"))
         doi = normalise_doi(identifier) if identifier and "10." in identifier else None
-        access = " ".join(t.value for t in props.get(DCT + "accessRights", [])
-                          if isinstance(t, IRI)).upper()
+        access = " ".join(
+            t.value for t in props.get(DCT + "accessRights", []) if isinstance(t, IRI)
+        ).upper()
         free = None
         if access:
             free = "PUBLIC" in access and "NON_PUBLIC" not in access
-        links = landing + [t.value for p in (FOAF + "page", RDFS + "seeAlso")
-                           for t in props.get(p, []) if isinstance(t, IRI)]
+        links = landing + [
+            t.value
+            for p in (FOAF + "page", RDFS + "seeAlso")
+            for t in props.get(p, [])
+            if isinstance(t, IRI)
+        ]
         record: JSON = {
             "name": truncate(title),
             "description": {"plain": paragraphs(_best(props.get(DCT + "description")))},
@@ -227,15 +260,19 @@ class DcatConnector(BaseConnector):
             "version": _literal(props.get(DCAT + "version"))
             or _literal(props.get(OWL + "versionInfo")),
             "license": licences[0] if licences else None,
-            "keyword": keywords(t.lexical for t in props.get(DCAT + "keyword", [])
-                                if isinstance(t, Lit)),
+            "keyword": keywords(
+                t.lexical for t in props.get(DCAT + "keyword", []) if isinstance(t, Lit)
+            ),
             "distribution": [d for d in distributions if d],
             "is_accessible_for_free": free,
             "relevant_link": unique(http_url(link) for link in links if link != same_as)[:50],
             "temporal_coverage": self._temporal(graph, props),
         }
-        creators = [c for c in (self._agent(graph, t) for t in props.get(DCT + "creator", []))
-                    if c is not None]
+        creators = [
+            c
+            for c in (self._agent(graph, t) for t in props.get(DCT + "creator", []))
+            if c is not None
+        ]
         record.update(platform=platform, platform_resource_identifier=resource_id)
         asset = _asset_of(graph, node)
         if asset == "ml_models":
@@ -244,17 +281,26 @@ class DcatConnector(BaseConnector):
 
     def _distribution(self, graph: Graph, node: str) -> JSON | None:
         props = graph.get(node, {})
-        url = next((t.value for p in (DCAT + "downloadURL", DCAT + "accessURL")
-                    for t in props.get(p, []) if isinstance(t, IRI) and http_url(t.value)), None)
+        url = next(
+            (
+                t.value
+                for p in (DCAT + "downloadURL", DCAT + "accessURL")
+                for t in props.get(p, [])
+                if isinstance(t, IRI) and http_url(t.value)
+            ),
+            None,
+        )
         if url is None:
             return None
-        media = next(iter(props.get(DCAT + "mediaType", []) + props.get(DCT + "format", [])),
-                     None)
+        media = next(iter(props.get(DCAT + "mediaType", []) + props.get(DCT + "format", [])), None)
         encoding = None
         if isinstance(media, IRI):
             value = media.value
-            encoding = value.split("media-types/", 1)[1] if "media-types/" in value \
+            encoding = (
+                value.split("media-types/", 1)[1]
+                if "media-types/" in value
                 else value.rstrip("/").rsplit("/", 1)[-1]
+            )
         elif isinstance(media, Lit):
             encoding = squash(media.lexical)
         size = as_int(_literal(props.get(DCAT + "byteSize")))
@@ -292,18 +338,28 @@ class DcatConnector(BaseConnector):
         if not isinstance(term, IRI):
             return None
         props = graph.get(term.value, {})
-        name = squash(_best(props.get(FOAF + "name")) or _best(props.get(VCARD + "fn"))
-                      or _best(props.get(SCHEMA + "name")))
+        name = squash(
+            _best(props.get(FOAF + "name"))
+            or _best(props.get(VCARD + "fn"))
+            or _best(props.get(SCHEMA + "name"))
+        )
         if not name:
             return None
         types = _types(graph, term.value)
-        asset = "organisations" if types & {FOAF + "Organization", SCHEMA + "Organization",
-                                            VCARD + "Organization"} else "persons"
+        asset = (
+            "organisations"
+            if types & {FOAF + "Organization", SCHEMA + "Organization", VCARD + "Organization"}
+            else "persons"
+        )
         resource_id = term.value if http_url(term.value) else f"name:{short_hash(name)}"
-        return self.item(asset, resource_id, {
-            "name": truncate(name),
-            "same_as": http_url(term.value),
-        })
+        return self.item(
+            asset,
+            resource_id,
+            {
+                "name": truncate(name),
+                "same_as": http_url(term.value),
+            },
+        )
 
 
 def _asset_of(graph: Graph, node: str) -> str:

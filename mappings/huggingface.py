@@ -50,8 +50,9 @@ class HuggingFaceConnector(BaseConnector):
     platform = "huggingface"
     incremental = True
 
-    def __init__(self, base_url: str, viewer_url: str, page_size: int = 100,
-                 phases: tuple[str, ...] = PHASES) -> None:
+    def __init__(
+        self, base_url: str, viewer_url: str, page_size: int = 100, phases: tuple[str, ...] = PHASES
+    ) -> None:
         super().__init__(base_url, page_size)
         self.viewer_url = viewer_url.rstrip("/")
         self.phases = phases
@@ -97,8 +98,11 @@ class HuggingFaceConnector(BaseConnector):
                         page.entries.append((phase, entry))
                 if older:
                     next_url = None
-                page.cursor = ({"phase": following, "next": next_url} if next_url
-                               else {"phase": after, "next": None})
+                page.cursor = (
+                    {"phase": following, "next": next_url}
+                    if next_url
+                    else {"phase": after, "next": None}
+                )
                 yield page
                 url, params = next_url, None
 
@@ -120,8 +124,11 @@ class HuggingFaceConnector(BaseConnector):
         phase, data = entry
         if phase != "datasets":
             return (phase, data, [])
-        response = http.get(f"{self.viewer_url}/parquet", params={"dataset": data.get("id")},
-                            ok=(200, 400, 401, 403, 404, 422, 501))
+        response = http.get(
+            f"{self.viewer_url}/parquet",
+            params={"dataset": data.get("id")},
+            ok=(200, 400, 401, 403, 404, 422, 501),
+        )
         files: list[Any] = []
         if response.status_code == 200:
             body = response.json()
@@ -166,8 +173,11 @@ class HuggingFaceConnector(BaseConnector):
 
     @staticmethod
     def _tags(data: JSON) -> list[str]:
-        return keywords(t for t in as_list(data.get("tags"))
-                        if isinstance(t, str) and not t.startswith("region:"))
+        return keywords(
+            t
+            for t in as_list(data.get("tags"))
+            if isinstance(t, str) and not t.startswith("region:")
+        )
 
     @staticmethod
     def _gated(data: JSON) -> bool:
@@ -184,14 +194,16 @@ class HuggingFaceConnector(BaseConnector):
             if not isinstance(parquet, dict) or not http_url(parquet.get("url")):
                 continue
             size = as_int(parquet.get("size"))
-            distributions.append({
-                "name": squash(parquet.get("filename")),
-                "description": f"{parquet.get('dataset')}. Config: {parquet.get('config')}."
-                               f" Split: {parquet.get('split')}",
-                "content_url": http_url(parquet.get("url")),
-                "content_size_kb": size // 1024 if size is not None and size >= 0 else None,
-                "encoding_format": "application/vnd.apache.parquet",
-            })
+            distributions.append(
+                {
+                    "name": squash(parquet.get("filename")),
+                    "description": f"{parquet.get('dataset')}. Config: {parquet.get('config')}."
+                    f" Split: {parquet.get('split')}",
+                    "content_url": http_url(parquet.get("url")),
+                    "content_size_kb": size // 1024 if size is not None and size >= 0 else None,
+                    "encoding_format": "application/vnd.apache.parquet",
+                }
+            )
         rows = _example_count(card.get("dataset_info"))
         record = {
             "name": truncate(repo),
@@ -220,12 +232,18 @@ class HuggingFaceConnector(BaseConnector):
                 continue
             url = f"{WEB}/{quote(repo, safe='/')}/resolve/main/{quote(name, safe='/')}"
             size = as_int(sibling.get("size"))
-            distributions.append({"name": name, "content_url": url,
-                                  "content_size_kb": size // 1024 if size else None})
+            distributions.append(
+                {
+                    "name": name,
+                    "content_url": url,
+                    "content_size_kb": size // 1024 if size else None,
+                }
+            )
         record = {
             "name": truncate(repo),
-            "description": {"plain": paragraphs(self._card(data).get("description")
-                                                or data.get("description"))},
+            "description": {
+                "plain": paragraphs(self._card(data).get("description") or data.get("description"))
+            },
             "same_as": f"{WEB}/{quote(repo, safe='/')}",
             "date_published": iso_datetime(data.get("createdAt")),
             "license": licence,
@@ -249,10 +267,16 @@ class HuggingFaceConnector(BaseConnector):
             first = squash(text.strip().splitlines()[0])
             if not first:
                 return []
-            return [self.item("publications", f"text:{short_hash(squash(text) or '')}", {
-                "name": truncate(first),
-                "note": [{"value": f"Citation: {text.strip()}"}],
-            })]
+            return [
+                self.item(
+                    "publications",
+                    f"text:{short_hash(squash(text) or '')}",
+                    {
+                        "name": truncate(first),
+                        "note": [{"value": f"Citation: {text.strip()}"}],
+                    },
+                )
+            ]
         out = []
         for entry in entries:
             title = entry.get("title")
@@ -265,21 +289,31 @@ class HuggingFaceConnector(BaseConnector):
                 resource_id = f"bibtex:{entry.get('ID', '')}:{short_hash(title.casefold(), 8)}"
             url = http_url(entry.get("url")) or http_url(entry.get("link"))
             eprint = squash(entry.get("eprint"))
-            out.append(self.item("publications", resource_id, {
-                "name": truncate(title),
-                "description": {"plain": paragraphs(entry.get("abstract"))},
-                "pid": f"https://doi.org/{doi}" if doi else None,
-                "same_as": url,
-                "type": entry.get("ENTRYTYPE"),
-                "relevant_link": [f"https://arxiv.org/abs/{eprint}"] if eprint else [],
-                "note": [{"value": f"Citation: {_citation_text(entry)}"}],
-            }))
+            out.append(
+                self.item(
+                    "publications",
+                    resource_id,
+                    {
+                        "name": truncate(title),
+                        "description": {"plain": paragraphs(entry.get("abstract"))},
+                        "pid": f"https://doi.org/{doi}" if doi else None,
+                        "same_as": url,
+                        "type": entry.get("ENTRYTYPE"),
+                        "relevant_link": [f"https://arxiv.org/abs/{eprint}"] if eprint else [],
+                        "note": [{"value": f"Citation: {_citation_text(entry)}"}],
+                    },
+                )
+            )
         return out
 
 
 def _citation_text(entry: dict[str, str]) -> str:
-    parts = [entry.get("author"), entry.get("title"),
-             entry.get("booktitle") or entry.get("journal"), entry.get("year")]
+    parts = [
+        entry.get("author"),
+        entry.get("title"),
+        entry.get("booktitle") or entry.get("journal"),
+        entry.get("year"),
+    ]
     return ". ".join(p for p in parts if p)
 
 

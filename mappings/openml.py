@@ -40,8 +40,9 @@ class OpenMLConnector(BaseConnector):
     name = "openml"
     platform = "openml"
 
-    def __init__(self, base_url: str, page_size: int = 100,
-                 phases: tuple[str, ...] = PHASES) -> None:
+    def __init__(
+        self, base_url: str, page_size: int = 100, phases: tuple[str, ...] = PHASES
+    ) -> None:
         super().__init__(base_url, page_size)
         self.phases = phases
         self.since: datetime | None = None
@@ -142,25 +143,31 @@ class OpenMLConnector(BaseConnector):
         description = data.get("description")
         if isinstance(description, list):  # OpenML sends [] for "no description"
             description = " ".join(d for d in description if isinstance(d, str))
-        quality = {q.get("name"): q.get("value") for q in as_list(qualities)
-                   if isinstance(q, dict)}
+        quality = {q.get("name"): q.get("value") for q in as_list(qualities) if isinstance(q, dict)}
         instances = as_int(quality.get("NumberOfInstances"))
         fmt = squash(data.get("format"))
         distributions: list[JSON] = []
         url = http_url(data.get("url"))
         if url:
             checksum = squash(data.get("md5_checksum"))
-            distributions.append({
-                "name": url.rsplit("/", 1)[-1],
-                "content_url": url,
-                "encoding_format": fmt,
-                "checksum": checksum,
-                "checksum_algorithm": "md5" if checksum else None,
-            })
+            distributions.append(
+                {
+                    "name": url.rsplit("/", 1)[-1],
+                    "content_url": url,
+                    "encoding_format": fmt,
+                    "checksum": checksum,
+                    "checksum_algorithm": "md5" if checksum else None,
+                }
+            )
         parquet = http_url(data.get("parquet_url"))
         if parquet:
-            distributions.append({"name": parquet.rsplit("/", 1)[-1], "content_url": parquet,
-                                  "encoding_format": "application/vnd.apache.parquet"})
+            distributions.append(
+                {
+                    "name": parquet.rsplit("/", 1)[-1],
+                    "content_url": parquet,
+                    "encoding_format": "application/vnd.apache.parquet",
+                }
+            )
         licence = data.get("licence")
         notes = [licence_note(self.platform, licence) if not licence_url(licence) else None]
         target = squash(data.get("default_target_attribute"))
@@ -198,8 +205,10 @@ class OpenMLConnector(BaseConnector):
             raise MappingError("flow without a name")
         licence = flow.get("licence")
         notes = [licence_note(self.platform, licence) if not licence_url(licence) else None]
-        for label, key in (("Installation", "installation_notes"),
-                           ("Dependencies", "dependencies")):
+        for label, key in (
+            ("Installation", "installation_notes"),
+            ("Dependencies", "dependencies"),
+        ):
             text = squash(flow.get(key))
             if text:
                 notes.append({"value": f"{label}: {text}"})
@@ -215,5 +224,8 @@ class OpenMLConnector(BaseConnector):
             "keyword": keywords(as_list(flow.get("tag"))),
             "note": [n for n in notes if n],
         }
-        return [self.item("ml_models", flow_id, record,
-                          {"creator": self._creators(flow.get("creator"))})]
+        return [
+            self.item(
+                "ml_models", flow_id, record, {"creator": self._creators(flow.get("creator"))}
+            )
+        ]

@@ -22,15 +22,17 @@ def build_connector(name: str, settings: Settings, base_url: str | None = None) 
     if name == "openml":
         return OpenMLConnector(base_url or settings.openml_url, size)
     if name == "huggingface":
-        return HuggingFaceConnector(base_url or settings.huggingface_url,
-                                    base_url or settings.huggingface_viewer_url, size)
+        return HuggingFaceConnector(
+            base_url or settings.huggingface_url, base_url or settings.huggingface_viewer_url, size
+        )
     if name == "zenodo":
         return ZenodoConnector(base_url or settings.zenodo_url, settings.zenodo_window_hours)
     if name == "dcat":
         url = base_url or settings.dcat_url
         if not url:
-            raise ValueError("the dcat connector needs a catalogue URL (--base-url or "
-                             "AIOD_KG_DCAT_URL)")
+            raise ValueError(
+                "the dcat connector needs a catalogue URL (--base-url or AIOD_KG_DCAT_URL)"
+            )
         return DcatConnector(url, settings.dcat_platform, settings.base)
     raise ValueError(f"unknown connector {name!r} (one of {', '.join(NAMES)})")
 

@@ -78,13 +78,18 @@ class ReplayData:
                 did = int(summary["did"])
                 detail = _load(openml / f"data_{did}.json")
                 qualities = _load(openml / f"data_{did}_qualities.json")
-                data.openml_datasets[did] = {"summary": summary, "detail": detail,
-                                             "qualities": qualities}
+                data.openml_datasets[did] = {
+                    "summary": summary,
+                    "detail": detail,
+                    "qualities": qualities,
+                }
         for name in ("mlmodel_list_offset_0.json", "mlmodel_list_offset_2.json"):
             for summary in _load(openml / name)["flows"]["flow"]:
                 fid = int(summary["id"])
-                data.openml_flows[fid] = {"summary": summary,
-                                          "detail": _load(openml / f"mlmodel_{fid}.json")}
+                data.openml_flows[fid] = {
+                    "summary": summary,
+                    "detail": _load(openml / f"mlmodel_{fid}.json"),
+                }
         hf = fixtures / "huggingface"
         data.hf_datasets = _load(hf / "data_list.json")
         for entry in data.hf_datasets:
@@ -97,14 +102,14 @@ class ReplayData:
             for chunk in _RECORD_RE.findall(text):
                 ident, stamp = _ID_RE.search(chunk), _STAMP_RE.search(chunk)
                 if ident and stamp:
-                    data.zenodo_records.append(ZenodoRecord(ident.group(1), stamp.group(1),
-                                                            chunk))
+                    data.zenodo_records.append(ZenodoRecord(ident.group(1), stamp.group(1), chunk))
         for path in zenodo.glob("[0-9]*.json"):
             data.zenodo_files[path.stem] = _load(path)
         return data
 
-    def scaled(self, openml: int = 0, huggingface: int = 0, zenodo: int = 0,
-               dcat: int = 0) -> ReplayData:
+    def scaled(
+        self, openml: int = 0, huggingface: int = 0, zenodo: int = 0, dcat: int = 0
+    ) -> ReplayData:
         """Copies of the recorded records under new identifiers (for benchmarks)."""
         out = ReplayData(static=dict(self.static))
         templates = sorted(self.openml_datasets.items())
@@ -116,8 +121,11 @@ class ReplayData:
             detail = copy.deepcopy(template["detail"])
             description = detail["data_set_description"]
             description.update(id=str(new), name=summary["name"])
-            out.openml_datasets[new] = {"summary": summary, "detail": detail,
-                                        "qualities": template["qualities"]}
+            out.openml_datasets[new] = {
+                "summary": summary,
+                "detail": detail,
+                "qualities": template["qualities"],
+            }
         for i in range(huggingface):
             template = self.hf_datasets[i % len(self.hf_datasets)]
             repo = f"replay{i}/{template['id'].split('/')[-1]}"
@@ -126,9 +134,13 @@ class ReplayData:
         for i in range(zenodo):
             record = self.zenodo_records[i % len(self.zenodo_records)]
             number = str(90_000_000 + i)
-            out.zenodo_records.append(ZenodoRecord(
-                f"oai:zenodo.org:{number}", record.datestamp,
-                record.xml.replace(record.number, number)))
+            out.zenodo_records.append(
+                ZenodoRecord(
+                    f"oai:zenodo.org:{number}",
+                    record.datestamp,
+                    record.xml.replace(record.number, number),
+                )
+            )
             if record.number in self.zenodo_files:
                 out.zenodo_files[number] = self.zenodo_files[record.number]
         for i in range(dcat):
@@ -138,10 +150,13 @@ class ReplayData:
 
 def synthetic_dcat_dataset(i: int) -> JSON:
     return {
-        "id": f"ds-{i}", "title": f"Replayed DCAT dataset {i}",
+        "id": f"ds-{i}",
+        "title": f"Replayed DCAT dataset {i}",
         "description": f"Dataset number {i} of the generated DCAT-AP catalogue.",
-        "keywords": ["replay", f"group-{i % 10}"], "issued": "2024-01-02",
-        "download": f"https://data.example.org/files/ds-{i}.csv", "media": "text/csv",
+        "keywords": ["replay", f"group-{i % 10}"],
+        "issued": "2024-01-02",
+        "download": f"https://data.example.org/files/ds-{i}.csv",
+        "media": "text/csv",
         "license": "http://publications.europa.eu/resource/authority/licence/CC_BY_4_0",
         "bytes": 1024 * (i % 50 + 1),
     }
@@ -163,8 +178,13 @@ class Fault:
 class ReplayServer:
     """The replay on a free loopback port, in a thread. Use as a context manager."""
 
-    def __init__(self, data: ReplayData | None = None, host: str = "127.0.0.1",
-                 port: int = 0, oai_page_size: int = 25) -> None:
+    def __init__(
+        self,
+        data: ReplayData | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        oai_page_size: int = 25,
+    ) -> None:
         self.data = data if data is not None else ReplayData.from_fixtures()
         self.lock = threading.RLock()
         self.faults: list[Fault] = []
@@ -176,8 +196,7 @@ class ReplayServer:
         handler = type("Handler", (_Handler,), {"replay": self})
         self.httpd = _Server((host, port), handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="replay",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="replay", daemon=True)
 
     @property
     def url(self) -> str:
@@ -214,8 +233,9 @@ class ReplayServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def fail(self, match: str, status: int = 503, times: int = 1,
-             retry_after: str | None = None) -> None:
+    def fail(
+        self, match: str, status: int = 503, times: int = 1, retry_after: str | None = None
+    ) -> None:
         """The next ``times`` requests whose path and query contain ``match`` get ``status``."""
         with self.lock:
             self.faults.append(Fault(match, status, times, retry_after))
@@ -241,11 +261,11 @@ class ReplayServer:
                 content_type, body = self.data.static[path]
                 return 200, {"Content-Type": content_type}, body
             if path.startswith("/openml/api/v1/json/"):
-                return self._openml(path[len("/openml/api/v1/json"):])
+                return self._openml(path[len("/openml/api/v1/json") :])
             if path.startswith("/huggingface/"):
-                return self._huggingface(path[len("/huggingface"):], query)
+                return self._huggingface(path[len("/huggingface") :], query)
             if path.startswith("/zenodo/"):
-                return self._zenodo(path[len("/zenodo"):], query)
+                return self._zenodo(path[len("/zenodo") :], query)
             if path == "/dcat/catalog":
                 return self._dcat(query)
         return _json(404, {"error": "Not found."})
@@ -257,11 +277,11 @@ class ReplayServer:
             limit, offset = int(parts[3]), int(parts[5])
             if parts[0] == "data":
                 rows = [v["summary"] for _, v in sorted(self.data.openml_datasets.items())]
-                chunk = rows[offset:offset + limit]
+                chunk = rows[offset : offset + limit]
                 return _json(200, {"data": {"dataset": chunk}}) if chunk else no_results
             if parts[0] == "flow":
                 rows = [v["summary"] for _, v in sorted(self.data.openml_flows.items())]
-                chunk = rows[offset:offset + limit]
+                chunk = rows[offset : offset + limit]
                 return _json(200, {"flows": {"flow": chunk}}) if chunk else no_results
         if len(parts) == 2 and parts[0] == "data" and parts[1].isdigit():
             found = self.data.openml_datasets.get(int(parts[1]))
@@ -277,21 +297,24 @@ class ReplayServer:
                 return _json(200, found["detail"])
         return _json(412, {"error": {"code": "111", "message": "Unknown dataset"}})
 
-    def _huggingface(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str],
-                                                                      bytes]:
+    def _huggingface(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if path in ("/api/datasets", "/api/models"):
             rows = self.data.hf_datasets if path == "/api/datasets" else self.data.hf_models
             if query.get("sort") == "lastModified":
-                rows = sorted(rows, key=lambda r: str(r.get("lastModified", "")),
-                              reverse=query.get("direction") == "-1")
+                rows = sorted(
+                    rows,
+                    key=lambda r: str(r.get("lastModified", "")),
+                    reverse=query.get("direction") == "-1",
+                )
             limit = int(query.get("limit", "1000"))
             start = int(query.get("cursor", "0"))
-            chunk = rows[start:start + limit]
+            chunk = rows[start : start + limit]
             headers = {"Content-Type": "application/json"}
             if start + limit < len(rows):
                 following = dict(query, cursor=str(start + limit))
-                headers["Link"] = (f"<{self.url}/huggingface{path}?{urlencode(following)}>;"
-                                   ' rel="next"')
+                headers["Link"] = (
+                    f'<{self.url}/huggingface{path}?{urlencode(following)}>; rel="next"'
+                )
             return 200, headers, json.dumps(chunk).encode()
         if path == "/parquet":
             body = self.data.hf_parquet.get(query.get("dataset", ""))
@@ -302,8 +325,9 @@ class ReplayServer:
         match = re.fullmatch(r"/api/records/(\d+)/files", path)
         if match:
             body = self.data.zenodo_files.get(match.group(1))
-            return _json(200, body) if body else _json(404, {"status": 404,
-                                                              "message": "Not found."})
+            return (
+                _json(200, body) if body else _json(404, {"status": 404, "message": "Not found."})
+            )
         if path == "/oai2d" and query.get("verb") == "ListRecords":
             return self._list_records(query)
         return _oai_error("badVerb", "Illegal OAI verb")
@@ -325,35 +349,43 @@ class ReplayServer:
         if self.cache_oai and self._oai_cache and self._oai_cache[0] == cache_key:
             rows = self._oai_cache[1]
         else:
-            rows = sorted((r for r in self.data.zenodo_records if low <= r.datestamp <= high),
-                          key=lambda r: (r.datestamp, r.identifier))
+            rows = sorted(
+                (r for r in self.data.zenodo_records if low <= r.datestamp <= high),
+                key=lambda r: (r.datestamp, r.identifier),
+            )
             self._oai_cache = (cache_key, rows)
         if not rows:
             return _oai_error("noRecordsMatch", "No records match")
-        chunk = rows[offset:offset + self.oai_page_size]
+        chunk = rows[offset : offset + self.oai_page_size]
         body = []
         for record in chunk:
             if record.deleted:
-                body.append(f'<record><header status="deleted"><identifier>{record.identifier}'
-                            f"</identifier><datestamp>{record.datestamp}</datestamp></header>"
-                            "</record>")
+                body.append(
+                    f'<record><header status="deleted"><identifier>{record.identifier}'
+                    f"</identifier><datestamp>{record.datestamp}</datestamp></header>"
+                    "</record>"
+                )
             else:
                 body.append(record.xml)
         following = offset + len(chunk)
         if following < len(rows):
-            body.append(f'<resumptionToken completeListSize="{len(rows)}" cursor="{offset}">'
-                        f"{escape(f'{following}|{start}|{until}')}</resumptionToken>")
+            body.append(
+                f'<resumptionToken completeListSize="{len(rows)}" cursor="{offset}">'
+                f"{escape(f'{following}|{start}|{until}')}</resumptionToken>"
+            )
         elif offset:
             body.append(f'<resumptionToken completeListSize="{len(rows)}" cursor="{offset}"/>')
-        return 200, {"Content-Type": "text/xml; charset=utf-8"}, _oai("<ListRecords>"
-                                                                     + "".join(body)
-                                                                     + "</ListRecords>")
+        return (
+            200,
+            {"Content-Type": "text/xml; charset=utf-8"},
+            _oai("<ListRecords>" + "".join(body) + "</ListRecords>"),
+        )
 
     def _dcat(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         page = int(query.get("page", "1"))
         size = int(query.get("size", "100"))
         rows = self.data.dcat_datasets
-        chunk = rows[(page - 1) * size:page * size]
+        chunk = rows[(page - 1) * size : page * size]
         base = f"{self.url}/dcat"
         lines = [
             "@prefix dcat: <http://www.w3.org/ns/dcat#> .",
@@ -364,8 +396,12 @@ class ReplayServer:
             f'  dct:title "Replayed DCAT-AP catalogue" ; hydra:totalItems {len(rows)} ;',
             f"  hydra:view <{base}/catalog?page={page}&size={size}> .",
             f"<{base}/catalog?page={page}&size={size}> a hydra:PartialCollectionView"
-            + (f" ; hydra:next <{base}/catalog?page={page + 1}&size={size}>"
-               if page * size < len(rows) else "") + " .",
+            + (
+                f" ; hydra:next <{base}/catalog?page={page + 1}&size={size}>"
+                if page * size < len(rows)
+                else ""
+            )
+            + " .",
         ]
         for row in chunk:
             node = f"<{base}/dataset/{quote(row['id'])}>"
@@ -379,7 +415,7 @@ class ReplayServer:
                 f'  dct:issued "{row["issued"]}"^^xsd:date ;',
                 f"  dcat:distribution {node[:-1]}#csv> .",
                 f"{node[:-1]}#csv> a dcat:Distribution ; dcat:downloadURL <{row['download']}> ;",
-                f'  dcat:mediaType <https://www.iana.org/assignments/media-types/{row["media"]}>'
+                f"  dcat:mediaType <https://www.iana.org/assignments/media-types/{row['media']}>"
                 f" ; dct:license <{row['license']}> ;",
                 f'  dcat:byteSize "{row["bytes"]}"^^xsd:nonNegativeInteger .',
             ]
@@ -396,16 +432,20 @@ def _oai_time(value: str, default_year: str) -> str:
 
 def _oai(inner: str) -> bytes:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ("<?xml version='1.0' encoding='UTF-8'?>\n"
-            '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"'
-            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-            f"<responseDate>{now}</responseDate><request>replay</request>{inner}</OAI-PMH>"
-            ).encode()
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"'
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<responseDate>{now}</responseDate><request>replay</request>{inner}</OAI-PMH>"
+    ).encode()
 
 
 def _oai_error(code: str, message: str) -> tuple[int, dict[str, str], bytes]:
-    return 200, {"Content-Type": "text/xml; charset=utf-8"}, _oai(
-        f'<error code="{code}">{escape(message)}</error>')
+    return (
+        200,
+        {"Content-Type": "text/xml; charset=utf-8"},
+        _oai(f'<error code="{code}">{escape(message)}</error>'),
+    )
 
 
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
@@ -447,8 +487,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8010)
     parser.add_argument("--fixtures", default=str(DEFAULT_FIXTURES))
-    parser.add_argument("--scale", type=int, default=0,
-                        help="serve N copies per platform instead of the recorded records")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=0,
+        help="serve N copies per platform instead of the recorded records",
+    )
     for name in ("openml", "huggingface", "zenodo", "dcat"):
         parser.add_argument(f"--{name}", type=int, help=f"copies of {name} records (--scale)")
     parser.add_argument("--oai-page-size", type=int, default=25)
@@ -461,8 +505,11 @@ def main() -> None:
     server = ReplayServer(data, args.host, args.port, oai_page_size=args.oai_page_size)
     server.delay = args.delay
     server.cache_oai = True
-    print(f"openml      {server.openml_url}\nhuggingface {server.huggingface_url}\n"
-          f"zenodo      {server.zenodo_url}\ndcat        {server.dcat_url}", flush=True)
+    print(
+        f"openml      {server.openml_url}\nhuggingface {server.huggingface_url}\n"
+        f"zenodo      {server.zenodo_url}\ndcat        {server.dcat_url}",
+        flush=True,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         server.httpd.serve_forever()
 

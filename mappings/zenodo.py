@@ -38,11 +38,23 @@ from mappings.base import (
 
 WEB = "https://zenodo.org"
 OAI_TIME = "%Y-%m-%dT%H:%M:%SZ"
-PUBLICATION_TYPES = frozenset({
-    "journalarticle", "bookchapter", "book", "conferencepaper", "conferenceproceeding",
-    "preprint", "text", "report", "dissertation", "thesis", "peerreview", "datapaper",
-    "publication",
-})
+PUBLICATION_TYPES = frozenset(
+    {
+        "journalarticle",
+        "bookchapter",
+        "book",
+        "conferencepaper",
+        "conferenceproceeding",
+        "preprint",
+        "text",
+        "report",
+        "dissertation",
+        "thesis",
+        "peerreview",
+        "datapaper",
+        "publication",
+    }
+)
 CLOSED = ("closedaccess", "embargoedaccess", "restrictedaccess")
 
 
@@ -82,8 +94,9 @@ class ZenodoConnector(BaseConnector):
     sweeps = False  # OAI-PMH reports deletions itself
     incremental = True
 
-    def __init__(self, base_url: str, window_hours: float = 24.0,
-                 now: datetime | None = None) -> None:
+    def __init__(
+        self, base_url: str, window_hours: float = 24.0, now: datetime | None = None
+    ) -> None:
         super().__init__(base_url)
         self.window = timedelta(hours=window_hours)
         self.now = now  # fixed "until" for tests and replays
@@ -114,10 +127,12 @@ class ZenodoConnector(BaseConnector):
                 yield Page(cursor={"from": stop.isoformat(), "until": end.isoformat()})
             start = stop
 
-    def _window(self, http: Http, start: datetime, stop: datetime) -> list[
-            tuple[ET.Element, int | None]]:
+    def _window(
+        self, http: Http, start: datetime, stop: datetime
+    ) -> list[tuple[ET.Element, int | None]]:
         params: dict[str, Any] = {
-            "verb": "ListRecords", "metadataPrefix": "oai_datacite",
+            "verb": "ListRecords",
+            "metadataPrefix": "oai_datacite",
             "from": start.astimezone(UTC).strftime(OAI_TIME),
             "until": stop.astimezone(UTC).strftime(OAI_TIME),
         }
@@ -128,18 +143,21 @@ class ZenodoConnector(BaseConnector):
             try:
                 root = ET.fromstring(response.content)
             except ET.ParseError as exc:
-                raise FetchError(str(response.url), response.status_code,
-                                 f"OAI-PMH response is not XML: {exc}") from None
+                raise FetchError(
+                    str(response.url), response.status_code, f"OAI-PMH response is not XML: {exc}"
+                ) from None
             error = _find(root, "error")
             if error is not None:
                 code = error.get("code", "")
                 if code == "noRecordsMatch":
                     return out
-                raise FetchError(str(response.url), response.status_code,
-                                 f"OAI-PMH error {code}: {_text(error)}")
+                raise FetchError(
+                    str(response.url), response.status_code, f"OAI-PMH error {code}: {_text(error)}"
+                )
             token_element = _find(root, "ListRecords", "resumptionToken")
-            total = as_int(token_element.get("completeListSize")) if token_element is not None \
-                else None
+            total = (
+                as_int(token_element.get("completeListSize")) if token_element is not None else None
+            )
             out.append((root, total))
             token = _text(token_element)
             if not token or token in seen_tokens:
@@ -154,13 +172,15 @@ class ZenodoConnector(BaseConnector):
             identifier = _text(_find(header, "identifier")) or ""
             resource_id = identifier.removeprefix("oai:")
             if header is not None and header.get("status") == "deleted":
-                page.deletions.extend(self.key(asset, resource_id)
-                                      for asset in ("datasets", "publications"))
+                page.deletions.extend(
+                    self.key(asset, resource_id) for asset in ("datasets", "publications")
+                )
                 continue
             resource = _find(record, "metadata", "oai_datacite", "payload", "resource")
             resource_type = _find(resource, "resourceType")
-            kind = _kind(resource_type.get("resourceTypeGeneral")
-                         if resource_type is not None else None)
+            kind = _kind(
+                resource_type.get("resourceTypeGeneral") if resource_type is not None else None
+            )
             page.entries.append((resource_id, kind, resource))
         return page
 
@@ -178,8 +198,9 @@ class ZenodoConnector(BaseConnector):
         files: list[Any] = []
         if kind == "datasets":
             number = resource_id.rsplit(":", 1)[-1]
-            response = http.get(f"{self.base_url}/api/records/{number}/files",
-                                ok=(200, 403, 404, 410))
+            response = http.get(
+                f"{self.base_url}/api/records/{number}/files", ok=(200, 403, 404, 410)
+            )
             if response.status_code == 200:
                 body = response.json()
                 files = body.get("entries") or [] if isinstance(body, dict) else []
@@ -204,11 +225,21 @@ class ZenodoConnector(BaseConnector):
         if identifier is not None and identifier.get("identifierType", "").upper() == "DOI":
             doi = normalise_doi(identifier.text)
         description = next(
-            (paragraphs(d.text) for d in _children(_find(resource, "descriptions"), "description")
-             if d.get("descriptionType") == "Abstract" and d.text), None)
+            (
+                paragraphs(d.text)
+                for d in _children(_find(resource, "descriptions"), "description")
+                if d.get("descriptionType") == "Abstract" and d.text
+            ),
+            None,
+        )
         issued = next(
-            (iso_datetime(_text(d)) for d in _children(_find(resource, "dates"), "date")
-             if d.get("dateType") == "Issued"), None)
+            (
+                iso_datetime(_text(d))
+                for d in _children(_find(resource, "dates"), "date")
+                if d.get("dateType") == "Issued"
+            ),
+            None,
+        )
         licence, free, notes = None, None, []
         for rights in _children(_find(resource, "rightsList"), "rights"):
             uri = (rights.get("rightsURI") or "").strip()
@@ -231,11 +262,20 @@ class ZenodoConnector(BaseConnector):
                 links.append(http_url(value))
         creators = []
         for creator in _children(_find(resource, "creators"), "creator"):
-            orcid = next((_text(n) for n in _children(creator, "nameIdentifier")
-                          if n.get("nameIdentifierScheme", "").upper() == "ORCID"), None)
-            person = self.person(_text(_find(creator, "creatorName")) or "", orcid,
-                                 _text(_find(creator, "givenName")),
-                                 _text(_find(creator, "familyName")))
+            orcid = next(
+                (
+                    _text(n)
+                    for n in _children(creator, "nameIdentifier")
+                    if n.get("nameIdentifierScheme", "").upper() == "ORCID"
+                ),
+                None,
+            )
+            person = self.person(
+                _text(_find(creator, "creatorName")) or "",
+                orcid,
+                _text(_find(creator, "givenName")),
+                _text(_find(creator, "familyName")),
+            )
             if person is not None:
                 creators.append(person)
         record: JSON = {
@@ -246,8 +286,9 @@ class ZenodoConnector(BaseConnector):
             "date_published": issued,
             "license": licence,
             "is_accessible_for_free": free,
-            "keyword": keywords(_text(s) for s in _children(_find(resource, "subjects"),
-                                                            "subject")),
+            "keyword": keywords(
+                _text(s) for s in _children(_find(resource, "subjects"), "subject")
+            ),
             "version": _text(_find(resource, "version")),
             "relevant_link": unique(links)[:50],
             "note": [n for n in notes if n],
@@ -256,8 +297,9 @@ class ZenodoConnector(BaseConnector):
             record["distribution"] = [d for d in (_distribution(f) for f in files) if d]
         else:
             resource_type = _find(resource, "resourceType")
-            record["type"] = resource_type.get("resourceTypeGeneral") \
-                if resource_type is not None else None
+            record["type"] = (
+                resource_type.get("resourceTypeGeneral") if resource_type is not None else None
+            )
         return [self.item(kind, resource_id, record, {"creator": creators})]
 
 

@@ -84,11 +84,18 @@ def running_server(store: Path) -> Iterator[LiveServer]:
     """A real ``aiod-kg serve`` process on a free loopback port."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AIOD_KG_ADMIN_KEY": ADMIN_KEY, "AIOD_KG_BASE_URL": base,
-           "AIOD_KG_STORE": str(store)}
+    env = {
+        **os.environ,
+        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
+        "AIOD_KG_BASE_URL": base,
+        "AIOD_KG_STORE": str(store),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"{base}/health", timeout=120)

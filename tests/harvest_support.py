@@ -13,8 +13,7 @@ from kg.harvest import Harvester, Http
 from mappings.replay import ReplayData, ReplayServer
 from tests.conftest import FIXTURES
 
-SERVER_FIELDS = {"identifier", "ai_resource_identifier", "ai_asset_identifier",
-                 "agent_identifier"}
+SERVER_FIELDS = {"identifier", "ai_resource_identifier", "ai_asset_identifier", "agent_identifier"}
 
 
 @contextmanager
@@ -33,11 +32,9 @@ class RecordingSleep:
         self.delays.append(seconds)
 
 
-def harvester(catalog: Catalog, sleep: RecordingSleep | None = None,
-              **http: Any) -> Harvester:
+def harvester(catalog: Catalog, sleep: RecordingSleep | None = None, **http: Any) -> Harvester:
     options = {"backoff": 0.01, "max_retries": 3, "timeout": 10.0, **http}
-    return Harvester(catalog, http=Http(sleep=sleep or RecordingSleep(), **options),
-                     progress=False)
+    return Harvester(catalog, http=Http(sleep=sleep or RecordingSleep(), **options), progress=False)
 
 
 def find(catalog: Catalog, collection: str, platform: str, resource_id: str) -> dict[str, Any]:
@@ -53,8 +50,11 @@ def snapshot(catalog: Catalog) -> dict[tuple[str, str, str], dict[str, Any]]:
     for name, asset in ASSET_TYPES.items():
         for identifier in catalog.index.identifiers(name):
             data = catalog.get(asset, identifier)
-            keys[identifier] = (name, str(data.get("platform")),
-                                str(data.get("platform_resource_identifier")))
+            keys[identifier] = (
+                name,
+                str(data.get("platform")),
+                str(data.get("platform_resource_identifier")),
+            )
             assets[identifier] = (name, data)
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for identifier, (name, data) in assets.items():

@@ -247,15 +247,17 @@ def test_examples_with_a_single_broken_field_name_the_field(client: TestClient) 
 def test_body_over_the_size_limit_is_413(client: TestClient) -> None:
     limit = client.app.state.settings.max_body_bytes  # type: ignore[attr-defined]
     big = b'{"name": "' + b"x" * limit + b'"}'
-    response = client.post("/datasets", content=big, headers={
-        **AUTH, "Content-Type": "application/json"})
+    response = client.post(
+        "/datasets", content=big, headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert_envelope(response, 413)
 
     def chunks():  # no Content-Length: counted while streaming
         for _ in range(limit // 65536 + 2):
             yield b"x" * 65536
 
-    response = client.post("/datasets", content=chunks(), headers={
-        **AUTH, "Content-Type": "application/json"})
+    response = client.post(
+        "/datasets", content=chunks(), headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert_envelope(response, 413)
     nothing_written(client)

@@ -44,7 +44,10 @@ def test_hydra_paging_formats_and_loop_guard(catalog: Catalog) -> None:
     assert report.completed, report.summary()
     # page 1 -> (next) page 2 -> (nextPage) page 3 -> (next) page 1 again: a loop, stopped
     assert [r for r in fetched if "page" in r] == [
-        "/portal/page1.ttl", "/portal/page2.ttl", "/portal/page3.jsonld"]
+        "/portal/page1.ttl",
+        "/portal/page2.ttl",
+        "/portal/page3.jsonld",
+    ]
     assert "/portal/dataset4.ttl" in fetched  # named only: dereferenced
     assert report.counts["datasets"]["created"] == 5
     (error,) = report.errors
@@ -57,8 +60,7 @@ def test_hydra_paging_formats_and_loop_guard(catalog: Catalog) -> None:
     assert air["keyword"] == ["air quality", "pollution"]
     assert air["date_published"] == "2023-02-01T00:00:00"
     assert air["same_as"] == f"{base}/dataset/air-quality"
-    assert air["license"] == ("http://publications.europa.eu/resource/authority/licence/"
-                              "CC_BY_4_0")
+    assert air["license"] == ("http://publications.europa.eu/resource/authority/licence/CC_BY_4_0")
     assert air["is_accessible_for_free"] is True
     assert air["version"] == "2.1"
     assert air["temporal_coverage"] == "2023-01-01/2023-12-31"
@@ -93,8 +95,7 @@ def test_second_run_sweeps_datasets_no_longer_listed(catalog: Catalog) -> None:
         traffic = find(catalog, "datasets", "portal.example", f"{base}/dataset/traffic")
         ctype, body = server.data.static["/portal/page2.ttl"]
         body = re.sub(rb"<dataset/traffic> a dcat:Dataset.*?\] \.\n", b"", body, flags=re.S)
-        server.data.static["/portal/page2.ttl"] = (ctype, body.replace(
-            b"<dataset/traffic>, ", b""))
+        server.data.static["/portal/page2.ttl"] = (ctype, body.replace(b"<dataset/traffic>, ", b""))
         again = run.run(connector(f"{base}/page1.ttl", catalog))
     assert again.counts["datasets"]["unchanged"] == 4, again.summary()
     assert again.counts["datasets"]["deleted"] == 1
@@ -105,8 +106,9 @@ def test_second_run_sweeps_datasets_no_longer_listed(catalog: Catalog) -> None:
 def test_rdf_xml_catalogue(catalog: Catalog) -> None:
     with ReplayServer(ReplayData()) as server:
         base = serve_pages(server)
-        report = harvester(catalog).run(DcatConnector(f"{base}/catalog.rdf",
-                                                      kg_base=catalog.base_url))
+        report = harvester(catalog).run(
+            DcatConnector(f"{base}/catalog.rdf", kg_base=catalog.base_url)
+        )
     assert report.completed and report.error_count == 0, report.summary()
     (identifier,) = catalog.index.identifiers("datasets")
     rivers = catalog.get(DATASETS, identifier)
@@ -118,8 +120,9 @@ def test_rdf_xml_catalogue(catalog: Catalog) -> None:
 
 def test_dcat_catalogue_generated_by_the_replay(catalog: Catalog) -> None:
     with ReplayServer(ReplayData().scaled(dcat=25)) as server:
-        report = harvester(catalog).run(DcatConnector(f"{server.dcat_url}?size=10",
-                                                      kg_base=catalog.base_url))
+        report = harvester(catalog).run(
+            DcatConnector(f"{server.dcat_url}?size=10", kg_base=catalog.base_url)
+        )
     assert report.completed and report.counts["datasets"]["created"] == 25, report.summary()
 
 
@@ -130,18 +133,37 @@ def test_harvest_another_aiod_kg_node(catalog: Catalog, tmp_path: Path) -> None:
     node = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AIOD_KG_STORE": str(tmp_path / "node"), "AIOD_KG_BASE_URL": node}
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port),
-         "--log-level", "warning"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for(f"{node}/health", timeout=120)
         counts = httpx.get(f"{node}/counts", timeout=10).json()
         datasets, models = sum(counts["datasets"].values()), sum(counts["ml_models"].values())
         run = harvester(catalog)
-        first = run.run(DcatConnector(f"{node}/catalog?page_size=7", platform="node-1",
-                                      kg_base=catalog.base_url))
-        again = run.run(DcatConnector(f"{node}/catalog?page_size=7", platform="node-1",
-                                      kg_base=catalog.base_url))
+        first = run.run(
+            DcatConnector(
+                f"{node}/catalog?page_size=7", platform="node-1", kg_base=catalog.base_url
+            )
+        )
+        again = run.run(
+            DcatConnector(
+                f"{node}/catalog?page_size=7", platform="node-1", kg_base=catalog.base_url
+            )
+        )
     finally:
         process.terminate()
         process.wait(30)
@@ -150,8 +172,11 @@ def test_harvest_another_aiod_kg_node(catalog: Catalog, tmp_path: Path) -> None:
     assert first.counts["ml_models"]["created"] == models  # fair4ml:MLModel
     assert again.counts["datasets"]["unchanged"] == datasets
     assert again.total("created") == again.total("updated") == again.total("deleted") == 0
-    anneal = next(catalog.get(DATASETS, i) for i in catalog.index.identifiers("datasets")
-                  if catalog.get(DATASETS, i)["name"] == "anneal")
+    anneal = next(
+        catalog.get(DATASETS, i)
+        for i in catalog.index.identifiers("datasets")
+        if catalog.get(DATASETS, i)["name"] == "anneal"
+    )
     assert anneal["platform"] == "node-1"
     assert anneal["same_as"].startswith(f"{node}/datasets/data_")
     assert "https://www.openml.org/d/2" in anneal["relevant_link"]

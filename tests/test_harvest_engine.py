@@ -33,13 +33,14 @@ def test_500_then_success_backs_off_exponentially(catalog: Catalog) -> None:
     with replay() as server:
         server.fail("/data/3", status=500, times=3)
         report = harvester(catalog, sleep, backoff=1.0, max_retries=5).run(
-            OpenMLConnector(server.openml_url))
+            OpenMLConnector(server.openml_url)
+        )
     assert report.completed and report.error_count == 0, report.summary()
     assert find(catalog, "datasets", "openml", "3")["name"] == "kr-vs-kp"
     assert len(sleep.delays) == 3
     # equal jitter: attempt n waits between 2**n / 2 and 2**n seconds
     for attempt, delay in enumerate(sleep.delays):
-        assert 2 ** attempt / 2 <= delay <= 2 ** attempt
+        assert 2**attempt / 2 <= delay <= 2**attempt
 
 
 def test_failing_record_is_reported_and_the_rest_land(catalog: Catalog) -> None:
@@ -72,8 +73,13 @@ def test_malformed_records_among_good_ones(catalog: Catalog) -> None:
     assert by_record["data/3"].message == "dataset without a name"
     assert by_record["data/4"].stage == "validate"
     assert by_record["data/4"].problems[0]["field"] == "distribution[0].checksum"
-    assert report.counts["datasets"] == {"created": 1, "updated": 0, "unchanged": 0,
-                                         "deleted": 0, "failed": 1}
+    assert report.counts["datasets"] == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "failed": 1,
+    }
     assert find(catalog, "datasets", "openml", "2")["name"] == "anneal"
     assert catalog.count(ASSET_TYPES["ml_models"]) == 3
 
@@ -106,8 +112,7 @@ def test_limit_stops_and_the_next_run_resumes(catalog: Catalog) -> None:
     assert catalog.count(ASSET_TYPES["ml_models"]) == 3
 
 
-def test_listing_failure_aborts_and_resumes_to_the_same_state(catalog: Catalog,
-                                                              tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_listing_failure_aborts_and_resumes_to_the_same_state(catalog: Catalog, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from kg.settings import Settings
 
     with replay() as server:

@@ -13,16 +13,37 @@ PUBLICATIONS = ASSET_TYPES["publications"]
 
 # The Hub's /api/models?full=true shape (no recorded fixture exists; written for these tests).
 MODELS = [
-    {"_id": "64a0000000000000000000a1", "id": "example-org/tiny-bert", "author": "example-org",
-     "lastModified": "2024-01-10T10:00:00.000Z", "createdAt": "2023-06-01T08:00:00.000Z",
-     "private": False, "disabled": False, "gated": False, "pipeline_tag": "fill-mask",
-     "library_name": "transformers", "downloads": 12, "likes": 3,
-     "tags": ["transformers", "bert", "fill-mask", "license:apache-2.0", "arxiv:1810.04805",
-              "region:us"],
-     "cardData": {"license": "apache-2.0"},
-     "siblings": [{"rfilename": "config.json"}, {"rfilename": "model.safetensors"}]},
-    {"_id": "64a0000000000000000000a2", "id": "someone/secret-model", "private": True,
-     "lastModified": "2024-01-11T10:00:00.000Z", "tags": []},
+    {
+        "_id": "64a0000000000000000000a1",
+        "id": "example-org/tiny-bert",
+        "author": "example-org",
+        "lastModified": "2024-01-10T10:00:00.000Z",
+        "createdAt": "2023-06-01T08:00:00.000Z",
+        "private": False,
+        "disabled": False,
+        "gated": False,
+        "pipeline_tag": "fill-mask",
+        "library_name": "transformers",
+        "downloads": 12,
+        "likes": 3,
+        "tags": [
+            "transformers",
+            "bert",
+            "fill-mask",
+            "license:apache-2.0",
+            "arxiv:1810.04805",
+            "region:us",
+        ],
+        "cardData": {"license": "apache-2.0"},
+        "siblings": [{"rfilename": "config.json"}, {"rfilename": "model.safetensors"}],
+    },
+    {
+        "_id": "64a0000000000000000000a2",
+        "id": "someone/secret-model",
+        "private": True,
+        "lastModified": "2024-01-11T10:00:00.000Z",
+        "tags": [],
+    },
 ]
 
 
@@ -53,16 +74,21 @@ def test_full_harvest_maps_datasets_citations_and_models(catalog: Catalog) -> No
     assert tomatoes["is_accessible_for_free"] is True
     assert tomatoes["relevant_link"] == ["https://paperswithcode.com/dataset/mr"]
     splits = {d["name"]: d for d in tomatoes["distribution"]}
-    assert set(splits) == {"rotten_tomatoes-test.parquet", "rotten_tomatoes-train.parquet",
-                           "rotten_tomatoes-validation.parquet"}
+    assert set(splits) == {
+        "rotten_tomatoes-test.parquet",
+        "rotten_tomatoes-train.parquet",
+        "rotten_tomatoes-validation.parquet",
+    }
     train = splits["rotten_tomatoes-train.parquet"]
     assert train["content_size_kb"] == 698844 // 1024
     assert train["encoding_format"] == "application/vnd.apache.parquet"
     assert train["description"] == "rotten_tomatoes. Config: default. Split: train"
     (citation,) = tomatoes["citation"]
     paper = catalog.get(PUBLICATIONS, citation)
-    assert paper["name"] == ("Seeing stars: Exploiting class relationships for sentiment "
-                             "categorization with respect to rating scales")
+    assert paper["name"] == (
+        "Seeing stars: Exploiting class relationships for sentiment "
+        "categorization with respect to rating scales"
+    )
     assert paper["type"] == "inproceedings"
     assert paper["platform"] == "huggingface"
 
@@ -79,8 +105,9 @@ def test_full_harvest_maps_datasets_citations_and_models(catalog: Catalog) -> No
     assert probes["distribution"] == []  # the viewer answered 404
     assert probes["license"] == "https://spdx.org/licenses/Apache-2.0.html"
     plain = catalog.get(PUBLICATIONS, probes["citation"][0])  # not BibTeX: kept as text
-    assert plain["name"] == ("Probing neural language models for understanding of words of "
-                             "estimative probability")
+    assert plain["name"] == (
+        "Probing neural language models for understanding of words of estimative probability"
+    )
 
     model = find(catalog, "ml_models", "huggingface", "64a0000000000000000000a1")
     assert model["name"] == "example-org/tiny-bert"
@@ -88,7 +115,8 @@ def test_full_harvest_maps_datasets_citations_and_models(catalog: Catalog) -> No
     assert model["license"] == "https://spdx.org/licenses/Apache-2.0.html"
     assert [d["content_url"] for d in model["distribution"]] == [
         "https://huggingface.co/example-org/tiny-bert/resolve/main/config.json",
-        "https://huggingface.co/example-org/tiny-bert/resolve/main/model.safetensors"]
+        "https://huggingface.co/example-org/tiny-bert/resolve/main/model.safetensors",
+    ]
     assert "https://arxiv.org/abs/1810.04805" in model["relevant_link"]
 
 
@@ -97,15 +125,20 @@ def test_malformed_citation_still_yields_a_publication(catalog: Catalog) -> None
         import json
 
         from tests.conftest import FIXTURES
-        broken = json.loads((FIXTURES / "huggingface" / "data_list_incorrect_citation.json")
-                            .read_text(encoding="utf-8"))
+
+        broken = json.loads(
+            (FIXTURES / "huggingface" / "data_list_incorrect_citation.json").read_text(
+                encoding="utf-8"
+            )
+        )
         server.data.hf_datasets = broken
         report = harvester(catalog).run(connector(server))
     assert report.error_count == 0, report.summary()
     dataset = find(catalog, "datasets", "huggingface", "621ffdd236468d709f181d6f")
     paper = catalog.get(PUBLICATIONS, dataset["citation"][0])
-    assert paper["name"] == ("ArCOV-19: The First Arabic COVID-19 Twitter Dataset with "
-                             "Propagation Networks")
+    assert paper["name"] == (
+        "ArCOV-19: The First Arabic COVID-19 Twitter Dataset with Propagation Networks"
+    )
 
 
 def test_twice_no_change_then_change_and_private_repository(catalog: Catalog) -> None:
@@ -124,10 +157,12 @@ def test_twice_no_change_then_change_and_private_repository(catalog: Catalog) ->
         report = run.run(connector(server))
     assert report.counts["datasets"]["updated"] == 1, report.summary()
     assert report.counts["datasets"]["deleted"] == 1
-    assert find(catalog, "datasets", "huggingface", "621ffdd236468d709f181d5f")[
-        "description"] == {"plain": "A new description."}
-    assert catalog.index.find_platform("datasets", "huggingface",
-                                       "621ffdd236468d709f182fdf") is None
+    assert find(catalog, "datasets", "huggingface", "621ffdd236468d709f181d5f")["description"] == {
+        "plain": "A new description."
+    }
+    assert (
+        catalog.index.find_platform("datasets", "huggingface", "621ffdd236468d709f182fdf") is None
+    )
 
 
 def test_incremental_run_stops_at_older_records(catalog: Catalog) -> None:

@@ -107,8 +107,9 @@ def test_upstream_deletion_and_deactivation_propagate(catalog: Catalog) -> None:
         tombstone = catalog.index.get(identifier, include_deleted=True)
         assert tombstone is not None and tombstone.deleted  # recorded as deleted
     # the creators of the deleted datasets, no longer referenced, are gone too
-    names = {catalog.get(ASSET_TYPES["persons"], i)["name"]
-             for i in catalog.index.identifiers("persons")}
+    names = {
+        catalog.get(ASSET_TYPES["persons"], i)["name"] for i in catalog.index.identifiers("persons")
+    }
     assert "David Sterling" not in names and "Jan N. van Rijn" in names
 
 

@@ -26,12 +26,21 @@ DATASETS = 80
 
 
 def harvest_process(store: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AIOD_KG_STORE": str(store), "AIOD_KG_HARVEST_PAGE_SIZE": "5",
-           "AIOD_KG_HARVEST_WRITE_BATCH": "10",
-           "AIOD_KG_HARVEST_CONCURRENCY": "2", "AIOD_KG_HARVEST_BACKOFF": "0.05"}
+    env = {
+        **os.environ,
+        "AIOD_KG_STORE": str(store),
+        "AIOD_KG_HARVEST_PAGE_SIZE": "5",
+        "AIOD_KG_HARVEST_WRITE_BATCH": "10",
+        "AIOD_KG_HARVEST_CONCURRENCY": "2",
+        "AIOD_KG_HARVEST_BACKOFF": "0.05",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "api.cli", "harvest", "openml", "--base-url", url, *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def committed_offset(store: Path) -> int:
@@ -109,12 +118,31 @@ def test_serve_harvest_every_and_demo(tmp_path: Path) -> None:
     with ReplayServer(ReplayData.from_fixtures(FIXTURES)) as server:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "AIOD_KG_STORE": str(tmp_path / "store"), "AIOD_KG_BASE_URL": base,
-               "AIOD_KG_OPENML_URL": server.openml_url, "AIOD_KG_HARVEST_SOURCES": "openml"}
+        env = {
+            **os.environ,
+            "AIOD_KG_STORE": str(tmp_path / "store"),
+            "AIOD_KG_BASE_URL": base,
+            "AIOD_KG_OPENML_URL": server.openml_url,
+            "AIOD_KG_HARVEST_SOURCES": "openml",
+        }
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level",
-             "warning", "--harvest-every", "1h"],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--harvest-every",
+                "1h",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_for(f"{base}/health")
             deadline = time.monotonic() + 60

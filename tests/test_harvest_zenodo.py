@@ -34,8 +34,7 @@ def test_harvest_maps_datasets_and_publications(catalog: Catalog) -> None:
     assert len(oai) == 6 and files and max(oai) < min(files)
 
     mall = find(catalog, "datasets", "zenodo", "zenodo.org:7902673")
-    assert mall["name"] == ("THE FIELD'S MALL MASS SHOOTING: EMERGENCY MEDICAL SERVICES "
-                            "RESPONSE")
+    assert mall["name"] == ("THE FIELD'S MALL MASS SHOOTING: EMERGENCY MEDICAL SERVICES RESPONSE")
     assert mall["same_as"] == "https://zenodo.org/records/7902673"
     assert mall["pid"] == "https://doi.org/10.5281/zenodo.7902673"
     assert mall["date_published"] == "2023-05-06T00:00:00"
@@ -46,8 +45,9 @@ def test_harvest_maps_datasets_and_publications(catalog: Catalog) -> None:
     assert "https://doi.org/10.5281/zenodo.7902672" in mall["relevant_link"]
     files_by_name = {d["name"]: d for d in mall["distribution"]}
     sheet = files_by_name["FIELDS_SINE_CFB.xlsx"]
-    assert sheet["content_url"] == ("https://zenodo.org/api/records/7902673/files/"
-                                    "FIELDS_SINE_CFB.xlsx/content")
+    assert sheet["content_url"] == (
+        "https://zenodo.org/api/records/7902673/files/FIELDS_SINE_CFB.xlsx/content"
+    )
     assert sheet["checksum"] == "538fb0d16d323d6904b2df3976f6a9c0"
     assert sheet["checksum_algorithm"] == "md5"
     assert len(mall["creator"]) == 6
@@ -72,8 +72,9 @@ def test_deleted_records_propagate_and_windows_advance(catalog: Catalog) -> None
         first = run.run(connector(server, hours=24 * 30), since=SINCE)
         assert first.completed and first.counts["datasets"]["created"] == 7
         identifier = find(catalog, "datasets", "zenodo", "zenodo.org:7947283")["identifier"]
-        record = next(r for r in server.data.zenodo_records
-                      if r.identifier == "oai:zenodo.org:7947283")
+        record = next(
+            r for r in server.data.zenodo_records if r.identifier == "oai:zenodo.org:7947283"
+        )
         record.deleted = True
         again = run.run(connector(server, hours=24 * 30), since=SINCE)
     assert again.counts["datasets"]["deleted"] == 1, again.summary()

@@ -50,7 +50,8 @@ def test_sdk_register_get_list_count_replace_delete(sdk: object) -> None:
     assert aiod.datasets.counts(per_platform=True) == {"example": 1}
 
     by_platform = aiod.datasets.get_asset_from_platform(
-        platform="example", platform_identifier="1", data_format="json")
+        platform="example", platform_identifier="1", data_format="json"
+    )
     assert by_platform["identifier"] == identifier
 
     from aiod.calls.calls import get_any_asset

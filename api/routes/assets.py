@@ -28,8 +28,10 @@ from kg.jsonschema import asset_schema
 from kg.rdf_input import asset_from_rdf, parse_jsonld, parse_rdf
 from kg.representation import render_many
 
-FORMAT_DOC = ("Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml "
-              "(one asset also: html, croissant for datasets).")
+FORMAT_DOC = (
+    "Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml "
+    "(one asset also: html, croissant for datasets)."
+)
 IdentifierPath = Annotated[str, Path(description="Asset identifier, e.g. data_... for datasets.")]
 RESPONSE_TYPES: dict[str, dict[str, Any]] = {
     "application/json": {},
@@ -118,8 +120,9 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         limit = min(limit, catalog.settings.max_page_size)
         after, before = _timestamp(date_modified_after), _timestamp(date_modified_before)
         # only what the caller may read (kg/access.py): anonymous callers see published assets
-        documents = visible_page(catalog, get_access(request), principal, asset, offset, limit,
-                                 after, before)
+        documents = visible_page(
+            catalog, get_access(request), principal, asset, offset, limit, after, before
+        )
         if fmt.name == "json":  # straight from the document cache, no parsing
             return _respond(b"[" + b",".join(documents) + b"]", fmt)
         items = [dict(orjson.loads(d)) for d in documents]

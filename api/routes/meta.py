@@ -83,8 +83,9 @@ def meta_router(suffix: str = "") -> APIRouter:
         asset = _asset_type(asset_type)
         fmt = choose_format(request)
         limit = min(limit, catalog.settings.max_page_size)
-        documents = visible_page(catalog, get_access(request), principal, asset, offset, limit,
-                                 platform=platform)
+        documents = visible_page(
+            catalog, get_access(request), principal, asset, offset, limit, platform=platform
+        )
         items = [dict(orjson.loads(d)) for d in documents]
         return Response(
             render_many(catalog, asset, items, fmt.name),
