@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     sparql_isolation: Literal["process", "thread"] = Field(
         "process",
         description="'process': queries run in forked workers that are killed at the "
-        "time limit; 'thread': in-process (the limit answers the caller but cannot stop the query).",
+        "time limit; 'thread': in-process (the limit answers the caller but cannot stop "
+        "the query).",
     )
 
     # harvesting (kg/harvest.py runs the connectors of mappings/)
