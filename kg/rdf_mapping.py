@@ -49,6 +49,7 @@ XSD_DOUBLE = XSD + "double"
 _IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 _IDENTIFIER_RE = re.compile(r"^([a-z]+)_[A-Za-z0-9]{24}$")
 _DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FRACTION_ZEROS_RE = re.compile(r"(?<=:\d\d)(\.\d*?0+)(?=(Z|[+-]\d\d:\d\d)?$)")
 _LEGACY_REF_SEGMENT = "resources"
 
 # Server-set identifier fields that AIoD v2 derives from the identifier; never stored.
@@ -188,6 +189,8 @@ def literal_for(fld: Field, value: Any) -> Term:
     if kind is Kind.DATETIME:
         if _DATE_ONLY_RE.match(text):
             text += "T00:00:00"
+        # the canonical form the store keeps: no trailing zeros in fractional seconds
+        text = _FRACTION_ZEROS_RE.sub(lambda m: m.group(1).rstrip("0").rstrip("."), text)
         return Lit(text, XSD + "dateTime")
     if kind in XSD_OF_KIND:
         return Lit(text, expand(XSD_OF_KIND[kind]))
