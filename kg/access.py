@@ -382,24 +382,15 @@ class AccessControl:
         """A page of the live assets of one type this principal may read, in insertion order
         (``CatalogIndex.page`` with the visibility condition)."""
         visible, args = visible_where(principal)
-        where = ["type = ?", "deleted = 0", visible]
-        params: list[object] = [collection, *args]
-        if modified_after is not None:
-            where.append("date_modified > ?")
-            params.append(modified_after)
-        if modified_before is not None:
-            where.append("date_modified < ?")
-            params.append(modified_before)
-        if platform is not None:
-            where.append("platform = ?")
-            params.append(platform)
-        # deferred join (as CatalogIndex.page): the offset is walked in an index, only the
-        # page's rows are read with their documents
-        sql = (
-            f"SELECT {_COLUMNS}, document FROM assets WHERE seq IN (SELECT seq FROM assets"
-            f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ? OFFSET ?) ORDER BY seq"
+        return self.index.page(
+            collection,
+            offset,
+            limit,
+            modified_after,
+            modified_before,
+            platform,
+            condition=(visible, args),
         )
-        return [_entry(r) for r in self._db().execute(sql, [*params, limit, offset])]
 
     def count_by_platform(
         self, principal: Principal, collection: str | None = None

@@ -229,9 +229,15 @@ class CatalogIndex:
         modified_after: str | None = None,
         modified_before: str | None = None,
         platform: str | None = None,
+        condition: tuple[str, Sequence[object]] | None = None,
     ) -> list[Entry]:
+        """A page of live assets of one type, in insertion order; ``condition`` is an extra
+        SQL condition with its parameters (e.g. the access rules' visibility)."""
         where = ["type = ?", "deleted = 0"]
         args: list[object] = [type_]
+        if condition is not None:
+            where.append(condition[0])
+            args.extend(condition[1])
         if modified_after is not None:
             where.append("date_modified > ?")
             args.append(modified_after)
