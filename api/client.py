@@ -5,7 +5,7 @@
     kg = Client("http://127.0.0.1:8000")
     for hit in kg.search("image classification", type="datasets"):
         print(hit.name, hit.url)
-    rows = kg.sparql("SELECT ?name WHERE { ?d a dcat:Dataset ; schema:name ?name } LIMIT 5")
+    rows = kg.sparql.service("SELECT ?name WHERE { ?d a dcat:Dataset ; schema:name ?name } LIMIT 5")
     frame = rows.to_dataframe()  # when pandas is installed
 
 Writes need ``token``: an API key, an OIDC access token or the admin key (sent as
@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from kg.convert import convert, from_record, to_record
+from kg.formats.convert import convert, from_record, to_record
 
 Asset = dict[str, Any]
 JSON_MEDIA = "application/json"

@@ -28,15 +28,15 @@ from api.negotiation import BY_MEDIA, BY_NAME, Format, choose_format
 from api.routes.publishing import get_publisher
 from kg import __version__
 from kg.catalog import Catalog
-from kg.croissant import PROFILE as CROISSANT_PROFILE
-from kg.croissant import from_croissant, is_croissant, to_croissant
-from kg.fields import AssetType
-from kg.mediatypes import parse_accept
-from kg.public_index import Row
-from kg.public_records import PublicRecord
-from kg.publishing import http_date
-from kg.representation import render_one
-from kg.schema_org import schema_org
+from kg.formats.croissant import PROFILE as CROISSANT_PROFILE
+from kg.formats.croissant import from_croissant, is_croissant, to_croissant
+from kg.formats.mediatypes import parse_accept
+from kg.formats.representation import render_one
+from kg.formats.schema_org import schema_org
+from kg.model.fields import AssetType
+from kg.publishing.public_index import Row
+from kg.publishing.publisher import http_date
+from kg.publishing.records import PublicRecord
 
 HTML = Format("html", "text/html", ("htm",))
 CROISSANT = Format("croissant", f'application/ld+json; profile="{CROISSANT_PROFILE}"')

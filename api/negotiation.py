@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
-from kg.mediatypes import parse_accept
+from kg.formats.mediatypes import parse_accept
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from fastapi import HTTPException
 from api.linked_data import EXTRA, _etag, content_etag
 from api.negotiation import BY_NAME
 from kg.catalog import Catalog
-from kg.fields import AssetType
-from kg.index import Entry
+from kg.model.fields import AssetType
+from kg.store.index import Entry
 
 _FORMATS = {f.name: f for f in (*BY_NAME.values(), *EXTRA.values())}
 

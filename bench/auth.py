@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kg.access import ANONYMOUS, AccessControl, Principal
+from kg.access.rules import ANONYMOUS, AccessControl, Principal
 from kg.errors import NotFound
-from kg.fields import ASSET_TYPES
-from kg.index import CatalogIndex, Entry
+from kg.model.fields import ASSET_TYPES
+from kg.store.index import CatalogIndex, Entry
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from kg.catalog import Catalog  # noqa: E402
-from kg.fields import ASSET_TYPES  # noqa: E402
+from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 MIX = (("datasets", 0.80), ("ml_models", 0.15), ("services", 0.05))
@@ -133,7 +133,16 @@ def serve(store: Path) -> tuple[subprocess.Popen[bytes], str]:
         "AIOD_KG_SEARCH_ENABLED": "false",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -33,7 +33,7 @@ import httpx  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.rest import load_corpus, synthetic_dataset  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
-from kg.fields import ASSET_TYPES  # noqa: E402
+from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -201,7 +201,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "api.cli",
+                "api.cli.main",
                 "serve",
                 "--port",
                 str(port),

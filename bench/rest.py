@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.machine import describe  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
-from kg.fields import ASSET_TYPES  # noqa: E402
+from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "search-eval" / "corpus.jsonl"
@@ -121,7 +121,16 @@ def start_server(store: Path, port: int) -> subprocess.Popen[bytes]:
         "AIOD_KG_SEARCH_ENABLED": "false",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
     )

@@ -44,7 +44,7 @@ from bench.rest import load_corpus, synthetic_dataset  # noqa: E402
 from bench.sparql import PROLOGUE as SPARQL_PROLOGUE  # noqa: E402
 from bench.sparql import queries as sparql_queries  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
-from kg.fields import ASSET_TYPES  # noqa: E402
+from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -171,7 +171,16 @@ def index_search(store: Path) -> float:
     """Build the search index (BM25 + static vectors) as ``aiod-kg reindex`` would."""
     started = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "api.cli", "reindex", "--store", str(store), "--model", "static"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "reindex",
+            "--store",
+            str(store),
+            "--model",
+            "static",
+        ],
         cwd=REPO,
         env={**os.environ, "AIOD_KG_BASE_URL": BASE_URL},
         check=True,
@@ -214,7 +223,16 @@ def serve(store: Path, port: int) -> subprocess.Popen[bytes]:
         "AIOD_KG_SEARCH_WARMUP": "true",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from api.app import create_app
     from kg.catalog import Catalog
-    from kg.fields import ASSET_TYPES
+    from kg.model.fields import ASSET_TYPES
     from kg.settings import Settings
 
     print(describe(("faiss-cpu", "tantivy", "sentence-transformers", "torch", "model2vec")))

@@ -37,7 +37,7 @@ import pyoxigraph as ox  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.rest import load_corpus, synthetic_dataset  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
-from kg.fields import ASSET_TYPES  # noqa: E402
+from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 from tests.engines import free_port, oxigraph_binary  # noqa: E402
 
@@ -421,7 +421,16 @@ def main() -> None:
         "AIOD_KG_SPARQL_TIMEOUT": "600",
     }
     ours = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
     )

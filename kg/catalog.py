@@ -18,13 +18,10 @@ from typing import Any, Literal
 
 import orjson
 
-from kg.backends import index_path, open_store
 from kg.errors import Conflict, Invalid, NotFound
-from kg.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
-from kg.identifiers import IDENTIFIER_RE, new_identifier
-from kg.index import CatalogIndex, Entry
-from kg.partition import PartitionedStore, is_public_status
-from kg.rdf_mapping import (
+from kg.model.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
+from kg.model.identifiers import IDENTIFIER_RE, new_identifier
+from kg.model.rdf_mapping import (
     Conversion,
     Problem,
     Triple,
@@ -32,9 +29,12 @@ from kg.rdf_mapping import (
     asset_to_triples,
     triples_to_asset,
 )
+from kg.model.validation import validate_conversions
 from kg.settings import Settings
-from kg.store import EmbeddedStore, GraphStore
-from kg.validation import validate_conversions
+from kg.store.backends import index_path, open_store
+from kg.store.embedded import EmbeddedStore, GraphStore
+from kg.store.index import CatalogIndex, Entry
+from kg.store.partition import PartitionedStore, is_public_status
 
 JSON = dict[str, Any]
 DEFAULT_STATUS = "published"
@@ -340,7 +340,7 @@ class Catalog:
         self.index.mark_pending((i.identifier, i.entry.type) for i in items)
         new = {i.conversion.iri: i.conversion.triples for i in items if i.created}
         changed = {i.conversion.iri: i.conversion.triples for i in items if not i.created}
-        # non-public assets (drafts, ...) go to the store's private partition (kg/partition.py)
+        # non-public assets (drafts, ...) go to the private partition (kg/store/partition.py)
         private = {i.conversion.iri for i in items if not is_public_status(i.entry.status)}
         if len(new) >= BULK_WRITE_MIN:
             self.store.insert_new_graphs(new, private)

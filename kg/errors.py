@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kg.rdf_mapping import Problem
+from kg.model.rdf_mapping import Problem
 
 
 class CatalogError(Exception):

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     import_batch_size: int = Field(1000, ge=1, description="Records validated/written per batch.")
 
-    # authentication, access control and hardening (api/auth, kg/access.py, api/hardening.py)
+    # authentication, access control and hardening (api/auth, kg/access/rules.py, api/hardening.py)
     production: bool = Field(
         False,
         description="Production mode: refuse to start with a missing or default secret "
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     )
     write_rate_window: float = Field(60.0, gt=0, description="Seconds of the write-rate window.")
 
-    # store backends and the SPARQL endpoint (kg/backends.py, kg/remote_store.py, kg/sparql.py)
+    # store backends and the SPARQL endpoint (kg/store/, kg/sparql/)
     data_dir: str = Field(
         "data", description="Local directory for the catalogue index when the store is remote."
     )
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         "the query).",
     )
 
-    # harvesting (kg/harvest.py runs the connectors of mappings/)
+    # harvesting (kg/harvest/engine.py runs the connectors of mappings/)
     openml_url: str = Field("https://www.openml.org/api/v1/json", description="OpenML REST API.")
     huggingface_url: str = Field("https://huggingface.co", description="Hugging Face Hub.")
     huggingface_viewer_url: str = Field(

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from kg.harvest import JSON, Http, Item, Key, Page
-from kg.rdf_mapping import is_iri
+from kg.harvest.engine import JSON, Http, Item, Key, Page
+from kg.model.rdf_mapping import is_iri
 
 NAME_MAX = 256  # AIoD's limit on `name`
 TRUNCATED = " [...]"

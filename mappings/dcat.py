@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kg.errors import ParseError
-from kg.harvest import JSON, FetchError, Http, Item, Key, MappingError, Page
-from kg.namespaces import AIOD, DCAT, DCT, FAIR4ML, FOAF, OWL, RDF_TYPE, RDFS, SCHEMA, SPDX
-from kg.rdf_input import parse_jsonld, parse_rdf
-from kg.rdf_mapping import IRI, Lit, Term, Triple, normalise_iri
+from kg.formats.rdf_input import parse_jsonld, parse_rdf
+from kg.harvest.engine import JSON, FetchError, Http, Item, Key, MappingError, Page
+from kg.model.namespaces import AIOD, DCAT, DCT, FAIR4ML, FOAF, OWL, RDF_TYPE, RDFS, SCHEMA, SPDX
+from kg.model.rdf_mapping import IRI, Lit, Term, Triple, normalise_iri
 from mappings.base import (
     BaseConnector,
     as_int,

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from kg.harvest import JSON, Http, Item, Key, MappingError, Page
+from kg.harvest.engine import JSON, Http, Item, Key, MappingError, Page
 from mappings import bibtex
 from mappings.base import (
     BaseConnector,

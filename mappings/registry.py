@@ -16,7 +16,7 @@ def build_connector(name: str, settings: Settings, base_url: str | None = None) 
     """The connector ``name`` on its configured upstream (``base_url`` overrides it).
 
     For Hugging Face, ``base_url`` points both the Hub API and the dataset viewer at one
-    host (a mirror or the replay of ``mappings.replay``).
+    host (a mirror or the replay of ``api.demo.replay``).
     """
     size = settings.harvest_page_size
     if name == "openml":

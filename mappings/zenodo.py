@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kg.harvest import JSON, FetchError, Http, Item, Key, MappingError, Page
+from kg.harvest.engine import JSON, FetchError, Http, Item, Key, MappingError, Page
 from mappings.base import (
     BaseConnector,
     as_int,

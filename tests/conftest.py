@@ -91,7 +91,16 @@ def running_server(store: Path) -> Iterator[LiveServer]:
         "AIOD_KG_STORE": str(store),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from api.demo.replay import ReplayData, ReplayServer
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES, Kind
-from kg.harvest import Harvester, Http
-from mappings.replay import ReplayData, ReplayServer
+from kg.harvest.engine import Harvester, Http
+from kg.model.fields import ASSET_TYPES, Kind
 from tests.conftest import FIXTURES
 
 SERVER_FIELDS = {"identifier", "ai_resource_identifier", "ai_asset_identifier", "agent_identifier"}

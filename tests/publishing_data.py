@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from tests.conftest import example_records
 
 DCAT_SHAPES = ("shapes.ttl", "range.ttl", "mdr-vocabularies.shape.ttl")

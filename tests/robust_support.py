@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 from tests.conftest import ADMIN_KEY, REPO, LiveServer, free_port, wait_for
 
@@ -41,7 +41,16 @@ def server(store: Path, log: Path | None = None, **extra: str) -> Iterator[LiveS
     base = f"http://127.0.0.1:{port}"
     out = open(log or os.devnull, "ab")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env_for(store, base, **extra),
         stdout=out,

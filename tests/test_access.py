@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kg.access import ANONYMOUS, AccessControl, AssetFacts, Principal, can_read, visible_where
-from kg.index import CatalogIndex, Entry
+from kg.access.rules import ANONYMOUS, AccessControl, AssetFacts, Principal, can_read, visible_where
+from kg.store.index import CatalogIndex, Entry
 from tests.auth_support import Issuer, auth_client, auth_settings
 from tests.conftest import AUTH
 

@@ -267,7 +267,7 @@ def test_api_key_with_admin_role_is_an_admin(api: TestClient) -> None:
 def test_api_keys_from_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.cli import main
+    from api.cli.main import main
 
     monkeypatch.setenv("AIOD_KG_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("AIOD_KG_SEARCH_ENABLED", "false")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from tests.conftest import ADMIN_KEY, AUTH, REPO, example_records
 from tests.robust_support import BASE, assert_index_agrees, env_for, open_catalog, server
 
@@ -110,7 +110,7 @@ def test_online_backup_during_writes(tmp_path: Path) -> None:
                     [
                         sys.executable,
                         "-m",
-                        "api.cli",
+                        "api.cli.main",
                         "backup",
                         str(tmp_path / f"b{k}"),
                         "--server",

@@ -9,7 +9,7 @@ import pytest
 
 from kg.catalog import Catalog, ChangeEvent
 from kg.errors import Conflict, Invalid, NotFound
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 
 DATASETS = ASSET_TYPES["datasets"]
@@ -129,7 +129,7 @@ def test_interrupted_write_is_repaired_on_open(settings: Settings) -> None:
     # simulate the crash: journal + store written, index row never committed
     catalog.index.mark_pending([("data_" + "A" * 24, "datasets"), (kept, "datasets")])
     conversion_iri = catalog.iri(DATASETS, "data_" + "A" * 24)
-    from kg.rdf_mapping import asset_to_triples
+    from kg.model.rdf_mapping import asset_to_triples
 
     conversion = asset_to_triples(
         DATASETS,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from rdflib import Dataset, Graph
 
-from api.cli import main
+from api.cli.main import main
 from api.client import (
     AuthenticationError,
     Client,
@@ -26,7 +26,7 @@ from api.client import (
     ValidationError,
     convert,
 )
-from kg.convert import ConversionError, from_record, reserialize, to_record
+from kg.formats.convert import ConversionError, from_record, reserialize, to_record
 from tests.conftest import ADMIN_KEY, AUTH, LiveServer, example_records, running_server
 from tests.ui_data import seed, wait_indexed
 
@@ -405,7 +405,7 @@ def test_cli_get_local_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kg.catalog import Catalog
-    from kg.fields import ASSET_TYPES
+    from kg.model.fields import ASSET_TYPES
     from kg.settings import Settings
 
     store = str(tmp_path / "store")

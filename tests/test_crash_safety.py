@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from kg.partition import is_public_status
 from kg.search.index import SearchQuery, open_index
 from kg.settings import Settings
+from kg.store.partition import is_public_status
 from tests.conftest import ADMIN_KEY
 from tests.robust_support import BASE, assert_index_agrees, cli, open_catalog
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
 from api.app import create_app
-from api.cli import load_demo
+from api.cli.main import load_demo
 from kg.catalog import Catalog
 from kg.settings import Settings
 from tests.conftest import SHARED

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.demo.replay import ReplayData, ReplayServer
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from mappings.dcat import DcatConnector
-from mappings.replay import ReplayData, ReplayServer
 from tests.conftest import REPO, free_port, wait_for
 from tests.harvest_support import find, harvester
 
@@ -136,7 +136,7 @@ def test_harvest_another_aiod_kg_node(catalog: Catalog, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "api.cli.main",
             "serve",
             "--demo",
             "--port",

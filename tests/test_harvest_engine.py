@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
-from kg.harvest import Http, Progress, parse_interval, parse_retry_after, parse_since
+from kg.harvest.engine import Http, Progress, parse_interval, parse_retry_after, parse_since
+from kg.model.fields import ASSET_TYPES
 from mappings.openml import OpenMLConnector
 from tests.harvest_support import RecordingSleep, find, harvester, replay, snapshot
 

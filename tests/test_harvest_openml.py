@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from mappings.openml import OpenMLConnector
 from tests.harvest_support import find, harvester, replay, snapshot
 

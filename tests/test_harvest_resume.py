@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.demo.replay import ReplayData, ReplayServer
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
-from mappings.replay import ReplayData, ReplayServer
 from tests.conftest import FIXTURES, REPO, free_port, wait_for
 from tests.harvest_support import snapshot
 
@@ -129,7 +129,7 @@ def test_serve_harvest_every_and_demo(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "api.cli",
+                "api.cli.main",
                 "serve",
                 "--port",
                 str(port),
@@ -160,7 +160,7 @@ def test_serve_harvest_every_and_demo(tmp_path: Path) -> None:
     demo_store = tmp_path / "demo"
     catalog = Catalog(Settings(store=str(demo_store)))
     try:
-        from api.harvest_cli import load_demo_catalog
+        from api.cli.harvest import load_demo_catalog
 
         loaded = load_demo_catalog(catalog, None)
         counts = catalog.counts()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from mappings.zenodo import ZenodoConnector
 from tests.harvest_support import find, harvester, replay
 

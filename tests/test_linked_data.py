@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from rdflib import Graph
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from tests.conftest import AUTH, REPO, SHARED, LiveServer, example_records
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -237,7 +237,7 @@ def test_official_croissant_examples_import_by_cli(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "api.cli.main",
             "import",
             "--store",
             str(env_store),

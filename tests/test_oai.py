@@ -20,8 +20,8 @@ from sickle import Sickle
 
 from api.app import create_app
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
-from kg.oai_formats import OAI_TYPES
+from kg.model.fields import ASSET_TYPES
+from kg.publishing.oai_formats import OAI_TYPES
 from kg.settings import Settings
 from tests.conftest import ADMIN_KEY, REPO, LiveServer, free_port, wait_for
 from tests.publishing_data import Loaded, load_examples, load_varied
@@ -122,7 +122,16 @@ def oai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveS
         "AIOD_KG_SEARCH_ENABLED": "false",  # no model loading: this server only harvests
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

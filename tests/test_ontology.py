@@ -1,4 +1,4 @@
-"""The ontology, the generated artefacts and the mapping document agree with kg/fields.py.
+"""The ontology, the generated artefacts and the mapping document agree with kg/model/fields.py.
 
 * ``ontology/aiod.ttl`` parses, declares (with a label and a comment) every ``aiod:`` class and
   predicate the field table uses, and nothing else in the ``aiod:`` namespace; its datatype
@@ -18,11 +18,11 @@ import pytest
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from kg.context import build_context
-from kg.docs_gen import render_mapping_table
-from kg.fields import ASSET_TYPES, XSD_OF_KIND, Field, Kind
-from kg.namespaces import AIOD, AIODM, FAIR4ML, MLS, expand
-from kg.shapes_gen import render_shapes
+from kg.model.context import build_context
+from kg.model.docs_gen import render_mapping_table
+from kg.model.fields import ASSET_TYPES, XSD_OF_KIND, Field, Kind
+from kg.model.namespaces import AIOD, AIODM, FAIR4ML, MLS, expand
+from kg.model.shapes_gen import render_shapes
 from tests.conftest import REPO, SHARED
 
 ONTOLOGY = REPO / "ontology" / "aiod.ttl"

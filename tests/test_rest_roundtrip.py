@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from rdflib import Graph
 from rdflib.compare import isomorphic, to_isomorphic
 
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from tests.conftest import AUTH, example_records
 
 SERVER_FIELDS = {"identifier", "ai_resource_identifier", "ai_asset_identifier", "agent_identifier"}

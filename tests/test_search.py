@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.search.index import SearchIndex, SearchQuery, open_index
 from kg.search.text import document_of, label_text
 from kg.settings import Settings
@@ -384,7 +384,7 @@ def test_similar_route(client: TestClient, loaded: dict[str, str]) -> None:
 
 
 def test_cli_search_and_reindex(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli import main
+    from api.cli.main import main
 
     catalog = Catalog(settings)
     try:

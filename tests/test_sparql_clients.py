@@ -33,7 +33,7 @@ from SPARQLWrapper import (
 )
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 from tests.conftest import ADMIN_KEY, AUTH, REPO, free_port, wait_for
 from tests.engines import Engine, start_oxigraph
@@ -112,7 +112,16 @@ def server(
     )
     catalog.close()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,

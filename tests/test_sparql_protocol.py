@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 from tests.conftest import ADMIN_KEY, AUTH
 

@@ -19,9 +19,9 @@ import pytest
 
 from kg.catalog import Catalog
 from kg.errors import Forbidden, NotAcceptable, QueryTimeout, ResultTooLarge
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
-from kg.sparql import SparqlService, negotiate, scan
+from kg.sparql.service import SparqlService, negotiate, scan
 from tests.conftest import REPO, free_port, wait_for
 from tests.engines import Engine, start_oxigraph
 
@@ -134,7 +134,7 @@ def test_a_worker_exits_when_its_parent_dies(tmp_path: Path) -> None:
         import os, sys
         from kg.catalog import Catalog
         from kg.settings import Settings
-        from kg.sparql import SparqlService
+        from kg.sparql.service import SparqlService
         cat = Catalog(Settings(store={str(tmp_path / "s")!r}, search_enabled=False))
         sparql = SparqlService(cat.store, cat.settings)
         sparql.query("ASK {{}}")
@@ -293,7 +293,16 @@ def server(tmp_path: Path) -> Iterator[str]:
         "AIOD_KG_SEARCH_ENABLED": "false",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -14,14 +14,14 @@ import orjson
 import pytest
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
-from kg.index import CatalogIndex
-from kg.partition import PartitionedStore
-from kg.rdf_mapping import IRI, Lit, Triple
-from kg.remote_store import Endpoints, RemoteStore
+from kg.model.fields import ASSET_TYPES
+from kg.model.rdf_mapping import IRI, Lit, Triple
 from kg.settings import Settings
-from kg.sparql import SparqlService
-from kg.store import EmbeddedStore, GraphStore
+from kg.sparql.service import SparqlService
+from kg.store.embedded import EmbeddedStore, GraphStore
+from kg.store.index import CatalogIndex
+from kg.store.partition import PartitionedStore
+from kg.store.remote import Endpoints, RemoteStore
 from tests.conftest import example_records
 from tests.engines import Engine, start_oxigraph, start_virtuoso, virtuoso_binary
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.ui.templating import STATIC, humanize, license_label, short_date
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 from tests.conftest import AUTH
 from tests.ui_data import DATASETS, dataset

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from kg.fields import ASSET_TYPES, AssetType, Kind
-from kg.rdf_mapping import asset_iri, asset_to_triples
-from kg.validation import compile_shapes, validate_conversions
+from kg.model.fields import ASSET_TYPES, AssetType, Kind
+from kg.model.rdf_mapping import asset_iri, asset_to_triples
+from kg.model.validation import compile_shapes, validate_conversions
 from tests.conftest import example_records
 
 BASE = "http://127.0.0.1:8000"
@@ -105,7 +105,7 @@ def test_batch_validation_attributes_problems_to_the_right_record() -> None:
 
 
 def test_compiled_engine_refuses_unsupported_shapes(tmp_path: Any) -> None:
-    from kg.validation import UnsupportedShape, load_shapes
+    from kg.model.validation import UnsupportedShape, load_shapes
 
     (tmp_path / "x.ttl").write_text(
         "@prefix sh: <http://www.w3.org/ns/shacl#> .\n"

@@ -1,5 +1,5 @@
 """Authentication (OIDC access tokens, API keys, the bootstrap admin key) and the HTTP side of
-access control; the rules themselves are in ``kg.access`` and ``kg.workflow``."""
+access control; the rules themselves are in ``kg.access.rules`` and ``kg.access.workflow``."""
 
 from api.auth.principal import (
     AdminPrincipalDep,

@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kg.access import AccessControl
-from kg.backends import index_path
+from kg.access.rules import AccessControl
 from kg.errors import CatalogError
-from kg.index import CatalogIndex
 from kg.settings import Settings
+from kg.store.backends import index_path
+from kg.store.index import CatalogIndex
 
 
 def _access(args: argparse.Namespace) -> AccessControl:

@@ -1,4 +1,4 @@
-"""The checks the asset routes make before they read or write (rules: ``kg.access``).
+"""The checks the asset routes make before they read or write (rules: ``kg.access.rules``).
 
 Reads: an asset the caller may not read raises the catalog's own NotFound -- byte for byte the
 answer for an identifier that never existed. Writes: the same 404 for an asset the caller may
@@ -13,7 +13,7 @@ import orjson
 from fastapi import HTTPException
 
 from api.auth.principal import forbidden, unauthorized
-from kg.access import (
+from kg.access.rules import (
     AccessControl,
     AssetFacts,
     Principal,
@@ -23,7 +23,7 @@ from kg.access import (
     publishes_directly,
 )
 from kg.catalog import Catalog
-from kg.fields import AssetType
+from kg.model.fields import AssetType
 
 
 def readable(

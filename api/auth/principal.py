@@ -30,7 +30,7 @@ from api.auth.tokens import (
     roles_from,
     split,
 )
-from kg.access import ADMIN_SUBJECT, ANONYMOUS, LOCAL_SUBJECT_PREFIX, AccessControl, Principal
+from kg.access.rules import ADMIN_SUBJECT, ANONYMOUS, LOCAL_SUBJECT_PREFIX, AccessControl, Principal
 from kg.catalog import Catalog
 from kg.settings import Settings
 

@@ -24,10 +24,10 @@ from starlette.responses import Response
 from api.auth.guard import readable
 from api.auth.principal import AdminPrincipalDep, PrincipalDep, UserDep, get_access
 from api.deps import CatalogDep
-from kg.access import can_administer
+from kg.access.rules import can_administer
+from kg.access.workflow import Workflow
 from kg.catalog import Catalog
-from kg.fields import AssetType
-from kg.workflow import Workflow
+from kg.model.fields import AssetType
 
 
 def _json(value: object, status: int = 200) -> Response:

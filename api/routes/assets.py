@@ -23,10 +23,10 @@ from api.negotiation import Format, body_format, choose_format
 from api.preconditions import if_match
 from kg.catalog import Catalog
 from kg.errors import ParseError
-from kg.fields import ASSET_TYPES, AssetType
-from kg.jsonschema import asset_schema
-from kg.rdf_input import asset_from_rdf, parse_jsonld, parse_rdf
-from kg.representation import render_many
+from kg.formats.rdf_input import asset_from_rdf, parse_jsonld, parse_rdf
+from kg.formats.representation import render_many
+from kg.model.fields import ASSET_TYPES, AssetType
+from kg.model.jsonschema import asset_schema
 
 FORMAT_DOC = (
     "Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml "
@@ -119,7 +119,7 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         fmt = choose_format(request)
         limit = min(limit, catalog.settings.max_page_size)
         after, before = _timestamp(date_modified_after), _timestamp(date_modified_before)
-        # only what the caller may read (kg/access.py): anonymous callers see published assets
+        # only what the caller may read (kg/access/rules.py): anonymous callers see published assets
         documents = visible_page(
             catalog, get_access(request), principal, asset, offset, limit, after, before
         )
@@ -146,7 +146,7 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         identifier: IdentifierPath,
         format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
     ) -> Response:
-        # 404, exactly as for a missing asset, unless the caller may read it (kg/access.py)
+        # 404, exactly as for a missing asset, unless the caller may read it (kg/access/rules.py)
         check_read(catalog, get_access(request), principal, asset, identifier)
         # the asset IRI: content negotiation (HTML, Croissant too), ETag, 304 (api/linked_data)
         return await asset_get(request, catalog, asset, identifier)

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, CatalogDep
-from kg.backup import backup
+from kg.store.backup import backup
 
 
 class BackupRequest(BaseModel):

@@ -14,9 +14,9 @@ from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.negotiation import choose_format
 from kg.errors import NotFound
-from kg.fields import ASSET_TYPES, AssetType
-from kg.representation import inline_context, render_many, render_one
-from kg.taxonomies import TAXONOMY_FILES, taxonomy
+from kg.formats.representation import inline_context, render_many, render_one
+from kg.model.fields import ASSET_TYPES, AssetType
+from kg.model.taxonomies import TAXONOMY_FILES, taxonomy
 
 
 def _asset_type(name: str) -> AssetType:

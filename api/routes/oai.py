@@ -1,4 +1,4 @@
-"""OAI-PMH 2.0 at ``/oai`` (GET with a query, or POST with a form), answered by ``kg.oai``."""
+"""OAI-PMH 2.0 at ``/oai`` (GET with a query, or POST with a form), by ``kg.publishing.oai``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.routes.publishing import get_publisher
-from kg.oai import OaiProvider
+from kg.publishing.oai import OaiProvider
 
 DESCRIPTION = (
     "OAI-PMH 2.0 data provider: Identify, ListMetadataFormats, ListSets, GetRecord, "

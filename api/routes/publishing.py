@@ -11,8 +11,8 @@ from starlette.responses import Response, StreamingResponse
 
 from api.deps import CatalogDep
 from api.negotiation import choose_format
-from kg.dcat_ap import serialize
-from kg.publishing import Publisher
+from kg.publishing.dcat_ap import serialize
+from kg.publishing.publisher import Publisher
 
 RDF_MEDIA = {
     "turtle": "text/turtle",

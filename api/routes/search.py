@@ -16,11 +16,11 @@ from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from kg.catalog import Catalog
 from kg.errors import NotFound
-from kg.fields import ASSET_TYPES, AssetType
-from kg.partition import is_public_status
+from kg.model.fields import ASSET_TYPES, AssetType
 from kg.search.index import Mode, SearchIndex, SearchQuery
 from kg.search.text import description_of, name_of
 from kg.settings import Settings
+from kg.store.partition import is_public_status
 
 LIMIT_MAX = 1000
 # AIoD's search_fields -> our lexical fields
@@ -86,7 +86,7 @@ def _load(catalog: Catalog, asset_type: str, identifier: str) -> dict[str, Any] 
         return None
     entry = data.get("aiod_entry")
     if isinstance(entry, dict) and not is_public_status(entry.get("status")):
-        return None  # made non-public since it was indexed (kg/access.py)
+        return None  # made non-public since it was indexed (kg/access/rules.py)
     return data
 
 
@@ -230,7 +230,7 @@ def search_router(suffix: str = "") -> APIRouter:
     ) -> Response:
         asset = _asset_type(asset_type)
         index = get_search(request)
-        # the same 404 as a missing asset unless the caller may read it (kg/access.py)
+        # the same 404 as a missing asset unless the caller may read it (kg/access/rules.py)
         facts = readable(catalog, get_access(request), principal, asset, identifier)
         hits = index.similar(identifier, limit, types=type or ())
         if hits is None:

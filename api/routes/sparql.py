@@ -24,9 +24,9 @@ from api.deps import require_admin, settings_of
 from api.routes.sparql_editor import editor_page
 from kg.catalog import Catalog
 from kg.errors import CatalogError
-from kg.mediatypes import parse_accept
-from kg.namespaces import PREFIXES
-from kg.sparql import (
+from kg.formats.mediatypes import parse_accept
+from kg.model.namespaces import PREFIXES
+from kg.sparql.service import (
     GRAPH_FORMATS,
     Answer,
     SparqlService,

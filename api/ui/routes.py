@@ -18,10 +18,10 @@ from api.routes.assets import read_body
 from api.routes.search import _load
 from api.ui.search_page import Filters, run_search
 from api.ui.templating import HEADERS, STATIC, STATIC_PATH, render
-from kg.access import ANONYMOUS
+from kg.access.rules import ANONYMOUS
 from kg.catalog import Catalog
 from kg.errors import CatalogError, ParseError
-from kg.fields import ASSET_TYPES, AssetType
+from kg.model.fields import ASSET_TYPES, AssetType
 from kg.search.index import SearchIndex
 from kg.search.text import name_of
 

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from kg.catalog import Catalog
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 from kg.search.index import SearchIndex, SearchQuery
 from kg.search.text import description_of, name_of
 

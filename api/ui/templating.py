@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from kg import __version__
-from kg.fields import ASSET_TYPES
+from kg.model.fields import ASSET_TYPES
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

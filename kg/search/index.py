@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from kg.partition import is_public_status
 from kg.search.dense import DenseIndex
 from kg.search.embed import MINILM, STATIC, Embedder, Vectors, get_embedder
 from kg.search.lexical import LexicalFilter, LexicalIndex
 from kg.search.text import SearchDocument, document_of, label_text
+from kg.store.partition import is_public_status
 
 if TYPE_CHECKING:
     from kg.catalog import Catalog, ChangeEvent
@@ -686,7 +686,7 @@ class SearchIndex:
 
     def _documents_from_store(self, batch: Sequence[tuple[str, str]]) -> Iterator[SearchDocument]:
         from kg.errors import NotFound
-        from kg.fields import ASSET_TYPES
+        from kg.model.fields import ASSET_TYPES
 
         catalog = self._catalog
         assert catalog is not None
@@ -1002,7 +1002,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def open_index(settings: Any, catalog: Catalog | None = None) -> SearchIndex:
     """The search index of ``settings`` (beside the store), attached to ``catalog`` if given."""
-    from kg.backends import index_path
+    from kg.store.backends import index_path
 
     path = Path(settings.search_dir) if settings.search_dir else index_path(settings).parent
     index = SearchIndex(

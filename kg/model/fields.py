@@ -1,0 +1,565 @@
+"""The declarative field table: one entry per AIoD JSON field, for every asset type.
+
+This table is the single source of truth for
+* JSON -> RDF (``kg.rdf_mapping.asset_to_triples``),
+* RDF -> JSON (``kg.rdf_mapping.triples_to_asset``),
+* the JSON-LD context (``kg.model.context``, written to ``ontology/context.jsonld``),
+* the SHACL shapes (``kg.model.shapes_gen``, written to ``shapes/*.ttl``).
+
+Field names are exactly those of the AIoD REST API v2 (``example_resources/*.json``).
+Predicates reuse DCAT 3, DCTERMS, schema.org, FOAF and FAIR4ML; terms in the ``aiod:``
+namespace are minted only where no standard term fits (see ``ontology/aiod.ttl``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+
+class Kind(StrEnum):
+    """What a JSON value becomes in RDF."""
+
+    STRING = "string"  # xsd:string literal
+    IRI = "iri"  # an absolute URL, stored as an IRI
+    DATETIME = "datetime"  # xsd:dateTime
+    DATE = "date"  # xsd:date
+    INTEGER = "integer"  # xsd:integer
+    DECIMAL = "decimal"  # xsd:decimal (JSON numbers, integral ones come back as ints)
+    BOOLEAN = "boolean"  # xsd:boolean
+    REF = "ref"  # identifier of another asset, stored as that asset's IRI
+    NODE = "node"  # nested JSON object, stored as a node with its own IRI
+    NEST = "nest"  # nested JSON object whose fields are properties of the parent
+
+
+XSD_OF_KIND: dict[Kind, str] = {
+    Kind.STRING: "xsd:string",
+    Kind.DATETIME: "xsd:dateTime",
+    Kind.DATE: "xsd:date",
+    Kind.INTEGER: "xsd:integer",
+    Kind.DECIMAL: "xsd:decimal",
+    Kind.BOOLEAN: "xsd:boolean",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One JSON field and the RDF predicate that holds it."""
+
+    name: str
+    predicate: str  # CURIE, see kg.namespaces.PREFIXES
+    kind: Kind = Kind.STRING
+    many: bool = False
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    node: NodeSpec | None = None  # for Kind.NODE and Kind.NEST
+    server: bool = False  # set by the server; ignored on input
+    pattern: str | None = None
+    min_value: float | None = None
+    max_length: int | None = None
+    description: str = ""
+
+    @cached_property
+    def iri(self) -> str:
+        """The predicate as a full IRI."""
+        from kg.model.namespaces import expand
+
+        return expand(self.predicate)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A nested object type (distribution, location, ...)."""
+
+    name: str
+    classes: tuple[str, ...]
+    fields: tuple[Field, ...]
+
+    @cached_property
+    def by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+
+@dataclass(frozen=True)
+class AssetType:
+    """One AIoD asset type: its REST collection, identifier prefix, classes and fields."""
+
+    collection: str  # REST path segment, e.g. "datasets"
+    singular: str  # e.g. "dataset"; "<Singular> '<id>' not found in the database."
+    prefix: str  # identifier prefix, e.g. "data"
+    classes: tuple[str, ...]  # rdf:type values, first is the primary class
+    fields: tuple[Field, ...]
+    family: str  # shapes/<family>.ttl
+    description: str = ""
+
+    @cached_property
+    def by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    @property
+    def label(self) -> str:
+        return self.singular.capitalize()
+
+    @property
+    def primary_class(self) -> str:
+        return self.classes[0]
+
+
+# --------------------------------------------------------------------------- enumerations
+
+ENUM_DIR = Path(__file__).resolve().parent / "enums"
+
+
+def _enum(name: str) -> tuple[str, ...]:
+    return tuple(json.loads((ENUM_DIR / f"{name}.json").read_text(encoding="utf-8")))
+
+
+# AIoD's four statuses, plus "restricted" (aiod-kg): finished but shared only with the users and
+# groups granted read access (kg/access/rules.py); like drafts it never enters the public partition.
+STATUS_VALUES = (*_enum("status"), "restricted")
+EVENT_MODES = _enum("event_modes")
+EVENT_STATUS = _enum("event_status")
+ORGANISATION_TYPES = _enum("organisation_types")
+EDUCATIONAL_RESOURCE_TYPES = _enum("educational_resource_types")
+NEWS_CATEGORIES = _enum("news_categories")
+
+LANGUAGE_PATTERN = r"^[a-z]{3}$"  # ISO 639-3, as AIoD's language taxonomy
+IDENTIFIER_PATTERN = r"^[a-z]+_[A-Za-z0-9]{24}$"
+
+# --------------------------------------------------------------------------- nested nodes
+
+TEXT = NodeSpec(
+    "text",
+    (),
+    (
+        Field("plain", "dct:description", description="Plain-text description."),
+        Field("html", "aiod:descriptionHtml", description="The description as HTML."),
+    ),
+)
+
+CONTENT = NodeSpec(
+    "content",
+    ("aiod:Content",),
+    (
+        Field("plain", "schema:text", description="The content as plain text."),
+        Field("html", "aiod:html", description="The content as HTML."),
+    ),
+)
+
+_MEDIA_FIELDS: tuple[Field, ...] = (
+    Field("checksum", "spdx:checksumValue", pattern=r"^[0-9a-fA-F]+$"),
+    Field("checksum_algorithm", "aiod:checksumAlgorithm"),
+    Field("copyright", "schema:copyrightNotice"),
+    Field("content_url", "dcat:downloadURL", Kind.IRI, required=True),
+    Field("content_size_kb", "aiod:contentSizeKb", Kind.INTEGER, min_value=0),
+    Field("date_published", "dct:issued", Kind.DATETIME),
+    Field("description", "dct:description"),
+    Field("encoding_format", "schema:encodingFormat"),
+    Field("name", "schema:name"),
+)
+
+_DISTRIBUTION_FIELDS: tuple[Field, ...] = (
+    *_MEDIA_FIELDS,
+    Field("technology_readiness_level", "aiod:technologyReadinessLevel", Kind.INTEGER, min_value=1),
+    Field("installation_script", "aiod:installationScript"),
+    Field("installation", "aiod:installation"),
+    Field(
+        "installation_time_milliseconds",
+        "aiod:installationTimeMilliseconds",
+        Kind.INTEGER,
+        min_value=0,
+    ),
+    Field("deployment_script", "aiod:deploymentScript"),
+    Field("deployment", "aiod:deployment"),
+    Field(
+        "deployment_time_milliseconds", "aiod:deploymentTimeMilliseconds", Kind.INTEGER, min_value=0
+    ),
+    Field("os_requirement", "aiod:osRequirement"),
+    Field("dependency", "aiod:dependency"),
+    Field("hardware_requirement", "aiod:hardwareRequirement"),
+)
+
+DISTRIBUTION = NodeSpec("distribution", ("dcat:Distribution",), _DISTRIBUTION_FIELDS)
+# AIoD stores media as distributions too (the examples carry distribution fields in media).
+MEDIA = NodeSpec("media", ("schema:MediaObject",), _DISTRIBUTION_FIELDS)
+
+NOTE = NodeSpec("note", ("aiod:Note",), (Field("value", "rdf:value", required=True),))
+
+ADDRESS = NodeSpec(
+    "address",
+    ("schema:PostalAddress",),
+    (
+        Field("region", "schema:addressRegion"),
+        Field("locality", "schema:addressLocality"),
+        Field("street", "schema:streetAddress"),
+        Field("postal_code", "schema:postalCode"),
+        Field("address", "aiod:fullAddress"),
+        Field(
+            "country",
+            "schema:addressCountry",
+            pattern=r"^[A-Z]{3}$",
+            description="ISO 3166-1 alpha-3 country code",
+        ),
+    ),
+)
+
+GEO = NodeSpec(
+    "geo",
+    ("schema:GeoCoordinates",),
+    (
+        Field("latitude", "schema:latitude", Kind.DECIMAL),
+        Field("longitude", "schema:longitude", Kind.DECIMAL),
+        Field("elevation_millimeters", "aiod:elevationMillimeters", Kind.INTEGER),
+    ),
+)
+
+LOCATION = NodeSpec(
+    "location",
+    ("dct:Location",),
+    (
+        Field("address", "schema:address", Kind.NODE, node=ADDRESS),
+        Field("geo", "schema:geo", Kind.NODE, node=GEO),
+    ),
+)
+
+SIZE = NodeSpec(
+    "size",
+    ("schema:QuantitativeValue",),
+    (
+        Field("unit", "schema:unitText", required=True),
+        Field("value", "schema:value", Kind.INTEGER, required=True, min_value=0),
+    ),
+)
+
+AIOD_ENTRY = NodeSpec(
+    "aiod_entry",
+    ("dcat:CatalogRecord",),
+    (
+        Field("editor", "aiod:editor", many=True),
+        Field("status", "aiod:status", enum=STATUS_VALUES),
+        Field("date_created", "dct:created", Kind.DATETIME, server=True),
+        Field("date_modified", "dct:modified", Kind.DATETIME, server=True),
+    ),
+)
+
+# --------------------------------------------------------------------------- field blocks
+
+
+def _f(name: str, predicate: str, kind: Kind = Kind.STRING, **kw: object) -> Field:
+    return Field(name, predicate, kind, **kw)  # type: ignore[arg-type]
+
+
+IDENTITY: tuple[Field, ...] = (
+    _f("identifier", "dct:identifier", server=True),
+    _f(
+        "platform",
+        "aiod:platform",
+        required=True,  # the server fills platform "aiod" when both are absent
+        pattern=r"^[A-Za-z0-9_\-.]+$",
+        description="Name of the platform this asset comes from (e.g. openml, zenodo, aiod).",
+    ),
+    _f(
+        "platform_resource_identifier",
+        "aiod:platformResourceIdentifier",
+        required=True,
+        description="The asset's identifier on its platform.",
+    ),
+    _f("aiod_entry", "aiod:aiodEntry", Kind.NODE, node=AIOD_ENTRY),
+)
+
+# Fields of every AIoD "AI resource" (everything but contacts and platforms).
+RESOURCE: tuple[Field, ...] = (
+    *IDENTITY,
+    _f("ai_resource_identifier", "aiod:aiResourceIdentifier", server=True),
+    _f("name", "schema:name", required=True, max_length=256),
+    _f("description", "aiod:description", Kind.NEST, node=TEXT),
+    _f("same_as", "schema:sameAs", Kind.IRI),
+    _f("date_published", "dct:issued", Kind.DATETIME),
+    _f("alternate_name", "schema:alternateName", many=True),
+    _f("keyword", "dcat:keyword", many=True),
+    _f("relevant_link", "rdfs:seeAlso", Kind.IRI, many=True),
+    _f("application_area", "aiod:applicationArea", many=True),
+    _f("industrial_sector", "aiod:industrialSector", many=True),
+    _f("research_area", "aiod:researchArea", many=True),
+    _f("scientific_domain", "aiod:scientificDomain", many=True),
+    _f("contact", "dcat:contactPoint", Kind.REF, many=True),
+    _f("has_part", "dct:hasPart", Kind.REF, many=True),
+    _f("is_part_of", "dct:isPartOf", Kind.REF, many=True),
+    _f("media", "schema:associatedMedia", Kind.NODE, many=True, node=MEDIA),
+    _f("note", "aiod:note", Kind.NODE, many=True, node=NOTE),
+)
+
+# Fields of every AIoD "AI asset" (datasets, models, publications, ...).
+ASSET: tuple[Field, ...] = (
+    *RESOURCE,
+    _f("ai_asset_identifier", "aiod:aiAssetIdentifier", server=True),
+    _f("version", "dcat:version"),
+    _f(
+        "pid",
+        "schema:identifier",
+        Kind.IRI,
+        description="Persistent identifier (a URL, e.g. a DOI).",
+    ),
+    _f("citation", "schema:citation", Kind.REF, many=True),
+    _f("creator", "dct:creator", Kind.REF, many=True),
+    _f("distribution", "dcat:distribution", Kind.NODE, many=True, node=DISTRIBUTION),
+    _f("license", "dct:license", Kind.IRI),
+    _f("is_accessible_for_free", "schema:isAccessibleForFree", Kind.BOOLEAN),
+)
+
+AGENT: tuple[Field, ...] = (*RESOURCE, _f("agent_identifier", "aiod:agentIdentifier", server=True))
+
+SCHEDULE: tuple[Field, ...] = (
+    _f("start_date", "schema:startDate", Kind.DATETIME),
+    _f("end_date", "schema:endDate", Kind.DATETIME),
+)
+
+LOCATIONS = _f("location", "schema:location", Kind.NODE, many=True, node=LOCATION)
+PRICE = _f("price_per_hour_euro", "aiod:pricePerHourEuro", Kind.DECIMAL, min_value=0)
+
+# --------------------------------------------------------------------------- asset types
+
+ASSET_TYPES: dict[str, AssetType] = {
+    t.collection: t
+    for t in (
+        AssetType(
+            "datasets",
+            "dataset",
+            "data",
+            ("dcat:Dataset", "schema:Dataset"),
+            (
+                *ASSET,
+                _f("issn", "schema:issn", pattern=r"^[0-9]{7}[0-9X]$"),
+                _f("measurement_technique", "schema:measurementTechnique"),
+                _f("temporal_coverage", "schema:temporalCoverage"),
+                _f("funder", "schema:funder", Kind.REF, many=True),
+                _f("size", "schema:size", Kind.NODE, node=SIZE),
+                _f("spatial_coverage", "dct:spatial", Kind.NODE, node=LOCATION),
+            ),
+            "asset",
+            "A collection of data, published or curated by a single agent.",
+        ),
+        AssetType(
+            "ml_models",
+            "ml_model",
+            "mdl",
+            ("fair4ml:MLModel", "schema:CreativeWork"),
+            (
+                *ASSET,
+                _f("related_experiment", "aiod:relatedExperiment", Kind.REF, many=True),
+                _f("type", "dct:type"),
+            ),
+            "asset",
+            "A trained machine-learning model.",
+        ),
+        AssetType(
+            "publications",
+            "publication",
+            "pub",
+            ("schema:ScholarlyArticle",),
+            (
+                *ASSET,
+                _f("permanent_identifier", "aiod:permanentIdentifier", Kind.IRI),
+                _f("isbn", "schema:isbn", pattern=r"^[0-9]{9,12}[0-9X]$"),
+                _f("issn", "schema:issn", pattern=r"^[0-9]{7}[0-9X]$"),
+                _f("documents", "aiod:documents", Kind.REF, many=True),
+                _f("type", "dct:type"),
+            ),
+            "asset",
+            "A publication: a journal article, book, proceedings paper, ...",
+        ),
+        AssetType(
+            "experiments",
+            "experiment",
+            "exp",
+            ("aiod:Experiment", "mls:Experiment"),
+            (
+                *ASSET,
+                _f("experimental_workflow", "aiod:experimentalWorkflow"),
+                _f("execution_settings", "aiod:executionSettings"),
+                _f("reproducibility_explanation", "aiod:reproducibilityExplanation"),
+                _f("badge", "aiod:badge", many=True),
+            ),
+            "asset",
+            "An experiment: how to reproduce a result with datasets and models.",
+        ),
+        AssetType(
+            "services",
+            "service",
+            "srvc",
+            ("dcat:DataService", "schema:Service"),
+            (
+                *RESOURCE,
+                _f("slogan", "schema:slogan"),
+                _f("terms_of_service", "schema:termsOfService"),
+            ),
+            "asset",
+            "A service offered to users of AI, e.g. an API or consultancy.",
+        ),
+        AssetType(
+            "case_studies",
+            "case_study",
+            "case",
+            ("aiod:CaseStudy", "schema:CreativeWork"),
+            ASSET,
+            "asset",
+            "A case study of AI applied in a business or research setting.",
+        ),
+        AssetType(
+            "computational_assets",
+            "computational_asset",
+            "comp",
+            ("aiod:ComputationalAsset",),
+            (*ASSET, _f("status_info", "aiod:statusInfo", Kind.IRI), _f("type", "dct:type")),
+            "asset",
+            "A computing resource: storage, cluster, accelerator, ...",
+        ),
+        AssetType(
+            "educational_resources",
+            "educational_resource",
+            "edu",
+            ("schema:LearningResource",),
+            (
+                *ASSET,
+                _f("access_mode", "schema:accessMode", many=True),
+                _f("content", "aiod:content", Kind.NODE, node=CONTENT),
+                _f("educational_level", "schema:educationalLevel", many=True),
+                _f("in_language", "schema:inLanguage", many=True, pattern=LANGUAGE_PATTERN),
+                LOCATIONS,
+                _f("prerequisite", "schema:coursePrerequisites", many=True),
+                _f("level", "aiod:level"),
+                _f("target_audience", "aiod:targetAudience", many=True),
+                _f("type", "dct:type", enum=EDUCATIONAL_RESOURCE_TYPES),
+            ),
+            "asset",
+            "Material for learning about AI: a course, a presentation, a book, ...",
+        ),
+        AssetType(
+            "events",
+            "event",
+            "evnt",
+            ("schema:Event",),
+            ASSET
+            + SCHEDULE
+            + (
+                LOCATIONS,
+                _f("schedule", "aiod:schedule"),
+                _f("registration_link", "aiod:registrationLink", Kind.IRI),
+                _f("status", "schema:eventStatus", enum=EVENT_STATUS),
+                _f("mode", "schema:eventAttendanceMode", enum=EVENT_MODES),
+            ),
+            "community",
+            "An event: a conference, workshop, webinar, ...",
+        ),
+        AssetType(
+            "news",
+            "news",
+            "news",
+            ("schema:NewsArticle",),
+            (
+                *ASSET,
+                _f("headline", "schema:headline"),
+                _f("alternative_headline", "schema:alternativeHeadline"),
+                _f("category", "aiod:newsCategory", many=True, enum=NEWS_CATEGORIES),
+            ),
+            "community",
+            "A news item about AI.",
+        ),
+        AssetType(
+            "projects",
+            "project",
+            "proj",
+            ("foaf:Project", "schema:Project"),
+            ASSET
+            + SCHEDULE
+            + (
+                _f("total_cost_euro", "aiod:totalCostEuro", Kind.DECIMAL, min_value=0),
+                _f("funder", "schema:funder", Kind.REF, many=True),
+                _f("coordinator", "aiod:coordinator", Kind.REF),
+            ),
+            "community",
+            "A research or innovation project.",
+        ),
+        AssetType(
+            "organisations",
+            "organisation",
+            "org",
+            ("foaf:Organization", "schema:Organization"),
+            (
+                *AGENT,
+                _f("date_founded", "schema:foundingDate", Kind.DATE),
+                _f("legal_name", "schema:legalName"),
+                _f("ai_relevance", "aiod:aiRelevance"),
+                _f("member", "schema:member", Kind.REF, many=True),
+                _f("type", "dct:type", enum=ORGANISATION_TYPES),
+            ),
+            "agent",
+            "An organisation: a company, university, research institution, ...",
+        ),
+        AssetType(
+            "persons",
+            "person",
+            "prsn",
+            ("foaf:Person", "schema:Person"),
+            (
+                *AGENT,
+                _f("given_name", "schema:givenName"),
+                _f("surname", "schema:familyName"),
+                _f("expertise", "aiod:expertise", many=True),
+                _f("language", "schema:knowsLanguage", many=True, pattern=LANGUAGE_PATTERN),
+                PRICE,
+                _f("wants_to_be_contacted", "aiod:wantsToBeContacted", Kind.BOOLEAN),
+            ),
+            "agent",
+            "A person: a researcher, developer, expert, ...",
+        ),
+        AssetType(
+            "teams",
+            "team",
+            "team",
+            ("aiod:Team", "foaf:Group"),
+            (*AGENT, PRICE, _f("size", "aiod:teamSize", Kind.INTEGER, min_value=0)),
+            "agent",
+            "A team within an organisation.",
+        ),
+        AssetType(
+            "contacts",
+            "contact",
+            "con",
+            ("schema:ContactPoint",),
+            (
+                *IDENTITY,
+                _f("name", "schema:name", max_length=256),
+                _f("email", "schema:email", many=True, pattern=r"^[^@\s]+@[^@\s]+$"),
+                _f("telephone", "schema:telephone", many=True),
+                LOCATIONS,
+                _f("person", "aiod:contactPerson", Kind.REF),
+                _f("organisation", "aiod:contactOrganisation", Kind.REF),
+            ),
+            "agent",
+            "Contact details of a person or organisation.",
+        ),
+        AssetType(
+            "platforms",
+            "platform",
+            "plat",
+            ("aiod:Platform",),
+            (
+                _f("identifier", "dct:identifier", server=True),
+                _f("name", "schema:name", required=True, pattern=r"^[A-Za-z0-9_\-.]+$"),
+            ),
+            "agent",
+            "A platform that publishes AI assets (OpenML, Zenodo, ...).",
+        ),
+    )
+}
+
+PREFIX_TO_TYPE: dict[str, AssetType] = {t.prefix: t for t in ASSET_TYPES.values()}
+
+
+def asset_type(collection: str) -> AssetType:
+    """The asset type of a REST collection name; KeyError when there is none."""
+    return ASSET_TYPES[collection]

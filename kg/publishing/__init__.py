@@ -1,0 +1,3 @@
+"""The outward face for harvesters: DCAT-AP catalogue pages, OAI-PMH and its metadata
+formats, public records, VoID, sitemap and dumps.
+"""

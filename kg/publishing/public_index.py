@@ -1,0 +1,229 @@
+"""What harvesters see: the public part of the catalogue index, in the orders they page in.
+
+Every outward channel that lists assets in bulk (the DCAT-AP catalogue, OAI-PMH, the sitemap,
+the dump, VoID counts) reads the index through this module, so the rule "only public assets
+leave" lives in one place (``PUBLIC_STATUSES``).
+
+Two orders are offered, each backed by its own covering index so that a page costs the same
+at the start and at the end of a 100k catalogue:
+
+* by ``seq`` (insertion order, stable for an asset's life): the DCAT-AP catalogue pages;
+* by ``(date_modified, seq)``, tombstones included: OAI-PMH. A record changed during a
+  harvest moves behind the cursor and is seen again, never skipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kg.store.index import CatalogIndex
+
+PUBLIC_STATUSES: tuple[str, ...] = ("published",)
+
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS harvest_public_seq ON assets (status, deleted, seq, type)",
+    "CREATE INDEX IF NOT EXISTS harvest_modified"
+    " ON assets (status, date_modified, seq, type, platform, deleted)",
+)
+_COLUMNS = "seq, identifier, type, platform, status, date_created, date_modified, deleted, document"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One index row as harvesters need it."""
+
+    seq: int
+    identifier: str
+    type: str
+    platform: str | None
+    status: str | None
+    date_created: str
+    date_modified: str
+    deleted: bool
+    #: the asset's AIoD JSON from the index's document cache (None: read the store)
+    document: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def public(self) -> bool:
+        return self.status in PUBLIC_STATUSES
+
+
+def _row(values: Sequence[Any]) -> Row:
+    seq, identifier, type_, platform, status, created, modified, deleted, document = values
+    return Row(
+        int(seq),
+        str(identifier),
+        str(type_),
+        None if platform is None else str(platform),
+        None if status is None else str(status),
+        str(created),
+        str(modified),
+        bool(deleted),
+        None if document is None or deleted else bytes(document),
+    )
+
+
+def _in(column: str, values: Sequence[str]) -> tuple[str, list[object]]:
+    if len(values) == 1:
+        return f"{column} = ?", [values[0]]
+    return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
+class PublicIndex:
+    """Read-only queries on the catalogue index for the harvesting interfaces."""
+
+    def __init__(self, index: CatalogIndex) -> None:
+        self.index = index
+        with index.transaction() as db:
+            for statement in _INDEXES:
+                db.execute(statement)
+
+    def _db(self) -> sqlite3.Connection:
+        return self.index._conn()  # the index's per-thread connection (WAL readers)
+
+    # ------------------------------------------------------------------ live, by seq
+
+    def _live_where(
+        self, types: Sequence[str], modified_since: str | None, platform: str | None
+    ) -> tuple[str, list[object]]:
+        status_sql, args = _in("status", PUBLIC_STATUSES)
+        type_sql, type_args = _in("type", types)
+        where = [status_sql, "deleted = 0", type_sql]
+        args += type_args
+        if modified_since is not None:
+            where.append("date_modified >= ?")
+            args.append(modified_since)
+        if platform is not None:
+            where.append("platform = ?")
+            args.append(platform)
+        return " AND ".join(where), args
+
+    def count(
+        self, types: Sequence[str], modified_since: str | None = None, platform: str | None = None
+    ) -> int:
+        """Public live assets of ``types``."""
+        where, args = self._live_where(types, modified_since, platform)
+        row = self._db().execute(f"SELECT COUNT(*) FROM assets WHERE {where}", args).fetchone()
+        return int(row[0])
+
+    def page(
+        self,
+        types: Sequence[str],
+        offset: int,
+        limit: int,
+        modified_since: str | None = None,
+        after_seq: int | None = None,
+    ) -> list[Row]:
+        """Public live assets in insertion order; ``after_seq`` (keyset) beats ``offset``."""
+        where, args = self._live_where(types, modified_since, None)
+        if after_seq is not None:
+            where += " AND seq > ?"
+            args.append(after_seq)
+            offset = 0
+        sql = f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY seq LIMIT ? OFFSET ?"
+        return [_row(r) for r in self._db().execute(sql, [*args, limit, offset])]
+
+    def iter_live(self, types: Sequence[str], batch: int = 5000) -> Iterator[Row]:
+        """Every public live asset of ``types``, in insertion order, read in batches."""
+        after = 0
+        while True:
+            rows = self.page(types, 0, batch, after_seq=after)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1].seq
+
+    def platforms(self, types: Sequence[str]) -> list[str]:
+        where, args = self._live_where(types, None, None)
+        sql = f"SELECT DISTINCT platform FROM assets WHERE {where} AND platform IS NOT NULL"
+        return sorted(str(p) for (p,) in self._db().execute(sql, args))
+
+    def latest_modified(self, types: Sequence[str]) -> str | None:
+        where, args = self._live_where(types, None, None)
+        row = (
+            self._db()
+            .execute(f"SELECT MAX(date_modified) FROM assets WHERE {where}", args)
+            .fetchone()
+        )
+        return None if row[0] is None else str(row[0])
+
+    # ------------------------------------------------------------------ with tombstones
+
+    def get(self, identifier: str) -> Row | None:
+        """A public asset or tombstone by identifier (None for drafts and unknown ids)."""
+        row = (
+            self._db()
+            .execute(f"SELECT {_COLUMNS} FROM assets WHERE identifier = ?", (identifier,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        found = _row(row)
+        return found if found.public else None
+
+    def _changes_where(
+        self, types: Sequence[str], platform: str | None, since: str | None, until: str | None
+    ) -> tuple[str, list[object]]:
+        status_sql, args = _in("status", PUBLIC_STATUSES)
+        type_sql, type_args = _in("type", types)
+        where = [status_sql, type_sql]
+        args += type_args
+        if platform is not None:
+            where.append("platform = ?")
+            args.append(platform)
+        if since is not None:
+            where.append("date_modified >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("date_modified <= ?")
+            args.append(until)
+        return " AND ".join(where), args
+
+    def changes(
+        self,
+        types: Sequence[str],
+        limit: int,
+        platform: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        after: tuple[str, int] | None = None,
+    ) -> list[Row]:
+        """Public assets and tombstones by ``(date_modified, seq)``, after the ``after`` key."""
+        where, args = self._changes_where(types, platform, since, until)
+        if after is not None:
+            where += " AND (date_modified, seq) > (?, ?)"
+            args += [after[0], after[1]]
+        sql = f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY date_modified, seq LIMIT ?"
+        return [_row(r) for r in self._db().execute(sql, [*args, limit])]
+
+    def count_changes(
+        self,
+        types: Sequence[str],
+        platform: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        after: tuple[str, int] | None = None,
+    ) -> int:
+        where, args = self._changes_where(types, platform, since, until)
+        if after is not None:
+            where += " AND (date_modified, seq) > (?, ?)"
+            args += [after[0], after[1]]
+        row = self._db().execute(f"SELECT COUNT(*) FROM assets WHERE {where}", args).fetchone()
+        return int(row[0])
+
+    def earliest_change(self, types: Sequence[str]) -> str | None:
+        where, args = self._changes_where(types, None, None, None)
+        row = (
+            self._db()
+            .execute(f"SELECT MIN(date_modified) FROM assets WHERE {where}", args)
+            .fetchone()
+        )
+        return None if row[0] is None else str(row[0])
+
+    def change_platforms(self, types: Sequence[str]) -> list[str]:
+        where, args = self._changes_where(types, None, None, None)
+        sql = f"SELECT DISTINCT platform FROM assets WHERE {where} AND platform IS NOT NULL"
+        return sorted(str(p) for (p,) in self._db().execute(sql, args))

@@ -1,0 +1,128 @@
+"""Consistent online backup and restore of an embedded catalogue.
+
+A backup holds, taken together under the catalog's write lock (writes wait a moment; reads go
+on): each store partition through pyoxigraph ``Store.backup`` (a RocksDB checkpoint: hard links
+to the immutable files when on the same file system, so it is quick at any size), and every
+SQLite file beside the catalogue index (``catalog.sqlite`` with ownership, grants and API keys,
+``harvest.sqlite``, ...) through SQLite's online backup API. The search index is not copied:
+the first open after a restore rebuilds it from the store (its reconcile).
+
+Layout of a backup directory::
+
+    manifest.json       when, what, counts per type
+    public/             the public partition (a pyoxigraph store)
+    private/            the private partition (drafts, restricted, ...)
+    sqlite/*.sqlite     the catalogue index and its siblings
+
+``restore`` copies a backup into an empty store location and opens it once (recovery check).
+Remote SPARQL stores are backed up with their engine's own tools.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from kg import __version__
+from kg.catalog import Catalog
+from kg.errors import CatalogError
+from kg.model.fields import ASSET_TYPES
+from kg.settings import Settings
+from kg.store.backends import index_path, private_location
+from kg.store.embedded import EmbeddedStore
+
+MANIFEST = "manifest.json"
+
+
+class BackupError(CatalogError):
+    status = 409
+
+
+def _embedded(store: object, name: str) -> EmbeddedStore:
+    if not isinstance(store, EmbeddedStore) or getattr(store, "path", None) is None:
+        raise BackupError(
+            f"The {name} partition is not an on-disk embedded store: back it up with its "
+            "engine's own tools."
+        )
+    return store
+
+
+def _sqlite_files(settings: Settings) -> list[Path]:
+    folder = index_path(settings).parent
+    return sorted(p for p in folder.glob("*.sqlite") if p.is_file())
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    src = sqlite3.connect(str(source), timeout=60)
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
+    """Write a consistent backup of ``catalog`` into ``destination`` (must not exist or be
+    empty). Returns the manifest."""
+    destination = Path(destination)
+    if destination.exists() and any(destination.iterdir()):
+        raise BackupError(f"The backup directory {destination} is not empty.")
+    public = _embedded(catalog.store.public, "public")
+    private = _embedded(catalog.store.private, "private")
+    destination.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with catalog._write_lock, catalog.store.lock:  # no write is half done while we copy
+        public.store.flush()
+        private.store.flush()
+        public.store.backup(str(destination / "public"))
+        private.store.backup(str(destination / "private"))
+        (destination / "sqlite").mkdir()
+        files = _sqlite_files(catalog.settings)
+        for path in files:
+            _copy_sqlite(path, destination / "sqlite" / path.name)
+        counts = {name: catalog.count(asset) for name, asset in ASSET_TYPES.items()}
+    manifest = {
+        "format": 1,
+        "aiod_kg": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "base_url": catalog.base_url,
+        "sqlite": [p.name for p in files],
+        "counts": counts,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    (destination / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+def restore(source: Path, settings: Settings) -> dict[str, Any]:
+    """Copy the backup at ``source`` into the (empty or missing) store of ``settings``, then
+    open it once (recovery). Returns the manifest."""
+    source = Path(source)
+    try:
+        manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"{source} is not an aiod-kg backup ({exc}).") from None
+    store = settings.store_path
+    private = Path(private_location(settings))
+    sqlite_dir = index_path(settings).parent  # creates the store folder
+    occupied = [p for p in store.iterdir() if p.resolve() != private.resolve()]
+    if occupied or (private.exists() and any(private.iterdir())):
+        raise BackupError(f"Restore needs an empty store location; {store} is not empty.")
+    for item in (source / "public").iterdir():
+        target = store / item.name
+        if item.is_dir():
+            shutil.copytree(item, target)
+        else:
+            shutil.copy2(item, target)
+    if private.exists():
+        private.rmdir()
+    shutil.copytree(source / "private", private)
+    for name in manifest.get("sqlite", []):
+        shutil.copy2(source / "sqlite" / name, sqlite_dir / name)
+    Catalog(settings).close()  # recovery check: opens both partitions and the index
+    return dict(manifest)
