@@ -16,13 +16,14 @@ from pathlib import Path
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDFS, SKOS
 
+from kg.model import data_files
 from kg.model.context import type_term
 from kg.model.fields import ASSET_TYPES, XSD_OF_KIND, AssetType, Field, Kind, NodeSpec
 from kg.model.namespaces import AIOD, AIODM, PREFIXES, expand
 from kg.model.rdf_mapping import DERIVED_IDENTIFIER_FIELDS
 from kg.model.shapes_gen import node_shape_iri
 
-ONTOLOGY_PATH = Path(__file__).resolve().parents[2] / "ontology" / "aiod.ttl"
+ONTOLOGY_PATH = data_files.ONTOLOGY_PATH  # the data package kg.model.ontology
 
 # Prefixes shown in the document: the catalog's own plus those the ontology aligns to.
 DOC_PREFIXES: dict[str, str] = {

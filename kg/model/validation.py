@@ -29,12 +29,13 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH
 
+from kg.model import data_files
 from kg.model.fields import ASSET_TYPES, Field, Kind
 from kg.model.namespaces import RDF_TYPE, XSD
 from kg.model.rdf_mapping import IRI, Conversion, Lit, Problem, Term, Triple
 from kg.model.shapes_gen import KIND_LABEL, node_shape_iri
 
-SHAPES_DIR = Path(__file__).resolve().parents[2] / "shapes"
+SHAPES_DIR = data_files.SHAPES_DIR  # the data package kg.model.shapes (top-level shapes/)
 
 
 class UnsupportedShape(ValueError):
