@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     )
     max_page_size: int = Field(1000, ge=1, description="Largest `limit` a list accepts.")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
+    # reading caller bodies (kg/formats/bounded.py, kg/formats/rdf_input.py)
+    body_max_depth: int = Field(
+        64, ge=8, le=1000, description="Deepest nesting of a JSON / JSON-LD / RDF/XML body."
+    )
+    body_max_triples: int = Field(100_000, ge=100, description="Most triples an RDF body may hold.")
+    body_parse_timeout: float = Field(5.0, gt=0, description="Seconds to read one RDF body.")
+    body_parse_memory_bytes: int = Field(
+        1024 * 1024 * 1024, ge=64 * 1024 * 1024, description="Address space of a parse worker."
+    )
+    body_parse_workers: int = Field(2, ge=1, le=32, description="Warm RDF body parse workers.")
     import_batch_size: int = Field(1000, ge=1, description="Records validated/written per batch.")
 
     # authentication, access control and hardening (api/auth, kg/access/rules.py, api/hardening.py)
