@@ -1,6 +1,6 @@
 """Harvest benchmark (issue 4): the real connectors against scaled-up fixture payloads.
 
-A replay of ../shared/fixtures (``api.demo.replay``) runs in its own process on loopback and
+A replay of api/demo/recorded (``api.demo.replay``) runs in its own process on loopback and
 serves N copies of the recorded OpenML datasets, Hugging Face datasets (with parquet files),
 Zenodo OAI-PMH records (with files) and a generated DCAT-AP catalogue. Each connector then
 harvests into a fresh embedded store: end-to-end records/s (fetch + map + validate + write,
@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.machine import describe  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
-from kg.harvest.engine import Harvester, HarvestReport, Http  # noqa: E402
+from kg.harvest import Harvester, HarvestReport, Http  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 from mappings.base import BaseConnector  # noqa: E402
 from mappings.dcat import DcatConnector  # noqa: E402

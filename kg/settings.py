@@ -146,6 +146,25 @@ class Settings(BaseSettings):
         1000, ge=1, description="Harvested records written (and their cursor saved) together."
     )
 
+    # outbound HTTP (kg/outbound.py): connectors, OIDC discovery/JWKS
+    outbound_hosts: str = Field(
+        "",
+        description="Comma-separated hosts aiod-kg may connect to (`*.example.org`: with its "
+        "subdomains). Empty: any host; link-local and metadata addresses are refused anyway.",
+    )
+    outbound_allow_link_local: bool = Field(
+        False, description="Allow link-local and cloud metadata addresses (169.254.0.0/16...)."
+    )
+    outbound_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect.")
+    outbound_read_timeout: float = Field(30.0, gt=0, description="Seconds between bytes read.")
+    outbound_total_timeout: float = Field(
+        300.0, gt=0, description="Seconds for a whole response body."
+    )
+    outbound_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest response body accepted (decompressed)."
+    )
+    outbound_max_redirects: int = Field(5, ge=0, description="Redirects followed per request.")
+
     # publishing for harvesters: DCAT-AP /catalog, OAI-PMH /oai, VoID, sitemap, dump
     catalog_title: str = Field("AI-on-Demand knowledge graph", description="dct:title of /catalog.")
     catalog_description: str = Field(

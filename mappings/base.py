@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from kg.harvest.engine import JSON, Http, Item, Key, Page
+from kg.harvest.contract import JSON, Item, Key, Page
+from kg.harvest.http import Http
 from kg.model.rdf_mapping import is_iri
 
 NAME_MAX = 256  # AIoD's limit on `name`

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 from kg.errors import ParseError
 from kg.formats.rdf_input import parse_jsonld, parse_rdf
-from kg.harvest.engine import JSON, FetchError, Http, Item, Key, MappingError, Page
+from kg.harvest.contract import JSON, Item, Key, MappingError, Page
+from kg.harvest.http import FetchError, Http
 from kg.model.namespaces import AIOD, DCAT, DCT, FAIR4ML, FOAF, OWL, RDF_TYPE, RDFS, SCHEMA, SPDX
 from kg.model.rdf_mapping import IRI, Lit, Term, Triple, normalise_iri
 from mappings.base import (

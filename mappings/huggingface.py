@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from kg.harvest.engine import JSON, Http, Item, Key, MappingError, Page
+from kg.harvest.contract import JSON, Item, Key, MappingError, Page
+from kg.harvest.http import Http
 from mappings import bibtex
 from mappings.base import (
     BaseConnector,

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from kg.harvest.engine import JSON, FetchError, Http, Item, Key, MappingError, Page
+from kg.harvest.contract import JSON, Item, Key, MappingError, Page
+from kg.harvest.http import FetchError, Http
 from mappings.base import (
     BaseConnector,
     as_int,

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kg.harvest.engine import JSON, FetchError, Http, Item, Key, MappingError, Page
+from kg.harvest.contract import JSON, Item, Key, MappingError, Page
+from kg.harvest.http import FetchError, Http
 from mappings.base import (
     BaseConnector,
     as_int,

@@ -9,7 +9,7 @@ from typing import Any
 
 from api.demo.replay import ReplayData, ReplayServer
 from kg.catalog import Catalog
-from kg.harvest.engine import Harvester, Http
+from kg.harvest import Harvester, Http
 from kg.model.fields import ASSET_TYPES, Kind
 from tests.conftest import FIXTURES
 

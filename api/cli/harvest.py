@@ -15,7 +15,7 @@ from kg.settings import Settings
 
 if TYPE_CHECKING:
     from kg.catalog import Catalog
-    from kg.harvest.engine import HarvestReport, HarvestScheduler
+    from kg.harvest import HarvestReport, HarvestScheduler
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
@@ -51,7 +51,7 @@ def add_harvest_parser(sub: Any) -> None:
 
 def cmd_harvest(args: argparse.Namespace) -> int:
     from kg.catalog import Catalog
-    from kg.harvest.engine import Harvester, Since, parse_since
+    from kg.harvest import Harvester, Since, parse_since
     from mappings.registry import build_connector
 
     settings = Settings(**({"store": args.store} if args.store else {}))
@@ -80,7 +80,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
 
 def start_scheduler(catalog: Catalog, settings: Settings, every: str) -> HarvestScheduler:
     """Harvest every configured connector now and then every ``every`` (e.g. ``1h``)."""
-    from kg.harvest.engine import Harvester, HarvestScheduler, parse_interval
+    from kg.harvest import Harvester, HarvestScheduler, parse_interval
     from mappings.registry import configured_connectors
 
     logging.getLogger("aiod_kg.harvest").setLevel(logging.INFO)
@@ -99,7 +99,7 @@ def start_scheduler(catalog: Catalog, settings: Settings, every: str) -> Harvest
 def demo_harvest(catalog: Catalog, fixtures: Path = FIXTURES) -> list[HarvestReport]:
     """Run the OpenML, Hugging Face and Zenodo connectors against a replay of ``fixtures``."""
     from api.demo.replay import ReplayData, ReplayServer
-    from kg.harvest.engine import Harvester
+    from kg.harvest import Harvester
     from mappings.huggingface import HuggingFaceConnector
     from mappings.openml import OpenMLConnector
     from mappings.zenodo import ZenodoConnector
