@@ -28,9 +28,11 @@ from api.negotiation import BY_MEDIA, BY_NAME, Format, choose_format
 from api.routes.publishing import get_publisher
 from kg import __version__
 from kg.catalog import Catalog
+from kg.errors import ParseError
 from kg.formats.croissant import PROFILE as CROISSANT_PROFILE
 from kg.formats.croissant import from_croissant, is_croissant, to_croissant
 from kg.formats.mediatypes import parse_accept
+from kg.formats.rdf_input import MAX_DEPTH, load_json
 from kg.formats.representation import render_one
 from kg.formats.schema_org import schema_org
 from kg.model.fields import AssetType
@@ -138,11 +140,13 @@ def cached_json_response(request: Request, iri: str, body: bytes) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def croissant_body(body: bytes) -> dict[str, Any] | None:
-    """The AIoD dataset JSON of a Croissant request body, or None if it is not Croissant."""
+def croissant_body(body: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any] | None:
+    """The AIoD dataset JSON of a Croissant request body, or None if it is not Croissant
+    (not JSON, or nested deeper than ``max_depth``). Croissant is read as plain JSON: its
+    ``@context`` is never loaded."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        document = load_json(body, max_depth)
+    except ParseError:
         return None
     return from_croissant(document) if is_croissant(document) else None
 

@@ -15,15 +15,23 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.auth.guard import check_create, check_delete, check_read, check_replace, visible_page
-from api.auth.principal import PrincipalDep, get_access
+from api.auth.guard import (
+    check_create,
+    check_delete,
+    check_read,
+    check_replace,
+    readable,
+    visible_page,
+)
+from api.auth.principal import PrincipalDep, forbidden, get_access, unauthorized
 from api.deps import CatalogDep
-from api.linked_data import asset_get, croissant_body
+from api.linked_data import asset_get
 from api.negotiation import Format, body_format, choose_format
 from api.preconditions import if_match
+from kg.access.rules import USER_PLATFORM, AccessControl, Principal, can_create, can_write
 from kg.catalog import Catalog
-from kg.errors import ParseError
-from kg.formats.rdf_input import asset_from_rdf, parse_jsonld, parse_rdf
+from kg.formats.croissant import from_croissant, is_croissant
+from kg.formats.rdf_input import load_json, read_rdf_body
 from kg.formats.representation import render_many
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.model.jsonschema import asset_schema
@@ -53,23 +61,44 @@ def _timestamp(value: datetime | None) -> str | None:
 
 
 def read_body(request_body: bytes, fmt: Format, asset: AssetType, catalog: Catalog) -> Any:
-    """The AIoD JSON of a request body in any accepted format."""
-    if fmt.name in ("json", "jsonld") and asset.collection == "datasets":
-        croissant = croissant_body(request_body)  # a Croissant file becomes a dataset
-        if croissant is not None:
-            return croissant
-    if fmt.name == "json":
-        if not request_body.strip():
-            raise ParseError("The request body is empty; expected a JSON object.")
-        try:
-            return orjson.loads(request_body)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"Not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
-    if fmt.name == "jsonld":
-        triples = parse_jsonld(request_body, catalog.base_url)
-    else:
-        triples = parse_rdf(request_body, fmt.name, catalog.base_url + "/")
-    return asset_from_rdf(asset, triples, catalog.base_url)
+    """The AIoD JSON of a request body in any accepted format, read within the limits of
+    ``kg.formats.rdf_input``: JSON (and Croissant) here with orjson, depth-bounded; every RDF
+    format and JSON-LD in a killable worker with a deadline and a memory cap. Call it only
+    after :func:`authorise_write`."""
+    settings = catalog.settings
+    if fmt.name in ("json", "jsonld"):
+        document = load_json(request_body, settings.body_max_depth)
+        if asset.collection == "datasets" and is_croissant(document):
+            return from_croissant(document)  # a Croissant file becomes a dataset
+        if fmt.name == "json":
+            return document
+    return read_rdf_body(settings, asset, fmt.name, request_body, catalog.base_url)
+
+
+def authorise_write(
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    identifier: str | None = None,
+) -> None:
+    """What can be decided before the body is read: 401 without credentials; for a create,
+    403 unless the caller may create this type (or writes for a platform); for a replace, the
+    404 / 403 of ``check_replace``. The checks that depend on the body (platform scope) stay
+    in ``check_create`` / ``check_replace``, after parsing."""
+    if not principal.authenticated:
+        verb = "Creating" if identifier is None else "Changing"
+        raise unauthorized(f"{verb} assets needs authentication: Authorization: Bearer <token>.")
+    if identifier is None:
+        if not (can_create(principal, asset, None) or principal.platforms - {USER_PLATFORM}):
+            raise forbidden(
+                f"Creating {asset.collection} needs the role edit_aiod_resources or "
+                f"create_{asset.collection}."
+            )
+        return
+    facts = readable(catalog, access, principal, asset, identifier)
+    if not can_write(principal, facts):
+        raise forbidden(f"You may read {asset.singular} '{identifier}' but not change it.")
 
 
 def _respond(content: bytes, fmt: Format) -> Response:
@@ -173,6 +202,7 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         request: Request, catalog: CatalogDep, principal: PrincipalDep
     ) -> Response:
         fmt = body_format(request)
+        authorise_write(catalog, get_access(request), principal, asset)  # before any parsing
         raw = await request.body()
         data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
         data = check_create(principal, asset, data)  # 401/403; user uploads start as drafts
@@ -190,6 +220,9 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         request: Request, catalog: CatalogDep, identifier: IdentifierPath, principal: PrincipalDep
     ) -> Response:
         fmt = body_format(request)
+        access = get_access(request)
+        # 401 / 404 / 403 before any parsing (one index lookup)
+        await run_in_threadpool(authorise_write, catalog, access, principal, asset, identifier)
         raw = await request.body()
         data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
         data = check_replace(catalog, get_access(request), principal, asset, identifier, data)

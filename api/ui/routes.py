@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
-from api.routes.assets import read_body
+from api.routes.assets import authorise_write, read_body
 from api.routes.search import _load
 from api.ui.search_page import Filters, run_search
 from api.ui.templating import HEADERS, STATIC, STATIC_PATH, render
@@ -77,7 +77,8 @@ def validation_report(
     from api.linked_data import croissant_body
     from api.negotiation import BY_NAME
 
-    croissant = croissant_body(raw) if fmt_name in ("json", "jsonld") else None
+    depth = catalog.settings.body_max_depth
+    croissant = croissant_body(raw, depth) if fmt_name in ("json", "jsonld") else None
     if croissant is not None:
         asset = ASSET_TYPES["datasets"]  # a Croissant file describes a dataset
     report: dict[str, Any] = {
@@ -96,6 +97,8 @@ def validation_report(
             else read_body(raw, BY_NAME[fmt_name], asset, catalog)
         )
     except ParseError as exc:
+        if exc.status == 413:  # too many triples: as POST would answer
+            raise
         detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc)}
         report["problems"] = [
             {
@@ -108,6 +111,8 @@ def validation_report(
         ]
         return report
     except CatalogError as exc:
+        if exc.status == 413:  # too costly to read (time, memory)
+            raise
         report["problems"] = [{"field": "", "message": str(exc.detail), "value": None}]
         return report
     report["record"] = record
@@ -232,7 +237,9 @@ def ui_router() -> APIRouter:
         request: Request, catalog: CatalogDep, principal: PrincipalDep, asset_type: str
     ) -> Response:
         """The share page's report: the body read and checked as ``POST /{type}`` would,
-        nothing written. Parse errors are part of the report (with line and column)."""
+        nothing written, for a caller who may create this type (401/403 before the body is
+        read). Parse errors are part of the report (with line and column); bodies too costly
+        to read are 413."""
         asset = _asset_type(asset_type)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         fmt_name = MEDIA_FORMAT.get(media or "application/json")
@@ -241,6 +248,8 @@ def ui_router() -> APIRouter:
                 415,
                 f"Unsupported Content-Type {media!r}; one of: {', '.join(BODY_MEDIA.values())}.",
             )
+        # the caller must be one who could POST it: 401 / 403 before the body is read
+        authorise_write(catalog, get_access(request), principal, asset)
         raw = await request.body()
         report = await run_in_threadpool(validation_report, catalog, asset, raw, fmt_name)
         conflict = report.get("conflict")
