@@ -1,6 +1,6 @@
 """The catalog: the one place where assets are created, replaced, deleted and read.
 
-Every write follows the flow of ../shared/DESIGN.md section 2: AIoD JSON -> RDF (field
+Every write follows the flow of docs/design.md section 2: AIoD JSON -> RDF (field
 table) -> SHACL validation -> atomic graph replace in the store + index row -> change event.
 Nothing is written for a record that fails validation.
 """
@@ -32,7 +32,7 @@ from kg.model.rdf_mapping import (
 from kg.model.validation import validate_conversions
 from kg.settings import Settings
 from kg.store.backends import index_path, open_store
-from kg.store.embedded import EmbeddedStore, GraphStore
+from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
 from kg.store.index import CatalogIndex, Entry
 from kg.store.partition import PartitionedStore, is_public_status
 
@@ -78,6 +78,15 @@ class _Prepared:
     conversion: Conversion
     created: bool
     data: JSON | None = None  # the asset as GET will return it, set when written
+
+
+def _unstorable(conversion: Conversion) -> list[Problem]:
+    """Problems for IRIs the store's writer could not serialise (defence in depth: the field
+    mapping refuses them first, kg.model.iris)."""
+    return [
+        Problem("", "This value cannot be stored as an IRI.", value)
+        for value in unsafe_terms(conversion.triples)
+    ]
 
 
 class Catalog:
@@ -295,7 +304,7 @@ class Catalog:
             clock = self._tick("validate", clock)
             writable: list[_Prepared] = []
             for item in prepared:
-                found = problems.get(item.conversion.iri)
+                found = problems.get(item.conversion.iri) or _unstorable(item.conversion)
                 if found:
                     results[item.index] = SaveResult(item.index, problems=found)
                     continue
@@ -342,11 +351,17 @@ class Catalog:
         changed = {i.conversion.iri: i.conversion.triples for i in items if not i.created}
         # non-public assets (drafts, ...) go to the private partition (kg/store/partition.py)
         private = {i.conversion.iri for i in items if not is_public_status(i.entry.status)}
-        if len(new) >= BULK_WRITE_MIN:
-            self.store.insert_new_graphs(new, private)
-        else:
-            changed.update(new)
-        self.store.replace_graphs(changed, private)
+        try:
+            if len(new) >= BULK_WRITE_MIN:
+                self.store.insert_new_graphs(new, private)
+            else:
+                changed.update(new)
+            self.store.replace_graphs(changed, private)
+        except BaseException:
+            # nothing half-written: roll the journalled rows back (new graphs dropped, replaced
+            # ones re-read from the store, which kept the old or the new graph as a whole)
+            self.recover()
+            raise
         self.index.commit_entries([i.entry for i in items])
 
     def create(self, asset: AssetType, data: Any) -> str:
@@ -361,7 +376,7 @@ class Catalog:
         if isinstance(item, SaveResult):
             return item
         problems = validate_conversions([item.conversion], engine=self.settings.validator)
-        found = problems.get(item.conversion.iri)
+        found = problems.get(item.conversion.iri) or _unstorable(item.conversion)
         if found:
             return SaveResult(0, problems=found)
         platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
@@ -407,6 +422,9 @@ class Catalog:
             problems = validate_conversions([item.conversion], engine=self.settings.validator)
             if problems:
                 raise Invalid(problems[item.conversion.iri])
+            unstorable = _unstorable(item.conversion)
+            if unstorable:
+                raise Invalid(unstorable)
             platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
             if platform is not None and resource_id is not None:
                 existing = self.index.find_platform(asset.collection, platform, resource_id)

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from kg import __version__
 from kg.model.fields import ASSET_TYPES
+from kg.model.iris import is_link
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -101,7 +102,9 @@ def short_date(value: Any) -> str:
 
 
 def is_url(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(("http://", "https://"))
+    """What the UI renders as a link (``href``): valid http(s) IRIs only, never
+    ``javascript:``, ``data:`` or anything with controls (kg.model.iris.is_link)."""
+    return is_link(value)
 
 
 def json_script(document: Any) -> Markup:

@@ -25,6 +25,7 @@ from kg.model.fields import (
     Kind,
     NodeSpec,
 )
+from kg.model.iris import check_iri, is_valid_iri
 from kg.model.namespaces import RDF_TYPE, SCHEMA, SCHEMA_HTTP, XSD, expand
 
 
@@ -95,7 +96,9 @@ def asset_iri(base_url: str, asset: AssetType, identifier: str) -> str:
 
 
 def is_iri(value: str) -> bool:
-    return bool(_IRI_RE.match(value))
+    """An absolute IRI by RFC 3987 (kg.model.iris; which schemes a field takes is checked
+    when a record is mapped)."""
+    return bool(_IRI_RE.match(value)) and is_valid_iri(value)
 
 
 def normalise_iri(value: str) -> str:
@@ -256,6 +259,11 @@ class _Mapper:
             if isinstance(item, (dict, list)):
                 self.problem(ipath, f"Expected a single value, got {_json_kind(item)}.", item)
                 continue
+            if fld.kind is Kind.IRI and isinstance(item, str):
+                refused = check_iri(item, fld.name)  # RFC 3987 and the field's schemes
+                if refused is not None:
+                    self.problem(ipath, refused, item)
+                    continue
             if fld.kind is Kind.REF:
                 target = ref_iri(self.base_url, item)
                 if target is None:

@@ -7,6 +7,7 @@ which Oxigraph runs as one transaction: a reader sees the old graphs or the new,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -49,21 +50,47 @@ class GraphStore(Protocol):
 # --------------------------------------------------------------------------- term helpers
 
 
+_LITERAL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_LITERAL_SPECIAL = re.compile('[\\\\"\x00-\x1f\x7f]')
+# what N-Triples' / SPARQL's IRIREF may not contain
+_IRIREF_FORBIDDEN = re.compile('[\x00-\x20<>"{}|^`\\\\\x7f-\x9f]')
+
+
+class UnsafeTerm(ValueError):
+    """A term that cannot be written into an N-Triples / SPARQL Update text as it is."""
+
+
 def escape_literal(text: str) -> str:
-    """Escape a lexical form for N-Triples / Turtle / SPARQL string literals."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
+    """Escape a lexical form for N-Triples / Turtle / SPARQL string literals: quotes,
+    backslashes and every control character (``\\uXXXX``), so no byte of the value can end the
+    literal or reach a store that refuses raw controls."""
+    return _LITERAL_SPECIAL.sub(
+        lambda m: _LITERAL_ESCAPES.get(m.group(0), f"\\u{ord(m.group(0)):04X}"), text
     )
+
+
+def iri_ref(value: str) -> str:
+    """``<value>`` for an N-Triples / SPARQL text; raises ``UnsafeTerm`` when the IRI holds a
+    character IRIREF does not allow (it could end the IRI or break the request)."""
+    if not value or _IRIREF_FORBIDDEN.search(value):
+        raise UnsafeTerm(f"IRI {value!r} cannot be stored: it holds a forbidden character.")
+    return f"<{value}>"
+
+
+def unsafe_terms(triples: Iterable[Triple]) -> list[str]:
+    """The IRIs among ``triples`` that ``iri_ref`` would refuse (checked before a write)."""
+    bad = []
+    for s, p, o in triples:
+        for value in (s, p, o.value if isinstance(o, IRI) else o.datatype):
+            if not value or _IRIREF_FORBIDDEN.search(value):
+                bad.append(value)
+    return bad
 
 
 def nt_term(term: Term) -> str:
     if isinstance(term, IRI):
-        return f"<{term.value}>"
-    return f'"{escape_literal(term.lexical)}"^^<{term.datatype}>'
+        return iri_ref(term.value)
+    return f'"{escape_literal(term.lexical)}"^^{iri_ref(term.datatype)}'
 
 
 def to_ox(term: Term) -> ox.NamedNode | ox.Literal:
@@ -96,14 +123,14 @@ def serialize_triples(triples: Sequence[Triple], fmt: str) -> bytes:
 
 def update_request(replace: Mapping[str, Sequence[Triple]], delete: Iterable[str] = ()) -> str:
     """One SPARQL Update request dropping ``delete`` and replacing ``replace``."""
-    parts = [f"DROP SILENT GRAPH <{iri}>" for iri in delete]
-    parts += [f"DROP SILENT GRAPH <{iri}>" for iri in replace]
+    parts = [f"DROP SILENT GRAPH {iri_ref(iri)}" for iri in delete]
+    parts += [f"DROP SILENT GRAPH {iri_ref(iri)}" for iri in replace]
     body = []
     for iri, triples in replace.items():
         if not triples:
             continue
-        lines = "\n".join(f"<{s}> <{p}> {nt_term(o)} ." for s, p, o in triples)
-        body.append(f"GRAPH <{iri}> {{\n{lines}\n}}")
+        lines = "\n".join(f"{iri_ref(s)} {iri_ref(p)} {nt_term(o)} ." for s, p, o in triples)
+        body.append(f"GRAPH {iri_ref(iri)} {{\n{lines}\n}}")
     if body:
         parts.append("INSERT DATA {\n" + "\n".join(body) + "\n}")
     return " ;\n".join(parts)
@@ -111,8 +138,8 @@ def update_request(replace: Mapping[str, Sequence[Triple]], delete: Iterable[str
 
 def _graph_blocks(triples_by_graph: Mapping[str, Sequence[Triple]]) -> str:
     return "\n".join(
-        f"GRAPH <{iri}> {{\n"
-        + "\n".join(f"<{s}> <{p}> {nt_term(o)} ." for s, p, o in triples)
+        f"GRAPH {iri_ref(iri)} {{\n"
+        + "\n".join(f"{iri_ref(s)} {iri_ref(p)} {nt_term(o)} ." for s, p, o in triples)
         + "\n}"
         for iri, triples in triples_by_graph.items()
         if triples
@@ -175,7 +202,7 @@ class EmbeddedStore:
         """
         # N-Quads text parsed by the loader in Rust: ~5x cheaper than building Quad objects
         data = "".join(
-            f"<{s}> <{p}> {nt_term(o)} <{iri}> .\n"
+            f"{iri_ref(s)} {iri_ref(p)} {nt_term(o)} {iri_ref(iri)} .\n"
             for iri, triples in graphs.items()
             for s, p, o in triples
         )
