@@ -1,32 +1,16 @@
-"""Content negotiation: ``?format=`` beats ``Accept``; unknown formats are 400/406/415."""
+"""Content negotiation for the REST API: ``?format=`` beats ``Accept``; unknown formats are
+400/406/415. The names and media types are the registry's (``kg.formats.mediatypes``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import HTTPException, Request
 
-from kg.formats.mediatypes import parse_accept
+from kg.formats.mediatypes import REST_FORMATS, MediaFormat, by_media_type, by_name, parse_accept
 
-
-@dataclass(frozen=True)
-class Format:
-    name: str
-    media_type: str
-    aliases: tuple[str, ...] = ()
-
-
-FORMATS: tuple[Format, ...] = (
-    Format("json", "application/json"),
-    Format("jsonld", "application/ld+json", ("json-ld",)),
-    Format("turtle", "text/turtle", ("ttl",)),
-    Format("ntriples", "application/n-triples", ("nt", "n-triples")),
-    Format("rdfxml", "application/rdf+xml", ("rdf", "xml", "rdf-xml")),
-)
-BY_NAME = {alias: f for f in FORMATS for alias in (f.name, *f.aliases)}
-BY_MEDIA = {f.media_type: f for f in FORMATS}
-BY_MEDIA["text/plain"] = BY_NAME["ntriples"]  # N-Triples' historical media type
-BY_MEDIA["application/xml"] = BY_NAME["rdfxml"]
+Format = MediaFormat  # the registry's type (kg.formats.mediatypes), under the API's old name
+FORMATS: tuple[Format, ...] = REST_FORMATS
+BY_NAME = by_name(FORMATS)  # json: AIoD JSON; n3/ttl: Turtle; xml/rdf: RDF/XML; ...
+BY_MEDIA = by_media_type(FORMATS)  # text/plain: N-Triples; application/xml: RDF/XML; ...
 
 
 def choose_format(request: Request, default: str = "json") -> Format:

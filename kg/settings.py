@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     sparql_workers: int = Field(
         2, ge=1, description="Query worker processes (each stopped when it passes the time limit)."
     )
+    sparql_worker_memory_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=0,
+        description="Address space a SPARQL query worker may add to its size at the fork "
+        "(RLIMIT_AS); past it the query fails with 503. 0: no cap.",
+    )
     sparql_isolation: Literal["process", "thread"] = Field(
         "process",
         description="'process': queries run in forked workers that are killed at the "

@@ -334,13 +334,14 @@ def test_update_with_admin_rights(own: tuple[Catalog, TestClient]) -> None:
 
 
 def test_service_description_for_machines(api: TestClient) -> None:
-    response = api.get("/sparql")
+    response = api.get("/sparql", headers={"Host": "evil.example"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/turtle")
+    assert b"evil.example" not in response.content  # the configured base, not the Host header
     sd = "http://www.w3.org/ns/sparql-service-description#"
     store = ox.Store()
     store.load(response.content, format=ox.RdfFormat.TURTLE)
-    endpoint = ox.NamedNode("http://testserver/sparql")
+    endpoint = ox.NamedNode(f"{BASE}/sparql")
     assert list(
         store.quads_for_pattern(
             endpoint,

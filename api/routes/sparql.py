@@ -6,8 +6,9 @@
 * ``GET /sparql`` without a query: the Service Description (Turtle, N-Triples, JSON-LD,
   RDF/XML) for machines, the query editor for browsers (also with ``?query=``).
 
-Queries run off the event loop (``kg.sparql.SparqlService``, in a worker thread that waits on a
-worker process). Limits, dataset and policy are the service's.
+Nothing of a query is parsed or run on the event loop or in this process: the text goes to a
+killable, memory-capped worker process (``kg.sparql.service.SparqlService``) whose answer is
+awaited on a pipe. Limits, dataset and policy are the service's.
 """
 
 from __future__ import annotations
@@ -26,14 +27,9 @@ from kg.catalog import Catalog
 from kg.errors import CatalogError
 from kg.formats.mediatypes import parse_accept
 from kg.model.namespaces import PREFIXES
-from kg.sparql.service import (
-    GRAPH_FORMATS,
-    Answer,
-    SparqlService,
-    negotiate,
-    serialize_description,
-    service_description,
-)
+from kg.sparql.description import serialize_description, service_description
+from kg.sparql.formats import GRAPH_FORMATS, Answer, negotiate
+from kg.sparql.service import SparqlService
 
 FORM = "application/x-www-form-urlencoded"
 QUERY_MEDIA = "application/sparql-query"
@@ -103,8 +99,9 @@ async def _run_update(request: Request, text: str) -> Response:
 
 def _description(request: Request) -> Response:
     fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
-    endpoint = str(request.url.replace(query=""))
-    body = serialize_description(service_description(endpoint, settings_of(request)), fmt)
+    settings = settings_of(request)
+    endpoint = settings.base + "/sparql"  # the configured base URL, never the Host header
+    body = serialize_description(service_description(endpoint, settings), fmt)
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 

@@ -2,36 +2,35 @@
 
 ``SparqlService`` is what the ``/sparql`` endpoint and ``aiod-kg query`` call:
 
+* **Nothing untrusted is parsed or evaluated in the server process.** A query is a job for a
+  killable, memory-capped worker (``kg.sparql.workers``, forked from this process) that checks
+  the nesting (``kg.sparql.depth``), parses the query and decides the policy on its algebra
+  (``kg.sparql.policy``), negotiates the format (``kg.sparql.formats``) and evaluates it. A
+  crash or a runaway costs only that request; the event loop only waits on a pipe.
 * **Dataset**: the default graph is the union of the *public* asset graphs -- the query runs
   on the public partition only (``kg.store.partition``), so ``GRAPH ?g``, ``FROM NAMED``,
   ``DESCRIBE`` and property paths cannot reach a draft. A query's own ``FROM``/``FROM NAMED``
   and the protocol's ``default-graph-uri``/``named-graph-uri`` are honoured within it.
-* **Syntax** is checked by Oxigraph's parser before anything runs: errors carry line and
-  column. The usual prefixes (``kg.namespaces.PREFIXES``) are predeclared.
-* **SERVICE** (and an update's ``LOAD``) to outside hosts is refused unless its IRI starts with
-  one of ``AIOD_KG_SPARQL_ALLOWED_SERVICES``; checked before the query touches an engine.
-* **Time limit** (``AIOD_KG_SPARQL_TIMEOUT``): on the embedded store a query runs in a forked
-  worker that is killed at the deadline (``kg.sparql.workers``); on a remote store the request
-  is cut at the deadline (configure the engine's own timeout too, e.g. ``oxigraph serve
-  --timeout-s``). Either way the caller gets ``QueryTimeout`` and no worker stays busy.
-* **Result cap** (``AIOD_KG_SPARQL_MAX_RESULT_BYTES``): serialisation stops at the cap with
-  ``ResultTooLarge``.
-* **Formats**: SPARQL JSON, XML, CSV, TSV for SELECT/ASK; Turtle, N-Triples, JSON-LD, RDF/XML
-  for CONSTRUCT/DESCRIBE; chosen by ``?format=`` or ``Accept`` (``negotiate``).
+* **Policy**: read-only; SERVICE (and an update's ``LOAD``) only to IRIs starting with one of
+  ``AIOD_KG_SPARQL_ALLOWED_SERVICES``. Without allowed services the workers cannot open network
+  sockets at all (seccomp).
+* **Time limit** (``AIOD_KG_SPARQL_TIMEOUT``) for parsing and every query form: the worker is
+  killed at the deadline. On a remote store (``sparql+http://``) the check runs in such a
+  worker too, then the normalised text is forwarded and the request cut at the deadline
+  (configure the engine's own timeout too, e.g. ``oxigraph serve --timeout-s``).
+* **Result cap** (``AIOD_KG_SPARQL_MAX_RESULT_BYTES``): ``ResultTooLarge``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import io
 import os
 import re
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import IO, Literal, cast
-from urllib.parse import urljoin
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import pyoxigraph as ox
 
@@ -42,211 +41,31 @@ from kg.errors import (
     ParseError,
     QueryTimeout,
     ResultTooLarge,
-    UpstreamError,
 )
-from kg.formats.mediatypes import parse_accept
 from kg.model.namespaces import PREFIXES
 from kg.settings import Settings
 from kg.sparql.depth import check_nesting
-from kg.sparql.workers import Outcome, WorkerPool
+from kg.sparql.formats import (
+    FORMATS_BY_NAME,
+    Answer,
+    Kind,
+    ResultFormat,
+    convert_remote,
+    negotiate,
+    serialize_result,
+)
+from kg.sparql.policy import (
+    Decision,
+    Unreadable,
+    allowed_services,
+    check_query,
+    check_update,
+    normalise,
+)
+from kg.sparql.workers import Outcome, WorkerPool, confine, network_sandbox_available
 from kg.store.embedded import EmbeddedStore, GraphStore
 from kg.store.partition import PartitionedStore
 from kg.store.remote import RemoteStore
-
-Kind = Literal["solutions", "boolean", "graph"]
-
-# --------------------------------------------------------------------------- formats
-
-
-@dataclass(frozen=True)
-class ResultFormat:
-    name: str
-    media_type: str
-    kind: Literal["solutions", "graph"]
-    aliases: tuple[str, ...] = ()
-    also: tuple[str, ...] = ()  # other media types that select this format
-
-    @property
-    def content_type(self) -> str:
-        text = self.media_type.startswith("text/") or self.name in ("turtle", "ntriples")
-        return f"{self.media_type}; charset=utf-8" if text else self.media_type
-
-
-SOLUTION_FORMATS: tuple[ResultFormat, ...] = (
-    ResultFormat(
-        "json",
-        "application/sparql-results+json",
-        "solutions",
-        ("json", "srj"),
-        ("application/json",),
-    ),
-    ResultFormat(
-        "xml",
-        "application/sparql-results+xml",
-        "solutions",
-        ("xml", "srx"),
-        ("application/xml", "text/xml"),
-    ),
-    ResultFormat("csv", "text/csv", "solutions", ("csv",)),
-    ResultFormat("tsv", "text/tab-separated-values", "solutions", ("tsv",)),
-)
-GRAPH_FORMATS: tuple[ResultFormat, ...] = (
-    ResultFormat(
-        "turtle",
-        "text/turtle",
-        "graph",
-        ("turtle", "ttl", "n3"),
-        ("application/x-turtle", "text/n3", "text/rdf+n3"),
-    ),
-    ResultFormat(
-        "ntriples",
-        "application/n-triples",
-        "graph",
-        ("ntriples", "nt", "n-triples"),
-        ("text/plain",),
-    ),
-    ResultFormat(
-        "jsonld",
-        "application/ld+json",
-        "graph",
-        ("jsonld", "json-ld", "json"),
-        ("application/json",),
-    ),
-    ResultFormat(
-        "rdfxml",
-        "application/rdf+xml",
-        "graph",
-        ("rdfxml", "rdf-xml", "rdf", "xml"),
-        ("application/xml", "text/xml"),
-    ),
-)
-FORMATS_BY_NAME: dict[str, ResultFormat] = {f.name: f for f in (*SOLUTION_FORMATS, *GRAPH_FORMATS)}
-OX_RESULTS = {
-    "json": ox.QueryResultsFormat.JSON,
-    "xml": ox.QueryResultsFormat.XML,
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
-}
-OX_RDF = {
-    "turtle": ox.RdfFormat.TURTLE,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-    "jsonld": ox.RdfFormat.JSON_LD,
-    "rdfxml": ox.RdfFormat.RDF_XML,
-}
-
-
-def negotiate(kind: Kind, accept: str | None = None, fmt: str | None = None) -> ResultFormat:
-    """The answer format for a query of this kind; ``NotAcceptable`` if there is none."""
-    family = GRAPH_FORMATS if kind == "graph" else SOLUTION_FORMATS
-    offered = ", ".join(f.media_type for f in family)
-    if fmt:  # a name or media type; several, comma-separated, are tried in order
-        for wanted in (w.split(";")[0].strip().lower() for w in fmt.split(",")):
-            for f in family:
-                if wanted in f.aliases or wanted == f.media_type or wanted in f.also:
-                    return f
-        names = ", ".join(f.name for f in family)
-        raise NotAcceptable(f"Format {fmt!r} cannot answer this query; one of: {names}.")
-    if not accept or not accept.strip():
-        return family[0]
-    for media, q, _ in parse_accept(accept):
-        if q <= 0:
-            continue
-        if media == "*/*":
-            return family[0]
-        if media.endswith("/*"):
-            major = media[:-1]
-            for f in family:
-                if f.media_type.startswith(major):
-                    return f
-            continue
-        for f in family:
-            if media == f.media_type or media in f.also:
-                return f
-    raise NotAcceptable(f"Cannot answer this query in {accept!r}; available: {offered}.")
-
-
-# --------------------------------------------------------------------------- lexical checks
-
-_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-              |'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-  | (?P<var>[?$]\w+)
-  | (?P<pname>(?:[^\W\d_][\w\-.]*)?:[\w\-.:%\\]*)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def unescape_codepoints(text: str) -> str:
-    """SPARQL's ``\\uXXXX`` escapes apply to the whole query text before parsing (19.2)."""
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
-
-
-@dataclass
-class Shape:
-    """What a lexical pass over a query or update finds."""
-
-    prefixes: dict[str, str] = field(default_factory=dict)
-    has_dataset: bool = False  # FROM / FROM NAMED
-    remote: list[str | None] = field(default_factory=list)  # SERVICE / LOAD targets; None: ?var
-
-
-def scan(text: str, base: str = "") -> Shape:
-    """Find PREFIX declarations, FROM clauses and SERVICE/LOAD targets (outside strings)."""
-    shape = Shape()
-    tokens = [
-        (m.lastgroup, m.group())
-        for m in _TOKEN.finditer(unescape_codepoints(text))
-        if m.lastgroup not in ("ws", "comment")
-    ]
-    for i, (kind, value) in enumerate(tokens):
-        if kind != "word":
-            continue
-        keyword = value.upper()
-        if keyword == "PREFIX" and i + 2 < len(tokens) and tokens[i + 2][0] == "iri":
-            shape.prefixes[tokens[i + 1][1].rstrip(":")] = tokens[i + 2][1][1:-1]
-        elif keyword == "FROM":
-            shape.has_dataset = True
-        elif keyword in ("SERVICE", "LOAD"):
-            j = i + 1
-            if j < len(tokens) and tokens[j][1].upper() == "SILENT":
-                j += 1
-            target_kind, target = tokens[j] if j < len(tokens) else ("other", "")
-            if target_kind == "iri":
-                shape.remote.append(urljoin(base, target[1:-1]))
-            elif target_kind == "pname":
-                prefix, _, local = target.partition(":")
-                namespace = shape.prefixes.get(prefix, PREFIXES.get(prefix))
-                shape.remote.append(namespace + local if namespace is not None else target)
-            else:
-                shape.remote.append(None)
-    return shape
-
-
-def allowed_services(settings: Settings) -> tuple[str, ...]:
-    return tuple(s.strip() for s in settings.sparql_allowed_services.split(",") if s.strip())
-
-
-def check_remote_calls(shape: Shape, settings: Settings) -> None:
-    allowed = allowed_services(settings)
-    for target in shape.remote:
-        if "*" in allowed:
-            return
-        if target is None or not any(target.startswith(prefix) for prefix in allowed):
-            shown = target or "a variable"
-            raise Forbidden(
-                f"SERVICE/LOAD to {shown} is not allowed on this endpoint "
-                "(allowed: " + (", ".join(allowed) or "none") + "; "
-                "AIOD_KG_SPARQL_ALLOWED_SERVICES)."
-            )
-
 
 _POSITION = re.compile(r"error at (\d+):(\d+)")
 
@@ -264,125 +83,90 @@ def syntax_error(exc: SyntaxError, what: str = "query") -> ParseError:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    text: str
-    kind: Kind
-    shape: Shape
-
-
-@dataclass(frozen=True)
 class QueryJob:
-    """One query to run, as plain data (it crosses into a worker process)."""
+    """One request, as plain data (it crosses into a worker process)."""
 
-    text: str
-    kind: Kind
-    format: str  # a name of FORMATS_BY_NAME
-    base_iri: str | None
-    union: bool  # the default graph is the union of the named graphs
+    text: str  # as received: untrusted
+    base_iri: str
+    allowed: tuple[str, ...] = ()  # SERVICE/LOAD prefixes
+    accept: str | None = None
+    format: str | None = None  # ?format=
     default_graphs: tuple[str, ...] = ()
     named_graphs: tuple[str, ...] = ()
     max_bytes: int = 64 * 1024 * 1024
+    evaluate: bool = True  # False: check only (a remote store runs it; an update)
+    update: bool = False
 
 
 @dataclass(frozen=True)
-class Answer:
-    media_type: str  # Content-Type, with charset where it applies
-    body: bytes
-    format: str
+class Checked:
+    """A check-only job's answer: the policy's decision and the negotiated format."""
+
+    decision: Decision
+    format: str  # "" for an update
 
 
-class CappedBuffer(io.RawIOBase):
-    """A bytes sink that refuses to grow past ``limit`` (the serialiser then stops)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.exceeded = False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        size = len(data)
-        if self.size + size > self.limit:
-            self.exceeded = True
-            raise OSError("result size limit reached")
-        self.parts.append(bytes(data))
-        self.size += size
-        return size
-
-    def getvalue(self) -> bytes:
-        return b"".join(self.parts)
+def _kind_of(result: object) -> Kind:
+    if isinstance(result, ox.QueryTriples):
+        return "graph"
+    if isinstance(result, ox.QueryBoolean):
+        return "boolean"
+    return "solutions"
 
 
-def serialize_result(result: object, fmt: ResultFormat, max_bytes: int) -> bytes:
-    """Serialise pyoxigraph query results in ``fmt``, at most ``max_bytes``."""
-    buffer = CappedBuffer(max_bytes)
-    sink = cast(IO[bytes], buffer)
-    try:
-        if isinstance(result, ox.QueryTriples):
-            if fmt.name == "ntriples":
-                result.serialize(sink, format=ox.RdfFormat.N_TRIPLES)
+def _oxigraph_message(job: QueryJob, unreadable: Unreadable, sandboxed: bool) -> ParseError:
+    """When rdflib cannot read a text, Oxigraph's syntax error (line, column) if it has one --
+    asked on an empty store, only where the network is denied; else rdflib's own message."""
+    if sandboxed:
+        try:
+            text = normalise(job.text)
+            empty = ox.Store()
+            if job.update:
+                empty.update(text, base_iri=job.base_iri, prefixes=PREFIXES)
             else:
-                ox.serialize(result, sink, OX_RDF[fmt.name], prefixes=PREFIXES)
-        elif isinstance(result, ox.QuerySolutions | ox.QueryBoolean):
-            result.serialize(sink, format=OX_RESULTS[fmt.name])
-        else:  # pragma: no cover - pyoxigraph returns one of the three
-            raise TypeError(f"unexpected result {type(result).__name__}")
-    except OSError:
-        if buffer.exceeded:
-            raise ResultTooLarge(max_bytes) from None
-        raise
-    return buffer.getvalue()
+                empty.query(text, base_iri=job.base_iri, prefixes=PREFIXES)
+        except SyntaxError as exc:
+            return syntax_error(exc, "update" if job.update else "query")
+        except (CatalogError, OSError, RuntimeError, ValueError):
+            pass
+    detail = unreadable.detail
+    message = detail.get("message") if isinstance(detail, dict) else str(detail)
+    return ParseError(
+        f"{message} (the query could not be checked, so it is refused)",
+        detail.get("line") if isinstance(detail, dict) else None,
+        detail.get("column") if isinstance(detail, dict) else None,
+    )
 
 
-def run_embedded(store: ox.Store, job: QueryJob) -> Answer:
-    """Evaluate a prepared job on a pyoxigraph store (in a worker or a thread)."""
+def execute(store: ox.Store | None, job: QueryJob, sandboxed: bool = False) -> Outcome:
+    """Check, negotiate and (on a store) evaluate one job: the body of a query worker."""
+    check_nesting(job.text)  # a first guard: pyoxigraph's parser recurses per nesting level
+    try:
+        if job.update:
+            decision = check_update(job.text, job.base_iri, job.allowed)
+        else:
+            decision = check_query(job.text, job.base_iri, job.allowed)
+    except Unreadable as exc:
+        raise _oxigraph_message(job, exc, sandboxed) from None
+    if decision.kind is None:
+        return Outcome(True, detail=Checked(decision, ""))
+    fmt = negotiate(decision.kind, job.accept, job.format)
+    if store is None or not job.evaluate:
+        return Outcome(True, fmt.content_type, detail=Checked(decision, fmt.name))
     options: dict[str, object] = {"base_iri": job.base_iri, "prefixes": PREFIXES}
     if job.default_graphs or job.named_graphs:
         options["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
         options["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs]
-    elif job.union:
+    elif not decision.has_dataset:
         options["use_default_graph_as_union"] = True
     try:
-        result = store.query(job.text, **options)  # type: ignore[arg-type]
+        result = store.query(decision.text, **options)  # type: ignore[arg-type]
     except SyntaxError as exc:
         raise syntax_error(exc) from None
-    fmt = FORMATS_BY_NAME[job.format]
-    return Answer(fmt.content_type, serialize_result(result, fmt, job.max_bytes), fmt.name)
-
-
-def convert_remote(body: bytes, content_type: str, job: QueryJob) -> bytes:
-    """Re-serialise an engine's answer (SPARQL JSON or N-Triples) in the requested format."""
-    fmt = FORMATS_BY_NAME[job.format]
-    media = content_type.split(";")[0].strip().lower()
-    try:
-        if job.kind == "graph":
-            source = {
-                "text/turtle": ox.RdfFormat.TURTLE,
-                "application/rdf+xml": ox.RdfFormat.RDF_XML,
-            }.get(media, ox.RdfFormat.N_TRIPLES)
-            triples = (q.triple for q in ox.parse(body, format=source))
-            buffer = CappedBuffer(job.max_bytes)
-            try:
-                ox.serialize(
-                    triples,
-                    cast(IO[bytes], buffer),
-                    OX_RDF[fmt.name],
-                    prefixes=PREFIXES if fmt.name != "ntriples" else None,
-                )
-            except OSError:
-                if buffer.exceeded:
-                    raise ResultTooLarge(job.max_bytes) from None
-                raise
-            return buffer.getvalue()
-        source_format = ox.QueryResultsFormat.from_media_type(media) or ox.QueryResultsFormat.JSON
-        parsed = ox.parse_query_results(body, format=source_format)
-        return serialize_result(parsed, fmt, job.max_bytes)
-    except (SyntaxError, ValueError) as exc:
-        raise UpstreamError(f"The store sent an answer that could not be read: {exc}") from exc
+    if _kind_of(result) != decision.kind:  # the two parsers disagree: refuse
+        raise Forbidden("The query could not be checked (its form is ambiguous); refused.")
+    body = serialize_result(result, fmt, job.max_bytes)
+    return Outcome(True, fmt.content_type, body, detail=fmt.name)
 
 
 # --------------------------------------------------------------------------- the service
@@ -403,53 +187,43 @@ class SparqlService:
         self.base_iri = settings.base + "/"
         self.timeout = settings.sparql_timeout
         self.max_bytes = settings.sparql_max_result_bytes
+        self.allowed = allowed_services(settings)
+        self.forks = settings.sparql_isolation == "process" and hasattr(os, "fork")
         if isinstance(self.target, RemoteStore):
             self.mode = "remote"
-        elif settings.sparql_isolation == "process" and hasattr(os, "fork"):
+        elif self.forks:
             self.mode = "process"
         else:
             self.mode = "thread"
+        if self.forks and not self.allowed:
+            network_sandbox_available()  # warns once when workers cannot be denied the network
         self._pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()
-        self._parser = ox.Store()  # empty: parses queries without touching any data
         store.on_close(self.close)
 
-    # ------------------------------------------------------------------ preparation
-
-    def prepare(self, text: str) -> Prepared:
-        """Check syntax and policy; find the query's kind. Raises ParseError / Forbidden."""
-        check_nesting(text)  # deep nesting crashes pyoxigraph's parser (kg/sparql/depth.py)
-        shape = scan(text, self.base_iri)
-        check_remote_calls(shape, self.settings)  # before the text reaches any engine
-        try:
-            probe = self._parser.query(text, base_iri=self.base_iri, prefixes=PREFIXES)
-        except SyntaxError as exc:
-            raise syntax_error(exc) from None
-        kind: Kind
-        if isinstance(probe, ox.QueryTriples):
-            kind = "graph"
-        elif isinstance(probe, ox.QueryBoolean):
-            kind = "boolean"
-        else:
-            kind = "solutions"
-        return Prepared(text, kind, shape)
+    # ------------------------------------------------------------------ jobs
 
     def job(
         self,
-        prepared: Prepared,
-        fmt: ResultFormat,
+        text: str,
+        *,
+        accept: str | None = None,
+        fmt: str | None = None,
         default_graphs: Sequence[str] = (),
         named_graphs: Sequence[str] = (),
+        update: bool = False,
     ) -> QueryJob:
         return QueryJob(
-            text=prepared.text,
-            kind=prepared.kind,
-            format=fmt.name,
+            text=text,
             base_iri=self.base_iri,
-            union=not prepared.shape.has_dataset,
+            allowed=self.allowed,
+            accept=accept,
+            format=fmt,
             default_graphs=tuple(default_graphs),
             named_graphs=tuple(named_graphs),
             max_bytes=self.max_bytes,
+            evaluate=self.mode != "remote" and not update,
+            update=update,
         )
 
     # ------------------------------------------------------------------ execution
@@ -463,21 +237,14 @@ class SparqlService:
         default_graphs: Sequence[str] = (),
         named_graphs: Sequence[str] = (),
     ) -> Answer:
-        """Prepare, negotiate and run one query (blocking: call it from a worker thread)."""
-        prepared = self.prepare(text)
-        chosen = negotiate(prepared.kind, accept, fmt)
-        return self.run(self.job(prepared, chosen, default_graphs, named_graphs))
-
-    def run(self, job: QueryJob) -> Answer:
+        """Check, negotiate and run one query (blocking: call it from a worker thread)."""
+        job = self.job(
+            text, accept=accept, fmt=fmt, default_graphs=default_graphs, named_graphs=named_graphs
+        )
+        outcome = self._dispatch(job)
         if self.mode == "remote":
-            return self._run_remote(job)
-        if self.mode == "process":
-            return self._run_process(job)
-        return self._run_thread(job)
-
-    def _embedded(self) -> ox.Store:
-        assert isinstance(self.target, EmbeddedStore)
-        return self.target.store
+            return self._run_remote(job, self._checked(outcome))
+        return self._answer(outcome, job)
 
     async def query_async(
         self,
@@ -488,75 +255,98 @@ class SparqlService:
         default_graphs: Sequence[str] = (),
         named_graphs: Sequence[str] = (),
     ) -> Answer:
-        """``query`` for an event loop: in process mode the worker's answer is awaited on the
-        loop; everything slow (remote engines, thread mode, huge texts) goes to a thread."""
-        loop = asyncio.get_running_loop()
-        if self.mode != "process" or len(text) > 20_000:
-            return await loop.run_in_executor(
-                None,
-                functools.partial(
-                    self.query,
-                    text,
-                    accept=accept,
-                    fmt=fmt,
-                    default_graphs=default_graphs,
-                    named_graphs=named_graphs,
-                ),
-            )
-        prepared = self.prepare(text)
+        """``query`` for an event loop: nothing of the query is parsed here; in process mode
+        the worker's answer is awaited on the loop, everything else goes to a thread."""
+        call = functools.partial(
+            self.query,
+            text,
+            accept=accept,
+            fmt=fmt,
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
+        )
+        if self.mode != "process":
+            return await asyncio.get_running_loop().run_in_executor(None, call)
         job = self.job(
-            prepared, negotiate(prepared.kind, accept, fmt), default_graphs, named_graphs
+            text, accept=accept, fmt=fmt, default_graphs=default_graphs, named_graphs=named_graphs
         )
         return self._answer(await self._workers().run_async(job, self.timeout), job)
 
-    def _run_process(self, job: QueryJob) -> Answer:
-        return self._answer(self._workers().run(job, self.timeout), job)
+    def _dispatch(self, job: QueryJob) -> Outcome:
+        if self.forks:
+            return self._workers().run(job, self.timeout)
+        return self._run_thread(job)
 
     def _answer(self, outcome: Outcome, job: QueryJob) -> Answer:
+        self._raise(outcome)
+        return Answer(outcome.media_type, outcome.body, str(outcome.detail or ""))
+
+    def _checked(self, outcome: Outcome) -> Checked:
+        self._raise(outcome)
+        assert isinstance(outcome.detail, Checked)
+        return outcome.detail
+
+    def _raise(self, outcome: Outcome) -> None:
         if outcome.ok:
-            return Answer(outcome.media_type, outcome.body, job.format)
+            return
         if outcome.kind == "too_large":
             raise ResultTooLarge(self.max_bytes)
-        error = CatalogError(outcome.detail)
-        error.status = outcome.status
         if outcome.status == 400 and isinstance(outcome.detail, dict):
             raise ParseError(
                 str(outcome.detail.get("message")),
                 outcome.detail.get("line"),
                 outcome.detail.get("column"),
             )
+        kind = {403: Forbidden, 406: NotAcceptable}.get(outcome.status, CatalogError)
+        error = kind(outcome.detail)
+        error.status = outcome.status
         raise error
 
     def _workers(self) -> WorkerPool:
         with self._pool_lock:
             if self._pool is None:
-                store = self._embedded()
+                store = None if self.mode == "remote" else self._embedded()
+                memory = self.settings.sparql_worker_memory_bytes
+                network = bool(self.allowed)
+                state = {"sandboxed": False}
+
+                def setup() -> None:  # in the child, before its first job
+                    state["sandboxed"] = confine(memory, network)
 
                 def target(job: QueryJob) -> Outcome:
-                    answer = run_embedded(store, job)
-                    return Outcome(True, answer.media_type, answer.body)
+                    return execute(store, job, state["sandboxed"])
 
                 def probe() -> None:
-                    bool(store.query("ASK { GRAPH ?g { ?s ?p ?o } }"))
+                    if store is not None:
+                        bool(store.query("ASK { GRAPH ?g { ?s ?p ?o } }"))
 
+                version: Callable[[], int] = (
+                    (lambda: 0) if store is None else (lambda: self.store.version)
+                )
                 self._pool = WorkerPool(
                     target,
                     size=self.settings.sparql_workers,
-                    version=lambda: self.store.version,
+                    version=version,
                     fork_lock=self.store.lock,
                     probe=probe,
+                    setup=setup,
                 )
             return self._pool
 
-    def _run_thread(self, job: QueryJob) -> Answer:
-        """In-process: the caller gets ``QueryTimeout`` at the deadline, but the evaluation
-        itself cannot be stopped (pyoxigraph has no cancellation)."""
-        store = self._embedded()
+    def _embedded(self) -> ox.Store:
+        assert isinstance(self.target, EmbeddedStore)
+        return self.target.store
+
+    def _run_thread(self, job: QueryJob) -> Outcome:
+        """Where processes cannot fork: in a thread of this process. The caller gets
+        ``QueryTimeout`` at the deadline, but the work itself cannot be stopped, and only the
+        depth guard stands between a parser crash and the process."""
+        store = None if self.mode == "remote" else self._embedded()
         box: dict[str, object] = {}
 
         def work() -> None:
             try:
-                box["answer"] = run_embedded(store, job)
+                box["outcome"] = execute(store, job)
             except BaseException as exc:
                 # drop the frames here: pyoxigraph results must be freed on their own thread
                 chained: BaseException | None = exc
@@ -572,25 +362,26 @@ class SparqlService:
             raise QueryTimeout(self.timeout)
         if "error" in box:
             raise box["error"]  # type: ignore[misc]
-        answer = box["answer"]
-        assert isinstance(answer, Answer)
-        return answer
+        outcome = box["outcome"]
+        assert isinstance(outcome, Outcome)
+        return outcome
 
-    def _run_remote(self, job: QueryJob) -> Answer:
+    def _run_remote(self, job: QueryJob, checked: Checked) -> Answer:
         assert isinstance(self.target, RemoteStore)
-        fmt = FORMATS_BY_NAME[job.format]
+        fmt: ResultFormat = FORMATS_BY_NAME[checked.format]
+        kind = checked.decision.kind
+        assert kind is not None
         native = self.target.endpoints.dialect == "oxigraph"
         if native:
             accept = fmt.media_type
-        elif job.kind == "graph":
+        elif kind == "graph":
             accept = "application/n-triples"
         else:
             accept = "application/sparql-results+json"
-        text = self.remote_text(job.text)
         answer = self.target.run_query(
-            text,
+            self.remote_text(checked.decision),
             accept,
-            union=job.union,
+            union=not checked.decision.has_dataset,
             default_graphs=job.default_graphs,
             named_graphs=job.named_graphs,
             timeout=self.timeout,
@@ -599,32 +390,33 @@ class SparqlService:
         media = answer.content_type.split(";")[0].strip().lower()
         if media == fmt.media_type:
             return Answer(fmt.content_type, answer.body, fmt.name)
-        return Answer(fmt.content_type, convert_remote(answer.body, media, job), fmt.name)
+        body = convert_remote(answer.body, media, kind, fmt, self.max_bytes)
+        return Answer(fmt.content_type, body, fmt.name)
 
-    def remote_text(self, text: str) -> str:
-        """The query text for another engine: our BASE and predeclared prefixes made explicit."""
-        declared = scan(text).prefixes
+    def remote_text(self, decision: Decision) -> str:
+        """The checked text for another engine: our BASE and predeclared prefixes explicit."""
         lines = [f"BASE <{self.base_iri}>"]
-        lines += [f"PREFIX {p}: <{ns}>" for p, ns in PREFIXES.items() if p not in declared]
-        return "\n".join(lines) + "\n" + text
+        lines += [f"PREFIX {p}: <{ns}>" for p, ns in PREFIXES.items() if p not in decision.prefixes]
+        return "\n".join(lines) + "\n" + decision.text
 
     # ------------------------------------------------------------------ updates
 
     def update(self, text: str) -> None:
         """Run a SPARQL Update on the partition (admin only; bypasses validation and the index:
-        run ``aiod-kg rebuild-index`` after changing assets this way)."""
-        check_nesting(text)
-        shape = scan(text, self.base_iri)
-        check_remote_calls(shape, self.settings)
-        try:
-            ox.Store().update(text, base_iri=self.base_iri, prefixes=PREFIXES)  # syntax check
-        except SyntaxError as exc:
-            raise syntax_error(exc, "update") from None
+        run ``aiod-kg rebuild-index`` after changing assets this way). The policy check runs
+        in a worker like a query's; the update itself runs here, under the write lock."""
+        checked = self._checked(self._dispatch(self.job(text, update=True)))
+        decision = checked.decision
         with self.store.lock:
             if isinstance(self.target, RemoteStore):
-                self.target.update(self.remote_text(text))
+                self.target.update(self.remote_text(decision))
             else:
-                self._embedded().update(text, base_iri=self.base_iri, prefixes=PREFIXES)
+                try:
+                    self._embedded().update(
+                        decision.text, base_iri=self.base_iri, prefixes=PREFIXES
+                    )
+                except SyntaxError as exc:
+                    raise syntax_error(exc, "update") from None
             self.store.version += 1
 
     # ------------------------------------------------------------------ life cycle
@@ -639,70 +431,3 @@ class SparqlService:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
-
-
-# --------------------------------------------------------------------------- description
-
-SD = "http://www.w3.org/ns/sparql-service-description#"
-FORMATS_NS = "http://www.w3.org/ns/formats/"
-FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON",
-    "xml": "SPARQL_Results_XML",
-    "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV",
-    "turtle": "Turtle",
-    "ntriples": "N-Triples",
-    "jsonld": "JSON-LD",
-    "rdfxml": "RDF_XML",
-}
-
-
-def service_description(endpoint: str, settings: Settings) -> list[ox.Triple]:
-    """A SPARQL 1.1 Service Description of the endpoint."""
-    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-    service = ox.NamedNode(endpoint)
-    dataset, default_graph = ox.BlankNode("dataset"), ox.BlankNode("defaultGraph")
-
-    def sd(local: str) -> ox.NamedNode:
-        return ox.NamedNode(SD + local)
-
-    triples = [
-        ox.Triple(service, rdf_type, sd("Service")),
-        ox.Triple(service, sd("endpoint"), service),
-        ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Query")),
-        ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Update")),
-        ox.Triple(service, sd("feature"), sd("UnionDefaultGraph")),
-        ox.Triple(service, sd("feature"), sd("DereferencesURIs")),
-        ox.Triple(
-            service,
-            sd("defaultEntailmentRegime"),
-            ox.NamedNode("http://www.w3.org/ns/entailment/Simple"),
-        ),
-        ox.Triple(service, sd("defaultDataset"), dataset),
-        ox.Triple(dataset, rdf_type, sd("Dataset")),
-        ox.Triple(dataset, sd("defaultGraph"), default_graph),
-        ox.Triple(default_graph, rdf_type, sd("Graph")),
-        ox.Triple(
-            service,
-            ox.NamedNode("http://purl.org/dc/terms/description"),
-            ox.Literal(
-                "The default graph is the union of the public asset graphs; every asset is also a "
-                f"named graph (its IRI). Time limit {settings.sparql_timeout:g} s, results up to "
-                f"{settings.sparql_max_result_bytes} bytes. Updates need admin rights."
-            ),
-        ),
-    ]
-    if allowed_services(settings):
-        triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
-    for name in FORMAT_IRIS.values():
-        triples.append(ox.Triple(service, sd("resultFormat"), ox.NamedNode(FORMATS_NS + name)))
-    return triples
-
-
-def serialize_description(triples: Sequence[ox.Triple], fmt: ResultFormat) -> bytes:
-    prefixes = {"sd": SD, "formats": FORMATS_NS, "dct": "http://purl.org/dc/terms/"}
-    data = ox.serialize(
-        triples, None, OX_RDF[fmt.name], prefixes=prefixes if fmt.name != "ntriples" else None
-    )
-    assert isinstance(data, bytes)
-    return data

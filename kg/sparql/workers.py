@@ -16,19 +16,31 @@ The child never writes to the store, never runs the parent's destructors (it lea
 ``os._exit``), closes every inherited socket and pipe but its own, and exits when its parent
 goes away (end of file on its request pipe). Linux only (``os.fork``); elsewhere use the
 thread mode of ``kg.sparql.service``.
+
+Each child is also confined before it reads a job: an address-space cap (``RLIMIT_AS``: its
+size at the fork plus ``memory``), a deep Python recursion limit for the policy parser, and --
+unless it may call SERVICE hosts -- a seccomp filter that refuses ``socket(AF_INET/AF_INET6)``
+and ``io_uring_setup`` (``network_sandbox``): whatever a query says, such a worker cannot open
+a network connection. A worker that crashes (stack overflow in a parser, out of memory) costs
+only its request (503) and is replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
+import logging
 import os
 import pickle
+import resource
 import select
 import signal
+import socket
 import stat
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,8 +57,74 @@ _PIPE_SAFE = 32 * 1024  # jobs up to this size are written to a pipe without blo
 READY_TIMEOUT = 3.0
 
 
+log = logging.getLogger(__name__)
+
+
 class WorkerCrashed(CatalogError):
-    status = 500
+    status = 503
+
+
+# --------------------------------------------------------------------------- confinement
+
+
+def _sandbox_filter() -> object | None:
+    """The seccomp filter (not loaded) that denies IPv4/IPv6 sockets; None if unavailable."""
+    try:
+        import pyseccomp as seccomp
+
+        flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        for family in (socket.AF_INET, socket.AF_INET6):
+            flt.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.EQ, family))
+        flt.add_rule(seccomp.ERRNO(errno.EACCES), "io_uring_setup")
+        return flt
+    except Exception:  # no pyseccomp, no libseccomp, another kernel
+        return None
+
+
+_warned = False
+
+
+def network_sandbox_available() -> bool:
+    """Whether workers can be denied the network here (warns once, in the parent, if not)."""
+    global _warned
+    ok = _sandbox_filter() is not None
+    if not ok and not _warned:
+        _warned = True
+        log.warning(
+            "seccomp is not available (pyseccomp/libseccomp): SPARQL workers are not denied "
+            "network sockets; the SERVICE policy rests on the parsed-query check alone."
+        )
+    return ok
+
+
+def _deny_network() -> bool:
+    flt = _sandbox_filter()
+    if flt is None:
+        return False
+    try:
+        flt.load()  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return True
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def confine(memory: int, network: bool) -> bool:
+    """Confine the calling (child) process: memory cap, recursion limit, no network unless
+    ``network``. Returns whether the network is denied."""
+    if memory > 0:
+        cap = _vm_size() + memory
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    sys.setrecursionlimit(20_000)  # rdflib's parser recurses per nesting level
+    return False if network else _deny_network()
 
 
 @dataclass(frozen=True)
@@ -157,6 +235,7 @@ def _child(
     target: Callable[[Any], Outcome],
     probe: Callable[[], None],
     grace: float,
+    setup: Callable[[], None],
 ) -> None:
     gc.freeze()  # never collect (and run destructors of) the parent's objects here
     gc.disable()
@@ -164,6 +243,7 @@ def _child(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the kernel kills us at the deadline
     _close_inherited({requests, answers})
+    setup()
     probe()
     _send(answers, READY)
     while True:
@@ -181,6 +261,9 @@ def _child(
             outcome = Outcome(False, status=exc.status, detail=exc.detail, kind="too_large")
         except CatalogError as exc:
             outcome = Outcome(False, status=exc.status, detail=exc.detail)
+        except (MemoryError, RecursionError) as exc:
+            detail = f"The query needs more memory or depth than allowed ({type(exc).__name__})."
+            outcome = Outcome(False, status=503, detail=detail)
         except Exception as exc:  # reported to the caller as a 500 with a reference
             outcome = Outcome(False, status=500, detail=f"{type(exc).__name__}: {exc}")
         _send(answers, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
@@ -227,8 +310,10 @@ class WorkerPool:
         fork_lock: threading.Lock,
         probe: Callable[[], None] = lambda: None,
         grace: float = 0.1,
+        setup: Callable[[], None] = lambda: None,
     ) -> None:
         self.target = target
+        self.setup = setup
         self.size = size
         self.version = version
         self.fork_lock = fork_lock
@@ -255,7 +340,7 @@ class WorkerPool:
                 try:
                     os.close(req_w)
                     os.close(ans_r)
-                    _child(req_r, ans_w, self.target, self.probe, self.grace)
+                    _child(req_r, ans_w, self.target, self.probe, self.grace, self.setup)
                 except BaseException:
                     code = 1
                 finally:
@@ -401,7 +486,10 @@ class WorkerPool:
         self.kills += 1
         if ended_by == signal.SIGALRM:
             raise QueryTimeout(timeout) from None
-        raise WorkerCrashed(f"The query worker stopped unexpectedly (signal {ended_by}).")
+        raise WorkerCrashed(
+            f"The query worker stopped (signal {ended_by}): the query crashed the parser or "
+            "engine, or passed the memory limit. It was not answered; the worker is replaced."
+        )
 
     def _timed_out(self, worker: _Worker, timeout: float) -> NoReturn:
         self._discard(worker)
