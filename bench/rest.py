@@ -33,7 +33,7 @@ from kg.catalog import Catalog  # noqa: E402
 from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "search-eval" / "corpus.jsonl"
+CORPUS = REPO / "tests" / "data" / "search-eval" / "corpus.jsonl"
 LICENSES = [
     "https://creativecommons.org/licenses/by/4.0/",
     "https://creativecommons.org/share-your-work/public-domain/cc0/",

@@ -4,8 +4,8 @@ then latencies against a real server over that store.
     .venv/bin/python bench/scale.py --assets 1000000       # the goal size
     .venv/bin/python bench/scale.py --assets 200000 --keep data/scale-200k
 
-Data: every AIoD asset type, shaped like the AIoD example resources (../shared/fixtures) with
-names, descriptions and keywords drawn from the real dataset cards in ../shared/search-eval
+Data: every AIoD asset type, shaped like the AIoD example resources (tests/data/fixtures) with
+names, descriptions and keywords drawn from the real dataset cards in tests/data/search-eval
 (descriptions cut at random lengths); datasets use bench/rest.py's generator (1-3
 distributions, dates, licences). The mix leans on datasets and ML models, as the harvested
 platforms do. All of it goes through ``Catalog.save_many`` (mapping, SHACL, store, index).
@@ -48,7 +48,7 @@ from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:8000"
-EXAMPLES = REPO.parent / "shared" / "fixtures" / "aiod" / "example_resources"
+EXAMPLES = REPO / "tests" / "data" / "fixtures" / "aiod" / "example_resources"
 ADMIN_KEY = "scale-admin-key"
 # share of each type (the rest of the types share OTHER equally)
 MIX = {

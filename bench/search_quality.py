@@ -1,7 +1,7 @@
 """Search quality: nDCG@10 and recall@10 of lexical-only, dense-only and hybrid search.
 
-    python bench/search_quality.py --corpus ../shared/search-eval/corpus.jsonl \
-        --queries ../shared/search-eval/dev_queries.jsonl [--model minilm|static]
+    python bench/search_quality.py --corpus tests/data/search-eval/corpus.jsonl \
+        --queries tests/data/search-eval/dev_queries.jsonl [--model minilm|static]
 
 The corpus (JSON lines: id, name, description, tags) is loaded as datasets into a fresh
 temporary catalog with ``Catalog.save_many`` (what POST /datasets does), the search index

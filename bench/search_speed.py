@@ -3,8 +3,9 @@
     python bench/search_speed.py [--sizes 100000,1000000] [--model static] \
         [--minilm-sample 2000] [--queries 200]
 
-Synthetic assets are made from the shared search-eval corpus (names, ~50-word descriptions of
-real sentences, 2-4 labels from a pool of real tags and synthetic keywords) and indexed by
+Synthetic assets are made from the search-eval corpus in tests/data/search-eval (names,
+~50-word descriptions of real sentences, 2-4 labels from a pool of real tags and synthetic
+keywords) and indexed by
 ``SearchIndex.index_documents`` in batches of 512: the search index's own cost (embedding,
 tantivy, faiss, labels), not the catalog's (validation, store). For each size: indexing
 rate, then hybrid queries (a third of them filtered) with p50/p99 wall time per query.
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "search-eval"
+SHARED = Path(__file__).resolve().parent.parent / "tests" / "data" / "search-eval"
 TYPES = ("datasets", "ml_models", "publications")
 PLATFORMS = ("huggingface", "openml", "zenodo", "aiod")
 LICENSES = (

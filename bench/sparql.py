@@ -7,7 +7,7 @@
     .venv/bin/python bench/sparql.py --keep data/bench-sparql-1m   # reuse the data next time
 
 Data: synthetic persons and organisations, then datasets (text from the real corpus in
-../shared/search-eval, 1-3 distributions, 1-3 creators, a funder for half of them), all
+tests/data/search-eval, 1-3 distributions, 1-3 creators, a funder for half of them), all
 written through ``Catalog.save_many`` (mapping, SHACL validation, store, index). The public
 partition is then dumped to N-Quads and bulk-loaded into Oxigraph server's own directory.
 Each query is run sequentially on one connection (keep-alive) by the same client; the

@@ -121,6 +121,12 @@ class Catalog:
             for listener in self._listeners:
                 listener(event)
 
+    @property
+    def write_lock(self) -> threading.RLock:
+        """The lock every write of this process holds (re-entrant): a read-modify-write such
+        as a status change holds it around both steps so no write lands in between."""
+        return self._write_lock
+
     def iri(self, asset: AssetType, identifier: str) -> str:
         return asset_iri(self.base_url, asset, identifier)
 
@@ -433,6 +439,23 @@ class Catalog:
             self._write([item])
         if self._listeners:
             self._emit([ChangeEvent("upsert", asset, identifier, item.data)])
+
+    def check_replace(self, asset: AssetType, identifier: str, data: Any) -> None:
+        """What ``replace`` would refuse (NotFound, Invalid, Conflict), without writing."""
+        with self._write_lock:
+            previous = self._existing(asset, identifier)
+            item = self._prepare(asset, 0, data, identifier, previous, now())
+            if isinstance(item, SaveResult):
+                raise Invalid(item.problems)
+            problems = validate_conversions([item.conversion], engine=self.settings.validator)
+            found = problems.get(item.conversion.iri) or _unstorable(item.conversion)
+            if found:
+                raise Invalid(found)
+            platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
+            if platform is not None and resource_id is not None:
+                existing = self.index.find_platform(asset.collection, platform, resource_id)
+                if existing is not None and existing.identifier != identifier:
+                    self._raise_or_identifier(asset, SaveResult(0, conflict=existing.identifier))
 
     def delete(self, asset: AssetType, identifier: str) -> None:
         with self._write_lock:

@@ -1,5 +1,5 @@
-"""Shared fixtures: fixture data from ../shared, a catalog on a temporary store, API clients,
-and a real ``aiod-kg serve`` process on a free port."""
+"""Shared fixtures: the recorded test data (tests/data, api/demo/recorded), a catalog on a
+temporary store, API clients, and a real ``aiod-kg serve`` process on a free port."""
 
 from __future__ import annotations
 
@@ -19,20 +19,37 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.demo.replay import RECORDED
 from kg.catalog import Catalog
 from kg.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("AIOD_KG_SHARED", REPO.parent / "shared"))
-FIXTURES = SHARED / "fixtures"
-EXAMPLES = FIXTURES / "aiod" / "example_resources"
+DATA = REPO / "tests" / "data"  # test-only data (see the SOURCES.md files there)
+FIXTURES = RECORDED  # recorded OpenML / Hugging Face / Zenodo payloads (package data of api.demo)
+AIOD_FIXTURES = DATA / "fixtures" / "aiod"  # AIoD example resources, enums, ...
+EXAMPLES = AIOD_FIXTURES / "example_resources"
+STANDARDS = DATA / "standards"  # DCAT-AP shapes, Croissant examples, ML vocabularies
+SEARCH_EVAL = DATA / "search-eval"  # search relevance corpus (also used by bench/)
 ADMIN_KEY = "test-admin-key"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
+# AIoD ships example resources for every asset type except these
+WITHOUT_EXAMPLES = frozenset({"platforms"})
+
+
 def example_records(collection: str) -> list[dict[str, Any]]:
+    """The AIoD example resources of one collection (``[]`` only for a type AIoD has no
+    examples of); missing data is an error, so tests never pass on nothing."""
+    if collection in WITHOUT_EXAMPLES:
+        return []
     path = EXAMPLES / f"{collection}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    if not path.is_file():
+        raise FileNotFoundError(f"no AIoD example resources for {collection!r}: {path}")
+    records: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    if not records:
+        raise ValueError(f"{path} holds no records")
+    return records
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Hugging Face connector against a loopback replay of ../shared/fixtures/huggingface."""
+"""Hugging Face connector against a loopback replay of the recorded payloads in
+api/demo/recorded/huggingface."""
 
 from __future__ import annotations
 

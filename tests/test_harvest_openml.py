@@ -1,4 +1,5 @@
-"""OpenML connector against a loopback replay of ../shared/fixtures/openml."""
+"""OpenML connector against a loopback replay of the recorded payloads in
+api/demo/recorded/openml."""
 
 from __future__ import annotations
 

@@ -160,9 +160,10 @@ def test_serve_harvest_every_and_demo(tmp_path: Path) -> None:
     demo_store = tmp_path / "demo"
     catalog = Catalog(Settings(store=str(demo_store)))
     try:
-        from api.cli.harvest import load_demo_catalog
+        from api.demo.catalog import demo_harvest
 
-        loaded = load_demo_catalog(catalog, None)
+        reports = demo_harvest(catalog, ReplayData.from_fixtures(FIXTURES))  # recorded only
+        loaded = sum(report.total("created") for report in reports)
         counts = catalog.counts()
     finally:
         catalog.close()

@@ -1,5 +1,5 @@
 """Zenodo connector (OAI-PMH oai_datacite + files API) against a loopback replay of
-../shared/fixtures/zenodo."""
+api/demo/recorded/zenodo."""
 
 from __future__ import annotations
 

@@ -18,10 +18,10 @@ from rdflib import Graph
 
 from kg.catalog import Catalog
 from kg.model.fields import ASSET_TYPES
-from tests.conftest import AUTH, REPO, SHARED, LiveServer, example_records
+from tests.conftest import AUTH, REPO, STANDARDS, LiveServer, example_records
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
-CROISSANT_DIR = SHARED / "standards" / "croissant" / "examples"
+CROISSANT_DIR = STANDARDS / "croissant" / "examples"
 CROISSANT_EXAMPLES = sorted(CROISSANT_DIR.glob("*/*/metadata.json"))
 CROISSANT_MEDIA = 'application/ld+json; profile="http://mlcommons.org/croissant/1.1"'
 

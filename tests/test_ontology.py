@@ -23,11 +23,11 @@ from kg.model.docs_gen import render_mapping_table
 from kg.model.fields import ASSET_TYPES, XSD_OF_KIND, Field, Kind
 from kg.model.namespaces import AIOD, AIODM, FAIR4ML, MLS, expand
 from kg.model.shapes_gen import render_shapes
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, STANDARDS
 
 ONTOLOGY = REPO / "ontology" / "aiod.ttl"
 ONTOLOGY_IRI = URIRef("https://w3id.org/aiod-kg/ns")
-ML_VOCABS = SHARED / "standards" / "ml-vocabs"
+ML_VOCABS = STANDARDS / "ml-vocabs"
 AIODM_FILE = ML_VOCABS / "aiod-metadata-model-v3.0.ttl"
 
 ALIGNMENT_PREDICATES = (

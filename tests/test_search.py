@@ -19,7 +19,7 @@ from kg.model.fields import ASSET_TYPES
 from kg.search.index import SearchIndex, SearchQuery, open_index
 from kg.search.text import document_of, label_text
 from kg.settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import SEARCH_EVAL
 
 DATASETS = ASSET_TYPES["datasets"]
 PUBLICATIONS = ASSET_TYPES["publications"]
@@ -408,8 +408,8 @@ def test_cli_search_and_reindex(settings: Settings, capsys: pytest.CaptureFixtur
 
 @pytest.mark.slow
 def test_quality_benchmark_on_the_shared_corpus(capsys: pytest.CaptureFixture[str]) -> None:
-    corpus = SHARED / "search-eval" / "corpus.jsonl"
-    queries = SHARED / "search-eval" / "dev_queries.jsonl"
+    corpus = SEARCH_EVAL / "corpus.jsonl"
+    queries = SEARCH_EVAL / "dev_queries.jsonl"
     if not corpus.exists():
         pytest.skip("no shared search-eval corpus")
     from bench.search_quality import main

@@ -1,5 +1,5 @@
-"""``aiod-kg harvest``, scheduled harvesting for ``aiod-kg serve --harvest-every`` and the demo
-catalog (the real connectors against a local replay of ../shared/fixtures)."""
+"""``aiod-kg harvest`` and scheduled harvesting for ``aiod-kg serve --harvest-every`` (the demo
+catalog's harvest is ``api.demo.catalog``)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,13 @@ import argparse
 import json
 import logging
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kg.settings import Settings
 
 if TYPE_CHECKING:
     from kg.catalog import Catalog
-    from kg.harvest import HarvestReport, HarvestScheduler
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
-# the recorded Zenodo OAI-PMH pages have datestamps between these two instants
-DEMO_ZENODO_SINCE = datetime(2023, 5, 1, tzinfo=UTC)
-DEMO_ZENODO_UNTIL = datetime(2024, 3, 1, tzinfo=UTC)
+    from kg.harvest import HarvestScheduler
 
 
 def add_harvest_parser(sub: Any) -> None:
@@ -91,62 +83,3 @@ def start_scheduler(catalog: Catalog, settings: Settings, every: str) -> Harvest
     )
     scheduler.start()
     return scheduler
-
-
-# --------------------------------------------------------------------------- demo
-
-
-def demo_harvest(catalog: Catalog, fixtures: Path = FIXTURES) -> list[HarvestReport]:
-    """Run the OpenML, Hugging Face and Zenodo connectors against a replay of ``fixtures``."""
-    from api.demo.replay import ReplayData, ReplayServer
-    from kg.harvest import Harvester
-    from mappings.huggingface import HuggingFaceConnector
-    from mappings.openml import OpenMLConnector
-    from mappings.zenodo import ZenodoConnector
-
-    reports = []
-    with ReplayServer(ReplayData.from_fixtures(fixtures)) as replay:
-        harvester = Harvester(catalog, progress=False)
-        try:
-            hours = (DEMO_ZENODO_UNTIL - DEMO_ZENODO_SINCE).total_seconds() / 3600
-            connectors = [
-                (OpenMLConnector(replay.openml_url), None),
-                (HuggingFaceConnector(replay.huggingface_url, replay.huggingface_url), None),
-                (
-                    ZenodoConnector(replay.zenodo_url, hours, now=DEMO_ZENODO_UNTIL),
-                    DEMO_ZENODO_SINCE,
-                ),
-            ]
-            for connector, since in connectors:
-                reports.append(harvester.run(connector, since=since))
-        finally:
-            harvester.close()
-    return reports
-
-
-def load_demo_catalog(catalog: Catalog, examples: Path | None) -> int:
-    """Fill an empty catalog: replayed upstream records, then the AIoD example resources."""
-    if catalog.counts():
-        return 0
-    loaded = 0
-    if FIXTURES.is_dir():
-        for report in demo_harvest(catalog):
-            loaded += report.total("created")
-            print(
-                f"demo: {report.connector}: {report.total('created')} assets"
-                f" ({report.error_count} errors)"
-            )
-    else:
-        print(f"demo: {FIXTURES} not found; no replayed upstream records", file=sys.stderr)
-    if examples is not None:
-        from kg.model.fields import ASSET_TYPES
-
-        for name, asset in ASSET_TYPES.items():
-            path = examples / f"{name}.json"
-            if not path.exists():
-                continue
-            records = json.loads(path.read_text(encoding="utf-8"))
-            for record in records:
-                record.setdefault("aiod_entry", {})["status"] = "published"
-            loaded += sum(1 for r in catalog.save_many(asset, records, mode="upsert") if r.ok)
-    return loaded

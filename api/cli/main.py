@@ -1,7 +1,9 @@
-"""The ``aiod-kg`` command line: serve, import, export, validate, generate.
+"""aiod-kg: the knowledge-graph catalog of AI assets, from the command line.
 
-Heavy imports (FastAPI, uvicorn) happen inside the commands that need them, so quick
-commands start quickly.
+This module owns the top-level parser and the store commands (serve, import, export, validate,
+generate, rebuild-index, query); the other sub-commands live in their own modules, which
+``build_parser`` registers (they never import this one). Settings come from
+``api.cli.options.settings_from``. Heavy imports happen inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -13,13 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from api.cli.options import add_remote_options, add_store_options, settings_from
 from kg.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_DIR_CANDIDATES = (
-    REPO_ROOT.parent / "shared" / "fixtures" / "aiod" / "example_resources",
-    REPO_ROOT / "demo" / "example_resources",
-)
 SUFFIX_FORMATS = {
     ".json": "json",
     ".jsonld": "jsonld",
@@ -31,28 +29,14 @@ SUFFIX_FORMATS = {
 }
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "store", None):
-        overrides["store"] = args.store
-    return Settings(**overrides)
-
-
 # --------------------------------------------------------------------------- serve
 
 
 def load_demo(settings: Settings) -> int:
-    """Fill an empty store: the real connectors harvest a local replay of ../shared/fixtures
-    (OpenML, Hugging Face, Zenodo), then the AIoD example resources are added."""
-    from api.cli.harvest import load_demo_catalog
-    from kg.catalog import Catalog
+    """Fill an empty store with the demo catalog (``api.demo.catalog``)."""
+    from api.demo.catalog import load_demo
 
-    catalog = Catalog(settings)
-    try:
-        folder = next((d for d in DEMO_DIR_CANDIDATES if d.is_dir()), None)
-        return load_demo_catalog(catalog, folder)
-    finally:
-        catalog.close()
+    return load_demo(settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -60,10 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    settings = _settings(args)
-    settings = settings.model_copy(
-        update={"host": args.host or settings.host, "port": args.port or settings.port}
-    )
+    settings = settings_from(args)  # the base URL follows --host/--port unless set
     from api.hardening import production_problems
 
     problems = production_problems(settings)
@@ -145,7 +126,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from kg.catalog import Catalog
     from kg.model.fields import ASSET_TYPES
 
-    settings = _settings(args)
+    settings = settings_from(args)
     catalog = Catalog(settings)
     failures = 0
     try:
@@ -192,7 +173,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         finally:
             if out is not sys.stdout.buffer:
                 out.close()
-    settings = _settings(args)
+    settings = settings_from(args)
     catalog = Catalog(settings)
     try:
         names = [args.type] if args.type else list(ASSET_TYPES)
@@ -226,7 +207,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from kg.model.rdf_mapping import asset_iri, asset_to_triples
     from kg.model.validation import validate_conversions
 
-    settings = _settings(args)
+    settings = settings_from(args, remember=False)  # validates; stores nothing
     bad = 0
     for file_name in args.files:
         path = Path(file_name)
@@ -273,7 +254,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_rebuild_index(args: argparse.Namespace) -> int:
     from kg.catalog import Catalog
 
-    catalog = Catalog(_settings(args))
+    catalog = Catalog(settings_from(args))
     try:
         print(f"indexed {catalog.rebuild_index()} assets")
     finally:
@@ -290,9 +271,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.query == "-" else args.query
     if args.file:
         text = Path(args.file).read_text(encoding="utf-8")
-    settings = _settings(args)
-    if args.timeout:
-        settings = settings.model_copy(update={"sparql_timeout": args.timeout})
+    settings = settings_from(args, sparql_timeout=args.timeout)
     catalog = Catalog(settings)
     service = SparqlService(
         catalog.store, settings, partition="private" if args.private else "public"
@@ -319,58 +298,74 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from api.cli.client import add_remote_options
+    parser = argparse.ArgumentParser(
+        prog="aiod-kg",
+        description="aiod-kg: the knowledge-graph catalog of AI assets (AIoD REST API v2, "
+        "SPARQL, DCAT-AP). Every setting is also an AIOD_KG_* environment variable.",
+    )
+    sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
 
-    parser = argparse.ArgumentParser(prog="aiod-kg", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="run the HTTP API")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8000)")
-    serve.add_argument("--store", help="store directory (AIOD_KG_STORE)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP API",
+        description="Run the HTTP API. Unless AIOD_KG_BASE_URL (--base-url) is set, asset IRIs "
+        "and links use http://HOST:PORT; a store keeps the base URL it was first used with.",
+    )
+    serve.add_argument("--host", help="address to bind (AIOD_KG_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (AIOD_KG_PORT, default 8000)")
     serve.add_argument("--demo", action="store_true", help="load the demo catalog when empty")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
     serve.add_argument(
         "--harvest-every",
         metavar="INTERVAL",
         help="harvest the configured connectors now and every INTERVAL (1h, 30m)",
     )
+    add_store_options(serve)
     serve.set_defaults(func=cmd_serve)
 
     imp = sub.add_parser("import", help="import AIoD JSON, JSON-LD, Turtle, N-Triples, RDF/XML")
     imp.add_argument("files", nargs="+")
     imp.add_argument("--type", help="asset type (default: from the file name)")
-    imp.add_argument("--store")
     imp.add_argument(
         "--mode",
         choices=("create", "upsert"),
         default="upsert",
         help="upsert (default) replaces assets with the same platform id",
     )
+    add_store_options(imp)
     imp.set_defaults(func=cmd_import)
 
-    exp = sub.add_parser("export", help="export the catalog")
+    exp = sub.add_parser(
+        "export",
+        help="export the catalog (local store, or --server URL)",
+        description="Export every asset (the caller may read) of the local store or a server.",
+    )
     exp.add_argument(
         "--format", default="nquads", choices=("nquads", "turtle", "ntriples", "rdfxml", "json")
     )
     exp.add_argument("--type", help="only this asset type")
     exp.add_argument("--output", "-o", help="file (default: standard output)")
-    exp.add_argument("--store")
+    add_store_options(exp)
     add_remote_options(exp)
     exp.set_defaults(func=cmd_export)
 
     val = sub.add_parser("validate", help="validate files against the shapes without storing")
     val.add_argument("files", nargs="+")
-    val.add_argument("--type")
+    val.add_argument("--type", help="asset type (default: from the file name)")
     val.add_argument("--engine", choices=("compiled", "pyshacl"), default="pyshacl")
+    add_store_options(val)
     val.set_defaults(func=cmd_validate)
 
-    gen = sub.add_parser("generate", help="regenerate shapes/*.ttl and ontology/context.jsonld")
-    gen.add_argument("--root", default=str(REPO_ROOT))
+    gen = sub.add_parser(
+        "generate", help="regenerate shapes/*.ttl, ontology/context.jsonld and docs/mapping.md"
+    )
+    gen.add_argument("--root", default=".", help="the checkout to write into (default: .)")
     gen.set_defaults(func=cmd_generate)
 
     rebuild = sub.add_parser("rebuild-index", help="rebuild the catalogue index from the store")
-    rebuild.add_argument("--store")
+    add_store_options(rebuild)
     rebuild.set_defaults(func=cmd_rebuild_index)
 
     query = sub.add_parser("query", help="run a SPARQL query on the configured store")
@@ -392,22 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="query the non-public partition (drafts, ...) instead",
     )
     query.add_argument("--timeout", type=float, help="seconds (AIOD_KG_SPARQL_TIMEOUT)")
-    query.add_argument("--store")
+    add_store_options(query)
     query.set_defaults(func=cmd_query)
 
-    from api.cli.client import add_client_parsers
+    # the other sub-commands, each in its module (they import api.cli.options, never main)
+    from api.cli import auth, backup, client, search
     from api.cli.harvest import add_harvest_parser
-    from api.cli.search import add_search_parsers
 
     add_harvest_parser(sub)
-    add_search_parsers(sub)
-    add_client_parsers(sub)
-    from api.auth.cli import add_api_key_parser
-
-    add_api_key_parser(sub)
-    from api.cli.backup import add_backup_parsers
-
-    add_backup_parsers(sub)
+    for module in (search, client, auth, backup):
+        module.register(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """A local stand-in for the upstream platforms, replaying the recorded fixtures.
 
 ``ReplayServer`` answers, on one loopback port, the endpoints the connectors call, with the
-payloads recorded in ``../shared/fixtures`` (see its SOURCES.md):
+payloads recorded in ``api/demo/recorded`` (package data; see its SOURCES.md):
 
 * OpenML ``{url}/openml/api/v1/json``: ``/data/list/limit/n/offset/o``, ``/data/{id}``,
   ``/data/qualities/{id}``, ``/flow/list/limit/n/offset/o``, ``/flow/{id}``;
@@ -29,13 +29,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures"
+# the recorded upstream payloads, shipped as package data of api.demo
+RECORDED = Path(str(resources.files("api.demo") / "recorded"))
+DEFAULT_FIXTURES = RECORDED
 JSON = dict[str, Any]
 
 _RECORD_RE = re.compile(r"<record>.*?</record>", re.S)

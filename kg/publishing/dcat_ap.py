@@ -4,7 +4,7 @@ The stored graphs use our field table's predicates (``kg.model.fields``); DCAT-A
 for different shapes (``dct:title``, licences as ``dct:LicenseDocument``, IANA media types,
 typed agents, ``xsd:nonNegativeInteger`` byte sizes, ...). This module builds that view from
 AIoD JSON, so that every page validates against the official shapes
-(../shared/standards/dcat-ap/3.0.1/html-shacl: shapes.ttl, range.ttl,
+(tests/data/standards/dcat-ap/3.0.1/html-shacl: shapes.ttl, range.ttl,
 mdr-vocabularies.shape.ttl) with zero violations:
 
 * every object whose class the shapes check is typed in the same page (agents, licences,

@@ -1,7 +1,7 @@
 """The catalogue index: a small SQLite table of every asset, for listing, counts and lookups.
 
 SPARQL sorting and counting grow with the catalog (~500 ms for a page of 100 by date at 50k
-datasets, ../shared/MEASUREMENTS.md); this index answers those in well under a millisecond.
+datasets, docs/measurements.md); this index answers those in well under a millisecond.
 The store stays the source of truth: the index is rebuilt from it by ``rebuild`` and every
 write goes through a *pending* journal so that a crash between the store write and the index
 write is repaired on the next start (``recover``).
