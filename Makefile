@@ -7,12 +7,14 @@ PYTEST_ARGS ?=
 
 .PHONY: install serve test lint format bench generate clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch before sentence-transformers: this pin takes the CPU wheel (else a multi-GB CUDA one)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# the light client (clients/python) first: the server's [client] extra then finds it here
+	$(BIN)/python -m pip install --quiet -e ./clients/python
+	$(BIN)/python -m pip install --quiet -e ".[test,client]"
 	$(BIN)/python tests/xsd_fetch.py $(VENV)/share/xsd
 	touch $(STAMP)
 

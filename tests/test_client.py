@@ -1,33 +1,48 @@
-"""The Python client (``api.client.Client``) and ``aiod-kg get|search|export --server`` against a
-real running server: every method, typed answers, errors with the server's detail, and the
-offline conversions between AIoD JSON, JSON-LD, Turtle and Croissant."""
+"""The light Python client (``aiod_kg_client``, clients/python) and ``aiod-kg get|search|export
+--server`` against a real running server: every method, typed answers, errors with the server's
+detail; the client's RDF conversions; and the server's offline conversions between AIoD JSON,
+JSON-LD, Turtle and Croissant (kg.formats.convert)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from rdflib import Dataset, Graph
-
-from api.cli.main import main
-from api.client import (
+from aiod_kg_client import (
+    ApiError,
     AuthenticationError,
+    BadRequest,
     Client,
     ConflictError,
     NotFoundError,
     PermissionDenied,
     Rows,
     SearchResults,
+    TypeSearchResults,
+    Unreachable,
     ValidationError,
-    convert,
 )
-from kg.formats.convert import ConversionError, from_record, reserialize, to_record
-from tests.conftest import ADMIN_KEY, AUTH, LiveServer, example_records, running_server
+from aiod_kg_client import rdf as client_rdf
+from rdflib import Dataset, Graph
+
+from api.cli.main import main
+from kg.formats.convert import ConversionError, convert, from_record, reserialize, to_record
+from tests.conftest import (
+    ADMIN_KEY,
+    AUTH,
+    REPO,
+    LiveServer,
+    example_records,
+    free_port,
+    running_server,
+)
 from tests.ui_data import seed, wait_indexed
 
 pytestmark = pytest.mark.slow
@@ -170,10 +185,10 @@ def test_sparql_rows_ask_construct_dataframe(anonymous: Client) -> None:
     assert isinstance(turtle, str) and len(Graph().parse(data=turtle, format="turtle")) == 3
 
     pandas = pytest.importorskip("pandas")
-    frame = rows.to_dataframe()
+    frame = rows.to_pandas()
     assert isinstance(frame, pandas.DataFrame)
     assert list(frame.columns) == ["name", "issued", "length"] and len(frame) == 5
-    counted = anonymous.sparql_dataframe(
+    counted = anonymous.sparql_frame(
         "SELECT ?platform (COUNT(?d) AS ?n) WHERE { ?d a dcat:Dataset ; aiod:platform "
         "?platform } GROUP BY ?platform ORDER BY ?platform"
     )
@@ -184,15 +199,15 @@ def test_sparql_rows_ask_construct_dataframe(anonymous: Client) -> None:
         "zenodo": 2,
     }
     with pytest.raises(ValueError):
-        anonymous.sparql_dataframe("ASK { ?s ?p ?o }")
+        anonymous.sparql_frame("ASK { ?s ?p ?o }")
 
 
 def test_sparql_syntax_error_has_position(anonymous: Client) -> None:
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(BadRequest) as caught:
         anonymous.sparql("SELECT ?x WHERE { ?x ?y }")
     error = caught.value
-    assert getattr(error, "status", None) == 400
-    assert isinstance(error.detail, dict) and error.detail.get("line") == 1  # type: ignore
+    assert error.status == 400 and error.reference
+    assert isinstance(error.detail, dict) and error.detail.get("line") == 1
 
 
 # --------------------------------------------------------------------------- writes
@@ -210,12 +225,12 @@ def test_create_update_delete(world: World, admin: Client, anonymous: Client) ->
     assert identifier.startswith("data_")
     assert anonymous.get("datasets", identifier)["name"] == record["name"]
 
-    admin.update("datasets", identifier, {**record, "name": "Renamed by the client"})
+    admin.replace("datasets", identifier, {**record, "name": "Renamed by the client"})
     assert anonymous.get("datasets", identifier)["name"] == "Renamed by the client"
 
     turtle = admin.get_as("datasets", identifier, "turtle")
     assert isinstance(turtle, str)
-    admin.update(
+    admin.replace(
         "datasets",
         identifier,
         turtle.replace("Renamed by the client", "From Turtle"),
@@ -422,3 +437,107 @@ def test_cli_get_local_store(
     assert main(["get", "datasets", identifier, "--store", store, "--format", "croissant"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "local one"
     assert main(["get", "persons", identifier, "--store", store]) == 1
+
+
+# --------------------------------------------------------------------------- typed views, RDF
+
+
+def test_typed_asset_views(world: World, admin: Client, anonymous: Client) -> None:
+    flowers = world.ids["flowers"]
+    assert anonymous.datasets.get(flowers) == anonymous.get("datasets", flowers)
+    assert anonymous["datasets"].list(limit=3) == anonymous.list("datasets", limit=3)
+    assert len(list(anonymous.persons.iter())) == 1
+    identifier = admin.ml_models.create(
+        {
+            "name": "Typed model",
+            "platform": "example",
+            "platform_resource_identifier": "typed-1",
+            "aiod_entry": {"status": "published"},
+        }
+    )
+    assert identifier.startswith("mdl_")
+    admin.ml_models.replace(
+        identifier,
+        {
+            "name": "Typed model, replaced",
+            "platform": "example",
+            "platform_resource_identifier": "typed-1",
+            "aiod_entry": {"status": "published"},
+        },
+    )
+    assert anonymous.ml_models.get(identifier)["name"] == "Typed model, replaced"
+    admin.ml_models.delete(identifier)
+    with pytest.raises(NotFoundError):
+        anonymous.ml_models.get(identifier)
+    with pytest.raises(AttributeError):
+        anonymous.not_a_type  # noqa: B018
+    found = anonymous.datasets.search("flower photographs", limit=2)
+    assert found.hits[0].identifier == flowers and {h.type for h in found} == {"datasets"}
+
+
+def test_search_one_type_aiod_contract(world: World, anonymous: Client) -> None:
+    page = anonymous.search_type("datasets", "flower", limit=5)
+    assert isinstance(page, TypeSearchResults) and page.total >= 1
+    assert page.resources[0]["name"] == "oxford_flowers102"
+    narrowed = anonymous.search_type("datasets", "images", platforms="zenodo", full=True)
+    assert narrowed.resources[0]["name"] == "plant_village"  # then other zenodo datasets
+    assert narrowed.resources[0]["identifier"] == world.ids["plants"]
+    assert {r["platform"] for r in narrowed} == {"zenodo"}
+    by_name = anonymous.search_type("datasets", "SQuAD", fields=["name"])
+    assert [r["name"] for r in by_name] == ["SQuAD"]
+    with pytest.raises(ValidationError) as bad_field:
+        anonymous.search_type("datasets", "x", fields=["colour"])
+    assert "colour" in str(bad_field.value.detail)
+
+
+def test_unreachable_and_timeout() -> None:
+    with pytest.raises(Unreachable):  # nothing listens there
+        Client(f"http://127.0.0.1:{free_port()}").counts()
+    import socket
+
+    with socket.socket() as silent:  # listens, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        with (
+            Client(f"http://127.0.0.1:{port}", timeout=0.5) as client,
+            pytest.raises(Unreachable) as caught,
+        ):
+            client.counts()
+    assert "timed out" in str(caught.value).lower() or "timeout" in str(caught.value).lower()
+
+
+def test_client_rdf_conversions(world: World, anonymous: Client) -> None:
+    identifier = world.ids["flowers"]
+    graph = anonymous.get_graph("datasets", identifier)
+    turtle = anonymous.get_as("datasets", identifier, "turtle")
+    assert len(graph) == len(Graph().parse(data=turtle, format="turtle")) > 10
+    jsonld = client_rdf.convert(str(turtle), "ttl", "jsonld")
+    back = client_rdf.convert(json.loads(jsonld), "jsonld", "ntriples")
+    assert len(Graph().parse(data=back, format="nt")) == len(graph)
+    rdfxml = client_rdf.convert(back, "nt", "rdfxml")
+    assert "rdf:RDF" in rdfxml
+    with pytest.raises(ValueError):
+        client_rdf.convert(back, "ntriples", "yaml")
+
+
+def test_cli_names_the_client_install_when_it_is_missing(world: World) -> None:
+    # sys.modules[name] = None is how Python marks a module as not importable
+    code = (
+        "import sys; sys.modules['aiod_kg_client'] = None\n"
+        "from api.cli.main import main\n"
+        f"sys.exit(main(['get', 'datasets', '{world.ids['flowers']}', '--server', "
+        f"'{world.base}']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "pip install ./clients/python" in done.stderr
+
+
+def test_api_error_is_the_base(world: World, anonymous: Client) -> None:
+    with pytest.raises(ApiError) as caught:
+        anonymous.get("datasets", "data_" + "x" * 24)
+    assert isinstance(caught.value, NotFoundError)
+    assert "reference" not in str(caught.value.detail) and caught.value.reference

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+from aiod_kg_client import Client
 
-from api.client import Client
 from tests.conftest import ADMIN_KEY, AUTH, REPO, LiveServer, running_server
 from tests.ui_data import seed, wait_indexed
 

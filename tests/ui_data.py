@@ -8,8 +8,7 @@ import time
 from typing import Any
 
 import httpx
-
-from api.client import Client
+from aiod_kg_client import Client
 
 PAGE_FILLERS = 24
 DATASETS: list[tuple[str, str, str, list[str], str, str, str]] = [

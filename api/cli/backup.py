@@ -15,14 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kg.settings import Settings
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {"search_enabled": False}
-    if getattr(args, "store", None):
-        overrides["store"] = args.store
-    return Settings(**overrides)
+from api.cli.options import add_store_options, settings_from
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -46,7 +39,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         manifest = answer.json()
     else:
         try:
-            catalog = Catalog(_settings(args))
+            catalog = Catalog(settings_from(args, search_enabled=False))
         except OSError as exc:
             print(
                 f"aiod-kg backup: cannot open the store ({exc}); if a server is running on "
@@ -67,12 +60,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from kg.store.backup import BackupError, restore
+    from kg.store.base_url import remember_base_url
 
+    # the store must be empty: nothing is recorded before the copy; then the restored store
+    # remembers the base URL its IRIs were minted on (the backup's)
+    settings = settings_from(args, remember=False, search_enabled=False)
     try:
-        manifest = restore(Path(args.directory), _settings(args))
+        manifest = restore(Path(args.directory), settings)
     except BackupError as exc:
         print(f"aiod-kg restore: {exc.detail}", file=sys.stderr)
         return 1
+    remember_base_url(settings, str(manifest.get("base_url") or settings.base))
     print(
         f"restored the backup of {manifest.get('created')} "
         f"({sum(manifest.get('counts', {}).values())} assets)"
@@ -80,13 +78,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_backup_parsers(sub: Any) -> None:
+def register(sub: Any) -> None:
     back = sub.add_parser("backup", help="consistent online backup of the store into DIR")
     back.add_argument("directory")
-    back.add_argument("--store")
+    add_store_options(back)
     back.add_argument("--server", help="ask this running server (admin key) to take it")
     back.set_defaults(func=cmd_backup)
     rest = sub.add_parser("restore", help="restore a backup DIR into an empty store")
     rest.add_argument("directory")
-    rest.add_argument("--store")
+    add_store_options(rest)
     rest.set_defaults(func=cmd_restore)

@@ -1,5 +1,6 @@
 """``aiod-kg get`` and the ``--server URL`` side of ``get``, ``search`` and ``export``: the same
-commands on a remote catalog through ``api.client.Client`` instead of the local store.
+commands on a remote catalog through the client distribution (``aiod_kg_client``, installed
+from ``clients/python``; imported only when ``--server`` is given) instead of the local store.
 
 The token for a remote server (drafts, restricted assets) comes from ``--token`` or the
 ``AIOD_KG_TOKEN`` environment variable.
@@ -9,36 +10,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any, BinaryIO
+
+from api.cli.options import add_remote_options, add_store_options, client_for, settings_from
 
 GET_FORMATS = ("json", "jsonld", "turtle", "ntriples", "rdfxml", "croissant")
 EXPORT_PAGE = 500
 
 
-def add_remote_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--server", metavar="URL", help="talk to this aiod-kg server instead of the local store"
+def register(sub: Any) -> None:
+    get = sub.add_parser(
+        "get",
+        help="print one asset (local store, or --server URL)",
+        description="Print one asset from the local store, or from a running server (--server).",
     )
-    parser.add_argument("--token", help="bearer token for --server (default: $AIOD_KG_TOKEN)")
-
-
-def add_client_parsers(sub: Any) -> None:
-    get = sub.add_parser("get", help="print one asset (local store, or --server URL)")
     get.add_argument("type", help="asset type, e.g. datasets")
     get.add_argument("identifier")
     get.add_argument("--format", default="json", choices=GET_FORMATS)
-    get.add_argument("--store")
+    add_store_options(get)
     add_remote_options(get)
     get.set_defaults(func=cmd_get)
 
 
-def client_for(args: argparse.Namespace) -> Any:
-    from api.client import Client
+def _api_error() -> type[Exception]:
+    from aiod_kg_client import ClientError
 
-    token = getattr(args, "token", None) or os.environ.get("AIOD_KG_TOKEN") or None
-    return Client(args.server, token)
+    return ClientError
 
 
 def _print(value: Any) -> None:
@@ -46,6 +44,12 @@ def _print(value: Any) -> None:
         print(json.dumps(value, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(value if value.endswith("\n") else value + "\n")
+
+
+def _message(exc: Exception) -> str:
+    """The server's detail of an error answer; the text of any other client error."""
+    detail = getattr(exc, "detail", None)
+    return str(detail) if detail is not None else str(exc)
 
 
 def _fail(message: str) -> int:
@@ -64,26 +68,23 @@ def cmd_get(args: argparse.Namespace) -> int:
     if args.format == "croissant" and args.type != "datasets":
         return _fail("Croissant describes datasets only")
     if args.server:
-        from api.client import ApiError
-
         with client_for(args) as client:
             try:
                 _print(client.get_as(args.type, args.identifier, args.format))
-            except ApiError as exc:
-                return _fail(str(exc.detail))
+            except _api_error() as exc:
+                return _fail(_message(exc))
         return 0
     return _local_get(args)
 
 
 def _local_get(args: argparse.Namespace) -> int:
-    from api.cli.main import _settings
     from kg.catalog import Catalog
     from kg.errors import NotFound
     from kg.formats.representation import render_one
     from kg.model.fields import ASSET_TYPES
 
     asset = ASSET_TYPES[args.type]
-    catalog = Catalog(_settings(args))
+    catalog = Catalog(settings_from(args))
     try:
         if args.format == "json":
             _print(catalog.get(asset, args.identifier))
@@ -108,15 +109,13 @@ def _local_get(args: argparse.Namespace) -> int:
 
 def remote_search(args: argparse.Namespace) -> int:
     """``aiod-kg search --server URL``: the same output as the local search."""
-    from api.client import ApiError
-
     with client_for(args) as client:
         try:
             found = client.search(
                 args.query, type=args.type, platform=args.platform, limit=args.limit, mode=args.mode
             )
-        except ApiError as exc:
-            return _fail(str(exc.detail))
+        except _api_error() as exc:
+            return _fail(_message(exc))
     rows = [
         {"identifier": h.identifier, "type": h.type, "score": h.score, "name": h.name}
         for h in found.hits
@@ -143,7 +142,6 @@ def _graph_of(line: str) -> str | None:
 
 def remote_export(args: argparse.Namespace, out: BinaryIO) -> int:
     """``aiod-kg export --server URL``: every asset the token may read, page by page."""
-    from api.client import ApiError
     from kg.formats.convert import reserialize
     from kg.model.fields import ASSET_TYPES
 
@@ -171,8 +169,8 @@ def remote_export(args: argparse.Namespace, out: BinaryIO) -> int:
                     if len({_graph_of(x) for x in page}) < EXPORT_PAGE:
                         break
                     offset += EXPORT_PAGE
-        except ApiError as exc:
-            return _fail(str(exc.detail))
+        except _api_error() as exc:
+            return _fail(_message(exc))
     if args.format == "nquads":
         for line in lines:
             graph = _graph_of(line)

@@ -8,16 +8,7 @@ import sys
 import time
 from typing import Any
 
-from kg.settings import Settings
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "store", None):
-        overrides["store"] = args.store
-    if getattr(args, "model", None):
-        overrides["search_model"] = args.model
-    return Settings(**overrides)
+from api.cli.options import add_remote_options, add_store_options, settings_from
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -36,7 +27,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 f"aiod-kg search: unknown type {name!r} ({', '.join(ASSET_TYPES)})", file=sys.stderr
             )
             return 2
-    settings = _settings(args)
+    settings = settings_from(args, search_model=getattr(args, "model", None))
     catalog = Catalog(settings)
     index = open_index(settings)
     try:
@@ -82,7 +73,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     from kg.catalog import Catalog
     from kg.search.index import open_index
 
-    settings = _settings(args)
+    settings = settings_from(args, search_model=getattr(args, "model", None))
     catalog = Catalog(settings)
     index = open_index(settings)
     started = time.perf_counter()
@@ -102,22 +93,24 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_search_parsers(sub: Any) -> None:
-    search = sub.add_parser("search", help="search the catalog (hybrid: BM25 + semantic)")
+def register(sub: Any) -> None:
+    search = sub.add_parser(
+        "search",
+        help="search the catalog (hybrid: BM25 + semantic)",
+        description="Search the local store's index, or a running server (--server).",
+    )
     search.add_argument("query")
     search.add_argument("--type", action="append", help="asset type (repeatable)")
     search.add_argument("--platform", action="append", help="platform (repeatable)")
     search.add_argument("--limit", type=int, default=10)
     search.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
     search.add_argument("--json", action="store_true", help="print JSON")
-    search.add_argument("--store")
-    from api.cli.client import add_remote_options
-
+    add_store_options(search)
     add_remote_options(search)
     search.set_defaults(func=cmd_search)
 
     reindex = sub.add_parser("reindex", help="rebuild the search index from the store")
-    reindex.add_argument("--store")
+    add_store_options(reindex)
     reindex.add_argument(
         "--model",
         choices=("minilm", "static", "fast"),

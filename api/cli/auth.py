@@ -6,18 +6,18 @@ The key is printed once; only its hash is stored (beside the catalogue index).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from api.cli.options import add_store_options, settings_from
 from kg.access.rules import AccessControl
 from kg.errors import CatalogError
-from kg.settings import Settings
 from kg.store.backends import index_path
 from kg.store.index import CatalogIndex
 
 
 def _access(args: argparse.Namespace) -> AccessControl:
-    overrides: dict[str, Any] = {"store": args.store} if getattr(args, "store", None) else {}
-    return AccessControl(CatalogIndex(index_path(Settings(**overrides))))
+    return AccessControl(CatalogIndex(index_path(settings_from(args))))
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
@@ -40,14 +40,14 @@ def cmd_api_key(args: argparse.Namespace) -> int:
             key = access.revoke_key(args.id)
             print(f"revoked {key.id} ({key.name})")
     except CatalogError as exc:
-        print(f"error: {exc.detail}")
+        print(f"aiod-kg api-key: {exc.detail}", file=sys.stderr)
         return 1
     finally:
         access.index.close()
     return 0
 
 
-def add_api_key_parser(sub: Any) -> None:
+def register(sub: Any) -> None:
     parser = sub.add_parser("api-key", help="create, list or revoke API keys")
     actions = parser.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key (printed once)")
@@ -57,10 +57,10 @@ def add_api_key_parser(sub: Any) -> None:
         action="append",
         help="a role (repeatable): platform_<name>, edit_aiod_resources, ...",
     )
-    create.add_argument("--store")
+    add_store_options(create)
     listing = actions.add_parser("list", help="list keys (never the keys themselves)")
-    listing.add_argument("--store")
+    add_store_options(listing)
     revoke = actions.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id")
-    revoke.add_argument("--store")
+    add_store_options(revoke)
     parser.set_defaults(func=cmd_api_key)
