@@ -197,6 +197,12 @@ class Outbound:
     def close(self) -> None:
         self.client.close()
 
+    def __enter__(self) -> Outbound:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def get(
         self,
         url: str,

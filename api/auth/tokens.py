@@ -5,6 +5,10 @@
 * the JWKS is cached for ``oidc_jwks_ttl`` seconds; a token signed with a key id the cache does
   not know makes one refetch (at most one per ``oidc_jwks_min_refresh`` seconds), which is how
   a provider's key rotation is followed -- and a retired key stops working with that refetch;
+* every request to the provider goes through the one outbound client (``kg.outbound``:
+  timeouts, allowed hosts, no link-local/metadata addresses, size cap, checked redirects).
+  A cache miss (first token, stale keys, an unknown key id) fetches inside the request that
+  needs the keys, in the thread pool, bounded by that client's timeouts;
 * signatures with the configured asymmetric algorithms only (``none`` and HMAC never: an HMAC
   "signed" with the public key would otherwise verify), then ``iss``, ``aud``, ``exp``,
   ``nbf`` (and ``iat``) with ``oidc_leeway`` seconds of clock skew.
@@ -27,6 +31,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 from joserfc.jwt import JWTClaimsRegistry
 
+from kg.outbound import Outbound, OutboundError
 from kg.settings import Settings
 
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
@@ -65,7 +70,7 @@ def split(value: str | None) -> list[str]:
 class OidcValidator:
     """Validates access tokens of one issuer. Thread-safe; blocking I/O on cache misses."""
 
-    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+    def __init__(self, settings: Settings, client: Outbound | None = None) -> None:
         if not settings.oidc_issuer:
             raise ValueError("OidcValidator needs AIOD_KG_OIDC_ISSUER")
         self.issuer = settings.oidc_issuer
@@ -80,7 +85,9 @@ class OidcValidator:
             self.issuer.rstrip("/") + "/.well-known/openid-configuration"
         )
         self.jwks_url = settings.oidc_jwks_url
-        self._client = client or httpx.Client(timeout=settings.oidc_timeout)
+        self._client = client or Outbound.from_settings(
+            settings, read_timeout=settings.oidc_timeout
+        )
         self._lock = threading.Lock()
         self._keys: KeySet | None = None
         self._fetched = 0.0  # monotonic time of the last JWKS fetch
@@ -93,7 +100,7 @@ class OidcValidator:
             response = self._client.get(url, headers={"Accept": "application/json"})
             response.raise_for_status()
             document = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, OutboundError, ValueError) as exc:
             raise ProviderError(f"{url}: {exc}") from exc
         if not isinstance(document, dict):
             raise ProviderError(f"{url}: not a JSON object")
