@@ -51,9 +51,22 @@ class ParseError(CatalogError):
 
 
 class Forbidden(CatalogError):
-    """Understood but not allowed (e.g. SPARQL ``SERVICE`` to a host that is not allowed)."""
+    """Understood but not allowed: the caller may see the asset but not do this to it, or a
+    SPARQL ``SERVICE`` to a host that is not allowed. The one 403 of ``kg``."""
 
     status = 403
+
+
+class PreconditionFailed(CatalogError):
+    """The caller's ``If-Match`` (or the ETag a reviewer sent) names another version."""
+
+    status = 412
+
+
+class PreconditionRequired(CatalogError):
+    """The operation must name the version it applies to (an ETag) and did not."""
+
+    status = 428
 
 
 class NotAcceptable(CatalogError):

@@ -149,7 +149,16 @@ def test_review_workflow(env: tuple[TestClient, Users]) -> None:
     assert c.post(f"/submissions/{identifier}", headers=u.alice).status_code == 200
     assert c.delete(f"/submissions/{identifier}", headers=u.alice).json()["status"] == "draft"
     assert c.post(f"/submissions/{identifier}", headers=u.alice).status_code == 200
-    accept = c.post(f"/reviews/{identifier}", json={"decision": "accept"}, headers=u.rita)
+    # an accept names the version reviewed: none -> 428, another -> 412
+    bare = c.post(f"/reviews/{identifier}", json={"decision": "accept"}, headers=u.rita)
+    assert bare.status_code == 428
+    stale = {**u.rita, "If-Match": '"not-this-version"'}
+    refused = c.post(f"/reviews/{identifier}", json={"decision": "accept"}, headers=stale)
+    assert refused.status_code == 412
+    etag = c.get(f"/datasets/{identifier}", headers=u.rita).headers["etag"]
+    accept = c.post(
+        f"/reviews/{identifier}", json={"decision": "accept", "etag": etag}, headers=u.rita
+    )
     assert accept.json()["status"] == "published"
     assert c.get(f"/datasets/{identifier}").status_code == 200
     assert c.get("/counts/datasets").json() == 1
@@ -161,7 +170,7 @@ def test_review_workflow(env: tuple[TestClient, Users]) -> None:
         "retract",
         "submit",
         "accept",
-    ]
+    ]  # the refused accepts left no trace
     assert history[0]["comment"] == "pls" and history[1]["actor"] == "rita"
     assert c.get(f"/reviews/{identifier}", headers=u.bob).status_code == 403
     assert (

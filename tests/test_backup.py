@@ -80,7 +80,7 @@ def test_online_backup_during_writes(tmp_path: Path) -> None:
     store = tmp_path / "store"
     stop = threading.Event()
     errors: list[str] = []
-    with server(store) as live:
+    with server(store, AIOD_KG_BACKUP_DIR=str(tmp_path)) as live:
         base = live.base_url
 
         def write(slot: int) -> None:

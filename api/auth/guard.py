@@ -7,6 +7,7 @@ not read; 401 without credentials; 403 for a visible asset the caller may not ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -22,8 +23,10 @@ from kg.access.rules import (
     can_write,
     publishes_directly,
 )
+from kg.access.workflow import Workflow
 from kg.catalog import Catalog
 from kg.model.fields import AssetType
+from kg.store.index import Entry
 
 
 def readable(
@@ -102,7 +105,7 @@ def check_replace(
     if not can_write(principal, facts):
         raise forbidden(f"You may read {asset.singular} '{identifier}' but not change it.")
     if publishes_directly(principal, facts.entry.platform):
-        return data
+        return _same_platform(principal, asset, identifier, facts, data)
     if isinstance(data, dict) and asset.collection != "platforms":
         # the platform identity stays: no probing other assets' identities through conflicts
         data = {
@@ -113,6 +116,48 @@ def check_replace(
     if "aiod_entry" not in asset.by_name:
         return data
     return _with_status(data, None)  # status changes go through the review workflow
+
+
+def _same_platform(
+    principal: Principal, asset: AssetType, identifier: str, facts: AssetFacts, data: Any
+) -> Any:
+    """A connector's PUT keeps the asset on its platform: 403 for another ``platform`` (it
+    would move the asset out of the connector's scope, or probe another platform's ids through
+    the 409); a missing one means the current one. Admins may move assets."""
+    if principal.admin or not isinstance(data, dict) or asset.collection == "platforms":
+        return data
+    platform = data.get("platform")
+    if platform is None:
+        data = {**data, "platform": facts.entry.platform}
+        if data.get("platform_resource_identifier") is None:
+            data["platform_resource_identifier"] = facts.entry.platform_resource_identifier
+    elif platform != facts.entry.platform:
+        raise forbidden(
+            f"{asset.label} '{identifier}' belongs to platform '{facts.entry.platform}'; "
+            "a connector key cannot move it to another platform."
+        )
+    return data
+
+
+def save_replace(
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    identifier: str,
+    data: Any,
+    precondition: Callable[[Entry], None] | None = None,
+) -> dict[str, Any]:
+    """Write a checked PUT: directly, or -- an edit of a published asset by somebody whose
+    edits need review -- as a pending revision, the published version staying public until a
+    reviewer accepts it (kg/access/workflow.py). Returns the response body."""
+    flow = Workflow(catalog, access)
+    facts = readable(catalog, access, principal, asset, identifier)
+    if facts.public and isinstance(data, dict) and not flow.publishes_edits(principal, facts):
+        revision = flow.propose(principal, asset, identifier, data, precondition)
+        return {"identifier": identifier, "pending_review": True, "revision_etag": revision.etag}
+    catalog.replace(asset, identifier, data, precondition)
+    return {"identifier": identifier}
 
 
 def check_delete(

@@ -8,7 +8,9 @@
   administrators change grants and restrict it;
 * ``POST /submissions/{identifier}`` (submit), ``DELETE /submissions/{identifier}`` (retract),
   ``GET /submissions`` (the review queue: all for reviewers, one's own otherwise),
-  ``POST /reviews/{identifier}`` (accept / reject), ``GET /reviews/{identifier}`` (history).
+  ``GET /submissions/{identifier}`` (the pending revision of a published asset, with its
+  ETag), ``POST /reviews/{identifier}`` (accept / reject; an accept sends the ETag of the
+  version reviewed, ``If-Match`` or ``etag``), ``GET /reviews/{identifier}`` (history).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from starlette.responses import Response
 from api.auth.guard import readable
 from api.auth.principal import AdminPrincipalDep, PrincipalDep, UserDep, get_access
 from api.deps import CatalogDep
+from api.preconditions import parse_if_match, review_precondition
+from kg.access.revisions import Revisions
 from kg.access.rules import can_administer
 from kg.access.workflow import Workflow
 from kg.catalog import Catalog
@@ -64,6 +68,11 @@ class AccessChange(BaseModel):
 class ReviewDecision(BaseModel):
     decision: Literal["accept", "reject"]
     comment: str | None = Field(None, max_length=10_000)
+    etag: str | None = Field(
+        None,
+        max_length=200,
+        description="The ETag of the version reviewed (or send If-Match); an accept needs it.",
+    )
 
 
 class Comment(BaseModel):
@@ -190,17 +199,50 @@ def auth_router() -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
-        entries = get_access(request).submissions(principal, limit, offset)
-        return _json(
-            [
-                {
-                    "identifier": e.identifier,
-                    "type": e.type,
-                    "platform": e.platform,
-                    "date_modified": e.date_modified,
-                }
-                for e in entries
-            ]
+        access = get_access(request)
+        entries = access.submissions(principal, limit, offset)
+        out: list[dict[str, Any]] = [
+            {
+                "identifier": e.identifier,
+                "type": e.type,
+                "platform": e.platform,
+                "date_modified": e.date_modified,
+            }
+            for e in entries
+        ]
+        # edits of published assets waiting for review: reviewers see all, authors their own
+        revisions = Revisions(access.index)
+        for identifier in revisions.identifiers(limit, offset):
+            revision = revisions.get(identifier)
+            entry = access.index.get(identifier)
+            if revision is None or entry is None:
+                continue
+            if principal.reviewer or revision.author == principal.subject:
+                out.append(
+                    {
+                        "identifier": identifier,
+                        "type": entry.type,
+                        "platform": entry.platform,
+                        "date_modified": revision.at,
+                        "pending_revision": True,
+                        "etag": revision.etag,
+                    }
+                )
+        return _json(out)
+
+    @router.get(
+        "/submissions/{identifier}",
+        operation_id="get_pending_revision",
+        tags=["review"],
+        summary="The pending revision of a published asset (its writers and reviewers)",
+    )
+    def pending_revision(
+        request: Request, catalog: CatalogDep, principal: UserDep, identifier: str
+    ) -> Response:
+        asset = _asset_of(catalog, identifier)
+        revision = Workflow(catalog, get_access(request)).pending(principal, asset, identifier)
+        return Response(
+            revision.document, media_type="application/json", headers={"ETag": revision.etag}
         )
 
     @router.post(
@@ -252,8 +294,13 @@ def auth_router() -> APIRouter:
     ) -> Response:
         asset = _asset_of(catalog, identifier)
         flow = Workflow(catalog, get_access(request))
+        # the version reviewed: If-Match, or the body's etag (both: either may match)
+        tags = parse_if_match(request.headers.getlist("if-match") or None)
+        if body.etag is not None:
+            tags = (tags or set()) | (parse_if_match(body.etag) or set())
+        precondition = review_precondition(tags, catalog, asset)
         data = await run_in_threadpool(
-            flow.review, principal, asset, identifier, body.decision, body.comment
+            flow.review, principal, asset, identifier, body.decision, body.comment, precondition
         )
         return _json({"identifier": identifier, "status": data["aiod_entry"]["status"]})
 

@@ -21,6 +21,7 @@ from api.auth.guard import (
     check_read,
     check_replace,
     readable,
+    save_replace,
     visible_page,
 )
 from api.auth.principal import PrincipalDep, forbidden, get_access, unauthorized
@@ -227,9 +228,19 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
         data = check_replace(catalog, get_access(request), principal, asset, identifier, data)
         # If-Match: 412 on a stale ETag, checked under the write lock (api/preconditions.py)
-        precondition = if_match(request.headers.get("if-match"), catalog, asset)
-        await run_in_threadpool(catalog.replace, asset, identifier, data, precondition)
-        return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")
+        precondition = if_match(request.headers.getlist("if-match") or None, catalog, asset)
+        # an edit of a published asset that needs review becomes a pending revision (guard)
+        body = await run_in_threadpool(
+            save_replace,
+            catalog,
+            get_access(request),
+            principal,
+            asset,
+            identifier,
+            data,
+            precondition,
+        )
+        return Response(orjson.dumps(body), media_type="application/json")
 
     @router.delete(
         f"/{name}/{{identifier}}",

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from kg.access.revisions import SCHEMA as REVISIONS_SCHEMA
 from kg.errors import CatalogError, Conflict, NotFound
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.publishing.public_index import PUBLIC_STATUSES
@@ -88,12 +89,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-class Forbidden(CatalogError):
-    """The caller may see the asset but not do this to it."""
-
-    status = 403
 
 
 # --------------------------------------------------------------------------- principals
@@ -316,6 +311,7 @@ class AccessControl:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            db.execute(REVISIONS_SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         return self.index._conn()
@@ -466,11 +462,12 @@ class AccessControl:
             )
 
     def forget(self, identifiers: Iterable[str]) -> None:
-        """Drop the grants of deleted assets (the owner row stays with the tombstone)."""
+        """Drop the grants and pending revisions of deleted assets (the owner row stays with
+        the tombstone)."""
+        rows = [(i,) for i in identifiers]
         with self.index.transaction() as db:
-            db.executemany(
-                "DELETE FROM asset_grants WHERE identifier = ?", [(i,) for i in identifiers]
-            )
+            db.executemany("DELETE FROM asset_grants WHERE identifier = ?", rows)
+            db.executemany("DELETE FROM asset_revisions WHERE identifier = ?", rows)
 
     # ------------------------------------------------------------------ reviews
 

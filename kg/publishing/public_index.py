@@ -10,6 +10,13 @@ at the start and at the end of a 100k catalogue:
 * by ``seq`` (insertion order, stable for an asset's life): the DCAT-AP catalogue pages;
 * by ``(date_modified, seq)``, tombstones included: OAI-PMH. A record changed during a
   harvest moves behind the cursor and is seen again, never skipped.
+
+Withdrawals: an asset that was ever public and is not any more (restricted, back to draft,
+rejected, deleted in any status) is a *deleted record* of the change channel, with the
+datestamp of the change that withdrew it, so an incremental harvester drops its last public
+copy. ``public_ever`` remembers which identifiers were ever public; a trigger on the index's
+``assets`` table fills it in the same transaction as the write that publishes, so it cannot
+miss one. Drafts that were never public stay invisible: no identifier of theirs leaves.
 """
 
 from __future__ import annotations
@@ -22,8 +29,19 @@ from typing import Any
 from kg.store.index import CatalogIndex
 
 PUBLIC_STATUSES: tuple[str, ...] = ("published",)
+_PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATUSES)  # fixed words, not input
 
 _INDEXES = (
+    "CREATE TABLE IF NOT EXISTS public_ever (identifier TEXT PRIMARY KEY)",
+    "CREATE TRIGGER IF NOT EXISTS public_ever_insert AFTER INSERT ON assets"
+    f" WHEN NEW.status IN ({_PUBLIC_SQL})"
+    " BEGIN INSERT OR IGNORE INTO public_ever (identifier) VALUES (NEW.identifier); END",
+    "CREATE TRIGGER IF NOT EXISTS public_ever_update AFTER UPDATE OF status ON assets"
+    f" WHEN NEW.status IN ({_PUBLIC_SQL})"
+    " BEGIN INSERT OR IGNORE INTO public_ever (identifier) VALUES (NEW.identifier); END",
+    # rows published before the triggers existed
+    "INSERT OR IGNORE INTO public_ever (identifier)"
+    f" SELECT identifier FROM assets WHERE status IN ({_PUBLIC_SQL})",
     "CREATE INDEX IF NOT EXISTS harvest_public_seq ON assets (status, deleted, seq, type)",
     "CREATE INDEX IF NOT EXISTS harvest_modified"
     " ON assets (status, date_modified, seq, type, platform, deleted)",
@@ -49,6 +67,21 @@ class Row:
     @property
     def public(self) -> bool:
         return self.status in PUBLIC_STATUSES
+
+    def as_change(self) -> Row:
+        """The row as the change channel shows it: a withdrawn asset is a deleted record."""
+        if self.deleted or self.public:
+            return self
+        return Row(
+            self.seq,
+            self.identifier,
+            self.type,
+            self.platform,
+            self.status,
+            self.date_created,
+            self.date_modified,
+            True,
+        )
 
 
 def _row(values: Sequence[Any]) -> Row:
@@ -162,15 +195,21 @@ class PublicIndex:
         if row is None:
             return None
         found = _row(row)
-        return found if found.public else None
+        if found.public:
+            return found
+        ever = (
+            self._db()
+            .execute("SELECT 1 FROM public_ever WHERE identifier = ?", (identifier,))
+            .fetchone()
+        )
+        return found.as_change() if ever else None
 
     def _changes_where(
         self, types: Sequence[str], platform: str | None, since: str | None, until: str | None
     ) -> tuple[str, list[object]]:
-        status_sql, args = _in("status", PUBLIC_STATUSES)
-        type_sql, type_args = _in("type", types)
-        where = [status_sql, type_sql]
-        args += type_args
+        # public now, or public once (then a deleted record): public_ever holds both
+        type_sql, args = _in("type", types)
+        where = ["identifier IN (SELECT identifier FROM public_ever)", type_sql]
         if platform is not None:
             where.append("platform = ?")
             args.append(platform)
@@ -197,7 +236,7 @@ class PublicIndex:
             where += " AND (date_modified, seq) > (?, ?)"
             args += [after[0], after[1]]
         sql = f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY date_modified, seq LIMIT ?"
-        return [_row(r) for r in self._db().execute(sql, [*args, limit])]
+        return [_row(r).as_change() for r in self._db().execute(sql, [*args, limit])]
 
     def count_changes(
         self,
