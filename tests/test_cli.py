@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from rdflib import Dataset, Graph
 
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import ADMIN_KEY, AUTH, EXAMPLES, REPO, free_port, wait_for
 
 
 def run(*args: str, store: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -98,3 +99,158 @@ def test_rebuild_index(tmp_path: Path) -> None:
     store = tmp_path / "store"
     run("import", str(EXAMPLES / "projects.json"), store=store)
     assert "indexed 1 assets" in run("rebuild-index", store=store).stdout
+
+
+# --------------------------------------------------------------------------- structure, help
+
+CLI = REPO / "api" / "cli"
+
+
+def test_sub_commands_never_import_main() -> None:
+    """main registers the sub-command modules; none of them imports main (no cycle), and
+    only api/cli/options.py builds Settings from arguments."""
+    import ast
+
+    for path in sorted(CLI.glob("*.py")):
+        if path.name in ("main.py", "__main__.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert "api.cli.main" not in imported, path.name
+        if path.name not in ("options.py", "harvest.py"):  # harvest.py: see its owner
+            assert "Settings(" not in path.read_text(encoding="utf-8"), path.name
+    # and importing any of them alone works (no cycle through main)
+    code = (
+        "import importlib, sys\n"
+        "for name in ('auth', 'backup', 'client', 'search', 'harvest', 'options'):\n"
+        "    importlib.import_module('api.cli.' + name)\n"
+        "assert 'api.cli.main' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_help_of_every_command_and_the_readme_names_them(tmp_path: Path) -> None:
+    from api.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices  # type: ignore[union-attr]
+    assert commands and "serve" in commands and "get" in commands
+    top = run("--help", store=tmp_path / "s").stdout
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name in commands:
+        assert name in top
+        assert f"aiod-kg {name}" in readme, f"README does not show aiod-kg {name}"
+        text = run(name, "--help", store=tmp_path / "s").stdout
+        assert text.startswith(f"usage: aiod-kg {name}"), name
+    assert "--base-url URL" in run("serve", "--help", store=tmp_path / "s").stdout
+    assert not (tmp_path / "s").exists()  # help opens no store
+
+
+# --------------------------------------------------------------------------- base URL
+
+
+def serve(store: Path, port: int, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """``aiod-kg serve --port PORT`` without AIOD_KG_BASE_URL unless ``env`` sets it."""
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AIOD_KG_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO,
+        env={
+            **clean,
+            "AIOD_KG_STORE": str(store),
+            "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
+            "AIOD_KG_SEARCH_MODEL": "static",
+            **env,
+        },
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.slow
+def test_base_url_follows_the_serve_address_and_is_remembered(tmp_path: Path) -> None:
+    import httpx
+
+    store, log = tmp_path / "store", tmp_path / "serve.log"
+    first = free_port()
+    base = f"http://127.0.0.1:{first}"
+    process = serve(store, first, log)
+    try:
+        wait_for(f"{base}/health", timeout=120)
+        made = httpx.post(
+            f"{base}/datasets",
+            headers=AUTH,
+            timeout=30,
+            json={
+                "name": "Port-following dataset",
+                "platform": "example",
+                "platform_resource_identifier": "port-1",
+                "aiod_entry": {"status": "published"},
+            },
+        )
+        assert made.status_code == 200, made.text
+        identifier = made.json()["identifier"]
+        document = httpx.get(f"{base}/datasets/{identifier}?format=jsonld", timeout=30).json()
+        assert document["@id"] == f"{base}/datasets/{identifier}"
+        deadline = time.monotonic() + 120
+        items: list[dict[str, object]] = []
+        while not items and time.monotonic() < deadline:
+            items = httpx.get(f"{base}/search", params={"q": "port"}, timeout=30).json()["items"]
+            time.sleep(0.2)
+        assert items and items[0]["url"] == f"{base}/datasets/{identifier}"
+    finally:
+        stop(process)
+    assert (store / "base_url").read_text().strip() == base
+
+    # served elsewhere later (derived or explicitly different): IRIs stay on the first base
+    for env in ({}, {"AIOD_KG_BASE_URL": "https://kg.example.org"}):
+        log.write_bytes(b"")
+        second = free_port()
+        process = serve(store, second, log, **env)
+        try:
+            wait_for(f"http://127.0.0.1:{second}/health", timeout=120)
+            document = httpx.get(
+                f"http://127.0.0.1:{second}/datasets/{identifier}?format=jsonld", timeout=30
+            ).json()
+            assert document["@id"] == f"{base}/datasets/{identifier}"
+        finally:
+            stop(process)
+        warning = log.read_text()
+        assert f"this store's IRIs were minted on {base}" in warning, warning
+    # a local command on the same store mints on the remembered base too
+    nquads = run("export", "--format", "nquads", store=store).stdout
+    assert f"<{base}/datasets/{identifier}> ." in nquads
+    # an explicit base URL on a fresh store is the one remembered
+    fresh = tmp_path / "fresh"
+    run(
+        "import",
+        str(EXAMPLES / "projects.json"),
+        "--base-url",
+        "https://kg.example.org",
+        store=fresh,
+    )
+    assert (fresh / "base_url").read_text().strip() == "https://kg.example.org"
+    assert "<https://kg.example.org/projects/" in run("export", store=fresh).stdout
