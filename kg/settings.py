@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         "directory or a sparql+http:// URL. Default: <store>/private, or <data_dir>/private "
         "when the store is remote.",
     )
+    backup_dir: str | None = Field(
+        None,
+        description="The only directory POST /admin/backup writes under (relative paths are "
+        "resolved against it). Default: 'backups' beside the store directory, or "
+        "<data_dir>/backups when the store is remote.",
+    )
     sparql_timeout: float = Field(10.0, gt=0, description="Seconds a SPARQL query may run.")
     sparql_max_result_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="Largest SPARQL result (serialised bytes)."
@@ -216,6 +222,14 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         return Path(self.store)
+
+    @property
+    def backup_path(self) -> Path:
+        if self.backup_dir:
+            return Path(self.backup_dir)
+        if "://" in self.store:
+            return Path(self.data_dir) / "backups"
+        return Path(self.store).resolve().parent / "backups"
 
     @property
     def model_cache_path(self) -> Path:
