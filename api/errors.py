@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Send
 
 from kg.errors import CatalogError
 
@@ -55,6 +56,22 @@ def envelope(status: int, detail: Any, headers: dict[str, str] | None = None) ->
         media_type="application/json",
         headers=headers,
     )
+
+
+async def send_envelope(
+    send: Send, status: int, detail: Any, headers: dict[str, str] | None = None
+) -> None:
+    """The envelope sent from ASGI middleware (413 body size, 429 rate limit), which answers
+    before FastAPI's exception handlers run; logged with its reference like every other."""
+    response = envelope(status, detail, headers)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response.raw_headers,
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:

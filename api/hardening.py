@@ -9,15 +9,14 @@ import hashlib
 import math
 import threading
 import time
-import uuid
 from urllib.parse import urlsplit
 
-import orjson
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.tokens import split
+from api.errors import send_envelope
 from kg.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -167,25 +166,11 @@ class WriteRateLimit:
             await self.app(scope, receive, send)
             return
         retry = str(max(1, math.ceil(wait)))
-        body = orjson.dumps(
-            {
-                "detail": f"Too many writes: at most {self.buckets.limit} per "
-                f"{self.buckets.limit / self.buckets.rate:g} s. Retry after {retry} s.",
-                "reference": uuid.uuid4().hex,
-            }
+        detail = (
+            f"Too many writes: at most {self.buckets.limit} per "
+            f"{self.buckets.limit / self.buckets.rate:g} s. Retry after {retry} s."
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", retry.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_envelope(send, 429, detail, {"Retry-After": retry})
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import send_envelope
 
 
 class BodyTooLarge(Exception):
@@ -20,23 +19,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            {
-                "detail": f"Request body too large (at most {self.max_bytes} bytes).",
-                "reference": uuid.uuid4().hex,
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_envelope(send, 413, f"Request body too large (at most {self.max_bytes} bytes).")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -191,3 +192,38 @@ def test_body_size_limit_still_applies_to_token_holders(tmp_path: Path) -> None:
             assert response.status_code == 413
     finally:
         issuer.close()
+
+
+def test_413_and_429_come_in_the_envelope_with_the_reference_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiod_kg.api")
+    settings = Settings(
+        store=str(tmp_path / "s"),
+        admin_key=ADMIN_KEY,
+        search_enabled=False,
+        max_body_bytes=2048,
+        write_rate_limit=2,
+        write_rate_window=3600,
+    )
+    catalog = Catalog(settings)
+    try:
+        with TestClient(create_app(settings, catalog)) as c:
+            too_big = c.post("/datasets", json={"name": "x" * 4096})
+            assert too_big.status_code == 413
+            # anonymous writes count per address; the refused body counted as the first
+            assert c.post("/datasets", json={"name": "x"}).status_code == 401
+            limited = c.post("/datasets", json={"name": "x"})
+            assert limited.status_code == 429
+            assert int(limited.headers["retry-after"]) >= 1
+            for response, status in ((too_big, 413), (limited, 429)):
+                body = response.json()
+                assert set(body) == {"detail", "reference"} and body["detail"]
+                assert response.headers["content-type"] == "application/json"
+                assert response.headers["x-content-type-options"] == "nosniff"
+                logged = [
+                    r.getMessage() for r in caplog.records if body["reference"] in r.getMessage()
+                ]
+                assert logged and logged[0].startswith(f"error {status} "), logged
+    finally:
+        catalog.close()
