@@ -20,7 +20,7 @@ from api.routes.sparql import sparql_router
 from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
-from kg.settings import Settings, get_settings
+from kg.settings import Settings
 
 DESCRIPTION = """
 aiod-kg is a knowledge-graph catalog of AI assets (datasets, models, publications, ...).
@@ -32,7 +32,7 @@ Reads are open for published assets. Writes, drafts and restricted assets need
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = settings or Settings()
     problems = hardening.production_problems(settings)
     if problems:  # production mode with a missing or default secret: refuse to start
         raise RuntimeError("Refusing to start in production mode: " + " ".join(problems))

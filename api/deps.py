@@ -12,6 +12,8 @@ from kg.settings import Settings
 
 
 def settings_of(request: Request) -> Settings:
+    """The app's settings (``app.state.settings``, set by ``create_app``); for code that has
+    the request at hand. As a dependency: ``get_settings`` / ``SettingsDep``."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -24,6 +26,7 @@ async def get_catalog(request: Request) -> Catalog:
 
 
 async def get_settings(request: Request) -> Settings:
+    """Dependency: the app's settings (the only ``get_settings``; ``kg.settings`` has none)."""
     return settings_of(request)
 
 

@@ -1,8 +1,11 @@
-"""All settings of aiod-kg in one typed class; environment variables ``AIOD_KG_<NAME>``."""
+"""All settings of aiod-kg in one typed class; environment variables ``AIOD_KG_<NAME>``.
+
+``Settings()`` reads the environment. A running app's settings are ``app.state.settings``
+(FastAPI dependency: ``api.deps.get_settings``); there is no process-wide cached copy.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -236,8 +239,3 @@ class Settings(BaseSettings):
         if self.search_model_cache:
             return Path(self.search_model_cache)
         return Path.home() / ".cache" / "aiod-kg" / "models"
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
