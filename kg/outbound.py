@@ -70,16 +70,25 @@ class OutboundPolicy:
     max_redirects: int = 5
 
     @classmethod
-    def from_settings(cls, settings: Settings, read_timeout: float | None = None) -> OutboundPolicy:
+    def from_settings(
+        cls,
+        settings: Settings,
+        read_timeout: float | None = None,
+        total_timeout: float | None = None,
+        max_bytes: int | None = None,
+    ) -> OutboundPolicy:
+        """The policy of the settings; a caller may only tighten its timeouts and size cap."""
         hosts = tuple(h.strip().lower() for h in settings.outbound_hosts.split(",") if h.strip())
         read = settings.outbound_read_timeout if read_timeout is None else read_timeout
+        total = settings.outbound_total_timeout if total_timeout is None else total_timeout
+        cap = settings.outbound_max_bytes
         return cls(
             hosts=hosts,
             allow_link_local=settings.outbound_allow_link_local,
             connect_timeout=min(settings.outbound_connect_timeout, read),
             read_timeout=read,
-            total_timeout=max(settings.outbound_total_timeout, read),
-            max_bytes=settings.outbound_max_bytes,
+            total_timeout=max(total, read),
+            max_bytes=cap if max_bytes is None else min(cap, max_bytes),
             max_redirects=settings.outbound_max_redirects,
         )
 
@@ -189,10 +198,8 @@ class Outbound:
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, read_timeout: float | None = None, **kw: Any
-    ) -> Outbound:
-        return cls(OutboundPolicy.from_settings(settings, read_timeout), **kw)
+    def from_settings(cls, settings: Settings, **kw: Any) -> Outbound:
+        return cls(OutboundPolicy.from_settings(settings), **kw)
 
     def close(self) -> None:
         self.client.close()

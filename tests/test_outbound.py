@@ -196,3 +196,7 @@ def test_policy_from_settings() -> None:
     assert policy.max_bytes == 2 * MB and policy.read_timeout == 4.0
     assert policy.connect_timeout == 4.0  # never longer than the read timeout
     assert not policy.allow_link_local
+    # a caller (OIDC) may tighten the cap and the deadline, never loosen them
+    oidc = OutboundPolicy.from_settings(settings, 5.0, total_timeout=5.0, max_bytes=64 * MB)
+    assert oidc.max_bytes == 2 * MB and oidc.total_timeout == 5.0
+    assert oidc.hosts == policy.hosts

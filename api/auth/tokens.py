@@ -31,9 +31,10 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 from joserfc.jwt import JWTClaimsRegistry
 
-from kg.outbound import Outbound, OutboundError
+from kg.outbound import Outbound, OutboundError, OutboundPolicy
 from kg.settings import Settings
 
+JWKS_MAX_BYTES = 1024 * 1024  # discovery documents and key sets
 FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
 
 
@@ -85,8 +86,14 @@ class OidcValidator:
             self.issuer.rstrip("/") + "/.well-known/openid-configuration"
         )
         self.jwks_url = settings.oidc_jwks_url
-        self._client = client or Outbound.from_settings(
-            settings, read_timeout=settings.oidc_timeout
+        # discovery and JWKS documents are small, and a request may be waiting for them
+        self._client = client or Outbound(
+            OutboundPolicy.from_settings(
+                settings,
+                read_timeout=settings.oidc_timeout,
+                total_timeout=settings.oidc_timeout,
+                max_bytes=JWKS_MAX_BYTES,
+            )
         )
         self._lock = threading.Lock()
         self._keys: KeySet | None = None
