@@ -229,7 +229,9 @@ def test_asset_page_fields_references_downloads(world: tuple[TestClient, dict[st
 def report(
     client: TestClient, body: str | bytes, media: str = "application/json", asset: str = "datasets"
 ) -> dict[str, Any]:
-    response = client.post(f"/ui/validate/{asset}", content=body, headers={"Content-Type": media})
+    response = client.post(
+        f"/ui/validate/{asset}", content=body, headers={**AUTH, "Content-Type": media}
+    )
     assert response.status_code == 200, response.text
     found: dict[str, Any] = response.json()
     return found
@@ -280,6 +282,8 @@ def test_validation_report(world: tuple[TestClient, dict[str, str]]) -> None:
         == 415
     )
     assert client.post("/ui/validate/nothing", content="{}").status_code == 404
+    # like POST /{type}: no credentials, no reading of the body
+    assert client.post("/ui/validate/datasets", content="{}").status_code == 401
     # nothing was written
     assert client.get("/counts/datasets", headers=AUTH).json() == 6
 

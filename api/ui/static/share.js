@@ -179,7 +179,7 @@
     $("check").disabled = true;
     try {
       const {response, body} = await call("POST", "/ui/validate/" + type,
-        {headers: {"Content-Type": MEDIA[fmt]}, body: text, anonymous: true});
+        {headers: {"Content-Type": MEDIA[fmt]}, body: text});
       if (!response.ok) {
         render({valid: false, problems: [{field: "", message: detail(body, "The check failed (" + response.status + ").")}]});
         return null;
