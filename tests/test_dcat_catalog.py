@@ -232,7 +232,7 @@ def test_sitemap_index_beyond_the_protocol_limit(
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     whole = ET.fromstring(client.get("/sitemap.xml").content)
     expected = [e.text for e in whole.findall("s:url/s:loc", ns)]
-    monkeypatch.setattr("kg.publishing.SITEMAP_LIMIT", 7)
+    monkeypatch.setattr("kg.publishing.publisher.SITEMAP_LIMIT", 7)
     index = ET.fromstring(client.get("/sitemap.xml").content)
     assert index.tag == "{http://www.sitemaps.org/schemas/sitemap/0.9}sitemapindex"
     parts = [e.text for e in index.findall("s:sitemap/s:loc", ns)]
