@@ -16,7 +16,10 @@ has the right to them):
 
 Everything that is not HTTP-specific lives here: the API resolves a request into a
 ``Principal`` (api/auth) and asks this module. The tables live in the catalogue index's SQLite
-file (a rebuild of the index from the store clears only its own tables, never these).
+file (a rebuild of the index from the store clears only its own tables, never these); the
+index's own ``assets`` table is read only through ``kg.store.index.CatalogIndex``'s methods
+(``page``, ``count``, ``count_by_platform``, ``with_status``, with ``visible_where`` as their
+condition).
 A caller without the right to *read* an asset is told exactly what it would be told if the
 asset did not exist (``Catalog.not_found``): no existence leak.
 """
@@ -35,7 +38,7 @@ from kg.access.revisions import SCHEMA as REVISIONS_SCHEMA
 from kg.errors import CatalogError, Conflict, NotFound
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.publishing.public_index import PUBLIC_STATUSES
-from kg.store.index import _COLUMNS, CatalogIndex, Entry, _entry
+from kg.store.index import CatalogIndex, Entry
 
 JSON = dict[str, Any]
 
@@ -49,7 +52,6 @@ ADMIN_SUBJECT = "aiod-kg:admin"
 _RANK = {p: i for i, p in enumerate(PERMISSIONS)}
 
 SCHEMA = """
-CREATE INDEX IF NOT EXISTS assets_type_status_seq ON assets (type, deleted, status, seq);
 CREATE TABLE IF NOT EXISTS asset_owners (
     identifier TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -391,28 +393,10 @@ class AccessControl:
     def count_by_platform(
         self, principal: Principal, collection: str | None = None
     ) -> dict[str, dict[str, int]]:
-        visible, args = visible_where(principal)
-        sql = (
-            "SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
-            f" AND {visible}" + (" AND type = ?" if collection else "") + " GROUP BY type, platform"
-        )
-        params = [*args, collection] if collection else args
-        out: dict[str, dict[str, int]] = {}
-        for t, platform, n in self._db().execute(sql, params):
-            out.setdefault(str(t), {})[str(platform)] = int(n)
-        return out
+        return self.index.count_by_platform(collection, condition=visible_where(principal))
 
     def count(self, principal: Principal, collection: str) -> int:
-        visible, args = visible_where(principal)
-        row = (
-            self._db()
-            .execute(
-                f"SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0 AND {visible}",
-                [collection, *args],
-            )
-            .fetchone()
-        )
-        return int(row[0])
+        return self.index.count(collection, condition=visible_where(principal))
 
     def find_platform(
         self, principal: Principal, collection: str, platform: str, resource_id: str
@@ -503,12 +487,7 @@ class AccessControl:
 
     def submissions(self, principal: Principal, limit: int = 100, offset: int = 0) -> list[Entry]:
         """Submitted assets: every one for reviewers, the principal's own for others."""
-        visible, args = visible_where(principal)
-        sql = (
-            f"SELECT {_COLUMNS} FROM assets WHERE deleted = 0 AND status = 'submitted'"
-            f" AND {visible} ORDER BY date_modified, seq LIMIT ? OFFSET ?"
-        )
-        return [_entry(r) for r in self._db().execute(sql, [*args, limit, offset])]
+        return self.index.with_status("submitted", limit, offset, visible_where(principal))
 
     # ------------------------------------------------------------------ API keys
 

@@ -31,14 +31,19 @@ from kg.store.index import CatalogIndex
 PUBLIC_STATUSES: tuple[str, ...] = ("published",)
 _PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATUSES)  # fixed words, not input
 
+# (inside a trigger an upsert's conflict clause would override OR IGNORE: NOT EXISTS instead)
 _INDEXES = (
     "CREATE TABLE IF NOT EXISTS public_ever (identifier TEXT PRIMARY KEY)",
-    "CREATE TRIGGER IF NOT EXISTS public_ever_insert AFTER INSERT ON assets"
+    "DROP TRIGGER IF EXISTS public_ever_insert",  # first version (OR IGNORE)
+    "DROP TRIGGER IF EXISTS public_ever_update",
+    "CREATE TRIGGER IF NOT EXISTS public_ever_on_insert AFTER INSERT ON assets"
     f" WHEN NEW.status IN ({_PUBLIC_SQL})"
-    " BEGIN INSERT OR IGNORE INTO public_ever (identifier) VALUES (NEW.identifier); END",
-    "CREATE TRIGGER IF NOT EXISTS public_ever_update AFTER UPDATE OF status ON assets"
+    " BEGIN INSERT INTO public_ever (identifier) SELECT NEW.identifier"
+    " WHERE NOT EXISTS (SELECT 1 FROM public_ever WHERE identifier = NEW.identifier); END",
+    "CREATE TRIGGER IF NOT EXISTS public_ever_on_update AFTER UPDATE OF status ON assets"
     f" WHEN NEW.status IN ({_PUBLIC_SQL})"
-    " BEGIN INSERT OR IGNORE INTO public_ever (identifier) VALUES (NEW.identifier); END",
+    " BEGIN INSERT INTO public_ever (identifier) SELECT NEW.identifier"
+    " WHERE NOT EXISTS (SELECT 1 FROM public_ever WHERE identifier = NEW.identifier); END",
     # rows published before the triggers existed
     "INSERT OR IGNORE INTO public_ever (identifier)"
     f" SELECT identifier FROM assets WHERE status IN ({_PUBLIC_SQL})",

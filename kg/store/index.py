@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS assets (
 CREATE INDEX IF NOT EXISTS assets_type_seq ON assets (type, deleted, seq);
 CREATE INDEX IF NOT EXISTS assets_type_modified ON assets (type, deleted, date_modified);
 CREATE INDEX IF NOT EXISTS assets_type_platform ON assets (type, deleted, platform);
+CREATE INDEX IF NOT EXISTS assets_type_status_seq ON assets (type, deleted, status, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS assets_platform_id
     ON assets (type, platform, platform_resource_identifier) WHERE deleted = 0;
 CREATE TABLE IF NOT EXISTS pending (
@@ -257,24 +258,47 @@ class CatalogIndex:
         rows = self._conn().execute(sql, [*args, limit, offset]).fetchall()
         return [_entry(r) for r in rows]
 
-    def count(self, type_: str) -> int:
+    def count(self, type_: str, condition: tuple[str, Sequence[object]] | None = None) -> int:
+        """Live assets of one type (``condition``: an extra SQL condition, as in ``page``)."""
+        extra, args = condition if condition is not None else ("1", ())
         row = (
             self._conn()
-            .execute("SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0", (type_,))
+            .execute(
+                f"SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0 AND ({extra})",
+                [type_, *args],
+            )
             .fetchone()
         )
         return int(row[0])
 
-    def count_by_platform(self, type_: str | None = None) -> dict[str, dict[str, int]]:
+    def count_by_platform(
+        self, type_: str | None = None, condition: tuple[str, Sequence[object]] | None = None
+    ) -> dict[str, dict[str, int]]:
+        extra, extra_args = condition if condition is not None else ("1", ())
         sql = (
-            "SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
-            + (" AND type = ?" if type_ else "")
-            + " GROUP BY type, platform"
+            f"SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
+            f" AND ({extra})" + (" AND type = ?" if type_ else "") + " GROUP BY type, platform"
         )
+        args = [*extra_args, type_] if type_ else list(extra_args)
         out: dict[str, dict[str, int]] = {}
-        for t, platform, n in self._conn().execute(sql, (type_,) if type_ else ()):
+        for t, platform, n in self._conn().execute(sql, args):
             out.setdefault(str(t), {})[str(platform)] = int(n)
         return out
+
+    def with_status(
+        self,
+        status: str,
+        limit: int,
+        offset: int,
+        condition: tuple[str, Sequence[object]] | None = None,
+    ) -> list[Entry]:
+        """Live assets of one status (any type), oldest change first (e.g. the review queue)."""
+        extra, args = condition if condition is not None else ("1", ())
+        sql = (
+            f"SELECT {_COLUMNS} FROM assets WHERE deleted = 0 AND status = ? AND ({extra})"
+            " ORDER BY date_modified, seq LIMIT ? OFFSET ?"
+        )
+        return [_entry(r) for r in self._conn().execute(sql, [status, *args, limit, offset])]
 
     def identifiers(self, type_: str | None = None) -> Iterator[str]:
         sql = "SELECT identifier FROM assets WHERE deleted = 0" + (" AND type = ?" if type_ else "")
