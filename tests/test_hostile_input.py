@@ -154,15 +154,23 @@ def test_hostile_body_is_a_clear_4xx(live: LiveServer, name: str) -> None:
 
 
 def test_jsonld_remote_context_never_fetched(live: LiveServer, context_host: str) -> None:
-    for context in (f"{context_host}/ctx.jsonld", [f"{context_host}/a", {"x": "http://x/"}]):
+    contexts = (
+        f"{context_host}/ctx.jsonld",
+        [f"{context_host}/a", {"x": "http://x/"}],
+        {"@import": f"{context_host}/import"},
+        {"p": {"@id": "http://x/p", "@context": f"{context_host}/scoped"}},
+    )
+    for context in contexts:
         document = {"@context": context, "@id": "http://x/a", "name": "remote context"}
-        answer = httpx.post(
-            f"{live.base_url}/datasets",
-            json=document,
-            timeout=60,
-            headers={**AUTH, "Content-Type": "application/ld+json"},
-        )
-        _clear_4xx(answer)
+        for headers in (AUTH, {}):  # anonymous: 401, the body is never read
+            answer = httpx.post(
+                f"{live.base_url}/datasets",
+                json=document,
+                timeout=60,
+                headers={**headers, "Content-Type": "application/ld+json"},
+            )
+            _clear_4xx(answer)
+            assert answer.status_code == (400 if headers else 401), answer.text
     assert _Counter.hits == 0
     _healthy(live)
 
