@@ -21,6 +21,7 @@ from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
 from kg.settings import Settings
+from kg.store.base_url import settle_base_url
 
 DESCRIPTION = """
 aiod-kg is a knowledge-graph catalog of AI assets (datasets, models, publications, ...).
@@ -32,7 +33,8 @@ Reads are open for published assets. Writes, drafts and restricted assets need
 
 
 def create_app(settings: Settings | None = None, catalog: Catalog | None = None) -> FastAPI:
-    settings = settings or Settings()
+    # no settings given (e.g. uvicorn --factory): the store's remembered base URL wins
+    settings = settings or settle_base_url(Settings())
     problems = hardening.production_problems(settings)
     if problems:  # production mode with a missing or default secret: refuse to start
         raise RuntimeError("Refusing to start in production mode: " + " ".join(problems))

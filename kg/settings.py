@@ -18,7 +18,9 @@ class Settings(BaseSettings):
 
     base_url: str = Field(
         "http://127.0.0.1:8000",
-        description="Public base URL: asset IRIs are {base_url}/{type}/{identifier}.",
+        description="Public base URL: asset IRIs are {base_url}/{type}/{identifier}. Unset, "
+        "`aiod-kg serve` uses http://HOST:PORT. A store remembers the first one it is used "
+        "with (kg/store/base_url.py): IRIs never change.",
     )
     store: str = Field(
         "data/store",
