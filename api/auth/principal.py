@@ -1,4 +1,4 @@
-"""Who is asking: the ``Authorization`` header resolved into a ``kg.access.Principal``.
+"""Who is asking: the ``Authorization`` header resolved into a ``kg.access.rules.Principal``.
 
 * no header: anonymous;
 * ``Bearer <AIOD_KG_ADMIN_KEY>``: the bootstrap admin (subject ``admin``);

@@ -13,7 +13,7 @@ Options (URL query): ``dialect``, ``query``, ``update``, ``store`` (paths), ``au
 (``basic`` or ``digest``, with the URL's user and password), ``timeout`` (seconds per request).
 ``sparql+https://`` speaks TLS.
 
-Every replace or delete is ONE SPARQL Update request (``kg.store.update_request``), which
+Every replace or delete is ONE SPARQL Update request (``kg.store.embedded.update_request``), which
 Oxigraph, Virtuoso and Fuseki each run as one transaction: a reader sees the old graphs or the
 new, never a mix. Graph reads use the Graph Store Protocol where the engine has it.
 """
