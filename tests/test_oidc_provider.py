@@ -163,8 +163,11 @@ def test_tokens_of_a_real_provider(tmp_path: Path, provider: Provider) -> None:
         assert api.get(f"/datasets/{identifier}").status_code == 404
         assert api.post("/datasets", json={"name": "x"}, headers=bearer(bob)).status_code == 403
         assert api.post(f"/submissions/{identifier}", headers=bearer(alice)).status_code == 200
+        seen = api.get(f"/datasets/{identifier}", headers=bearer(rita)).headers["etag"]
         review = api.post(
-            f"/reviews/{identifier}", json={"decision": "accept"}, headers=bearer(rita)
+            f"/reviews/{identifier}",
+            json={"decision": "accept", "etag": seen},  # the version reviewed
+            headers=bearer(rita),
         )
         assert review.status_code == 200, review.text
         assert api.get(f"/datasets/{identifier}").status_code == 200  # published
