@@ -33,12 +33,12 @@ from kg.formats.croissant import PROFILE as CROISSANT_PROFILE
 from kg.formats.croissant import from_croissant, is_croissant, to_croissant
 from kg.formats.mediatypes import parse_accept
 from kg.formats.rdf_input import MAX_DEPTH, load_json
+from kg.formats.records import PublicRecord
 from kg.formats.representation import render_one
 from kg.formats.schema_org import schema_org
 from kg.model.fields import AssetType
-from kg.publishing.public_index import Row
 from kg.publishing.publisher import http_date
-from kg.publishing.records import PublicRecord
+from kg.store.public_index import Row
 
 HTML = Format("html", "text/html", ("htm",))
 CROISSANT = Format("croissant", f'application/ld+json; profile="{CROISSANT_PROFILE}"')

@@ -39,7 +39,9 @@ def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         variable = f"`{prefix}{name.upper()}`"
-        rows.append(f"| {variable} | {_default(field.default)} | {_cell(field.description or '')} |")
+        rows.append(
+            f"| {variable} | {_default(field.default)} | {_cell(field.description or '')} |"
+        )
     return "\n".join(rows) + "\n"
 
 

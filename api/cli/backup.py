@@ -1,4 +1,4 @@
-"""``aiod-kg backup DIR`` and ``aiod-kg restore DIR`` (kg/store/backup.py).
+"""``aiod-kg backup DIR`` and ``aiod-kg restore DIR`` (kg/backup.py).
 
 ``backup`` opens the store itself when no server holds it; while a server runs on it, pass
 ``--server URL`` (and the admin key in AIOD_KG_ADMIN_KEY): the server takes the backup (into a
@@ -19,8 +19,8 @@ from api.cli.options import add_store_options, settings_from
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from kg.backup import BackupError, backup
     from kg.catalog import Catalog
-    from kg.store.backup import BackupError, backup
 
     target = Path(args.directory).resolve()
     if args.server:
@@ -59,7 +59,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from kg.store.backup import BackupError, restore
+    from kg.backup import BackupError, restore
     from kg.store.base_url import remember_base_url
 
     # the store must be empty: nothing is recorded before the copy; then the restored store

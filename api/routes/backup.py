@@ -15,8 +15,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, CatalogDep
+from kg.backup import backup
 from kg.errors import CatalogError
-from kg.store.backup import backup
 
 
 class BackupRequest(BaseModel):

@@ -15,9 +15,9 @@ from fastapi import Request
 
 from api.ui.templating import HEADERS, render
 from kg.catalog import Catalog
+from kg.formats.records import PublicRecord, RecordReader
 from kg.model.fields import PREFIX_TO_TYPE, Field, Kind
 from kg.model.identifiers import IDENTIFIER_RE
-from kg.publishing.records import PublicRecord, RecordReader
 
 MAX_REFERENCES = 200
 SIMILAR = 6

@@ -37,8 +37,8 @@ from typing import Any, Literal
 from kg.access.revisions import SCHEMA as REVISIONS_SCHEMA
 from kg.errors import CatalogError, Conflict, NotFound
 from kg.model.fields import ASSET_TYPES, AssetType
-from kg.publishing.public_index import PUBLIC_STATUSES
 from kg.store.index import CatalogIndex, Entry
+from kg.store.public_index import PUBLIC_STATUSES
 
 JSON = dict[str, Any]
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from kg.publishing.records import Agent
+from kg.formats.records import Agent
 
 JSON = dict[str, Any]
 CROISSANT_NS = "http://mlcommons.org/croissant/"

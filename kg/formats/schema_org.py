@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kg.publishing.records import Agent, PublicRecord
+from kg.formats.records import Agent, PublicRecord
 
 JSON = dict[str, Any]
 

@@ -4,9 +4,9 @@ The engine knows no platform. A connector (``mappings/<platform>.py``) lists ups
 records page by page, fetches per-record details and maps them to AIoD JSON ``Item`` s;
 the engine does everything else, the same way for every platform:
 
-* persisted state (``kg.harvest.state``, ``harvest.sqlite`` beside the store): the open run of each source with
-  its cursor, and every record the source produced (asset key, identifier, content hash),
-  committed in one SQLite transaction after each page's writes, so a run killed at any point
+* persisted state (``kg.harvest.state``, ``harvest.sqlite`` beside the store): the open run
+  of each source with its cursor, and every record the source produced (asset key,
+  identifier, content hash), committed in one SQLite transaction after each page's writes, so a run killed at any point
   resumes from its last written page and reaches the same final state;
 * HTTP with timeouts, retries of 429/5xx and transport errors honouring ``Retry-After``,
   else exponential backoff with jitter (``kg.harvest.http.Http``);

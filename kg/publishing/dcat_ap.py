@@ -27,9 +27,9 @@ from functools import lru_cache
 from urllib.parse import urlencode
 
 from kg.formats import rdf_writer
+from kg.formats.records import Agent, PublicRecord, referenced_ids
 from kg.model.namespaces import DCAT, DCT, FOAF, RDF_TYPE, SKOS, VCARD, XSD
 from kg.model.rdf_mapping import IRI, Lit, Triple
-from kg.publishing.records import Agent, PublicRecord, referenced_ids
 from kg.settings import Settings
 
 HYDRA = "http://www.w3.org/ns/hydra/core#"

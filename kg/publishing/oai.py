@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from kg.formats.records import PublicRecord
 from kg.publishing.oai_formats import FORMATS, OAI_TYPES, Context, MetadataFormat, attr, text
-from kg.publishing.public_index import Row
 from kg.publishing.publisher import Publisher
-from kg.publishing.records import PublicRecord
+from kg.store.public_index import Row
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 VERBS = {

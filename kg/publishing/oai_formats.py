@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from kg.formats.rdf_writer import rdfxml
+from kg.formats.records import Agent, PublicRecord, referenced_ids
 from kg.publishing.dcat_ap import CATALOG_TYPES, DCAT_PREFIXES, DcatApProfile
-from kg.publishing.records import Agent, PublicRecord, referenced_ids
 
 JSON = dict[str, object]
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -14,13 +14,13 @@ from functools import cached_property
 from xml.sax.saxutils import escape
 
 from kg.catalog import Catalog
+from kg.formats.records import PublicRecord, RecordReader
 from kg.model.fields import ASSET_TYPES
 from kg.model.namespaces import DCT, FOAF, RDF_TYPE, XSD, expand
 from kg.model.rdf_mapping import IRI, Lit, Triple
 from kg.publishing.dcat_ap import CATALOG_TYPES, DCAT_PREFIXES, DcatApProfile, HydraView
-from kg.publishing.public_index import PublicIndex
-from kg.publishing.records import PublicRecord, RecordReader
 from kg.store.embedded import nt_term
+from kg.store.public_index import PublicIndex
 
 VOID = "http://rdfs.org/ns/void#"
 SD = "http://www.w3.org/ns/sparql-service-description#"

@@ -22,8 +22,8 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from kg.model.rdf_mapping import Triple
-from kg.publishing.public_index import PUBLIC_STATUSES
 from kg.store.embedded import GraphStore
+from kg.store.public_index import PUBLIC_STATUSES
 
 
 def is_public_status(status: str | None) -> bool:

@@ -16,7 +16,7 @@ import orjson
 
 from kg.catalog import Catalog
 from kg.model.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
-from kg.publishing.public_index import PublicIndex, Row
+from kg.store.public_index import PublicIndex, Row
 
 JSON = dict[str, Any]
 AGENT_FIELDS: tuple[str, ...] = ("creator", "contact", "funder")
