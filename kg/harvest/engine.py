@@ -6,8 +6,8 @@ the engine does everything else, the same way for every platform:
 
 * persisted state (``kg.harvest.state``, ``harvest.sqlite`` beside the store): the open run
   of each source with its cursor, and every record the source produced (asset key,
-  identifier, content hash), committed in one SQLite transaction after each page's writes, so a run killed at any point
-  resumes from its last written page and reaches the same final state;
+  identifier, content hash), committed in one SQLite transaction after each page's writes,
+  so a run killed at any point resumes from its last written page and reaches the same final state;
 * HTTP with timeouts, retries of 429/5xx and transport errors honouring ``Retry-After``,
   else exponential backoff with jitter (``kg.harvest.http.Http``);
 * idempotent upserts keyed by ``(platform, platform_resource_identifier)`` through
