@@ -24,10 +24,12 @@ class Settings(BaseSettings):
     )
     store: str = Field(
         "data/store",
-        description="Where the catalog lives: a directory for the embedded Oxigraph store.",
+        description="Where the catalog lives: a directory for the embedded Oxigraph store, or a "
+        "SPARQL 1.1 engine: sparql+http://host:port (Oxigraph server), "
+        "sparql+http://user:pw@host:8890/?dialect=virtuoso, sparql+http://host/ds?dialect=fuseki.",
     )
     host: str = Field("127.0.0.1", description="Address `aiod-kg serve` binds to.")
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=1, le=65535, description="Port `aiod-kg serve` listens on.")
     admin_key: SecretStr | None = Field(
         None, description="API key granting admin rights (writes). No default: writes are off."
     )

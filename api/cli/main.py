@@ -231,7 +231,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """Write the generated artefacts: shapes/*.ttl, ontology/context.jsonld, docs/mapping.md."""
+    """Write the generated artefacts: shapes, context, docs/mapping.md, the settings table."""
     from kg.model.context import build_context
     from kg.model.shapes_gen import render_shapes
 
@@ -247,7 +247,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     (root / "docs" / "mapping.md").write_text(
         render_mapping_table(root / "ontology" / "aiod.ttl"), encoding="utf-8"
     )
-    print(f"wrote shapes/*.ttl, ontology/context.jsonld and docs/mapping.md under {root}")
+    from kg.settings_table import with_settings_table
+
+    readme = root / "README.md"
+    if readme.exists():  # the settings table between its markers
+        readme.write_text(with_settings_table(readme.read_text(encoding="utf-8")), "utf-8")
+    print(
+        "wrote shapes/*.ttl, ontology/context.jsonld, docs/mapping.md and the README's"
+        f" settings table under {root}"
+    )
     return 0
 
 
