@@ -9,6 +9,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+from api.cli.options import settings_from
 from kg.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,7 +38,10 @@ def add_harvest_parser(sub: Any) -> None:
     harvest.add_argument("--limit", type=int, help="stop after N upstream records")
     harvest.add_argument("--dry-run", action="store_true", help="map and validate, write nothing")
     harvest.add_argument("--json", action="store_true", help="print the report as JSON")
-    harvest.add_argument("--store", help="store directory (AIOD_KG_STORE)")
+    harvest.add_argument("--store", help="store directory or URL (AIOD_KG_STORE)")
+    harvest.add_argument(
+        "--data-dir", metavar="DIR", help="state beside a remote store (AIOD_KG_DATA_DIR)"
+    )
     harvest.set_defaults(func=cmd_harvest)
 
 
@@ -46,7 +50,9 @@ def cmd_harvest(args: argparse.Namespace) -> int:
     from kg.harvest import Harvester, Since, parse_since
     from mappings.registry import build_connector
 
-    settings = Settings(**({"store": args.store} if args.store else {}))
+    # the store's settings the one way every command builds them; --base-url here is the
+    # upstream's, so IRIs keep the base URL the store remembers (kg/store/base_url.py)
+    settings = settings_from(args)
     try:
         connector = build_connector(args.platform, settings, args.base_url)
         since: Since = parse_since(args.since) if args.since else (None if args.full else "auto")
