@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,7 @@ from api.routes.sparql import sparql_router
 from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
+from kg.formats.rdf_input import body_pool
 from kg.settings import Settings
 from kg.store.base_url import settle_base_url
 
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         own = catalog is None
         app.state.catalog = catalog or Catalog(settings)
         app.state.search = start_search(settings, app.state.catalog)
+        # the body-reading workers start in the background (kg/formats/bounded.py)
+        threading.Thread(target=body_pool, args=(settings,), daemon=True).start()
         try:
             yield
         finally:

@@ -21,7 +21,7 @@ a deadline and a memory cap; the plain functions here are for trusted callers (C
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.parsers import expat
 
 import orjson
@@ -34,6 +34,9 @@ from kg.model.namespaces import RDF_TYPE, expand
 from kg.model.rdf_mapping import IRI, Triple, normalise_iri, triples_to_asset
 from kg.settings import Settings
 from kg.store.embedded import from_ox
+
+if TYPE_CHECKING:
+    from kg.formats.bounded import BoundedPool
 
 PARSE_FORMATS: dict[str, ox.RdfFormat] = {
     "turtle": ox.RdfFormat.TURTLE,
@@ -246,18 +249,24 @@ def asset_from_body(
         return ("error", exc.status, str(exc.detail), None, None)
 
 
-def read_rdf_body(
-    settings: Settings, asset: AssetType, fmt: str, body: bytes, base_url: str
-) -> Any:
-    """The AIoD JSON of an RDF / JSON-LD caller body, read in a bounded worker process."""
+def body_pool(settings: Settings) -> BoundedPool:
+    """The worker processes that read caller bodies (started on first use; ``api.app`` starts
+    them in the background at start-up so that the first RDF write does not wait ~1 s)."""
     from kg.formats.bounded import shared_pool
 
-    pool = shared_pool(
+    return shared_pool(
         settings.body_parse_workers,
         settings.body_parse_timeout,
         settings.body_parse_memory_bytes,
         ("kg.formats.rdf_input",),
     )
+
+
+def read_rdf_body(
+    settings: Settings, asset: AssetType, fmt: str, body: bytes, base_url: str
+) -> Any:
+    """The AIoD JSON of an RDF / JSON-LD caller body, read in a bounded worker process."""
+    pool = body_pool(settings)
     try:
         outcome = pool.call(
             asset_from_body,
