@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors, hardening
 from api.auth.routes import auth_router
+from api.auth.tokens import OidcValidator
 from api.limits import BodySizeLimit
 from api.routes.assets import all_asset_routers
 from api.routes.backup import backup_router
@@ -46,6 +47,10 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         own = catalog is None
         app.state.catalog = catalog or Catalog(settings)
         app.state.search = start_search(settings, app.state.catalog)
+        if settings.oidc_issuer and getattr(app.state, "oidc", None) is None:
+            # its refresher fetches the provider's keys now, in the background (api/auth)
+            app.state.oidc = OidcValidator(settings)
+            app.state.oidc.start()
         # the body-reading workers start in the background (kg/formats/bounded.py)
         threading.Thread(target=body_pool, args=(settings,), daemon=True).start()
         try:

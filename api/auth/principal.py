@@ -80,6 +80,7 @@ def get_validator(request: Request) -> OidcValidator | None:
             validator = getattr(request.app.state, "oidc", None)
             if validator is None:
                 validator = OidcValidator(settings)
+                validator.start()
                 request.app.state.oidc = validator
     return validator
 

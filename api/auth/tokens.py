@@ -5,10 +5,13 @@
 * the JWKS is cached for ``oidc_jwks_ttl`` seconds; a token signed with a key id the cache does
   not know makes one refetch (at most one per ``oidc_jwks_min_refresh`` seconds), which is how
   a provider's key rotation is followed -- and a retired key stops working with that refetch;
-* every request to the provider goes through the one outbound client (``kg.outbound``:
-  timeouts, allowed hosts, no link-local/metadata addresses, size cap, checked redirects).
-  A cache miss (first token, stale keys, an unknown key id) fetches inside the request that
-  needs the keys, in the thread pool, bounded by that client's timeouts;
+* request handling never talks to the provider: one background thread per validator (the
+  *refresher*) does every discovery and JWKS request, through the one outbound client
+  (``kg.outbound``: timeouts, allowed hosts, no link-local/metadata addresses, size cap,
+  checked redirects). It fetches at start, again when the keys pass their TTL, and when a
+  request asks for it (an unknown key id, at most once per ``oidc_jwks_min_refresh``; a failed
+  fetch is not retried sooner either). A request that needs keys the refresher does not have
+  yet waits for it, at most ``oidc_timeout`` twice over, and then answers 503;
 * signatures with the configured asymmetric algorithms only (``none`` and HMAC never: an HMAC
   "signed" with the public key would otherwise verify), then ``iss``, ``aud``, ``exp``,
   ``nbf`` (and ``iat``) with ``oidc_leeway`` seconds of clock skew.
@@ -69,7 +72,7 @@ def split(value: str | None) -> list[str]:
 
 
 class OidcValidator:
-    """Validates access tokens of one issuer. Thread-safe; blocking I/O on cache misses."""
+    """Validates access tokens of one issuer. Thread-safe; provider I/O only in its refresher."""
 
     def __init__(self, settings: Settings, client: Outbound | None = None) -> None:
         if not settings.oidc_issuer:
@@ -95,12 +98,19 @@ class OidcValidator:
                 max_bytes=JWKS_MAX_BYTES,
             )
         )
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._keys: KeySet | None = None
-        self._fetched = 0.0  # monotonic time of the last JWKS fetch
+        self._fetched = 0.0  # monotonic time of the last successful JWKS fetch
+        self._attempted = float("-inf")  # monotonic time of the last fetch attempt
+        self._attempts = 0  # fetch attempts finished, successful or not
+        self._error: ProviderError | None = None  # the last attempt's failure
+        self._wanted = 0  # a request asks for the attempt with this number
+        self._refresher: threading.Thread | None = None
+        self._closed = False
+        self.wait_timeout = 2 * settings.oidc_timeout + 1.0  # discovery, then the JWKS
         self.fetches = 0  # JWKS downloads so far (tests and logs read it)
 
-    # ------------------------------------------------------------------ keys
+    # ------------------------------------------------------------------ keys (refresher)
 
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
@@ -130,22 +140,74 @@ class OidcValidator:
     def _fetch(self) -> KeySet:
         document = self._get_json(self._jwks_uri())
         try:
-            keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+            return KeySet.import_key_set(document)  # type: ignore[arg-type]
         except (JoseError, ValueError, KeyError, TypeError) as exc:
             raise ProviderError(f"invalid JWKS: {exc}") from exc
-        self._keys, self._fetched = keys, time.monotonic()
-        self.fetches += 1
-        return keys
+
+    def start(self) -> None:
+        """Start the refresher (idempotent; the app starts it with itself, so keys are warm)."""
+        with self._changed:
+            if self._refresher is None and not self._closed:
+                self._refresher = threading.Thread(
+                    target=self._refresh_forever, name="oidc-jwks-refresher", daemon=True
+                )
+                self._refresher.start()
+
+    def _due_in(self, now: float) -> float:
+        """Seconds until the next fetch is due (0: now). Called with the lock held."""
+        # never more than one attempt per min_refresh, successful or not
+        pace = 0.0 if self._attempts == 0 else self.min_refresh - (now - self._attempted)
+        if self._keys is None or self._wanted > self._attempts:
+            return max(0.0, pace)  # nothing yet, or a request waits
+        return max(0.0, pace, self.ttl - (now - self._fetched))  # the TTL (kept if it fails)
+
+    def _refresh_forever(self) -> None:
+        while True:
+            with self._changed:
+                while not self._closed:
+                    wait = self._due_in(time.monotonic())
+                    if wait <= 0:
+                        break
+                    self._changed.wait(wait)
+                if self._closed:
+                    return
+                self._attempted = time.monotonic()
+            try:
+                keys, error = self._fetch(), None
+            except ProviderError as exc:
+                keys, error = None, exc
+            with self._changed:
+                if keys is not None:
+                    self._keys, self._fetched = keys, time.monotonic()
+                    self.fetches += 1
+                self._error = error
+                self._attempts += 1
+                self._changed.notify_all()
 
     def keys(self, unknown_kid: bool = False) -> KeySet:
-        """The cached key set; refetched when stale, or once for an unknown key id (rate
-        limited: a flood of tokens with made-up key ids costs one fetch per interval)."""
-        with self._lock:
-            age = time.monotonic() - self._fetched
-            if self._keys is None or age >= self.ttl:
-                return self._fetch()
-            if unknown_kid and age >= self.min_refresh:
-                return self._fetch()
+        """The cached key set. With none yet, or for an unknown key id (at most once per
+        ``min_refresh``: a flood of made-up key ids costs one fetch per interval), the request
+        asks the refresher for a fetch and waits for it; ``ProviderError`` when it fails."""
+        self.start()
+        with self._changed:
+            now = time.monotonic()
+            if self._keys is not None and not unknown_kid:
+                return self._keys
+            if self._keys is not None and now - self._attempted < self.min_refresh:
+                return self._keys  # rate limited: what we have
+            if self._keys is None and self._attempts and now - self._attempted < self.min_refresh:
+                raise self._error or ProviderError("no keys yet")  # failed lately: no new try
+            target = self._attempts + 1
+            self._wanted = max(self._wanted, target)
+            self._changed.notify_all()
+            deadline = now + self.wait_timeout
+            while self._attempts < target and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ProviderError("the identity provider did not answer in time")
+                self._changed.wait(left)
+            if self._keys is None:
+                raise self._error or ProviderError("no keys from the identity provider")
             return self._keys
 
     # ------------------------------------------------------------------ tokens
@@ -190,6 +252,11 @@ class OidcValidator:
             raise TokenError("Token rejected: the account is not active.")
 
     def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._refresher is not None:
+            self._refresher.join(timeout=self.wait_timeout)
         self._client.close()
 
 
