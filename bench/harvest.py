@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.machine import describe  # noqa: E402
+from bench.server import free_port, stop  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
 from kg.harvest import Harvester, HarvestReport, Http  # noqa: E402
 from kg.settings import Settings  # noqa: E402
@@ -40,12 +41,6 @@ from mappings.zenodo import ZenodoConnector  # noqa: E402
 GOAL = 500.0  # records/s
 ZENODO_SINCE = datetime(2023, 5, 1, tzinfo=UTC)
 ZENODO_UNTIL = datetime(2024, 3, 1, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_replay(records: int, page: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -140,8 +135,7 @@ def main() -> int:
         harvester.close()
         http.close()
         catalog.close()
-        replay.terminate()
-        replay.wait(10)
+        stop(replay, timeout=10)
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -18,8 +18,6 @@ import os
 import platform
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.server import DISCARD, aiod_kg_server  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
 from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
@@ -113,50 +112,6 @@ def load(store: Path, total: int, batch: int = 2000) -> float:
         return time.perf_counter() - started
     finally:
         catalog.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(store: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # The search index is off: on first start over a freshly loaded store it would embed all
-    # the assets in the background and take the CPU this benchmark measures.
-    env = {
-        **os.environ,
-        "AIOD_KG_STORE": str(store),
-        "AIOD_KG_BASE_URL": base,
-        "AIOD_KG_SEARCH_ENABLED": "false",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start")
 
 
 _NEXT = re.compile(rb"hydra:next <([^>]+)>")
@@ -254,27 +209,26 @@ def main() -> int:
                 f"load: {args.assets} assets in {seconds:.1f} s "
                 f"({args.assets / seconds:,.0f} assets/s, save_many batches of 2000)"
             )
-        process, base = serve(store)
-        try:
-            with httpx.Client(timeout=300) as http:
-                http.get(f"{base}/catalog?page_size=1")  # warm-up
-                for size in (int(s) for s in args.page_sizes.split(",")):
-                    cpu = cpu_seconds(process.pid)
-                    records, pages, took = harvest_catalog(http, base, size)
-                    cpu = cpu_seconds(process.pid) - cpu
-                    report(f"/catalog page_size={size}", records, pages, took, cpu)
-                for prefix in args.formats.split(","):
-                    cpu = cpu_seconds(process.pid)
-                    records, pages, took = harvest_oai(http, base, prefix)
-                    cpu = cpu_seconds(process.pid) - cpu
-                    report(f"/oai ListRecords {prefix}", records, pages, took, cpu)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # The search index is off: on first start over a freshly loaded store it would embed
+        # all the assets in the background and take the CPU this benchmark measures.
+        with (
+            aiod_kg_server(
+                store, env={"AIOD_KG_SEARCH_ENABLED": "false"}, log=DISCARD, ready_timeout=120
+            ) as server,
+            httpx.Client(timeout=300) as http,
+        ):
+            process, base = server.process, server.base_url
+            http.get(f"{base}/catalog?page_size=1")  # warm-up
+            for size in (int(s) for s in args.page_sizes.split(",")):
+                cpu = cpu_seconds(process.pid)
+                records, pages, took = harvest_catalog(http, base, size)
+                cpu = cpu_seconds(process.pid) - cpu
+                report(f"/catalog page_size={size}", records, pages, took, cpu)
+            for prefix in args.formats.split(","):
+                cpu = cpu_seconds(process.pid)
+                records, pages, took = harvest_oai(http, base, prefix)
+                cpu = cpu_seconds(process.pid) - cpu
+                report(f"/oai ListRecords {prefix}", records, pages, took, cpu)
     finally:
         if temp:
             shutil.rmtree(temp, ignore_errors=True)

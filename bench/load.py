@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import httpx  # noqa: E402
 
 from bench.machine import describe  # noqa: E402
 from bench.rest import load_corpus, synthetic_dataset  # noqa: E402
+from bench.server import DISCARD, aiod_kg_server  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
 from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
@@ -171,6 +171,59 @@ def kinds(
     }
 
 
+def mixed_load(
+    wrk: str, base: str, ids: list[str], temp: Path, seconds: int, connections: int
+) -> tuple[int, bool]:
+    """One wrk per request kind at once; prints each one's figures; (errors, healthy after)."""
+    httpx.get(f"{base}/search", params={"q": "warm up"}, timeout=300)  # models loaded
+    print(
+        f"{len(ids):,} datasets; {seconds} s of mixed load, {connections} connection(s) per kind",
+        flush=True,
+    )
+    runs = {}
+    for name, (method, items, headers) in kinds(ids).items():
+        path = temp / f"{name.split()[0]}.lua"
+        path.write_text(script(method, items, headers))
+        runs[name] = subprocess.Popen(
+            [
+                wrk,
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(path),
+                base,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    failed = 0
+    print(
+        f"{'kind':<14}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'max ms':>9}{'errors':>8}"
+    )
+    for name, run in runs.items():
+        out, _ = run.communicate(timeout=seconds + 60)
+        line = next((x for x in out.splitlines() if x.startswith("@@")), None)
+        if line is None:
+            print(f"{name}: wrk failed:\n{out}")
+            failed += 1
+            continue
+        r: dict[str, Any] = json.loads(line[2:])
+        errors = r["status_errors"] + r["socket_errors"]
+        failed += errors
+        print(
+            f"{name:<14}{r['requests']:>10,}{r['requests'] / r['seconds']:>9.1f}"
+            f"{r['p50']:>9.1f}{r['p99']:>9.1f}{r['max']:>9.1f}{errors:>8}"
+        )
+    alive = httpx.get(f"{base}/health", timeout=10).status_code == 200
+    print(f"server healthy after the run: {alive}; errors: {failed}")
+    return failed, alive
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--assets", type=int, default=2000)
@@ -181,101 +234,20 @@ def main() -> None:
     wrk = ensure_wrk()
     print(describe(("pyoxigraph", "fastapi", "uvicorn", "tantivy")))
     print(subprocess.run([wrk, "--version"], capture_output=True, text=True).stdout.split("\n")[0])
-    from tests.conftest import free_port
-
     temp = Path(tempfile.mkdtemp(prefix="aiod-kg-load-"))
-    process = None
     try:
         store = temp / "store"
         ids = build(store, args.assets)
-        port = free_port()
         env = {
-            **os.environ,
-            "AIOD_KG_STORE": str(store),
             "AIOD_KG_BASE_URL": BASE_URL,
             "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
             "AIOD_KG_WRITE_RATE_LIMIT": "0",
             "AIOD_KG_SEARCH_MODEL": "static",
         }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "api.cli.main",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        httpx.get(f"{base}/search", params={"q": "warm up"}, timeout=300)  # models loaded
-        print(
-            f"{len(ids):,} datasets; {seconds} s of mixed load, {args.connections} "
-            "connection(s) per kind",
-            flush=True,
-        )
-        runs = {}
-        for name, (method, items, headers) in kinds(ids).items():
-            path = temp / f"{name.split()[0]}.lua"
-            path.write_text(script(method, items, headers))
-            runs[name] = subprocess.Popen(
-                [
-                    wrk,
-                    "-t1",
-                    f"-c{args.connections}",
-                    f"-d{seconds}s",
-                    "--timeout",
-                    "10s",
-                    "-s",
-                    str(path),
-                    base,
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        failed = 0
-        print(
-            f"{'kind':<14}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'max ms':>9}{'errors':>8}"
-        )
-        for name, run in runs.items():
-            out, _ = run.communicate(timeout=seconds + 60)
-            line = next((x for x in out.splitlines() if x.startswith("@@")), None)
-            if line is None:
-                print(f"{name}: wrk failed:\n{out}")
-                failed += 1
-                continue
-            r: dict[str, Any] = json.loads(line[2:])
-            errors = r["status_errors"] + r["socket_errors"]
-            failed += errors
-            print(
-                f"{name:<14}{r['requests']:>10,}{r['requests'] / r['seconds']:>9.1f}"
-                f"{r['p50']:>9.1f}{r['p99']:>9.1f}{r['max']:>9.1f}{errors:>8}"
-            )
-        alive = httpx.get(f"{base}/health", timeout=10).status_code == 200
-        print(f"server healthy after the run: {alive}; errors: {failed}")
+        with aiod_kg_server(store, env=env, log=DISCARD) as server:
+            failed, alive = mixed_load(wrk, server.base_url, ids, temp, seconds, args.connections)
         sys.exit(0 if failed == 0 and alive else 1)
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
         shutil.rmtree(temp, ignore_errors=True)
 
 

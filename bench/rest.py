@@ -17,7 +17,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.machine import describe  # noqa: E402
+from bench.server import aiod_kg_server  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
 from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
@@ -104,47 +104,6 @@ def import_assets(store: Path, n: int, batch: int) -> tuple[float, list[str]]:
     finally:
         catalog.close()
     return len(identifiers) / elapsed, identifiers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(store: Path, port: int) -> subprocess.Popen[bytes]:
-    # The REST figures alone: no search index building embeddings beside the server.
-    env = {
-        **os.environ,
-        "AIOD_KG_STORE": str(store),
-        "AIOD_KG_BASE_URL": BASE_URL,
-        "AIOD_KG_SEARCH_ENABLED": "false",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-    )
-    import httpx
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start")
 
 
 def ensure_wrk() -> str | None:
@@ -229,6 +188,34 @@ def run_python(base: str, paths: list[str], seconds: int, connections: int) -> d
     return asyncio.run(main())
 
 
+def measure(
+    base: str, identifiers: list[str], args: argparse.Namespace, work: Path
+) -> dict[str, dict[str, float]]:
+    """The three load runs (hello-world, GET by id, list of 100) against ``base``."""
+    wrk = ensure_wrk()
+    print(
+        f"load generator: {'wrk' if wrk else 'python asyncio client'}, "
+        f"{args.connections} connections, {args.seconds} s per run, 1 uvicorn worker"
+    )
+    rng = random.Random(1)
+    sample = rng.sample(identifiers, min(len(identifiers), 20_000))
+    runs = {
+        "hello-world (/health)": ["/health"],
+        "GET /datasets/{id}": [f"/datasets/{i}" for i in sample],
+        "GET /datasets?limit=100": [
+            f"/datasets?offset={rng.randrange(max(1, len(identifiers) - 100))}&limit=100"
+            for _ in range(2000)
+        ],
+    }
+    results: dict[str, dict[str, float]] = {}
+    for name, paths in runs.items():
+        if wrk:
+            results[name] = run_wrk(wrk, base, paths, args.seconds, args.connections, work)
+        else:
+            results[name] = run_python(base, paths, args.seconds, args.connections)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--assets", type=int, default=100_000)
@@ -248,34 +235,10 @@ def main() -> None:
     rate, identifiers = import_assets(store, args.assets, args.batch)
     print(f"import: {rate:,.0f} assets/s (mapping + SHACL validation + store + index)")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start_server(store, port)
-    wrk = ensure_wrk()
-    print(
-        f"load generator: {'wrk' if wrk else 'python asyncio client'}, "
-        f"{args.connections} connections, {args.seconds} s per run, 1 uvicorn worker"
-    )
-    rng = random.Random(1)
-    sample = rng.sample(identifiers, min(len(identifiers), 20_000))
-    runs = {
-        "hello-world (/health)": ["/health"],
-        "GET /datasets/{id}": [f"/datasets/{i}" for i in sample],
-        "GET /datasets?limit=100": [
-            f"/datasets?offset={rng.randrange(max(1, len(identifiers) - 100))}&limit=100"
-            for _ in range(2000)
-        ],
-    }
-    results: dict[str, dict[str, float]] = {}
-    try:
-        for name, paths in runs.items():
-            if wrk:
-                results[name] = run_wrk(wrk, base, paths, args.seconds, args.connections, work)
-            else:
-                results[name] = run_python(base, paths, args.seconds, args.connections)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    # The REST figures alone: no search index building embeddings beside the server.
+    env = {"AIOD_KG_BASE_URL": BASE_URL, "AIOD_KG_SEARCH_ENABLED": "false"}
+    with aiod_kg_server(store, env=env, ready_timeout=120) as server:
+        results = measure(server.base_url, identifiers, args, work)
 
     print()
     print(f"| request ({args.assets:,} assets) | req/s | p50 ms | p99 ms | errors |")

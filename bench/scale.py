@@ -41,6 +41,7 @@ import httpx  # noqa: E402
 
 from bench.machine import describe  # noqa: E402
 from bench.rest import load_corpus, synthetic_dataset  # noqa: E402
+from bench.server import DISCARD, aiod_kg_server  # noqa: E402
 from bench.sparql import PROLOGUE as SPARQL_PROLOGUE  # noqa: E402
 from bench.sparql import queries as sparql_queries  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
@@ -213,33 +214,6 @@ def timed(
     return pct(samples, 0.5), pct(samples, 0.99)
 
 
-def serve(store: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "AIOD_KG_STORE": str(store),
-        "AIOD_KG_BASE_URL": BASE_URL,
-        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
-        "AIOD_KG_SEARCH_MODEL": "static",
-        "AIOD_KG_SEARCH_WARMUP": "true",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def vm_hwm_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -248,8 +222,6 @@ def vm_hwm_mib(pid: int) -> float:
 
 
 def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
-    from tests.conftest import free_port
-
     settings = Settings(store=str(store), base_url=BASE_URL, search_enabled=False)
     catalog = Catalog(settings)
     rng = random.Random(5)
@@ -261,19 +233,16 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
     catalog.close()
     corpus = load_corpus()
     words = [w for c in corpus[:200] for w in str(c.get("name", "")).replace("_", " ").split()]
-    port = free_port()
-    process = serve(store, port)
+    env = {
+        "AIOD_KG_BASE_URL": BASE_URL,
+        "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
+        "AIOD_KG_SEARCH_MODEL": "static",
+        "AIOD_KG_SEARCH_WARMUP": "true",
+    }
     out: dict[str, Any] = {}
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=120) as client:
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.5)
+    with aiod_kg_server(store, env=env, log=DISCARD, ready_timeout=600) as server:
+        process = server.process
+        with httpx.Client(base_url=server.base_url, timeout=120) as client:
             started = time.perf_counter()
             client.get("/search", params={"q": "warm up"})
             out["search_first_s"] = time.perf_counter() - started
@@ -322,12 +291,6 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
                 )
             out["catalog_walk"] = walk(client, walk_limit)
         out["server_rss_mib"] = vm_hwm_mib(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
     return out
 
 

@@ -36,10 +36,11 @@ import pyoxigraph as ox  # noqa: E402
 
 from bench.machine import describe  # noqa: E402
 from bench.rest import load_corpus, synthetic_dataset  # noqa: E402
+from bench.server import aiod_kg_server, free_port, stop, wait_ready  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
 from kg.model.fields import ASSET_TYPES  # noqa: E402
 from kg.settings import Settings  # noqa: E402
-from tests.engines import free_port, oxigraph_binary  # noqa: E402
+from tests.support.engines import oxigraph_binary  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:8000"
 PROLOGUE = """PREFIX dcat: <http://www.w3.org/ns/dcat#>
@@ -312,25 +313,26 @@ def over_http(client: httpx.Client, url: str) -> Callable[[Query], Callable[[str
     return for_query
 
 
-def wait(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the server exited")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def run_all(
+    qs: list[Query],
+    run_local: Callable[[str], int],
+    ours_http: Callable[[Query], Callable[[str], int]],
+    oxi_http: Callable[[Query], Callable[[str], int]],
+    reps: int,
+    budget: float,
+) -> dict[str, dict[str, tuple[float, int, int]]]:
+    """Every query on the three targets, taking turns; prints each query's p50s as it goes."""
+    results: dict[str, dict[str, tuple[float, int, int]]] = {}
+    for q in qs:
+        results[q.name] = interleaved(
+            {"pyoxigraph": run_local, "ours": ours_http(q), "oxigraph": oxi_http(q)},
+            q,
+            reps,
+            budget,
+        )
+        r = results[q.name]
+        print(f"  {q.name:<28} " + "  ".join(f"{k} {v[0]:.2f}" for k, v in r.items()), flush=True)
+    return results
 
 
 # --------------------------------------------------------------------------- main
@@ -412,65 +414,35 @@ def main() -> None:
 
     client = httpx.Client(timeout=600, limits=httpx.Limits(max_keepalive_connections=2))
     # (b) our /sparql: a real aiod-kg serve process on our store
-    port = free_port()
     env = {
-        **os.environ,
-        "AIOD_KG_STORE": str(store),
         "AIOD_KG_BASE_URL": BASE_URL,
         "AIOD_KG_SEARCH_ENABLED": "false",
         "AIOD_KG_SPARQL_TIMEOUT": "600",
     }
-    ours = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-    )
-    # (c) oxigraph serve on the same data
-    oport = free_port()
-    oxi = subprocess.Popen(
-        [
-            binary,
-            "serve-read-only",
-            "--location",
-            str(oxdir),
-            "--bind",
-            f"127.0.0.1:{oport}",
-            "--union-default-graph",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     qs = queries(iris, word="image", keyword="classification")
-    results: dict[str, dict[str, tuple[float, int, int]]] = {}
-    try:
-        wait(f"http://127.0.0.1:{port}/health", ours)
-        wait(f"http://127.0.0.1:{oport}/query?query=ASK%7B%7D", oxi)
-        ours_http = over_http(client, f"http://127.0.0.1:{port}/sparql")
-        oxi_http = over_http(client, f"http://127.0.0.1:{oport}/query")
-        for q in qs:
-            results[q.name] = interleaved(
-                {"pyoxigraph": run_local, "ours": ours_http(q), "oxigraph": oxi_http(q)},
-                q,
-                args.reps,
-                args.budget,
-            )
-            r = results[q.name]
-            print(
-                f"  {q.name:<28} " + "  ".join(f"{k} {v[0]:.2f}" for k, v in r.items()), flush=True
-            )
-    finally:
-        stop(ours)
-        stop(oxi)
-        client.close()
+    with client, aiod_kg_server(store, env=env) as ours:
+        # (c) oxigraph serve on the same data
+        oport = free_port()
+        oxi = subprocess.Popen(
+            [
+                binary,
+                "serve-read-only",
+                "--location",
+                str(oxdir),
+                "--bind",
+                f"127.0.0.1:{oport}",
+                "--union-default-graph",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{oport}/query?query=ASK%7B%7D", oxi, 300)
+            ours_http = over_http(client, f"{ours.base_url}/sparql")
+            oxi_http = over_http(client, f"http://127.0.0.1:{oport}/query")
+            results = run_all(qs, run_local, ours_http, oxi_http, args.reps, args.budget)
+        finally:
+            stop(oxi)
 
     print()
     print(f"p50 latency in ms, sequential, 1 connection ({quads:,} triples)")
