@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	# the light client (clients/python) first: the server's [client] extra then finds it here
 	$(BIN)/python -m pip install --quiet -e ./clients/python
 	$(BIN)/python -m pip install --quiet -e ".[test,client]"
-	$(BIN)/python tests/xsd_fetch.py $(VENV)/share/xsd
+	$(BIN)/python tests/support/xsd_fetch.py $(VENV)/share/xsd
 	touch $(STAMP)
 
 # the OIDC provider (npm oidc-provider) that tests/test_oidc_provider.py starts on loopback;

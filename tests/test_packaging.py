@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -22,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import EXAMPLES, REPO, free_port, wait_for
+from tests.support.data import EXAMPLES, REPO
+from tests.support.server import running_server
 
 
 def test_every_package_on_disk_is_listed() -> None:
@@ -69,6 +69,7 @@ def _venv_with_wheel(tmp: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_the_wheel_validates_and_serves_the_demo(tmp_path: Path) -> None:
     venv = _venv_with_wheel(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIOD_KG_")}
@@ -95,24 +96,26 @@ def test_the_wheel_validates_and_serves_the_demo(tmp_path: Path) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    port = free_port()
-    server = subprocess.Popen(
-        [aiod_kg, "serve", "--demo", "--port", str(port), "--store", str(tmp_path / "s")],
+    with running_server(
+        None,
+        command=[aiod_kg],
+        args=["--demo", "--store", str(tmp_path / "s")],
+        env={"PYTHONPATH": None},
+        clean_env=True,
+        admin_key=None,
+        set_base_url=False,
+        log_level=None,
         cwd="/",
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/health", timeout=240)
-        counts = httpx.get(f"http://127.0.0.1:{port}/counts", timeout=30).json()
-        page = httpx.get(f"http://127.0.0.1:{port}/?q=image+classification", timeout=60)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        _, err = server.communicate(timeout=60)
+        log=tmp_path / "serve.log",
+        ready_timeout=240,
+        stop_timeout=60,
+        process_group=True,
+    ) as server:
+        counts = httpx.get(f"{server.base_url}/counts", timeout=30).json()
+        page = httpx.get(f"{server.base_url}/?q=image+classification", timeout=60)
+    output = server.output()
     total = sum(n for per_platform in counts.values() for n in per_platform.values())
     assert total >= 300, json.dumps(counts)
     assert set(counts["datasets"]) >= {"openml", "huggingface", "zenodo", "tensorflow_datasets"}
     assert page.status_code == 200 and "<html" in page.text.lower()
-    assert b"demo: loaded" in err
+    assert "demo: loaded" in output
