@@ -29,7 +29,7 @@ CASES = [
 @pytest.fixture
 def client(client: TestClient) -> TestClient:
     """Reads as the admin: most example records are drafts, which only callers with the right
-    see (anonymous reads of non-public assets: tests/test_isolation.py)."""
+    see (anonymous reads of non-public assets: tests/kg/access/test_isolation.py)."""
     client.headers.update(AUTH)
     return client
 

@@ -57,7 +57,7 @@ def response_schema() -> etree.XMLSchema:
     """OAI-PMH.xsd (its copy skips the payloads: those are checked one by one)."""
     oai_xsd = XSD_DIR / "OAI-PMH.xsd"
     if not oai_xsd.exists():
-        pytest.skip(f"{oai_xsd} missing: run `make install` (tests/xsd_fetch.py)")
+        pytest.skip(f"{oai_xsd} missing: run `make install` (tests/support/xsd_fetch.py)")
     wrapper = f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
         targetNamespace="{PLACEHOLDER}" elementFormDefault="qualified">
       <xs:import namespace="{OAI}" schemaLocation="{oai_xsd.as_uri()}"/>

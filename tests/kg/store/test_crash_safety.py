@@ -2,7 +2,7 @@
 update (upsert of changed records) and a search reindex. After a restart every asset is wholly
 old or wholly new, the catalogue index agrees with the store (kg/catalog.py ``recover``), and
 the search index agrees with the store (or is rebuilt by the next open's reconcile).
-(Harvest kills are covered by tests/test_harvest_resume.py.)
+(Harvest kills are covered by tests/kg/harvest/test_harvest_resume.py.)
 
 Kill points are drawn from a seeded RNG as fractions of a measured uninterrupted run, so every
 run hits early (parsing), middle (validation, store writes) and late (index commit) phases."""
