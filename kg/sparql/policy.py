@@ -184,5 +184,7 @@ def check_update(text: str, base: str, allowed: tuple[str, ...]) -> Decision:
     except Exception as exc:
         raise _unreadable(exc, "update") from None
     declared = _declared(dict.get(tree, "prologue"))
-    remote = _decide(tree, translated.algebra, declared, allowed)
+    # an empty update (no operation) translates to an empty list rather than an Update
+    operations = getattr(translated, "algebra", translated)
+    remote = _decide(tree, operations, declared, allowed)
     return Decision(normal, None, False, tuple(declared), remote)

@@ -121,6 +121,14 @@ def test_form_without_query_is_400(api: TestClient) -> None:
     assert api.post("/sparql", data={"nothing": "here"}).status_code == 400
 
 
+def test_empty_update_is_a_no_op_not_a_server_error(api: TestClient) -> None:
+    """Found by schemathesis: an empty update (no operation) made the policy fail with a 500."""
+    form = {"query": "", "update": "", "named-graph-uri": "AAA"}
+    response = api.post("/sparql", data=form, headers=AUTH)
+    assert response.status_code < 500, response.text
+    assert api.post("/sparql", data={"update": "PREFIX a: <http://a/>"}, headers=AUTH).is_success
+
+
 # --------------------------------------------------------------------------- dataset
 
 
