@@ -318,6 +318,10 @@ def test_share_invalid_then_valid_as_draft(world: World, page: Any) -> None:
 
 def test_share_turtle_and_croissant_files(world: World, page: Any) -> None:
     page.goto(world.base + "/share")
+    # checking a file reads its body: only a caller who may write gets that far (docs/security.md)
+    page.get_by_label("API key or access token").fill(world.user_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as Grace").wait_for()
     turtle = """@prefix dcat: <http://www.w3.org/ns/dcat#> .
 @prefix schema: <https://schema.org/> .
 @prefix dct: <http://purl.org/dc/terms/> .
