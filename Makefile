@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(BIN)/python tests/support/xsd_fetch.py $(VENV)/share/xsd
 	touch $(STAMP)
 
-# the OIDC provider (npm oidc-provider) that tests/test_oidc_provider.py starts on loopback;
+# the OIDC provider (npm oidc-provider) that tests/api/auth/test_oidc_provider.py starts on loopback;
 # skipped when installed (or when Node.js is missing: that test then skips)
 OIDC_STAMP := tests/oidc/node_modules/.installed
 $(OIDC_STAMP): tests/oidc/package-lock.json

@@ -9,7 +9,7 @@ The shapes are the Turtle files in ``shapes/``, read once. Two engines evaluate 
   ``sh:minInclusive``, ``sh:maxLength``) and refuses to load shapes with anything else,
   so it can never validate less than the shapes say. pyshacl costs ~4 ms per record on
   these shapes (batched); the compiled checks ~0.15 ms (both measured on the 2-core machine).
-* ``pyshacl``: the reference implementation. ``tests/test_validation.py`` runs both on
+* ``pyshacl``: the reference implementation. ``tests/kg/model/test_validation.py`` runs both on
   valid and broken records and requires the same findings.
 """
 
