@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -280,3 +281,23 @@ def test_api_keys_from_the_command_line(
     key_id = secret.split("_")[1]
     assert main(["api-key", "revoke", key_id]) == 0
     assert main(["api-key", "revoke", "nope"]) == 1
+
+
+def test_requests_never_talk_to_the_provider(tmp_path: Path, issuer: Issuer) -> None:
+    """Every discovery and JWKS request is made by the refresher thread, none by a request:
+    the first token, a rotation (unknown key id) and a provider restart all included."""
+    with auth_client(auth_settings(tmp_path, issuer, search_enabled=False)) as (client, _):
+        validator = client.app.state.oidc  # type: ignore[attr-defined]
+        threads: list[str] = []
+        real_get = validator._client.get
+
+        def recording_get(*args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return real_get(*args, **kwargs)
+
+        validator._client.get = recording_get
+        assert client.get("/authorization_test", headers=bearer(issuer.token("u"))).is_success
+        rotated = issuer.token("u", key=issuer.rotate("key-2"))
+        assert client.get("/authorization_test", headers=bearer(rotated)).is_success
+        assert validator.fetches >= 2  # at start (or first use), and for the new key id
+        assert threads and set(threads) == {"oidc-jwks-refresher"}, threads
