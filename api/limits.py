@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import send_envelope
+
+# file uploads stream to storage under their own caps (api/routes/files.py, AIOD_KG_FILES_*)
+_FILE_UPLOAD = re.compile(r"^(/v2)?/[a-z_]+/[^/]+/files/[^/]+$")
 
 
 class BodyTooLarge(Exception):
@@ -22,7 +27,9 @@ class BodySizeLimit:
         await send_envelope(send, 413, f"Request body too large (at most {self.max_bytes} bytes).")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            scope.get("method") == "PUT" and _FILE_UPLOAD.match(scope.get("path", ""))
+        ):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):

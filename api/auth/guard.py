@@ -42,6 +42,20 @@ def check_read(
     access.check_read(principal, asset, identifier, catalog.not_found(asset, identifier))
 
 
+def check_write(
+    catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType, identifier: str
+) -> AssetFacts:
+    """What decides a change before any body is read (file uploads, api/routes/files.py): 401
+    without credentials, the read 404 for an asset the caller may not read, 403 for a visible
+    asset the caller may not change (owner, ``write`` grant, platform or admin may)."""
+    if not principal.authenticated:
+        raise unauthorized("Changing assets needs authentication: Authorization: Bearer <token>.")
+    facts = readable(catalog, access, principal, asset, identifier)
+    if not can_write(principal, facts):
+        raise forbidden(f"You may read {asset.singular} '{identifier}' but not change it.")
+    return facts
+
+
 def _platform(data: Any) -> str | None:
     if isinstance(data, dict):
         platform = data.get("platform")
