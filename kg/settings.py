@@ -222,6 +222,27 @@ class Settings(BaseSettings):
     )
     search_warmup: bool = Field(True, description="Load the search models when the API starts.")
 
+    # -- files: the content of assets (kg/files, api/routes/files.py)
+    files: str | None = Field(
+        None,
+        description="Where uploaded files live: a directory (content-addressed; default files/ "
+        "beside catalog.sqlite) or s3://bucket/prefix (an S3-compatible object store).",
+    )
+    files_max_bytes: int = Field(
+        5 * 1024**3, ge=0, description="Largest file one upload may store (bytes)."
+    )
+    files_user_quota_bytes: int = Field(
+        50 * 1024**3, ge=0, description="Bytes of files one user may store in all; 0: no quota."
+    )
+    files_s3_endpoint: str | None = Field(
+        None, description="S3 endpoint URL (e.g. http://127.0.0.1:9000); None: AWS."
+    )
+    files_s3_region: str = Field("us-east-1", description="S3 region.")
+    files_s3_access_key: SecretStr | None = Field(
+        None, description="S3 access key id (None: the default AWS credential chain)."
+    )
+    files_s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
+
     @property
     def base(self) -> str:
         return self.base_url.rstrip("/")
