@@ -392,6 +392,21 @@ class Harvester:
             labels[item.key] = entry_id
         for entry_id, item in primaries:
             visit(item, entry_id)
+        # A key met several times (a listed organisation with members, and the same
+        # organisation as a dataset's funder without them) is written after everything any
+        # of its occurrences refers to, and before whatever refers to it.
+        children: dict[Key, set[Key]] = defaultdict(set)
+        for key, item in items.items():
+            children[key].update(r.key for refs in item.refs.values() for r in refs)
+        by_key: dict[Key, int] = {}
+
+        def key_depth(key: Key) -> int:
+            if key not in by_key:
+                by_key[key] = 0  # guards against reference cycles
+                by_key[key] = 1 + max((key_depth(c) for c in children[key]), default=-1)
+            return by_key[key]
+
+        depth = {key: max(value, key_depth(key)) for key, value in depth.items()}
         return items, labels, depth
 
     def _resolved(self, item: Item, identifiers: dict[Key, str]) -> JSON:
