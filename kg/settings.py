@@ -151,6 +151,27 @@ class Settings(BaseSettings):
     dcat_platform: str | None = Field(
         None, description="Platform name for DCAT records without one (default: its host)."
     )
+    aiod_url: str | None = Field(
+        None, description="An AIoD REST API v2 root the `aiod` connector harvests (a central)."
+    )
+    aiod_platform: str = Field(
+        "aiod", description="Platform name for records native to that AIoD API (`aiod`)."
+    )
+
+    # AIoD node (kg/sync): a node pushes its shared published assets to a central
+    central_url: str | None = Field(
+        None, description="The central's AIoD REST API base; set, this aiod-kg is a node."
+    )
+    central_token: SecretStr | None = Field(
+        None, description="Key with the central's `platform_<name>` role, used to push."
+    )
+    node_platform: str | None = Field(
+        None, description="This node's platform name on the central (and in /catalog)."
+    )
+    sync_max_retries: int = Field(
+        5, ge=0, description="Retries of a push to the central before a sync run stops."
+    )
+
     harvest_sources: str = Field(
         "openml,huggingface,zenodo",
         description="Connectors `serve --harvest-every` runs (dcat is added when dcat_url is set).",
