@@ -6,7 +6,9 @@ This table is the single source of truth for
 * the JSON-LD context (``kg.model.context``, written to ``ontology/context.jsonld``),
 * the SHACL shapes (``kg.model.shapes_gen``, written to ``shapes/*.ttl``).
 
-Field names are exactly those of the AIoD REST API v2 (``example_resources/*.json``).
+Field names are exactly those of the AIoD REST API v2 as the current API serves it (the
+upstream metadata model, ``src/database/model`` of aiondemand/AIOD-rest-api). Where AIoD renamed
+a field, the old name is an input ``alias`` (``language`` -> ``languages``).
 Predicates reuse DCAT 3, DCTERMS, schema.org, FOAF and FAIR4ML; terms in the ``aiod:``
 namespace are minted only where no standard term fits (see ``ontology/aiod.ttl``).
 """
@@ -61,6 +63,7 @@ class Field:
     min_value: float | None = None
     max_length: int | None = None
     description: str = ""
+    aliases: tuple[str, ...] = ()  # former AIoD names, accepted on input only
 
     @cached_property
     def iri(self) -> str:
@@ -82,6 +85,23 @@ class NodeSpec:
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
+    @cached_property
+    def by_input_name(self) -> dict[str, Field]:
+        """Fields by name and by their former names (aliases), for reading input."""
+        return _by_input_name(self.fields)
+
+
+def _by_input_name(fields: tuple[Field, ...]) -> dict[str, Field]:
+    found = {alias: f for f in fields for alias in f.aliases}
+    found.update((f.name, f) for f in fields)
+    return found
+
+
+def canonical_names(spec: NodeSpec | AssetType, data: dict[str, object]) -> dict[str, object]:
+    """``data`` with former field names replaced by today's (top level only)."""
+    known = spec.by_input_name
+    return {(known[k].name if k in known else k): v for k, v in data.items()}
+
 
 @dataclass(frozen=True)
 class AssetType:
@@ -98,6 +118,11 @@ class AssetType:
     @cached_property
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
+
+    @cached_property
+    def by_input_name(self) -> dict[str, Field]:
+        """Fields by name and by their former names (aliases), for reading input."""
+        return _by_input_name(self.fields)
 
     @property
     def label(self) -> str:
@@ -234,6 +259,59 @@ SIZE = NodeSpec(
     ),
 )
 
+_BANDWIDTH = "In megabytes per second."
+
+CPU = NodeSpec(
+    "cpu",
+    ("aiod:Cpu",),
+    (
+        Field("num_cpu_cores", "aiod:numCpuCores", Kind.INTEGER, min_value=0),
+        Field("architecture", "aiod:architecture", description="e.g. x86_64, ARM"),
+        Field("vendor", "aiod:vendor"),
+        Field("model_name", "aiod:modelName"),
+        Field("cpu_family", "aiod:cpuFamily"),
+        Field("clock_speed", "aiod:clockSpeed", Kind.DECIMAL, min_value=0, description="In GHz."),
+    ),
+)
+
+MEMORY = NodeSpec(
+    "memory",
+    ("aiod:Memory",),
+    (
+        Field("type", "dct:type", description="e.g. RAM"),
+        Field("amount_gb", "aiod:amountGb", Kind.INTEGER, min_value=0),
+        Field("read_bandwidth", "aiod:readBandwidth", Kind.INTEGER, min_value=0),
+        Field("write_bandwidth", "aiod:writeBandwidth", Kind.INTEGER, min_value=0),
+        Field("rdma", "aiod:rdma", description="Remote direct memory access technology."),
+    ),
+)
+
+ACCELERATOR = NodeSpec(
+    "accelerator",
+    ("aiod:Accelerator",),
+    (
+        Field("vendor", "aiod:vendor"),
+        Field("type", "dct:type", description="e.g. GPU, TPU"),
+        Field("model_name", "aiod:modelName"),
+        Field("architecture", "aiod:architecture"),
+        Field("cores", "aiod:cores", Kind.INTEGER, min_value=0),
+        Field("memory", "aiod:memoryGb", Kind.INTEGER, min_value=0, description="In GB."),
+    ),
+)
+
+STORAGE = NodeSpec(
+    "storage",
+    ("aiod:Storage",),
+    (
+        Field("model", "aiod:storageModel"),
+        Field("vendor", "aiod:vendor"),
+        Field("amount", "aiod:amountGb", Kind.INTEGER, min_value=0, description="In GB."),
+        Field("type", "dct:type", description="e.g. SSD"),
+        Field("read_bandwidth", "aiod:readBandwidth", Kind.INTEGER, min_value=0),
+        Field("write_bandwidth", "aiod:writeBandwidth", Kind.INTEGER, min_value=0),
+    ),
+)
+
 AIOD_ENTRY = NodeSpec(
     "aiod_entry",
     ("dcat:CatalogRecord",),
@@ -285,9 +363,34 @@ RESOURCE: tuple[Field, ...] = (
     _f("industrial_sector", "aiod:industrialSector", many=True),
     _f("research_area", "aiod:researchArea", many=True),
     _f("scientific_domain", "aiod:scientificDomain", many=True),
+    _f(
+        "falls_under_paradigm",
+        "aiod:aiParadigm",
+        many=True,
+        description="The AI paradigms this resource falls under (e.g. Explainable AI).",
+    ),
     _f("contact", "dcat:contactPoint", Kind.REF, many=True),
+    _f(
+        "contacts",
+        "aiod:contacts",
+        Kind.REF,
+        many=True,
+        server=True,
+        description="Read-only in AIoD (the contact records of `contact`); aiod-kg does not "
+        "expand them: read each identifier of `contact` from /contacts.",
+    ),
+    _f("creator", "dct:creator", Kind.REF, many=True),
+    _f(
+        "documented_in",
+        "aiod:documentedIn",
+        Kind.REF,
+        many=True,
+        description="Knowledge assets (e.g. publications) that document this resource.",
+    ),
     _f("has_part", "dct:hasPart", Kind.REF, many=True),
     _f("is_part_of", "dct:isPartOf", Kind.REF, many=True),
+    _f("relevant_resource", "dct:relation", Kind.REF, many=True),
+    _f("relevant_to", "aiod:relevantTo", Kind.REF, many=True),
     _f("media", "schema:associatedMedia", Kind.NODE, many=True, node=MEDIA),
     _f("note", "aiod:note", Kind.NODE, many=True, node=NOTE),
 )
@@ -304,10 +407,20 @@ ASSET: tuple[Field, ...] = (
         description="Persistent identifier (a URL, e.g. a DOI).",
     ),
     _f("citation", "schema:citation", Kind.REF, many=True),
-    _f("creator", "dct:creator", Kind.REF, many=True),
     _f("distribution", "dcat:distribution", Kind.NODE, many=True, node=DISTRIBUTION),
     _f("license", "dct:license", Kind.IRI),
     _f("is_accessible_for_free", "schema:isAccessibleForFree", Kind.BOOLEAN),
+    _f("pricing_info", "aiod:pricingInfo", description="The pricing model of access."),
+    _f("applies_to", "aiod:appliesTo", description="Where this asset can be applied."),
+    _f("solution", "aiod:solution", many=True),
+    _f("approach", "aiod:approach", many=True),
+)
+
+CONTACT_DETAILS = _f(
+    "contact_details",
+    "aiod:contactDetails",
+    Kind.REF,
+    description="The contact record by which this agent can be reached.",
 )
 
 AGENT: tuple[Field, ...] = (*RESOURCE, _f("agent_identifier", "aiod:agentIdentifier", server=True))
@@ -413,7 +526,18 @@ ASSET_TYPES: dict[str, AssetType] = {
             "computational_asset",
             "comp",
             ("aiod:ComputationalAsset",),
-            (*ASSET, _f("status_info", "aiod:statusInfo", Kind.IRI), _f("type", "dct:type")),
+            (
+                *ASSET,
+                _f("status_info", "aiod:statusInfo", Kind.IRI),
+                _f("type", "dct:type"),
+                _f("os", "aiod:os", description="The operating system installed."),
+                _f("kernel", "aiod:kernel"),
+                _f("pricing_scheme", "aiod:pricingScheme"),
+                _f("cpu", "aiod:cpu", Kind.NODE, many=True, node=CPU),
+                _f("memory", "aiod:memory", Kind.NODE, many=True, node=MEMORY),
+                _f("accelerator", "aiod:accelerator", Kind.NODE, many=True, node=ACCELERATOR),
+                _f("storage", "aiod:storage", Kind.NODE, many=True, node=STORAGE),
+            ),
             "asset",
             "A computing resource: storage, cluster, accelerator, ...",
         ),
@@ -450,6 +574,9 @@ ASSET_TYPES: dict[str, AssetType] = {
                 _f("registration_link", "aiod:registrationLink", Kind.IRI),
                 _f("status", "schema:eventStatus", enum=EVENT_STATUS),
                 _f("mode", "schema:eventAttendanceMode", enum=EVENT_MODES),
+                _f("content", "aiod:content", Kind.NODE, node=CONTENT),
+                _f("performer", "schema:performer", Kind.REF, many=True),
+                _f("organiser", "schema:organizer", Kind.REF),
             ),
             "community",
             "An event: a conference, workshop, webinar, ...",
@@ -476,9 +603,18 @@ ASSET_TYPES: dict[str, AssetType] = {
             ASSET
             + SCHEDULE
             + (
-                _f("total_cost_euro", "aiod:totalCostEuro", Kind.DECIMAL, min_value=0),
+                _f(
+                    "total_cost_euros",
+                    "aiod:totalCostEuro",
+                    Kind.DECIMAL,
+                    min_value=0,
+                    aliases=("total_cost_euro",),
+                ),
                 _f("funder", "schema:funder", Kind.REF, many=True),
                 _f("coordinator", "aiod:coordinator", Kind.REF),
+                _f("participant", "schema:member", Kind.REF, many=True),
+                _f("produced", "prov:generated", Kind.REF, many=True),
+                _f("used", "prov:used", Kind.REF, many=True),
             ),
             "community",
             "A research or innovation project.",
@@ -495,6 +631,13 @@ ASSET_TYPES: dict[str, AssetType] = {
                 _f("ai_relevance", "aiod:aiRelevance"),
                 _f("member", "schema:member", Kind.REF, many=True),
                 _f("type", "dct:type", enum=ORGANISATION_TYPES),
+                CONTACT_DETAILS,
+                _f("turnover", "aiod:turnover", description="Revenue bracket (taxonomy)."),
+                _f(
+                    "number_of_employees",
+                    "aiod:numberOfEmployees",
+                    description="Employee size bracket (taxonomy).",
+                ),
             ),
             "agent",
             "An organisation: a company, university, research institution, ...",
@@ -509,7 +652,15 @@ ASSET_TYPES: dict[str, AssetType] = {
                 _f("given_name", "schema:givenName"),
                 _f("surname", "schema:familyName"),
                 _f("expertise", "aiod:expertise", many=True),
-                _f("language", "schema:knowsLanguage", many=True, pattern=LANGUAGE_PATTERN),
+                _f(
+                    "languages",
+                    "schema:knowsLanguage",
+                    many=True,
+                    pattern=LANGUAGE_PATTERN,
+                    aliases=("language",),
+                ),
+                _f("member_of", "schema:memberOf", Kind.REF, many=True),
+                CONTACT_DETAILS,
                 PRICE,
                 _f("wants_to_be_contacted", "aiod:wantsToBeContacted", Kind.BOOLEAN),
             ),
@@ -521,7 +672,13 @@ ASSET_TYPES: dict[str, AssetType] = {
             "team",
             "team",
             ("aiod:Team", "foaf:Group"),
-            (*AGENT, PRICE, _f("size", "aiod:teamSize", Kind.INTEGER, min_value=0)),
+            (
+                *AGENT,
+                PRICE,
+                _f("size", "aiod:teamSize", Kind.INTEGER, min_value=0),
+                _f("organisation", "schema:parentOrganization", Kind.REF),
+                _f("member", "schema:member", Kind.REF, many=True),
+            ),
             "agent",
             "A team within an organisation.",
         ),

@@ -216,7 +216,7 @@ class _Mapper:
         path: str,
         node_base: str,
     ) -> None:
-        known = spec.by_name
+        known = spec.by_input_name  # today's names and former ones (aliases)
         for name, value in data.items():
             fpath = f"{path}.{name}" if path else name
             fld = known.get(name)
