@@ -300,11 +300,13 @@ def files_router(suffix: str = "") -> APIRouter:
             headers={"ETag": f'"{stat.sha256}"', "Location": body["content_url"]},
         )
 
-    @router.api_route(
+    @router.get(
         path,
-        methods=["GET", "HEAD"],
         operation_id=f"download_file{suffix}",
         summary="Download a file of the asset (Range, ETag = its sha256)",
+    )
+    @router.head(
+        path, operation_id=f"head_file{suffix}", summary="The headers of a file of the asset"
     )
     async def download_file(
         request: Request,
@@ -378,6 +380,11 @@ def files_router(suffix: str = "") -> APIRouter:
         "/{asset_type}/{identifier}/files",
         operation_id=f"list_files{suffix}",
         summary="The files stored for the asset",
+    )
+    @router.head(
+        "/{asset_type}/{identifier}/files",
+        operation_id=f"head_files{suffix}",
+        summary="The headers of the asset's list of files",
     )
     async def list_files(
         request: Request,

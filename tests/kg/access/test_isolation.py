@@ -716,3 +716,57 @@ def test_private_iris_do_not_dereference_by_encoded_paths(world: World) -> None:
             got = c.get(path, headers=headers)
             assert got.status_code in (404, 307, 405, 422), (path, got.status_code)
             assert_clean(got, f"{who} {path}")
+
+
+def test_files_of_non_public_assets_are_invisible_like_the_asset(world: World) -> None:
+    """Uploaded files (api/routes/files.py) inherit the asset's visibility: every file route
+    answers an outsider exactly as for an asset that does not exist."""
+    c, ids = world.client, world.ids
+    name = f"{MARK}FILE.csv"
+    secret = f"{MARK}FILECONTENT".encode()
+    for key, owner in (("draft", world.alice), ("restricted", world.alice)):
+        put = c.put(f"/datasets/{ids[key]}/files/{name}", content=secret, headers=owner)
+        assert put.status_code == 201, put.text
+    public = c.put(f"/datasets/{ids['public']}/files/open.csv", content=b"open", headers=AUTH)
+    assert public.status_code == 201, public.text
+    # positive controls: the owner and the group the asset is shared with read the files
+    assert c.get(f"/datasets/{ids['draft']}/files/{name}", headers=world.alice).content == secret
+    shared = c.get(f"/datasets/{ids['restricted']}/files/{name}", headers=world.holly)
+    assert shared.content == secret
+    for who, headers in world.outsiders.items():
+        assert c.get(f"/datasets/{ids['public']}/files/open.csv", headers=headers).content == (
+            b"open"
+        )
+        for prefix in ("", "/v2"):
+            for suffix in (f"/files/{name}", "/files", f"/files/{name}?x=1"):
+                missing = c.get(f"{prefix}/datasets/{MISSING}{suffix}", headers=headers)
+                for key in ("draft", "restricted"):
+                    identifier = ids[key]
+                    for method in ("GET", "HEAD"):
+                        got = c.request(
+                            method,
+                            f"{prefix}/datasets/{identifier}{suffix}",
+                            headers={**headers, "Range": "bytes=0-3"},
+                        )
+                        assert got.status_code == 404, (who, key, suffix, method)
+                        assert_clean(got, f"{who} {method} {prefix}{suffix} {key}")
+                    same_as_missing(
+                        c.get(f"{prefix}/datasets/{identifier}{suffix}", headers=headers),
+                        missing,
+                        identifier,
+                        f"{who} {prefix}{suffix} {key}",
+                    )
+        for key in ("draft", "restricted"):
+            content = c.get(
+                f"/datasets/{ids[key]}/content", headers=headers, follow_redirects=False
+            )
+            assert content.status_code == 404 and MARK not in content.headers.get("location", "")
+            assert_clean(content, f"{who} content {key}")
+    # writes: anonymous 401; another user the same 404 as a missing asset, body unread
+    url = f"/datasets/{ids['draft']}/files/{name}"
+    assert c.put(url, content=b"x").status_code == 401
+    missing_put = c.put(f"/datasets/{MISSING}/files/{name}", content=b"x", headers=world.mallory)
+    for method in ("PUT", "DELETE"):
+        got = c.request(method, url, content=b"x", headers=world.mallory)
+        same_as_missing(got, missing_put, ids["draft"], f"mallory {method} file")
+    assert c.get(url, headers=world.alice).content == secret
