@@ -14,6 +14,7 @@ from api.auth.tokens import OidcValidator
 from api.limits import BodySizeLimit
 from api.routes.assets import all_asset_routers
 from api.routes.backup import backup_router
+from api.routes.bookmarks import bookmarks_router
 from api.routes.files import files_router
 from api.routes.meta import meta_router, root_router
 from api.routes.oai import oai_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         app.include_router(search_router(suffix), prefix=prefix)
         app.include_router(meta_router(suffix), prefix=prefix)
+        app.include_router(bookmarks_router(suffix), prefix=prefix)  # GET/POST/DELETE
         app.include_router(files_router(suffix), prefix=prefix)  # api/routes/files.py
 
     install_ui(app)  # the web UI: / (search), /share, static files (api/ui)

@@ -24,6 +24,14 @@ TAXONOMY_FILES: dict[str, str] = {
     "event_modes": "event_modes",
     "event_status": "event_status",
     "status": "status",
+    # hierarchical: research areas and scientific domains from the AIoD ontology's SKOS schemes
+    # (tests/data/fixtures/aiod/ontology/taxonomies/schemas.ttl); organisation size brackets
+    # after the EU SME definition; publication types: aiod-kg's own list
+    "research_areas": "research_areas",
+    "scientific_domains": "scientific_domains",
+    "publication_types": "publication_types",
+    "number_of_employees": "number_of_employees",
+    "turnovers": "turnovers",
 }
 
 

@@ -94,3 +94,55 @@ def test_sdk_taxonomies(sdk: object) -> None:
     sectors = taxonomies.industrial_sectors()
     assert any(t.subterms for t in sectors) and any(t.definition for t in sectors)
     assert {t.term for t in taxonomies.news_categories()} >= {"Research: Education"}
+
+
+def test_sdk_all_eight_taxonomies_are_hierarchical(sdk: object) -> None:
+    import aiod.taxonomies as taxonomies
+
+    for name in taxonomies._TAXONOMIES:  # the eight the SDK knows
+        getattr(taxonomies, name).cache_clear()
+        terms = getattr(taxonomies, name)()
+        assert terms, name
+    areas = {t.term: t for t in taxonomies.research_areas()}
+    assert "Machine Learning" in {s.term for s in areas["Learning"].subterms}
+    domains = {t.term: t for t in taxonomies.scientific_domains()}
+    assert domains["Natural Sciences"].definition
+    assert "Mathematics" in {s.term for s in domains["Natural Sciences"].subterms}
+    assert {t.term for t in taxonomies.number_of_employees()} >= {"<10"}
+    assert taxonomies.turnovers() and taxonomies.publication_types()
+
+
+def test_sdk_bookmarks_and_current_user(sdk: object) -> None:
+    import aiod.bookmarks as bookmarks
+    from aiod.authentication import get_current_user
+
+    user = get_current_user()
+    assert user.name and isinstance(user.roles, tuple)
+    identifier = aiod.datasets.register(metadata=published(example_records("datasets")[0]))
+    assert bookmarks.get_list() == []
+    made = bookmarks.register(identifier)
+    assert made.identifier == identifier and made.created.tzinfo is not None
+    assert [b.identifier for b in bookmarks.get_list()] == [identifier]
+    assert bookmarks.register(identifier).created == made.created  # twice: one bookmark
+    with pytest.raises(KeyError):
+        bookmarks.register("data_" + "x" * 24)
+    bookmarks.delete(identifier)
+    bookmarks.delete(identifier)  # no error when there is none
+    assert bookmarks.get_list() == []
+    aiod.datasets.delete(identifier=identifier)
+
+
+def test_sdk_platforms_counts_and_content(sdk: object, module_live_server: LiveServer) -> None:
+    record = published(example_records("datasets")[0])
+    target = module_live_server.base_url + "/health"
+    record["distribution"] = [{**record["distribution"][0], "content_url": target}]
+    identifier = aiod.datasets.register(metadata=record)
+
+    platform = aiod.platforms.register(metadata={"name": "example"})
+    assert isinstance(platform, str) and platform.startswith("plat_")
+    assert "example" in {p["name"] for p in aiod.platforms.get_list(data_format="json")}
+
+    assert aiod.counts(data_format="json")["datasets"] == {"example": 1}
+    assert aiod.datasets.get_content(identifier=identifier) == b'{"status":"ok"}'
+    aiod.datasets.delete(identifier=identifier)
+    aiod.platforms.delete(identifier=platform)
