@@ -8,7 +8,8 @@ of the next page, so a resumed run continues where it stopped. DCAT-AP has no de
 markers: a run that walked every page deletes the datasets this catalogue no longer lists.
 
 Identity: a record that carries ``aiod:platform`` and ``aiod:platformResourceIdentifier``
-(another aiod-kg node's ``/catalog``) keeps them, so the same asset reached through two
+(another aiod-kg node's ``/catalog``), or an ``adms:identifier`` with ``skos:notation`` and
+``adms:schemaAgency``, keeps them, so the same asset reached through two
 nodes is one asset; otherwise the platform is ``dcat_platform`` (default: the catalogue's
 host) and the identifier ``dct:identifier`` or the dataset IRI. A dataset that is also a
 ``fair4ml:MLModel`` becomes an ml_model.
@@ -26,7 +27,19 @@ from kg.errors import ParseError
 from kg.formats.rdf_input import parse_jsonld, parse_rdf
 from kg.harvest.contract import JSON, Item, Key, MappingError, Page
 from kg.harvest.http import FetchError, Http
-from kg.model.namespaces import AIOD, DCAT, DCT, FAIR4ML, FOAF, OWL, RDF_TYPE, RDFS, SCHEMA, SPDX
+from kg.model.namespaces import (
+    AIOD,
+    DCAT,
+    DCT,
+    FAIR4ML,
+    FOAF,
+    OWL,
+    RDF_TYPE,
+    RDFS,
+    SCHEMA,
+    SKOS,
+    SPDX,
+)
 from kg.model.rdf_mapping import IRI, Lit, Term, Triple, normalise_iri
 from mappings.base import (
     BaseConnector,
@@ -208,6 +221,13 @@ class DcatConnector(BaseConnector):
         resource_id = _literal(props.get(AIOD + "platformResourceIdentifier"))
         if platform and resource_id:
             return platform, resource_id
+        for term in props.get(ADMS + "identifier", []):  # an origin as adms:Identifier
+            if isinstance(term, IRI):
+                sub = graph.get(term.value, {})
+                agency = _literal(sub.get(ADMS + "schemaAgency"))
+                notation = _literal(sub.get(SKOS + "notation"))
+                if agency and notation:
+                    return agency, notation
         identifier = _literal(props.get(DCT + "identifier"))
         return self.platform, identifier or node
 

@@ -17,7 +17,8 @@ the engine does everything else, the same way for every platform:
   their identifiers;
 * deletions: explicit ones from the connector (OAI-PMH ``deleted`` headers, deactivated
   datasets) and, after a run that listed everything, records the source produced before but
-  no longer lists (``Catalog.delete_many`` keeps a tombstone);
+  no longer lists (``Catalog.delete_many`` keeps a tombstone) unless another source still
+  yields them (one asset reached through two routes: a node's push and a harvest of it);
 * a per-record error list in the report instead of an abort; a progress bar on a terminal.
 
 Fetching runs one page ahead in a background thread (per-record requests in a small thread
@@ -540,6 +541,10 @@ class Harvester:
             return
         clean = report.error_count == 0
         gone = [key for key, _, primary in stale if primary or clean]
+        # what another source still yields stays: this source only stops producing it
+        shared = self.state.also_produced(connector.source, gone)
+        self.state.forget(connector.source, shared)
+        gone = [key for key in gone if key not in shared]
         self._delete(gone, report)
         self.state.commit_page(connector.source, run.run_id, {}, set(), gone, None, seen)
         report.swept = clean

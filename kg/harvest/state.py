@@ -211,6 +211,28 @@ class HarvestState:
             ).fetchall()
         return [(Key(r[0], r[1], r[2]), r[3], bool(r[4])) for r in rows]
 
+    def also_produced(self, source: str, keys: Iterable[Key]) -> set[Key]:
+        """Those of ``keys`` that another source produces too (a sweep of ``source`` keeps them)."""
+        with self.lock:
+            return {
+                k
+                for k in keys
+                if self.db.execute(
+                    "SELECT 1 FROM records WHERE source != ? AND asset = ? AND platform = ?"
+                    " AND resource_id = ? LIMIT 1",
+                    (source, k.asset, k.platform, k.resource_id),
+                ).fetchone()
+            }
+
+    def forget(self, source: str, keys: Iterable[Key]) -> None:
+        """``source`` no longer produces ``keys`` (other sources' records stay)."""
+        with self.lock:
+            self.db.executemany(
+                "DELETE FROM records WHERE source = ? AND asset = ? AND platform = ?"
+                " AND resource_id = ?",
+                [(source, k.asset, k.platform, k.resource_id) for k in keys],
+            )
+
     def count(self, source: str) -> int:
         with self.lock:
             row = self.db.execute(

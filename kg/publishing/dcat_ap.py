@@ -16,6 +16,12 @@ mdr-vocabularies.shape.ttl) with zero violations:
 
 Datasets and ML models are ``dcat:Dataset``s (models keep ``fair4ml:MLModel``), services are
 ``dcat:DataService``s; every record also gets a ``dcat:CatalogRecord`` (``<asset>#aiod_entry``).
+
+Origin (``origin``): every record says which platform it comes from and its identifier
+there, as an ``adms:identifier`` (``skos:notation`` the identifier, ``adms:schemaAgency`` the
+platform) and as ``aiod:platform`` / ``aiod:platformResourceIdentifier``, so a harvester of
+this catalogue (mappings/dcat.py) keys it the way every other route does. An asset created
+here is a node's (``node_platform``, its identifier) when the settings name one.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from urllib.parse import urlencode
 
 from kg.formats import rdf_writer
 from kg.formats.records import Agent, PublicRecord, referenced_ids
-from kg.model.namespaces import DCAT, DCT, FOAF, RDF_TYPE, SKOS, VCARD, XSD
+from kg.model.namespaces import AIOD, DCAT, DCT, FOAF, RDF_TYPE, SKOS, VCARD, XSD
 from kg.model.rdf_mapping import IRI, Lit, Triple
 from kg.settings import Settings
 
@@ -58,6 +64,7 @@ DCAT_PREFIXES: dict[str, str] = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "fair4ml": FAIR4ML,
     "gsp": GSP,
+    "aiod": AIOD,
 }
 
 _MEDIA_TYPE_RE = re.compile(
@@ -214,6 +221,21 @@ class _Graph:
             self.a(url, DCT + "LicenseDocument")
 
 
+NATIVE_PLATFORMS = ("", "aiod")  # the platform value of an asset created on this instance
+
+
+def origin(
+    data: Mapping[str, object], identifier: str, node_platform: str | None
+) -> tuple[str, str]:
+    """``(platform, platform_resource_identifier)`` of an asset wherever it is published: its
+    own for a harvested asset, ``(node_platform, identifier)`` for one created on a node."""
+    platform = str(data.get("platform") or "")
+    resource_id = str(data.get("platform_resource_identifier") or "") or identifier
+    if platform in NATIVE_PLATFORMS:
+        return (node_platform or "aiod", identifier if node_platform else resource_id)
+    return platform, resource_id
+
+
 class DcatApProfile:
     """Builds DCAT-AP graphs for catalogue pages and single records."""
 
@@ -269,11 +291,23 @@ class DcatApProfile:
         for link in data.get("relevant_link") or []:
             g.document(s, FOAF + "page", link)
         self._platform_publisher(g, s, data.get("platform"))
+        self._origin(g, record)
         for identifier in referenced_ids(data, ("contact",)):
             agent = agents.get(identifier)
             if agent is not None:
                 g.push((s, DCAT + "contactPoint", IRI(agent.iri)))
                 self._contact(g, agent)
+
+    def _origin(self, g: _Graph, record: PublicRecord) -> None:
+        platform, resource_id = origin(record.data, record.identifier, self.settings.node_platform)
+        s = record.iri
+        node = f"{s}#origin"
+        g.push((s, ADMS + "identifier", IRI(node)))
+        g.a(node, ADMS + "Identifier")
+        g.lit(node, SKOS + "notation", resource_id)
+        g.lit(node, ADMS + "schemaAgency", platform)
+        g.lit(s, AIOD + "platform", platform)
+        g.lit(s, AIOD + "platformResourceIdentifier", resource_id)
 
     def _dataset(self, g: _Graph, record: PublicRecord, agents: Mapping[str, Agent]) -> None:
         s, data = record.iri, record.data

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from kg.formats.rdf_writer import rdfxml
 from kg.formats.records import Agent, PublicRecord, referenced_ids
-from kg.publishing.dcat_ap import CATALOG_TYPES, DCAT_PREFIXES, DcatApProfile
+from kg.publishing.dcat_ap import CATALOG_TYPES, DCAT_PREFIXES, DcatApProfile, origin
 
 JSON = dict[str, object]
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -114,6 +114,8 @@ def render_oai_dc(record: PublicRecord, ctx: Context) -> str:
         if isinstance(dist, dict):
             dc("format", dist.get("encoding_format"))
     dc("identifier", record.iri)
+    platform, resource_id = origin(data, record.identifier, ctx.dcat.settings.node_platform)
+    dc("source", f"{platform}:{resource_id}")  # the origin (kg/publishing/dcat_ap.py)
     dc("identifier", data.get("pid"))
     dc("identifier", data.get("same_as"))
     for language in _list(data, "in_language"):
@@ -206,11 +208,11 @@ def render_datacite(record: PublicRecord, ctx: Context) -> str:
             f'<alternateIdentifier alternateIdentifierType="URL">'
             f"{text(record.iri)}</alternateIdentifier>"
         )
-    if data.get("platform") and data.get("platform_resource_identifier"):
-        alternates.append(
-            f"<alternateIdentifier alternateIdentifierType={attr(data['platform'])}>"
-            f"{text(data['platform_resource_identifier'])}</alternateIdentifier>"
-        )
+    platform, resource_id = origin(data, record.identifier, ctx.dcat.settings.node_platform)
+    alternates.append(  # the origin: the same key on every route (kg/publishing/dcat_ap.py)
+        f"<alternateIdentifier alternateIdentifierType={attr(platform)}>"
+        f"{text(resource_id)}</alternateIdentifier>"
+    )
     if alternates:
         out.append(f"<alternateIdentifiers>{''.join(alternates)}</alternateIdentifiers>")
     related = []

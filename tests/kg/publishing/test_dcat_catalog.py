@@ -245,3 +245,98 @@ def test_sitemap_index_beyond_the_protocol_limit(
         assert 0 < len(locs) <= 7
         found += locs
     assert found == expected
+
+
+# --------------------------------------------------------------------------- origin (issue 16)
+
+
+def test_origin_survives_two_routes_and_one_sweep(tmp_path) -> None:
+    """A node's /catalog says where each asset comes from (adms:identifier, aiod:platform); a
+    central harvesting the node by DCAT-AP and by its AIoD API keys both routes alike, so each
+    asset is one asset, and the DCAT sweep leaves what the AIoD route still yields."""
+    from api.demo.replay import ReplayData, ReplayServer
+    from kg.harvest import Harvester, Http
+    from kg.model.fields import ASSET_TYPES
+    from mappings.aiod import AiodConnector
+    from mappings.dcat import DcatConnector
+
+    datasets = ASSET_TYPES["datasets"]
+    node_settings = Settings(
+        store=str(tmp_path / "node"),
+        admin_key="k",
+        base_url="http://node.example",
+        node_platform="node-a",
+    )
+    node = Catalog(node_settings)
+    local = node.create(datasets, {"name": "Made on the node"})
+    node.create(
+        datasets,
+        {
+            "name": "Harvested by the node",
+            "platform": "zenodo",
+            "platform_resource_identifier": "7",
+        },
+    )
+    with TestClient(create_app(node_settings, node)) as client:
+        page = client.get("/catalog?format=turtle").content
+        listing = client.get("/v2/datasets?limit=100").content
+        oai = client.get(
+            "/oai", params={"verb": "ListRecords", "metadataPrefix": "oai_datacite"}
+        ).text
+    node.close()
+    graph = Graph().parse(data=page, format="turtle")
+    assert not violations(graph)
+    adms = Namespace("http://www.w3.org/ns/adms#")
+    skos = Namespace("http://www.w3.org/2004/02/skos/core#")
+    subject = URIRef(f"http://node.example/datasets/{local}")
+    (identifier,) = graph.objects(subject, adms.identifier)
+    assert graph.value(identifier, skos.notation) == Literal(local)
+    assert graph.value(identifier, adms.schemaAgency) == Literal("node-a")
+    assert f'alternateIdentifierType="node-a">{local}<' in oai
+
+    central = Catalog(Settings(store=str(tmp_path / "central"), admin_key="k"))
+    harvester = Harvester(central, http=Http(max_retries=0), progress=False)
+    data = ReplayData()
+    data.static["/node/catalog"] = ("text/turtle", page)
+    data.static["/node/v2/datasets"] = ("application/json", listing)
+    try:
+        with ReplayServer(data) as server:
+            dcat = DcatConnector(f"{server.url}/node/catalog", kg_base=central.base_url)
+            aiod = AiodConnector(f"{server.url}/node/v2", platform="node-a")
+            assert harvester.run(dcat).completed
+            assert harvester.run(aiod).completed
+            for key in (("node-a", local), ("zenodo", "7")):
+                assert central.index.find_platform("datasets", *key) is not None
+            assert len(list(central.index.identifiers("datasets"))) == 2  # one asset per origin
+            # the node's catalogue stops listing the zenodo record; its AIoD API still does
+            data.static["/node/catalog"] = ("text/turtle", _without(page, "zenodo"))
+            report = harvester.run(dcat)
+            assert report.completed and not report.counts["datasets"].get("deleted")
+            assert central.index.find_platform("datasets", "zenodo", "7") is not None
+            data.static["/node/v2/datasets"] = (
+                "application/json",
+                b"[" + b",".join(_json_items(listing, exclude="zenodo")) + b"]",
+            )
+            report = harvester.run(aiod)  # now no route yields it: gone
+            assert report.counts["datasets"]["deleted"] == 1
+            assert central.index.find_platform("datasets", "zenodo", "7") is None
+            assert central.index.find_platform("datasets", "node-a", local) is not None
+    finally:
+        harvester.close()
+        central.close()
+
+
+def _without(turtle: bytes, platform: str) -> bytes:
+    """The catalogue page without the datasets whose origin is ``platform``."""
+    graph = Graph().parse(data=turtle, format="turtle")
+    aiod = Namespace("https://w3id.org/aiod-kg/ns#")
+    for subject in list(graph.subjects(aiod.platform, Literal(platform))):
+        graph.remove((None, None, subject))
+        graph.remove((subject, None, None))
+    return graph.serialize(format="turtle").encode()
+
+
+def _json_items(listing: bytes, exclude: str) -> list[bytes]:
+    import orjson
+
+    return [orjson.dumps(r) for r in orjson.loads(listing) if r.get("platform") != exclude]
