@@ -30,6 +30,7 @@ from typing import Any
 from kg import __version__
 from kg.catalog import Catalog
 from kg.errors import CatalogError
+from kg.files.backup import backup_files, restore_files
 from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 from kg.store.backends import index_path, private_location
@@ -86,6 +87,7 @@ def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
         for path in files:
             _copy_sqlite(path, destination / "sqlite" / path.name)
         counts = {name: catalog.count(asset) for name, asset in ASSET_TYPES.items()}
+        stored_files = backup_files(catalog.settings, destination)  # kg/files/backup.py
     manifest = {
         "format": 1,
         "aiod_kg": __version__,
@@ -93,6 +95,7 @@ def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
         "base_url": catalog.base_url,
         "sqlite": [p.name for p in files],
         "counts": counts,
+        "files": stored_files,
         "seconds": round(time.perf_counter() - started, 3),
     }
     (destination / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -124,5 +127,6 @@ def restore(source: Path, settings: Settings) -> dict[str, Any]:
     shutil.copytree(source / "private", private)
     for name in manifest.get("sqlite", []):
         shutil.copy2(source / "sqlite" / name, sqlite_dir / name)
+    restore_files(source, settings)  # uploaded files (kg/files/backup.py)
     Catalog(settings).close()  # recovery check: opens both partitions and the index
     return dict(manifest)

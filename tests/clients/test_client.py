@@ -535,3 +535,64 @@ def test_api_error_is_the_base(world: World, anonymous: Client) -> None:
         anonymous.get("datasets", "data_" + "x" * 24)
     assert isinstance(caught.value, NotFoundError)
     assert "reference" not in str(caught.value.detail) and caught.value.reference
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_upload_download_with_progress(
+    world: World, admin: Client, anonymous: Client, tmp_path: Path
+) -> None:
+    identifier = admin.create("datasets", {"name": "Files by the client"})
+    source = tmp_path / "weights.bin"
+    data = bytes(range(256)) * 10_000  # 2.56 MB
+    source.write_bytes(data)
+    seen: list[tuple[int, int | None]] = []
+    result = admin.upload(
+        "datasets", identifier, source, progress=lambda done, total: seen.append((done, total))
+    )
+    assert result["size"] == len(data) and seen[-1] == (len(data), len(data))
+    assert [f["name"] for f in anonymous.files("datasets", identifier)] == ["weights.bin"]
+    received: list[int] = []
+    path = anonymous.download(
+        "datasets",
+        identifier,
+        "weights.bin",
+        tmp_path / "out.bin",
+        progress=lambda done, total: received.append(done),
+    )
+    assert path.read_bytes() == data and received[-1] == len(data)
+    with pytest.raises(NotFoundError):
+        anonymous.download("datasets", identifier, "nothing.bin", tmp_path)
+    assert not (tmp_path / "nothing.bin").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".download-")] == []
+    # the command line: aiod-kg upload / download
+    assert (
+        main(
+            [
+                "upload",
+                "datasets",
+                identifier,
+                str(source),
+                "--name",
+                "copy.bin",
+                "--server",
+                world.base,
+                "--token",
+                ADMIN_KEY,
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "cli"
+    out.mkdir()
+    assert (
+        main(
+            ["download", "datasets", identifier, "copy.bin", "-o", str(out), "--server", world.base]
+        )
+        == 0
+    )
+    assert (out / "copy.bin").read_bytes() == data
+    assert main(["upload", "datasets", identifier, str(source), "--server", world.base]) == 1
+    admin.delete_file("datasets", identifier, "copy.bin")
+    assert [f["name"] for f in anonymous.files("datasets", identifier)] == ["weights.bin"]

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 from collections.abc import Iterator, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from aiod_kg_client import files
 from aiod_kg_client.errors import ERRORS, ApiError, RateLimited, Unreachable
+from aiod_kg_client.files import Progress
 from aiod_kg_client.results import (
     Asset,
     Rows,
@@ -332,6 +336,47 @@ class Client:
         if not isinstance(rows, Rows):
             raise ValueError("Only SELECT queries give a table.")
         return rows.to_pandas()
+
+    # ------------------------------------------------------------------ files
+
+    def upload(
+        self,
+        type: str,
+        identifier: str,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        media_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Upload a file (streamed, sha256-checked) as a distribution of the asset;
+        ``progress(done, total)`` is called per MiB sent."""
+        return files.upload(
+            self, type, identifier, path, name=name, media_type=media_type, progress=progress
+        )
+
+    def download(
+        self,
+        type: str,
+        identifier: str,
+        name: str,
+        target: str | os.PathLike[str] = ".",
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Download a stored file to ``target`` (a file or a directory), checked against its
+        sha256; returns the path written."""
+        return files.download(self, type, identifier, name, target, progress=progress)
+
+    def files(self, type: str, identifier: str) -> builtins.list[dict[str, Any]]:
+        """The files stored for an asset (name, content_url, sha256, ...)."""
+        found: builtins.list[dict[str, Any]] = self.request(
+            "GET", f"/{type}/{identifier}/files"
+        ).json()
+        return found
+
+    def delete_file(self, type: str, identifier: str, name: str) -> None:
+        self.request("DELETE", files.file_path(type, identifier, name))
 
 
 class Assets:
