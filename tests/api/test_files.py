@@ -77,6 +77,10 @@ def test_upload_becomes_a_validated_distribution(users: Users) -> None:
             "name": "data.csv",
         }
     ]
+    # the Croissant export lists the stored file with its checksum (kg/formats/croissant.py)
+    croissant = c.get(f"/datasets/{identifier}?format=croissant", headers=users.alice).json()
+    objects = [d for d in croissant["distribution"] if d.get("sha256") == sha]
+    assert objects and objects[0]["contentUrl"].endswith("/files/data.csv")
     listed = c.get(f"/datasets/{identifier}/files", headers=users.alice).json()
     assert [(f["name"], f["sha256"]) for f in listed] == [("data.csv", sha)]
     turtle = c.get(f"/datasets/{identifier}?format=turtle", headers=users.alice).text

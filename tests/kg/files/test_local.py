@@ -22,9 +22,10 @@ def test_round_trip_sizes_and_ranges(tmp_path: Path) -> None:
         assert stat.size == size
         assert store.stat(stat.sha256) == stat
         assert b"".join(store.open_range(stat.sha256)) == data
-        assert b"".join(store.open_range(stat.sha256, size // 3, size // 2)) == data[
-            size // 3 : size // 2
-        ]
+        assert (
+            b"".join(store.open_range(stat.sha256, size // 3, size // 2))
+            == data[size // 3 : size // 2]
+        )
     assert {s.size for s in store.iterate()} == {0, 1, 1024 * 1024 - 1, 3 * 1024 * 1024 + 7}
     assert store.stale_uploads() == []
 
