@@ -17,6 +17,7 @@ from api.routes.backup import backup_router
 from api.routes.bookmarks import bookmarks_router
 from api.routes.files import files_router
 from api.routes.meta import meta_router, root_router
+from api.routes.node import node_router
 from api.routes.oai import oai_router
 from api.routes.publishing import publishing_router
 from api.routes.search import search_router, start_search
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(oai_router())
     app.include_router(sparql_router())
     app.include_router(backup_router())  # POST /admin/backup (api/routes/backup.py)
+    app.include_router(node_router())  # /node/local_only (api/routes/node.py)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         app.include_router(search_router(suffix), prefix=prefix)
         app.include_router(meta_router(suffix), prefix=prefix)

@@ -230,6 +230,19 @@ class Outbound:
             request = response.next_request
         raise Refused(str(url), f"more than {self.policy.max_redirects} redirects")
 
+    def request(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """A write (POST, PUT, DELETE: node sync, kg/sync) under the same policy; redirects
+        are not followed (a write is not replayed elsewhere)."""
+        request = self.client.build_request(method, url, content=content, headers=headers)
+        self.policy.check_url(request.url)
+        return self._send(request, time.monotonic() + self.policy.total_timeout)
+
     def _send(self, request: httpx.Request, deadline: float) -> httpx.Response:
         text = str(request.url)
         try:

@@ -1,0 +1,252 @@
+"""Push sync, node -> central: one run makes the central hold exactly the node's shared assets.
+
+Shared: created on this node (platform ``aiod`` or none: not harvested from elsewhere),
+published, and not marked local-only. Each goes to the central's AIoD REST API as
+``platform = node_platform``, ``platform_resource_identifier = `` its node identifier, with the
+``central_token``; references to assets the central already holds from this node become
+their central identifiers (agents are pushed first), others are left out.
+
+The outbox is the difference between the catalogue and ``kg.sync.state``: an asset whose
+``date_modified`` moved and whose body changed is PUT (POST the first time, after asking the
+central whether it already has it: ``GET /platforms/{platform}/{type}/{id}``, so a run killed
+between a POST and its state row makes no duplicate), a pushed asset that is no longer
+shared is DELETEd. Each push commits its state row, so a run is idempotent and resumable.
+Requests go through the one outbound client (kg/outbound.py); transport errors, 429 and 5xx
+are retried with exponential backoff, and when the central stays down the run stops: what
+was not pushed is still different next run (nothing is lost). A 4xx is that asset's error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from kg.catalog import Catalog
+from kg.model.fields import ASSET_TYPES, Kind
+from kg.outbound import Outbound, OutboundPolicy
+from kg.sync.state import Pushed, SyncState, sync_state
+
+AGENTS = ("persons", "organisations", "teams", "contacts")
+NATIVE = (None, "", "aiod")
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class CentralDown(Exception):
+    """The central did not answer after the retries; the run stopped."""
+
+
+@dataclass
+class SyncReport:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped early (the central was down)
+    seconds: float = 0.0
+
+    @property
+    def pushed(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _order(collection: str) -> int:
+    return AGENTS.index(collection) if collection in AGENTS else len(AGENTS)
+
+
+class Pusher:
+    def __init__(
+        self,
+        catalog: Catalog,
+        state: SyncState | None = None,
+        outbound: Outbound | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        settings = catalog.settings
+        if not (settings.central_url and settings.node_platform and settings.central_token):
+            raise ValueError(
+                "a node needs AIOD_KG_CENTRAL_URL, AIOD_KG_CENTRAL_TOKEN and AIOD_KG_NODE_PLATFORM"
+            )
+        self.catalog = catalog
+        self.central = settings.central_url.rstrip("/")
+        self.platform = settings.node_platform
+        self.headers = {
+            "Authorization": f"Bearer {settings.central_token.get_secret_value()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        self._own_state = state is None
+        self.state = state or sync_state(settings)
+        self._own_outbound = outbound is None
+        self.outbound = outbound or Outbound(
+            OutboundPolicy.from_settings(settings, read_timeout=settings.harvest_timeout)
+        )
+        self.retries = settings.sync_max_retries
+        self.backoff = settings.harvest_backoff
+        self.backoff_max = settings.harvest_backoff_max
+        self.sleep = sleep
+
+    def close(self) -> None:
+        if self._own_state:
+            self.state.close()
+        if self._own_outbound:
+            self.outbound.close()
+
+    # ------------------------------------------------------------------ the run
+
+    def shared(self) -> list[tuple[str, str, str]]:
+        """``(identifier, collection, date_modified)`` of every shared asset, agents first."""
+        local_only = self.state.local_only()
+        index = self.catalog.index
+        out = []
+        for identifier, collection, modified, status in index.modified():
+            if status != "published" or identifier in local_only or collection not in ASSET_TYPES:
+                continue
+            entry = index.get(identifier)
+            if entry is None or entry.platform not in NATIVE:
+                continue
+            out.append((identifier, collection, modified))
+        out.sort(key=lambda row: _order(row[1]))
+        return out
+
+    def run(self) -> SyncReport:
+        report = SyncReport()
+        started = time.perf_counter()
+        pushed = self.state.pushed()
+        try:
+            shared = self.shared()
+            wanted = {identifier for identifier, _, _ in shared}
+            for identifier, collection, modified in shared:
+                before = pushed.get(identifier)
+                if before is not None and before.modified == modified:
+                    report.unchanged += 1
+                    continue
+                self._push(identifier, collection, modified, before, pushed, report)
+            for identifier, before in list(pushed.items()):
+                if identifier not in wanted:
+                    self._withdraw(identifier, before, report)
+        except CentralDown as exc:
+            report.stopped = str(exc)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _body(self, identifier: str, collection: str, pushed: dict[str, Pushed]) -> bytes:
+        asset = ASSET_TYPES[collection]
+        data = self.catalog.get(asset, identifier)
+        body: dict[str, Any] = {}
+        for fld in asset.fields:
+            value = data.get(fld.name)
+            if fld.server or fld.name == "aiod_entry" or value in (None, "", [], {}):
+                continue
+            if fld.kind is Kind.REF:  # the central's identifiers of what it holds from us
+                ids = value if isinstance(value, list) else [value]
+                remote = [pushed[i].remote_id for i in ids if i in pushed]
+                if not remote:
+                    continue
+                value = remote if fld.many else remote[0]
+            body[fld.name] = value
+        body["platform"] = self.platform
+        body["platform_resource_identifier"] = identifier
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+    def _push(
+        self,
+        identifier: str,
+        collection: str,
+        modified: str,
+        before: Pushed | None,
+        pushed: dict[str, Pushed],
+        report: SyncReport,
+    ) -> None:
+        body = self._body(identifier, collection, pushed)
+        digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+        if before is not None and before.hash == digest:
+            report.unchanged += 1
+            self._commit(identifier, Pushed(collection, before.remote_id, digest, modified), pushed)
+            return
+        remote_id = before.remote_id if before is not None else self._find(collection, identifier)
+        if remote_id is None:
+            response = self._call("POST", f"{self.central}/{collection}", body)
+            if response.status_code >= 300:
+                report.errors.append(_error(identifier, response))
+                return
+            remote_id = str(response.json()["identifier"])
+            report.created += 1
+        else:
+            url = f"{self.central}/{collection}/{quote(remote_id, safe='')}"
+            response = self._call("PUT", url, body)
+            if response.status_code == 404:  # deleted on the central meanwhile: create again
+                self.state.drop(identifier)
+                pushed.pop(identifier, None)
+                self._push(identifier, collection, modified, None, pushed, report)
+                return
+            if response.status_code >= 300:
+                report.errors.append(_error(identifier, response))
+                return
+            report.updated += 1
+        self._commit(identifier, Pushed(collection, remote_id, digest, modified), pushed)
+
+    def _commit(self, identifier: str, row: Pushed, pushed: dict[str, Pushed]) -> None:
+        self.state.record(identifier, row)
+        pushed[identifier] = row
+
+    def _find(self, collection: str, identifier: str) -> str | None:
+        """The central's identifier of what it already holds from us under ``identifier``."""
+        url = (
+            f"{self.central}/platforms/{quote(self.platform, safe='')}/{collection}/"
+            f"{quote(identifier, safe='')}"
+        )
+        response = self._call("GET", url, None)
+        if response.status_code == 200:
+            found = response.json().get("identifier")
+            return str(found) if found else None
+        return None
+
+    def _withdraw(self, identifier: str, before: Pushed, report: SyncReport) -> None:
+        url = f"{self.central}/{before.collection}/{quote(before.remote_id, safe='')}"
+        response = self._call("DELETE", url, None)
+        if response.status_code >= 300 and response.status_code != 404:
+            report.errors.append(_error(identifier, response))
+            return
+        self.state.drop(identifier)
+        report.deleted += 1
+
+    def _call(self, method: str, url: str, body: bytes | None) -> httpx.Response:
+        attempt = 0
+        while True:
+            problem: str
+            try:
+                response = self.outbound.request(method, url, content=body, headers=self.headers)
+                if response.status_code not in RETRY_STATUS:
+                    return response
+                problem = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if attempt >= self.retries:
+                raise CentralDown(f"{method} {url}: {problem} after {attempt + 1} attempts")
+            ceiling = min(self.backoff_max, self.backoff * (2**attempt))
+            self.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
+            attempt += 1
+
+
+def _error(identifier: str, response: httpx.Response) -> dict[str, str]:
+    return {"identifier": identifier, "status": str(response.status_code), "detail": response.text}
