@@ -200,10 +200,21 @@ def visible_page(
     modified_after: str | None = None,
     modified_before: str | None = None,
     platform: str | None = None,
+    sort: str | None = None,
+    descending: bool = False,
 ) -> list[bytes]:
-    """A page of AIoD JSON documents of the assets the principal may read."""
+    """A page of AIoD JSON documents of the assets the principal may read (``sort``: see
+    kg/store/index.py SORT_COLUMNS)."""
     entries = access.page(
-        principal, asset.collection, offset, limit, modified_after, modified_before, platform
+        principal,
+        asset.collection,
+        offset,
+        limit,
+        modified_after,
+        modified_before,
+        platform,
+        sort=sort,
+        descending=descending,
     )
     out = []
     for entry in entries:

@@ -8,7 +8,7 @@ every problem is reported in the same ``{"field", "message", "value"}`` form.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
@@ -36,6 +36,10 @@ from kg.formats.rdf_input import load_json, read_rdf_body
 from kg.formats.representation import render_many
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.model.jsonschema import asset_schema
+
+SortKey = Literal["name", "date_modified", "date_created", "identifier"]
+Direction = Literal["asc", "desc"]
+SORT_DOC = "Order of the list (default: insertion order); `direction` asc or desc."
 
 FORMAT_DOC = (
     "Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml "
@@ -144,6 +148,8 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 10,
         date_modified_after: Annotated[datetime | None, Query()] = None,
         date_modified_before: Annotated[datetime | None, Query()] = None,
+        sort: Annotated[SortKey | None, Query(description=SORT_DOC)] = None,
+        direction: Annotated[Direction, Query()] = "asc",
         format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
     ) -> Response:
         fmt = choose_format(request)
@@ -151,7 +157,16 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         after, before = _timestamp(date_modified_after), _timestamp(date_modified_before)
         # only what the caller may read (kg/access/rules.py): anonymous callers see published assets
         documents = visible_page(
-            catalog, get_access(request), principal, asset, offset, limit, after, before
+            catalog,
+            get_access(request),
+            principal,
+            asset,
+            offset,
+            limit,
+            after,
+            before,
+            sort=sort,
+            descending=direction == "desc",
         )
         if fmt.name == "json":  # straight from the document cache, no parsing
             return _respond(b"[" + b",".join(documents) + b"]", fmt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -76,6 +76,36 @@ def _indexed_view(data: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+# Filters AIoD's search takes beside the text (exact_match, date_modified_after/before, sort)
+# are applied to the best CANDIDATES hits of the ranking, then paged: totals are bounded by it.
+CANDIDATES = 1000
+
+
+def _texts(data: dict[str, Any], fields: list[str]) -> list[str]:
+    """The texts ``exact_match`` looks in: the requested AIoD search fields, or all of them."""
+    description = data.get("description") if isinstance(data.get("description"), dict) else {}
+    assert isinstance(description, dict)
+    found = {
+        "name": data.get("name"),
+        "issn": data.get("issn"),
+        "description_plain": description.get("plain"),
+        "description_html": description.get("html"),
+    }
+    names = fields or list(found)
+    return [str(found[n]).casefold() for n in names if found.get(n)]
+
+
+def _modified(data: dict[str, Any], key: str = "date_modified") -> str:
+    entry = data.get("aiod_entry")
+    return str(entry.get(key) or "") if isinstance(entry, dict) else ""
+
+
+def _sort_key(data: dict[str, Any], sort: str) -> str:
+    if sort in ("date_modified", "date_created"):
+        return _modified(data, sort)
+    return str(data.get(sort) or "").casefold()
+
+
 def _load(catalog: Catalog, asset_type: str, identifier: str) -> dict[str, Any] | None:
     asset = ASSET_TYPES.get(asset_type)
     if asset is None:
@@ -111,6 +141,14 @@ def search_router(suffix: str = "") -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 10,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
         get_all: Annotated[bool, Query()] = False,
+        exact_match: Annotated[bool, Query(description="The whole query as one phrase.")] = False,
+        date_modified_after: Annotated[date | None, Query()] = None,
+        date_modified_before: Annotated[date | None, Query()] = None,
+        sort: Annotated[
+            Literal["name", "date_modified", "date_created", "identifier"] | None,
+            Query(description="Order (default: relevance)."),
+        ] = None,
+        direction: Annotated[Literal["asc", "desc"], Query()] = "asc",
     ) -> Response:
         asset = _asset_type(asset_type)
         index = get_search(request)
@@ -121,22 +159,37 @@ def search_router(suffix: str = "") -> APIRouter:
                     422, f"Unknown search field {name!r}; one of: {', '.join(AIOD_FIELDS)}."
                 )
             fields.append(AIOD_FIELDS[name])
+        filtered = bool(exact_match or date_modified_after or date_modified_before or sort)
         query = SearchQuery(
             search_query,
             types=[asset.collection],
             platforms=platforms or (),
-            offset=offset,
-            limit=limit,
+            offset=0 if filtered else offset,
+            limit=CANDIDATES if filtered else limit,
             fields=list(dict.fromkeys(fields)),
         )
         results = index.search(query)
-        resources = []
-        for hit in results.hits:
-            data = _load(catalog, hit.type, hit.identifier)
-            if data is not None:
-                resources.append(data if get_all else _indexed_view(data))
+        loaded = [_load(catalog, hit.type, hit.identifier) for hit in results.hits]
+        found = [data for data in loaded if data is not None]
+        total = results.total
+        if filtered:
+            phrase = search_query.strip().casefold()
+            after = date_modified_after.isoformat() if date_modified_after else None
+            before = date_modified_before.isoformat() if date_modified_before else None
+            found = [
+                d
+                for d in found
+                if (not exact_match or any(phrase in t for t in _texts(d, search_fields or [])))
+                and (after is None or _modified(d)[:10] >= after)
+                and (before is None or _modified(d)[:10] <= before)
+            ]
+            if sort is not None:
+                found.sort(key=lambda d: _sort_key(d, sort), reverse=direction == "desc")
+            total = len(found)
+            found = found[offset : offset + limit]
+        resources = [data if get_all else _indexed_view(data) for data in found]
         return _json(
-            {"total_hits": results.total, "resources": resources, "limit": limit, "offset": offset}
+            {"total_hits": total, "resources": resources, "limit": limit, "offset": offset}
         )
 
     @router.get(

@@ -376,9 +376,11 @@ class AccessControl:
         modified_after: str | None = None,
         modified_before: str | None = None,
         platform: str | None = None,
+        sort: str | None = None,
+        descending: bool = False,
     ) -> list[Entry]:
         """A page of the live assets of one type this principal may read, in insertion order
-        (``CatalogIndex.page`` with the visibility condition)."""
+        or by ``sort`` (``CatalogIndex.page`` with the visibility condition)."""
         visible, args = visible_where(principal)
         return self.index.page(
             collection,
@@ -388,6 +390,8 @@ class AccessControl:
             modified_before,
             platform,
             condition=(visible, args),
+            sort=sort,
+            descending=descending,
         )
 
     def count_by_platform(

@@ -44,6 +44,31 @@ CREATE TABLE IF NOT EXISTS pending (
 """
 
 
+# Ordered listing (?sort=name|date_modified|date_created|identifier&direction=asc|desc): each
+# order walks its own index, so a page costs the same at any catalogue size (no sort step).
+SORT_COLUMNS: dict[str, str] = {
+    "identifier": "identifier",
+    "name": "name COLLATE NOCASE",
+    "date_modified": "date_modified",
+    "date_created": "date_created",
+}
+ORDER_INDEXES = """
+CREATE INDEX IF NOT EXISTS assets_type_identifier ON assets (type, deleted, identifier);
+CREATE INDEX IF NOT EXISTS assets_type_name ON assets (type, deleted, name COLLATE NOCASE, seq);
+CREATE INDEX IF NOT EXISTS assets_type_created ON assets (type, deleted, date_created, seq);
+CREATE INDEX IF NOT EXISTS assets_type_modified_seq ON assets (type, deleted, date_modified, seq);
+"""
+
+
+def order_by(sort: str | None, descending: bool = False) -> str:
+    """The ORDER BY clause of one sort order (ties broken by insertion); KeyError if unknown."""
+    if sort is None:
+        return "seq DESC" if descending else "seq"
+    way = " DESC" if descending else ""
+    column = SORT_COLUMNS[sort]
+    return f"{column}{way}" if sort == "identifier" else f"{column}{way}, seq{way}"
+
+
 @dataclass(frozen=True)
 class Entry:
     """One row of the index."""
@@ -91,9 +116,15 @@ class CatalogIndex:
         self._local = threading.local()
         self._keepalive = self._conn()  # keeps a shared in-memory database alive
         self._keepalive.executescript(SCHEMA)
-        columns = {row[1] for row in self._keepalive.execute("PRAGMA table_info(assets)")}
+        columns = {row[1] for row in self._keepalive.execute("PRAGMA table_xinfo(assets)")}
         if "document" not in columns:  # an index written before the document cache existed
             self._keepalive.execute("ALTER TABLE assets ADD COLUMN document BLOB")
+        if "name" not in columns:  # the sort key of ?sort=name, read from the cached document
+            self._keepalive.execute(
+                "ALTER TABLE assets ADD COLUMN name TEXT GENERATED ALWAYS AS"
+                " (json_extract(CAST(document AS TEXT), '$.name')) VIRTUAL"
+            )
+        self._keepalive.executescript(ORDER_INDEXES)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -231,9 +262,13 @@ class CatalogIndex:
         modified_before: str | None = None,
         platform: str | None = None,
         condition: tuple[str, Sequence[object]] | None = None,
+        sort: str | None = None,
+        descending: bool = False,
     ) -> list[Entry]:
-        """A page of live assets of one type, in insertion order; ``condition`` is an extra
-        SQL condition with its parameters (e.g. the access rules' visibility)."""
+        """A page of live assets of one type, in insertion order or by ``sort`` (a key of
+        ``SORT_COLUMNS``, walked in its index); ``condition`` is an extra SQL condition with
+        its parameters (e.g. the access rules' visibility)."""
+        order = order_by(sort, descending)
         where = ["type = ?", "deleted = 0"]
         args: list[object] = [type_]
         if condition is not None:
@@ -252,8 +287,8 @@ class CatalogIndex:
         # the rows of the page are read (documents included).
         sql = (
             f"SELECT {_COLUMNS}, document FROM assets WHERE seq IN ("
-            f"SELECT seq FROM assets WHERE {' AND '.join(where)} ORDER BY seq LIMIT ? OFFSET ?"
-            ") ORDER BY seq"
+            f"SELECT seq FROM assets WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?"
+            f") ORDER BY {order}"
         )
         rows = self._conn().execute(sql, [*args, limit, offset]).fetchall()
         return [_entry(r) for r in rows]
