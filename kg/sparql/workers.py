@@ -116,6 +116,11 @@ def _vm_size() -> int:
     return 0
 
 
+#: query workers run at a lower CPU priority than the server, so that a query that uses a
+#: whole core until its deadline does not slow /health and the other requests down
+WORKER_NICENESS = 10
+
+
 def confine(memory: int, network: bool) -> bool:
     """Confine the calling (child) process: memory cap, recursion limit, no network unless
     ``network``. Returns whether the network is denied."""
@@ -124,6 +129,8 @@ def confine(memory: int, network: bool) -> bool:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     sys.setrecursionlimit(20_000)  # rdflib's parser recurses per nesting level
+    with contextlib.suppress(OSError):  # a runaway query yields the CPU to the server's loop
+        os.nice(WORKER_NICENESS)
     return False if network else _deny_network()
 
 
