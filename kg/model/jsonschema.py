@@ -45,6 +45,10 @@ def node_schema(spec: NodeSpec | AssetType, include_server: bool = True) -> dict
         for f in spec.fields
         if include_server or not f.server
     }
+    if not include_server:  # input: former AIoD names are still accepted
+        for f in spec.fields:
+            for alias in f.aliases:
+                props[alias] = {**_field_schema(f, include_server), "deprecated": True}
     schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     required = [f.name for f in spec.fields if f.required and not f.server]
     if required:
