@@ -15,312 +15,28 @@ namespace are minted only where no standard term fits (see ``ontology/aiod.ttl``
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from enum import StrEnum
-from functools import cached_property
-from pathlib import Path
-
-
-class Kind(StrEnum):
-    """What a JSON value becomes in RDF."""
-
-    STRING = "string"  # xsd:string literal
-    IRI = "iri"  # an absolute URL, stored as an IRI
-    DATETIME = "datetime"  # xsd:dateTime
-    DATE = "date"  # xsd:date
-    INTEGER = "integer"  # xsd:integer
-    DECIMAL = "decimal"  # xsd:decimal (JSON numbers, integral ones come back as ints)
-    BOOLEAN = "boolean"  # xsd:boolean
-    REF = "ref"  # identifier of another asset, stored as that asset's IRI
-    NODE = "node"  # nested JSON object, stored as a node with its own IRI
-    NEST = "nest"  # nested JSON object whose fields are properties of the parent
-
-
-XSD_OF_KIND: dict[Kind, str] = {
-    Kind.STRING: "xsd:string",
-    Kind.DATETIME: "xsd:dateTime",
-    Kind.DATE: "xsd:date",
-    Kind.INTEGER: "xsd:integer",
-    Kind.DECIMAL: "xsd:decimal",
-    Kind.BOOLEAN: "xsd:boolean",
-}
-
-
-@dataclass(frozen=True)
-class Field:
-    """One JSON field and the RDF predicate that holds it."""
-
-    name: str
-    predicate: str  # CURIE, see kg.namespaces.PREFIXES
-    kind: Kind = Kind.STRING
-    many: bool = False
-    required: bool = False
-    enum: tuple[str, ...] | None = None
-    node: NodeSpec | None = None  # for Kind.NODE and Kind.NEST
-    server: bool = False  # set by the server; ignored on input
-    pattern: str | None = None
-    min_value: float | None = None
-    max_length: int | None = None
-    description: str = ""
-    aliases: tuple[str, ...] = ()  # former AIoD names, accepted on input only
-
-    @cached_property
-    def iri(self) -> str:
-        """The predicate as a full IRI."""
-        from kg.model.namespaces import expand
-
-        return expand(self.predicate)
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """A nested object type (distribution, location, ...)."""
-
-    name: str
-    classes: tuple[str, ...]
-    fields: tuple[Field, ...]
-
-    @cached_property
-    def by_name(self) -> dict[str, Field]:
-        return {f.name: f for f in self.fields}
-
-    @cached_property
-    def by_input_name(self) -> dict[str, Field]:
-        """Fields by name and by their former names (aliases), for reading input."""
-        return _by_input_name(self.fields)
-
-
-def _by_input_name(fields: tuple[Field, ...]) -> dict[str, Field]:
-    found = {alias: f for f in fields for alias in f.aliases}
-    found.update((f.name, f) for f in fields)
-    return found
-
-
-def canonical_names(spec: NodeSpec | AssetType, data: dict[str, object]) -> dict[str, object]:
-    """``data`` with former field names replaced by today's (top level only)."""
-    known = spec.by_input_name
-    return {(known[k].name if k in known else k): v for k, v in data.items()}
-
-
-@dataclass(frozen=True)
-class AssetType:
-    """One AIoD asset type: its REST collection, identifier prefix, classes and fields."""
-
-    collection: str  # REST path segment, e.g. "datasets"
-    singular: str  # e.g. "dataset"; "<Singular> '<id>' not found in the database."
-    prefix: str  # identifier prefix, e.g. "data"
-    classes: tuple[str, ...]  # rdf:type values, first is the primary class
-    fields: tuple[Field, ...]
-    family: str  # shapes/<family>.ttl
-    description: str = ""
-
-    @cached_property
-    def by_name(self) -> dict[str, Field]:
-        return {f.name: f for f in self.fields}
-
-    @cached_property
-    def by_input_name(self) -> dict[str, Field]:
-        """Fields by name and by their former names (aliases), for reading input."""
-        return _by_input_name(self.fields)
-
-    @property
-    def label(self) -> str:
-        return self.singular.capitalize()
-
-    @property
-    def primary_class(self) -> str:
-        return self.classes[0]
-
-
-# --------------------------------------------------------------------------- enumerations
-
-ENUM_DIR = Path(__file__).resolve().parent / "enums"
-
-
-def _enum(name: str) -> tuple[str, ...]:
-    return tuple(json.loads((ENUM_DIR / f"{name}.json").read_text(encoding="utf-8")))
-
-
-# AIoD's four statuses, plus "restricted" (aiod-kg): finished but shared only with the users and
-# groups granted read access (kg/access/rules.py); like drafts it never enters the public partition.
-STATUS_VALUES = (*_enum("status"), "restricted")
-EVENT_MODES = _enum("event_modes")
-EVENT_STATUS = _enum("event_status")
-ORGANISATION_TYPES = _enum("organisation_types")
-EDUCATIONAL_RESOURCE_TYPES = _enum("educational_resource_types")
-NEWS_CATEGORIES = _enum("news_categories")
-
-LANGUAGE_PATTERN = r"^[a-z]{3}$"  # ISO 639-3, as AIoD's language taxonomy
-IDENTIFIER_PATTERN = r"^[a-z]+_[A-Za-z0-9]{24}$"
-
-# --------------------------------------------------------------------------- nested nodes
-
-TEXT = NodeSpec(
-    "text",
-    (),
-    (
-        Field("plain", "dct:description", description="Plain-text description."),
-        Field("html", "aiod:descriptionHtml", description="The description as HTML."),
-    ),
-)
-
-CONTENT = NodeSpec(
-    "content",
-    ("aiod:Content",),
-    (
-        Field("plain", "schema:text", description="The content as plain text."),
-        Field("html", "aiod:html", description="The content as HTML."),
-    ),
-)
-
-_MEDIA_FIELDS: tuple[Field, ...] = (
-    Field("checksum", "spdx:checksumValue", pattern=r"^[0-9a-fA-F]+$"),
-    Field("checksum_algorithm", "aiod:checksumAlgorithm"),
-    Field("copyright", "schema:copyrightNotice"),
-    Field("content_url", "dcat:downloadURL", Kind.IRI, required=True),
-    Field("content_size_kb", "aiod:contentSizeKb", Kind.INTEGER, min_value=0),
-    Field("date_published", "dct:issued", Kind.DATETIME),
-    Field("description", "dct:description"),
-    Field("encoding_format", "schema:encodingFormat"),
-    Field("name", "schema:name"),
-)
-
-_DISTRIBUTION_FIELDS: tuple[Field, ...] = (
-    *_MEDIA_FIELDS,
-    Field("technology_readiness_level", "aiod:technologyReadinessLevel", Kind.INTEGER, min_value=1),
-    Field("installation_script", "aiod:installationScript"),
-    Field("installation", "aiod:installation"),
-    Field(
-        "installation_time_milliseconds",
-        "aiod:installationTimeMilliseconds",
-        Kind.INTEGER,
-        min_value=0,
-    ),
-    Field("deployment_script", "aiod:deploymentScript"),
-    Field("deployment", "aiod:deployment"),
-    Field(
-        "deployment_time_milliseconds", "aiod:deploymentTimeMilliseconds", Kind.INTEGER, min_value=0
-    ),
-    Field("os_requirement", "aiod:osRequirement"),
-    Field("dependency", "aiod:dependency"),
-    Field("hardware_requirement", "aiod:hardwareRequirement"),
-)
-
-DISTRIBUTION = NodeSpec("distribution", ("dcat:Distribution",), _DISTRIBUTION_FIELDS)
-# AIoD stores media as distributions too (the examples carry distribution fields in media).
-MEDIA = NodeSpec("media", ("schema:MediaObject",), _DISTRIBUTION_FIELDS)
-
-NOTE = NodeSpec("note", ("aiod:Note",), (Field("value", "rdf:value", required=True),))
-
-ADDRESS = NodeSpec(
-    "address",
-    ("schema:PostalAddress",),
-    (
-        Field("region", "schema:addressRegion"),
-        Field("locality", "schema:addressLocality"),
-        Field("street", "schema:streetAddress"),
-        Field("postal_code", "schema:postalCode"),
-        Field("address", "aiod:fullAddress"),
-        Field(
-            "country",
-            "schema:addressCountry",
-            pattern=r"^[A-Z]{3}$",
-            description="ISO 3166-1 alpha-3 country code",
-        ),
-    ),
-)
-
-GEO = NodeSpec(
-    "geo",
-    ("schema:GeoCoordinates",),
-    (
-        Field("latitude", "schema:latitude", Kind.DECIMAL),
-        Field("longitude", "schema:longitude", Kind.DECIMAL),
-        Field("elevation_millimeters", "aiod:elevationMillimeters", Kind.INTEGER),
-    ),
-)
-
-LOCATION = NodeSpec(
-    "location",
-    ("dct:Location",),
-    (
-        Field("address", "schema:address", Kind.NODE, node=ADDRESS),
-        Field("geo", "schema:geo", Kind.NODE, node=GEO),
-    ),
-)
-
-SIZE = NodeSpec(
-    "size",
-    ("schema:QuantitativeValue",),
-    (
-        Field("unit", "schema:unitText", required=True),
-        Field("value", "schema:value", Kind.INTEGER, required=True, min_value=0),
-    ),
-)
-
-_BANDWIDTH = "In megabytes per second."
-
-CPU = NodeSpec(
-    "cpu",
-    ("aiod:Cpu",),
-    (
-        Field("num_cpu_cores", "aiod:numCpuCores", Kind.INTEGER, min_value=0),
-        Field("architecture", "aiod:architecture", description="e.g. x86_64, ARM"),
-        Field("vendor", "aiod:vendor"),
-        Field("model_name", "aiod:modelName"),
-        Field("cpu_family", "aiod:cpuFamily"),
-        Field("clock_speed", "aiod:clockSpeed", Kind.DECIMAL, min_value=0, description="In GHz."),
-    ),
-)
-
-MEMORY = NodeSpec(
-    "memory",
-    ("aiod:Memory",),
-    (
-        Field("type", "dct:type", description="e.g. RAM"),
-        Field("amount_gb", "aiod:amountGb", Kind.INTEGER, min_value=0),
-        Field("read_bandwidth", "aiod:readBandwidth", Kind.INTEGER, min_value=0),
-        Field("write_bandwidth", "aiod:writeBandwidth", Kind.INTEGER, min_value=0),
-        Field("rdma", "aiod:rdma", description="Remote direct memory access technology."),
-    ),
-)
-
-ACCELERATOR = NodeSpec(
-    "accelerator",
-    ("aiod:Accelerator",),
-    (
-        Field("vendor", "aiod:vendor"),
-        Field("type", "dct:type", description="e.g. GPU, TPU"),
-        Field("model_name", "aiod:modelName"),
-        Field("architecture", "aiod:architecture"),
-        Field("cores", "aiod:cores", Kind.INTEGER, min_value=0),
-        Field("memory", "aiod:memoryGb", Kind.INTEGER, min_value=0, description="In GB."),
-    ),
-)
-
-STORAGE = NodeSpec(
-    "storage",
-    ("aiod:Storage",),
-    (
-        Field("model", "aiod:storageModel"),
-        Field("vendor", "aiod:vendor"),
-        Field("amount", "aiod:amountGb", Kind.INTEGER, min_value=0, description="In GB."),
-        Field("type", "dct:type", description="e.g. SSD"),
-        Field("read_bandwidth", "aiod:readBandwidth", Kind.INTEGER, min_value=0),
-        Field("write_bandwidth", "aiod:writeBandwidth", Kind.INTEGER, min_value=0),
-    ),
-)
-
-AIOD_ENTRY = NodeSpec(
-    "aiod_entry",
-    ("dcat:CatalogRecord",),
-    (
-        Field("editor", "aiod:editor", many=True),
-        Field("status", "aiod:status", enum=STATUS_VALUES),
-        Field("date_created", "dct:created", Kind.DATETIME, server=True),
-        Field("date_modified", "dct:modified", Kind.DATETIME, server=True),
-    ),
+from kg.model.field_types import XSD_OF_KIND, AssetType, Field, Kind, NodeSpec, canonical_names
+from kg.model.nodes import (
+    ACCELERATOR,
+    AIOD_ENTRY,
+    CONTENT,
+    CPU,
+    DISTRIBUTION,
+    EDUCATIONAL_RESOURCE_TYPES,
+    ENUM_DIR,
+    EVENT_MODES,
+    EVENT_STATUS,
+    IDENTIFIER_PATTERN,
+    LANGUAGE_PATTERN,
+    LOCATION,
+    MEDIA,
+    MEMORY,
+    NEWS_CATEGORIES,
+    NOTE,
+    ORGANISATION_TYPES,
+    SIZE,
+    STORAGE,
+    TEXT,
 )
 
 # --------------------------------------------------------------------------- field blocks
@@ -720,3 +436,18 @@ PREFIX_TO_TYPE: dict[str, AssetType] = {t.prefix: t for t in ASSET_TYPES.values(
 def asset_type(collection: str) -> AssetType:
     """The asset type of a REST collection name; KeyError when there is none."""
     return ASSET_TYPES[collection]
+
+
+__all__ = [
+    "ASSET_TYPES",
+    "ENUM_DIR",
+    "IDENTIFIER_PATTERN",
+    "PREFIX_TO_TYPE",
+    "XSD_OF_KIND",
+    "AssetType",
+    "Field",
+    "Kind",
+    "NodeSpec",
+    "asset_type",
+    "canonical_names",
+]
