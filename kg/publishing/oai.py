@@ -142,7 +142,7 @@ class OaiProvider:
     def _row(self, oai_identifier: str) -> Row:
         local = self._local_identifier(oai_identifier)
         row = self.publisher.public.get(local) if local else None
-        if row is None or row.type not in OAI_TYPES:
+        if row is None or row.type not in OAI_TYPES or local in self.publisher.withheld():
             raise OaiError("idDoesNotExist", f"No record {oai_identifier!r} in this repository.")
         return row
 
@@ -367,6 +367,10 @@ class OaiProvider:
             raise OaiError("noRecordsMatch", "No records match the request.")
         more = len(rows) > self.page_size
         rows = rows[: self.page_size]
+        last, listed = rows[-1], len(rows)
+        rows = self.publisher.shown(rows)  # local-only assets of a node never leave
+        if not rows and not more:
+            raise OaiError("noRecordsMatch", "No records match the request.")
         if with_metadata:
             items = self._records(rows, fmt)
         else:
@@ -378,7 +382,7 @@ class OaiProvider:
             )
             total = request.cursor + done
             value = (
-                request.token((rows[-1].date_modified, rows[-1].seq), request.cursor + len(rows))
+                request.token((last.date_modified, last.seq), request.cursor + listed)
                 if more
                 else ""
             )

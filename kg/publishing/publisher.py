@@ -20,7 +20,8 @@ from kg.model.namespaces import DCT, FOAF, RDF_TYPE, XSD, expand
 from kg.model.rdf_mapping import IRI, Lit, Triple
 from kg.publishing.dcat_ap import CATALOG_TYPES, DCAT_PREFIXES, DcatApProfile, HydraView
 from kg.store.embedded import nt_term
-from kg.store.public_index import PublicIndex
+from kg.store.public_index import PublicIndex, Row
+from kg.sync.state import SyncState, sync_state
 
 VOID = "http://rdfs.org/ns/void#"
 SD = "http://www.w3.org/ns/sparql-service-description#"
@@ -57,6 +58,22 @@ class Publisher:
         return PublicIndex(self.catalog.index)
 
     @cached_property
+    def _sync_state(self) -> SyncState | None:
+        node = self.settings.central_url or self.settings.node_platform
+        return sync_state(self.settings) if node else None
+
+    def withheld(self) -> frozenset[str]:
+        """On an AIoD node, the assets their owner keeps local-only (kg/sync): no feed a
+        central reads (catalogue, OAI-PMH, sitemap, dump) lists them."""
+        state = self._sync_state
+        return frozenset(state.local_only()) if state is not None else frozenset()
+
+    def shown(self, rows: list[Row]) -> list[Row]:
+        """``rows`` without the withheld (local-only) assets."""
+        withheld = self.withheld()
+        return [r for r in rows if r.identifier not in withheld] if withheld else rows
+
+    @cached_property
     def reader(self) -> RecordReader:
         return RecordReader(self.catalog, self.public)
 
@@ -88,9 +105,9 @@ class Publisher:
         rows = self.public.page(
             CATALOG_TYPES, (page - 1) * size, size, modified_since, after_seq=after
         )
-        records = self.reader.records(rows)
-        agents = self.reader.agents(records)
         next_after = rows[-1].seq if len(rows) == size else None
+        records = self.reader.records(self.shown(rows))
+        agents = self.reader.agents(records)
         view = HydraView.build(self.base, page, size, total, modified_since, next_after)
         return CatalogPage(view, records, self.dcat.catalog_page(records, agents, view))
 
@@ -175,10 +192,11 @@ class Publisher:
             )
             if not rows:
                 break
+            shown = self.shown(rows)
             yield "".join(
                 f"<url><loc>{escape(self.base)}/{r.type}/{r.identifier}</loc>"
                 f"<lastmod>{r.date_modified[:19]}Z</lastmod></url>\n"
-                for r in rows
+                for r in shown
             ).encode()
             done += len(rows)
             after = rows[-1].seq
@@ -190,7 +208,10 @@ class Publisher:
         """N-Quads of every public asset graph (graph IRI = asset IRI), in batches."""
         store = self.catalog.store
         batch: list[str] = []
+        withheld = self.withheld()
         for row in self.public.iter_live(PUBLIC_TYPES):
+            if row.identifier in withheld:
+                continue
             iri = f"{self.base}/{row.type}/{row.identifier}"
             graph = f" <{iri}> .\n"
             for s, p, o in store.graph(iri):
