@@ -26,6 +26,12 @@ def register(sub: Any) -> None:
     verify.add_argument(
         "--delete-orphans", action="store_true", help="delete objects nothing refers to"
     )
+    verify.add_argument(
+        "--clean-temp",
+        type=float,
+        metavar="HOURS",
+        help="remove temporary files of uploads older than HOURS (crashed uploads)",
+    )
     add_store_options(verify)
     verify.set_defaults(func=cmd_verify)
 
@@ -82,7 +88,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     catalog = Catalog(settings)
     files = Files(settings)
     try:
-        report = verify(catalog, files, rehash=not args.quick, delete_orphans=args.delete_orphans)
+        report = verify(
+            catalog,
+            files,
+            rehash=not args.quick,
+            delete_orphans=args.delete_orphans,
+            clean_temp_hours=args.clean_temp,
+        )
     finally:
         files.close()
         catalog.close()

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,20 @@ class LocalFileStore:
     def stale_uploads(self) -> list[Path]:
         """Temporary files left by interrupted processes (never visible as objects)."""
         return sorted(self.tmp.glob("upload-*"))
+
+    def temporary(self) -> list[tuple[str, float]]:
+        """Temporary files of uploads with their age in seconds (see ``FileStore``)."""
+        now = time.time()
+        found = []
+        for path in self.stale_uploads():
+            try:
+                found.append((path.name, now - path.stat().st_mtime))
+            except FileNotFoundError:  # finished meanwhile
+                continue
+        return found
+
+    def remove_temporary(self, name: str) -> None:
+        if "/" in name or not name.startswith("upload-"):
+            raise ValueError(f"not a temporary upload: {name!r}")
+        with contextlib.suppress(FileNotFoundError):
+            (self.tmp / name).unlink()

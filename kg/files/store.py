@@ -65,6 +65,14 @@ class FileStore(Protocol):
 
     def describe(self) -> str: ...
 
+    def temporary(self) -> list[tuple[str, float]]:
+        """Leftovers of uploads in progress or interrupted: (name, age in seconds)."""
+        ...
+
+    def remove_temporary(self, name: str) -> None:
+        """Remove one leftover named by ``temporary`` (never a stored object)."""
+        ...
+
 
 def put_stream(
     store: FileStore,
@@ -100,10 +108,9 @@ def files_location(settings: Settings) -> str:
 def open_file_store(settings: Settings) -> FileStore:
     location = files_location(settings)
     if location.startswith("s3://"):
-        # the S3-compatible back end (issue 17) is not written yet
-        raise NotImplementedError(
-            f"AIOD_KG_FILES={location}: the S3 back end is not available yet."
-        )
+        from kg.files.s3 import S3FileStore
+
+        return S3FileStore.from_settings(location, settings)
     from kg.files.local import LocalFileStore
 
     return LocalFileStore(Path(location))

@@ -4,7 +4,8 @@ Referenced objects are the sha256 checksums of the distributions whose ``content
 file URL of this catalog (any asset, public or not). The report lists objects whose bytes no
 longer hash to their name (corrupt), referenced objects that are not stored (missing), stored
 objects nothing refers to (orphans; ``--delete-orphans`` removes them) and temporary files of
-interrupted uploads.
+interrupted uploads (``--clean-temp HOURS`` removes those older than that: an upload in
+progress is never that old).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from kg.catalog import Catalog
 from kg.errors import CatalogError
 from kg.files import distributions as dist
-from kg.files.local import LocalFileStore
 from kg.files.service import Files
 from kg.model.fields import ASSET_TYPES
 
@@ -31,6 +31,7 @@ class Report:
     orphans: list[str] = field(default_factory=list)
     stale_uploads: int = 0
     deleted_orphans: int = 0
+    cleaned_uploads: int = 0
 
     @property
     def ok(self) -> bool:
@@ -47,6 +48,7 @@ class Report:
             "orphans": self.orphans,
             "stale_uploads": self.stale_uploads,
             "deleted_orphans": self.deleted_orphans,
+            "cleaned_uploads": self.cleaned_uploads,
         }
 
 
@@ -68,8 +70,24 @@ def referenced(catalog: Catalog) -> dict[str, list[dict[str, str]]]:
     return out
 
 
+def clean_temporary(files: Files, older_than_hours: float) -> tuple[int, int]:
+    """Remove leftovers of uploads older than ``older_than_hours``: (removed, left)."""
+    removed = left = 0
+    for name, age in files.store.temporary():
+        if age >= older_than_hours * 3600:
+            files.store.remove_temporary(name)
+            removed += 1
+        else:
+            left += 1
+    return removed, left
+
+
 def verify(
-    catalog: Catalog, files: Files, rehash: bool = True, delete_orphans: bool = False
+    catalog: Catalog,
+    files: Files,
+    rehash: bool = True,
+    delete_orphans: bool = False,
+    clean_temp_hours: float | None = None,
 ) -> Report:
     report = Report()
     wanted = referenced(catalog)
@@ -95,6 +113,8 @@ def verify(
             for sha in report.orphans:
                 if files.ledger.references(sha) == 0 and files.store.delete(sha):
                     report.deleted_orphans += 1
-    if isinstance(files.store, LocalFileStore):
-        report.stale_uploads = len(files.store.stale_uploads())
+    if clean_temp_hours is not None:
+        report.cleaned_uploads, report.stale_uploads = clean_temporary(files, clean_temp_hours)
+    else:
+        report.stale_uploads = len(files.store.temporary())
     return report

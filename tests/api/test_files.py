@@ -1,6 +1,7 @@
 """Files of assets over HTTP (api/routes/files.py, kg/files): permissions, checksums, limits,
 names and metadata in-process; streaming, Range, HEAD, interrupted and concurrent uploads and
-the server's peak memory against a real ``aiod-kg serve``."""
+the server's peak memory against a real ``aiod-kg serve``. Every test runs on both back ends:
+the local directory and S3 (moto's server on loopback, tests/support/s3.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from kg.files.store import FileStore, open_file_store
+from kg.settings import Settings
 from tests.support.auth import Issuer, auth_client, auth_settings
 from tests.support.data import AUTH
+from tests.support.s3 import S3Server, running_s3
 from tests.support.server import LiveServer, running_server, starts_server
 
 MiB = 1024 * 1024
@@ -39,8 +43,27 @@ class Users:
         return str(response.json()["identifier"])
 
 
+BACK_ENDS = ["local", "s3"]
+
+
 @pytest.fixture(scope="module")
-def users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Users]:
+def s3_server() -> Iterator[S3Server]:
+    with running_s3() as server:
+        yield server
+
+
+def _back_end(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings of the back end the test is parametrised with (nothing: the local default)."""
+    if request.param == "local":
+        return {}
+    server: S3Server = request.getfixturevalue("s3_server")
+    return server.settings(server.location())
+
+
+@pytest.fixture(scope="module", params=BACK_ENDS)
+def users(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Users]:
     issuer = Issuer()
     settings = auth_settings(
         tmp_path_factory.mktemp("files"),
@@ -48,6 +71,7 @@ def users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Users]:
         files_max_bytes=64 * 1024,
         files_user_quota_bytes=100 * 1024,
         search_enabled=False,
+        **_back_end(request),
     )
     try:
         with auth_client(settings) as (client, _catalog):
@@ -194,13 +218,21 @@ def test_checksums_names_and_limits(users: Users) -> None:
 # ---------------------------------------------------------------- a real server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACK_ENDS)
 @starts_server
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Path]]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, FileStore]]:
+    """A real server and (opened here too) its file store, to look at what it holds."""
     store = tmp_path_factory.mktemp("files-server") / "store"
     env = {"AIOD_KG_SEARCH_ENABLED": "false", "AIOD_KG_FILES_MAX_BYTES": str(512 * MiB)}
+    back_end = _back_end(request)
+    if back_end:
+        server: S3Server = request.getfixturevalue("s3_server")
+        env.update(server.env(back_end["files"]))
     with running_server(store, env=env) as live:
-        yield live, store
+        settings = Settings(store=str(store), **back_end)
+        yield live, open_file_store(settings)
 
 
 def _dataset(live: LiveServer) -> str:
@@ -236,12 +268,12 @@ def _peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def _objects(store: Path) -> list[Path]:
-    return [p for p in (store / "files" / "objects").rglob("*") if p.is_file()]
+def _objects(files: FileStore) -> list[str]:
+    return [stat.sha256 for stat in files.iterate()]
 
 
 def test_round_trips_stream_and_memory_stays_flat(
-    server: tuple[LiveServer, Path], tmp_path: Path
+    server: tuple[LiveServer, FileStore], tmp_path: Path
 ) -> None:
     live, _store = server
     identifier = _dataset(live)
@@ -271,7 +303,7 @@ def test_round_trips_stream_and_memory_stays_flat(
     assert grown < 64 * MiB, f"peak RSS grew by {grown / MiB:.0f} MiB for a 256 MiB file"
 
 
-def test_range_and_head(server: tuple[LiveServer, Path]) -> None:
+def test_range_and_head(server: tuple[LiveServer, FileStore]) -> None:
     live, _ = server
     identifier = _dataset(live)
     url = f"{live.base_url}/datasets/{identifier}/files/r.bin"
@@ -300,10 +332,10 @@ def test_range_and_head(server: tuple[LiveServer, Path]) -> None:
     assert stale.status_code == 200 and stale.content == data
 
 
-def test_interrupted_upload_leaves_nothing(server: tuple[LiveServer, Path]) -> None:
-    live, store = server
+def test_interrupted_upload_leaves_nothing(server: tuple[LiveServer, FileStore]) -> None:
+    live, files = server
     identifier = _dataset(live)
-    objects = set(_objects(store))
+    objects = set(_objects(files))
     path = f"/datasets/{identifier}/files/cut.bin"
     with socket.create_connection(("127.0.0.1", live.port)) as sock:
         sock.sendall(
@@ -314,19 +346,19 @@ def test_interrupted_upload_leaves_nothing(server: tuple[LiveServer, Path]) -> N
             + b"z" * (4 * MiB)
         )
     deadline = time.monotonic() + 30
-    while list((store / "files" / "tmp").iterdir()) and time.monotonic() < deadline:
+    while files.temporary() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert list((store / "files" / "tmp").iterdir()) == []
-    assert set(_objects(store)) == objects
+    assert files.temporary() == []
+    assert set(_objects(files)) == objects
     assert httpx.get(f"{live.base_url}{path}", headers=AUTH).status_code == 404
     record = httpx.get(f"{live.base_url}/datasets/{identifier}", headers=AUTH).json()
     assert not record.get("distribution")
 
 
 def test_concurrent_uploads_of_the_same_content_store_it_once(
-    server: tuple[LiveServer, Path],
+    server: tuple[LiveServer, FileStore],
 ) -> None:
-    live, store = server
+    live, files = server
     data = os.urandom(2 * MiB)
     sha = hashlib.sha256(data).hexdigest()
     targets = [(_dataset(live), f"copy{i}.bin") for i in range(6)]
@@ -342,7 +374,37 @@ def test_concurrent_uploads_of_the_same_content_store_it_once(
     for thread in threads:
         thread.join()
     assert statuses == [201] * 6
-    assert [p.name for p in _objects(store)].count(sha) == 1
+    assert _objects(files).count(sha) == 1
     for identifier, name in targets:
         got = httpx.get(f"{live.base_url}/datasets/{identifier}/files/{name}")
         assert got.content == data
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_two_gib_sparse_round_trip_keeps_memory_flat(tmp_path: Path) -> None:
+    """2 GiB streamed from a sparse file and back (local back end), compared by sha256; the
+    server's peak RSS (VmHWM) grows by less than 128 MiB."""
+    size = 2 * 1024 * MiB
+    big = _sparse(tmp_path / "two.bin", size)
+    expected = _sha(big)
+    env = {"AIOD_KG_SEARCH_ENABLED": "false", "AIOD_KG_FILES_MAX_BYTES": str(size)}
+    with running_server(tmp_path / "store", env=env) as live:
+        identifier = _dataset(live)
+        url = f"{live.base_url}/datasets/{identifier}/files/two.bin"
+        before = _peak_rss(live.process.pid)
+        with httpx.Client(timeout=600) as client:
+            put = client.put(url, content=_file_chunks(big), headers=AUTH)
+            assert put.status_code == 201, put.text
+            assert put.json()["sha256"] == expected and put.json()["size"] == size
+            digest = hashlib.sha256()
+            received = 0
+            with client.stream("GET", url) as response:
+                assert response.status_code == 200
+                assert response.headers["content-length"] == str(size)
+                for chunk in response.iter_bytes():
+                    digest.update(chunk)
+                    received += len(chunk)
+        grown = _peak_rss(live.process.pid) - before
+    assert received == size and digest.hexdigest() == expected
+    assert grown < 128 * MiB, f"peak RSS grew by {grown / MiB:.0f} MiB for a 2 GiB file"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,23 @@ def test_backup_and_restore_include_files(tmp_path: Path) -> None:
             files.close()
     finally:
         catalog.close()
+
+
+def test_clean_temp_removes_only_old_leftovers_of_crashed_uploads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings(tmp_path / "store")
+    _seed(settings)
+    tmp = tmp_path / "store" / "files" / "tmp"
+    crashed, running = tmp / "upload-crashed", tmp / "upload-running"
+    crashed.write_bytes(b"half a file")
+    running.write_bytes(b"still arriving")
+    old = time.time() - 5 * 3600
+    os.utime(crashed, (old, old))
+    assert main(["files", "verify", "--store", str(tmp_path / "store")]) == 0
+    assert json.loads(capsys.readouterr().out)["stale_uploads"] == 2
+    assert main(["files", "verify", "--store", str(tmp_path / "store"), "--clean-temp", "4"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["cleaned_uploads"] == 1 and printed["stale_uploads"] == 1
+    assert not crashed.exists() and running.exists()
+    assert printed["objects"] == 3 and printed["ok"]
