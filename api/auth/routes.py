@@ -6,11 +6,18 @@
   revoke API keys;
 * ``GET/PUT /assets/{identifier}/access``: owner, status and grants of an asset; its
   administrators change grants and restrict it;
-* ``POST /submissions/{identifier}`` (submit), ``DELETE /submissions/{identifier}`` (retract),
-  ``GET /submissions`` (the review queue: all for reviewers, one's own otherwise),
-  ``GET /submissions/{identifier}`` (the pending revision of a published asset, with its
-  ETag), ``POST /reviews/{identifier}`` (accept / reject; an accept sends the ETag of the
-  version reviewed, ``If-Match`` or ``etag``), ``GET /reviews/{identifier}`` (history).
+* AIoD's review routes (kg/access/submissions.py): ``POST /submissions
+  {asset_identifiers, comment}`` (one submission, several assets), ``GET
+  /submissions?mode=oldest|newest|all|pending|completed`` (all for reviewers, one's own
+  otherwise), ``GET /submissions/{number}`` (with each asset's submitted and current version),
+  ``POST /submissions/retract/{number}``, ``POST /reviews {submission_identifier, decision:
+  accepted|rejected, comment}`` (an accept applies to the versions submitted, 412 if one
+  changed, unless the reviewer names the versions read: ``If-Match`` or ``etag``);
+* the same flow one asset at a time: ``POST /submissions/{identifier}`` (submit), ``DELETE
+  /submissions/{identifier}`` (retract), ``GET /submissions/{identifier}`` (the pending
+  revision of a published asset, with its ETag), ``POST /reviews/{identifier}`` (accept /
+  reject; an accept must send the ETag of the version reviewed, ``If-Match`` or ``etag``:
+  428 without), ``GET /reviews/{identifier}`` (history).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -27,11 +34,14 @@ from api.auth.guard import readable
 from api.auth.principal import AdminPrincipalDep, PrincipalDep, UserDep, get_access
 from api.deps import CatalogDep
 from api.preconditions import parse_if_match, review_precondition
-from kg.access.revisions import Revisions
+from kg.access.revisions import Revision
 from kg.access.rules import can_administer
-from kg.access.workflow import Workflow
+from kg.access.submissions import MAX_ASSETS, Submission, parse_number, version_tag
+from kg.access.workflow import ReviewPrecondition, Workflow
 from kg.catalog import Catalog
-from kg.model.fields import AssetType
+from kg.errors import NotFound
+from kg.model.fields import ASSET_TYPES, AssetType
+from kg.store.index import Entry
 
 
 def _json(value: object, status: int = 200) -> Response:
@@ -77,6 +87,73 @@ class ReviewDecision(BaseModel):
 
 class Comment(BaseModel):
     comment: str | None = Field(None, max_length=10_000)
+
+
+class NewSubmission(BaseModel):
+    asset_identifiers: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=MAX_ASSETS, description="The assets to publish, all or none."
+    )
+    comment: str | None = Field(None, max_length=10_000)
+
+
+class NewReview(BaseModel):
+    submission_identifier: int = Field(ge=1, le=10**15)
+    decision: Literal["accepted", "rejected"]
+    comment: str | None = Field(None, max_length=10_000)
+    etag: str | list[Annotated[str, Field(max_length=200)]] | None = Field(
+        None,
+        max_length=MAX_ASSETS,
+        description="Optional: the ETags of the versions reviewed (or If-Match). Without, "
+        "an accept applies only if no asset changed since the submission (else 412).",
+    )
+
+
+Mode = Literal["oldest", "newest", "all", "pending", "completed"]
+MODE_DOC = (
+    "oldest / newest: the one oldest or newest pending submission; pending, completed, all "
+    "(default pending: the review queue)."
+)
+
+
+def named_versions(tags: set[str], catalog: Catalog) -> ReviewPrecondition:
+    """A multi-asset accept naming versions: each asset's current version among ``tags``."""
+
+    def check(entry: Entry, revision: Revision | None) -> None:
+        single = review_precondition(tags, catalog, ASSET_TYPES[entry.type])
+        assert single is not None
+        single(entry, revision)
+
+    return check
+
+
+def submission_view(flow: Workflow, submission: Submission) -> dict[str, Any]:
+    """A submission with, for each asset, the version submitted and the one current now
+    (the pending edit for an edit of a published asset) -- what a reviewer reviews."""
+    assets = []
+    for item in submission.assets:
+        asset = ASSET_TYPES[item.type]
+        revision = flow.revisions.get(item.identifier) if item.revision else None
+        try:
+            if revision is not None:
+                document: Any = revision.data()
+                current: str | None = revision.etag
+            else:
+                document = flow.catalog.get(asset, item.identifier)
+                current = version_tag(flow.catalog.document(asset, item.identifier))
+        except NotFound:
+            document, current = None, None
+        assets.append(
+            {
+                "asset_identifier": item.identifier,
+                "asset_type": item.type,
+                "pending_revision": item.revision,
+                "submitted_etag": item.etag,
+                "etag": current,
+                "changed_since_submission": current != item.etag,
+                "asset": document,
+            }
+        )
+    return {**submission.as_dict(), "assets": assets}
 
 
 def auth_router() -> APIRouter:
@@ -186,64 +263,104 @@ def auth_router() -> APIRouter:
             Workflow(catalog, access).restrict(principal, asset, identifier, body.restricted)
         return _json(_access_view(request, catalog, identifier))
 
+    @router.post(
+        "/submissions",
+        operation_id="create_submission",
+        tags=["review"],
+        summary="Submit assets for review (AIoD's shape: one submission, several assets)",
+    )
+    async def create_submission(
+        request: Request, catalog: CatalogDep, principal: UserDep, body: NewSubmission
+    ) -> Response:
+        flow = Workflow(catalog, get_access(request))
+        found = await run_in_threadpool(
+            flow.submit_many, principal, body.asset_identifiers, body.comment
+        )
+        return _json({"submission_identifier": found.identifier, **found.as_dict()})
+
     @router.get(
         "/submissions",
         operation_id="list_submissions",
         tags=["review"],
-        summary="Assets submitted for review (all for reviewers, one's own otherwise)",
+        summary="Submissions (all for reviewers, one's own otherwise)",
     )
     def submissions(
         request: Request,
         catalog: CatalogDep,
         principal: UserDep,
+        mode: Annotated[Mode, Query(description=MODE_DOC)] = "pending",
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
-        access = get_access(request)
-        entries = access.submissions(principal, limit, offset)
-        out: list[dict[str, Any]] = [
-            {
-                "identifier": e.identifier,
-                "type": e.type,
-                "platform": e.platform,
-                "date_modified": e.date_modified,
-            }
-            for e in entries
-        ]
-        # edits of published assets waiting for review: reviewers see all, authors their own
-        revisions = Revisions(access.index)
-        for identifier in revisions.identifiers(limit, offset):
-            revision = revisions.get(identifier)
-            entry = access.index.get(identifier)
-            if revision is None or entry is None:
-                continue
-            if principal.reviewer or revision.author == principal.subject:
-                out.append(
-                    {
-                        "identifier": identifier,
-                        "type": entry.type,
-                        "platform": entry.platform,
-                        "date_modified": revision.at,
-                        "pending_revision": True,
-                        "etag": revision.etag,
-                    }
-                )
-        return _json(out)
+        flow = Workflow(catalog, get_access(request))
+        return _json([s.as_dict() for s in flow.submissions(principal, mode, limit, offset)])
 
     @router.get(
         "/submissions/{identifier}",
-        operation_id="get_pending_revision",
+        operation_id="get_submission",
         tags=["review"],
-        summary="The pending revision of a published asset (its writers and reviewers)",
+        summary="A submission with its assets (a number), or an asset's pending revision",
     )
-    def pending_revision(
+    def get_submission(
         request: Request, catalog: CatalogDep, principal: UserDep, identifier: str
     ) -> Response:
+        flow = Workflow(catalog, get_access(request))
+        number = parse_number(identifier)
+        if number is not None:
+            return _json(submission_view(flow, flow.submission(principal, number)))
         asset = _asset_of(catalog, identifier)
-        revision = Workflow(catalog, get_access(request)).pending(principal, asset, identifier)
+        revision = flow.pending(principal, asset, identifier)
         return Response(
             revision.document, media_type="application/json", headers={"ETag": revision.etag}
         )
+
+    @router.post(
+        "/submissions/retract/{identifier}",
+        operation_id="retract_submission_by_number",
+        tags=["review"],
+        summary="Retract a pending submission (drafts again; pending edits dropped)",
+    )
+    async def retract_submission(
+        request: Request,
+        catalog: CatalogDep,
+        principal: UserDep,
+        identifier: Annotated[int, Path(ge=1, le=10**15)],
+    ) -> Response:
+        flow = Workflow(catalog, get_access(request))
+        found = await run_in_threadpool(flow.retract_submission, principal, identifier)
+        assert found.review is not None
+        return _json(
+            {
+                "review_identifier": found.review["identifier"],
+                "submission_identifier": found.identifier,
+                "decision": "retracted",
+            }
+        )
+
+    @router.post(
+        "/reviews",
+        operation_id="review_submission",
+        tags=["review"],
+        summary="Accept (publish) or reject a submission; never one's own",
+    )
+    async def review_submission(
+        request: Request, catalog: CatalogDep, principal: UserDep, body: NewReview
+    ) -> Response:
+        flow = Workflow(catalog, get_access(request))
+        tags = parse_if_match(request.headers.getlist("if-match") or None)
+        for etag in [body.etag] if isinstance(body.etag, str) else body.etag or []:
+            tags = (tags or set()) | (parse_if_match(etag) or set())
+        precondition = None if tags is None else named_versions(tags, catalog)
+        found = await run_in_threadpool(
+            flow.decide,
+            principal,
+            body.submission_identifier,
+            body.decision,
+            body.comment,
+            precondition,
+        )
+        assert found.review is not None
+        return _json(found.review)
 
     @router.post(
         "/submissions/{identifier}",

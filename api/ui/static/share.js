@@ -236,9 +236,9 @@
   $("review").addEventListener("click", async () => {
     if (!saved) return;
     $("review").disabled = true;
-    const {response, body} = await call("POST", "/submissions/" + saved.identifier,
-      {headers: {"Content-Type": "application/json"}, body: "{}"});
-    if (response.ok) setStatus($("review-status"), "Submitted for review (status: " + body.status + ").");
+    const {response, body} = await call("POST", "/submissions",
+      {headers: {"Content-Type": "application/json"}, body: JSON.stringify({asset_identifiers: [saved.identifier]})});
+    if (response.ok) setStatus($("review-status"), "Submitted for review (status: submitted) as submission " + body.submission_identifier + ".");
     else { setStatus($("review-status"), "Not submitted (" + response.status + "): " + detail(body, "error") + ".", true); $("review").disabled = false; }
   });
 

@@ -131,8 +131,8 @@ def test_review_workflow(env: tuple[TestClient, Users]) -> None:
     assert submitted.json() == {"identifier": identifier, "status": "submitted"}
     assert c.post(f"/submissions/{identifier}", headers=u.alice).status_code == 409
     queue = c.get("/submissions", headers=u.rita).json()
-    assert [s["identifier"] for s in queue] == [identifier]
-    assert [s["identifier"] for s in c.get("/submissions", headers=u.alice).json()] == [identifier]
+    assert [a for s in queue for a in s["asset_identifiers"]] == [identifier]
+    assert [a for s in c.get("/submissions", headers=u.alice).json() for a in s["asset_identifiers"]] == [identifier]
     assert c.get("/submissions", headers=u.bob).json() == []
     assert c.get(f"/datasets/{identifier}", headers=u.rita).status_code == 200
     assert c.get(f"/datasets/{identifier}").status_code == 404

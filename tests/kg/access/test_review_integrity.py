@@ -145,7 +145,7 @@ def test_an_edit_of_a_published_asset_waits_for_review(world: World) -> None:
     assert pending.status_code == 200
     assert pending.json()["description"]["plain"] == "unreviewed text"
     queue = w.http.get("/submissions", headers=w.rita).json()
-    assert identifier in [q["identifier"] for q in queue]
+    assert identifier in [a for q in queue for a in q["asset_identifiers"]]
     # the owner edits again: the ETag the reviewer holds no longer matches
     w.http.put(
         f"/datasets/{identifier}",
