@@ -10,6 +10,7 @@ from api.errors import send_envelope
 
 # file uploads stream to storage under their own caps (api/routes/files.py, AIOD_KG_FILES_*)
 _FILE_UPLOAD = re.compile(r"^(/v2)?/[a-z_]+/[^/]+/files/[^/]+$")
+_FILE_FORM = re.compile(r"^(/v2)?/[a-z_]+/[^/]+/files$")  # POST: the share page's form
 
 
 class BodyTooLarge(Exception):
@@ -27,8 +28,10 @@ class BodySizeLimit:
         await send_envelope(send, 413, f"Request body too large (at most {self.max_bytes} bytes).")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (
-            scope.get("method") == "PUT" and _FILE_UPLOAD.match(scope.get("path", ""))
+        if (
+            scope["type"] != "http"
+            or (scope.get("method") == "PUT" and _FILE_UPLOAD.match(scope.get("path", "")))
+            or (scope.get("method") == "POST" and _FILE_FORM.match(scope.get("path", "")))
         ):
             await self.app(scope, receive, send)
             return

@@ -7,7 +7,9 @@ before one byte of its body is read, streamed to the store while its sha256 is c
 and per user (413), and becomes a ``distribution`` of the asset written like any PUT (SHACL,
 review workflow). Downloads inherit the asset's visibility (the same 404 as the asset), stream
 with ``Range`` and never render: ``Content-Disposition: attachment``, ``nosniff`` and a
-sandboxing CSP. AIoD's ``/{type}/{identifier}/content[/{index}]`` redirects to these URLs.
+sandboxing CSP. ``POST /{type}/{identifier}/files`` takes the same files as
+``multipart/form-data`` (the share page's form; parsed as it streams, ``file_forms``), each
+file under the same caps. AIoD's ``/{type}/{identifier}/content[/{index}]`` redirects to these URLs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request
+from python_multipart.exceptions import MultipartParseError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
@@ -27,6 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from api.auth.guard import check_replace, check_write, readable, save_replace
 from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
+from api.routes.file_forms import FormError, FormUploads, boundary_of
 from kg.access.rules import Principal
 from kg.catalog import Catalog
 from kg.files import distributions as dist
@@ -299,6 +303,84 @@ def files_router(suffix: str = "") -> APIRouter:
             media_type="application/json",
             headers={"ETag": f'"{stat.sha256}"', "Location": body["content_url"]},
         )
+
+    @router.post(
+        "/{asset_type}/{identifier}/files",
+        operation_id=f"upload_files_form{suffix}",
+        summary="Upload files of the asset as a multipart form (each becomes a distribution)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "file": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                }
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def upload_files_form(
+        request: Request,
+        catalog: CatalogDep,
+        principal: PrincipalDep,
+        asset_type: str,
+        identifier: str,
+    ) -> Response:
+        asset = _asset(asset_type)
+        access = get_access(request)
+        # 401 / 404 / 403 before one byte of the body is read
+        await run_in_threadpool(check_write, catalog, access, principal, asset, identifier)
+        try:
+            boundary = boundary_of(request.headers.get("content-type"))
+        except FormError as exc:
+            raise HTTPException(415, str(exc)) from None
+        files = get_files(request)
+        stored: list[dict[str, Any]] = []
+        limits: list[int] = []
+
+        def begin(name: str) -> Upload:
+            limits.append(_limit(files, principal, identifier, name))
+            return files.store.upload(limits[-1])
+
+        def end(name: str, upload: Upload, declared: str | None) -> None:
+            stat = upload.commit()
+            media = media_type(name, declared)
+            body = _attach(catalog, files, request, principal, asset, identifier, name, stat, media)
+            stored.append({k: body[k] for k in ("name", "content_url", "sha256", "size")})
+
+        form = FormUploads(boundary, begin, end)
+        try:
+            buffer = bytearray()
+            async for chunk in request.stream():
+                buffer += chunk
+                if len(buffer) >= BUFFER:
+                    data, buffer = bytes(buffer), bytearray()
+                    await run_in_threadpool(form.write, data)
+            await run_in_threadpool(form.write, bytes(buffer))
+            await run_in_threadpool(form.finish)
+        except TooLarge:
+            form.abort()
+            raise _too_large(_limit_detail(files, limits[-1])) from None
+        except (FormError, MultipartParseError) as exc:
+            await run_in_threadpool(form.abort)
+            done = f" ({len(stored)} file(s) before it were stored)" if stored else ""
+            raise HTTPException(400, f"{exc}{done}") from None
+        except ClientDisconnect:
+            form.abort()
+            raise
+        except BaseException:
+            await run_in_threadpool(form.abort)
+            raise
+        out = {"identifier": identifier, "files": stored}
+        return Response(orjson.dumps(out), status_code=201, media_type="application/json")
 
     @router.get(
         path,

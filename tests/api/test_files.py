@@ -215,6 +215,48 @@ def test_checksums_names_and_limits(users: Users) -> None:
     ).status_code == 200
 
 
+def test_multipart_form_uploads(users: Users) -> None:
+    """``POST /{type}/{id}/files`` (the share page's form): several files in one form, each a
+    distribution; authorised before the body; the same names, checksums and caps as PUT."""
+    c = users.client
+    identifier = users.dataset(users.alice)
+    url = f"/datasets/{identifier}/files"
+    form = [
+        ("file", ("a.csv", b"x,y\n1,2\n", "text/csv")),
+        ("note", (None, b"a plain field is skipped")),
+        ("file", ("données.bin", b"\x00\x01" * 3000, "application/octet-stream")),
+    ]
+    assert c.post(url, files=form).status_code == 401
+    refused = c.post(url, files=form, headers=users.mallory)
+    assert refused.status_code == 404 and set(refused.json()) == {"detail", "reference"}
+    posted = c.post(url, files=form, headers=users.alice)
+    assert posted.status_code == 201, posted.text
+    stored = posted.json()["files"]
+    assert [(f["name"], f["size"]) for f in stored] == [("a.csv", 8), ("données.bin", 6000)]
+    assert stored[0]["sha256"] == hashlib.sha256(b"x,y\n1,2\n").hexdigest()
+    listed = c.get(url, headers=users.alice).json()
+    assert sorted(f["name"] for f in listed) == ["a.csv", "données.bin"]
+    assert c.get(f"{url}/données.bin", headers=users.alice).content == b"\x00\x01" * 3000
+    # not a form, no file, a bad name, too large (the 64 KiB cap): the error envelope
+    wrong_type = c.post(url, content=b"x", headers={**users.alice, "Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415 and set(wrong_type.json()) == {"detail", "reference"}
+    empty = c.post(url, files=[("note", (None, b"x"))], headers=users.alice)
+    assert empty.status_code == 400 and "no file" in empty.json()["detail"]
+    bad = c.post(url, files=[("file", ("..", b"x"))], headers=users.alice)
+    assert bad.status_code == 400 and set(bad.json()) == {"detail", "reference"}
+    big = c.post(url, files=[("file", ("big.bin", b"z" * (64 * 1024 + 1)))], headers=users.alice)
+    assert big.status_code == 413 and set(big.json()) == {"detail", "reference"}
+    cut = b"--B\r\nContent-Disposition: form-data; name=file; filename=cut.bin\r\n\r\nhalf"
+    truncated = c.post(
+        url,
+        content=cut,
+        headers={**users.alice, "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert truncated.status_code == 400, truncated.text
+    names = sorted(f["name"] for f in c.get(url, headers=users.alice).json())
+    assert names == ["a.csv", "données.bin"]
+
+
 # ---------------------------------------------------------------- a real server
 
 
