@@ -235,6 +235,18 @@ def normalise_doi(value: Any) -> str | None:
     return match.group(1).rstrip(".,;") if match else None
 
 
+_DOI_IN_TEXT = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>\]\[(){}]+)")
+
+
+def doi_urls(text: Any, limit: int = 20) -> list[str]:
+    """``https://doi.org/...`` for every DOI written anywhere in ``text`` (a description, a
+    citation), in order, without repeats."""
+    if not isinstance(text, str):
+        return []
+    found = (m.group(1).rstrip(".,;:") for m in _DOI_IN_TEXT.finditer(text))
+    return unique(http_url(f"https://doi.org/{doi}") for doi in found)[:limit]
+
+
 # --------------------------------------------------------------------------- licences
 
 _CC_RE = re.compile(r"^cc[-_ ]?(by(?:[-_ ](?:nc|sa|nd))*)[-_ ]?(\d\.\d)?$")

@@ -76,6 +76,14 @@ FORMATS = {
 }
 
 Graph = dict[str, dict[str, list[Term]]]
+PROV = "http://www.w3.org/ns/prov#"
+# typed link fields (kg.model.fields LINKS) and the DCAT-AP / PROV predicates that state them
+LINK_PREDICATES = {
+    "is_derived_from": (PROV + "wasDerivedFrom", DCT + "source"),
+    "references": (DCT + "references", DCT + "requires"),
+    "is_referenced_by": (DCT + "isReferencedBy",),
+    "is_version_of": (DCT + "isVersionOf",),
+}
 
 
 def parse_page(body: bytes, content_type: str | None, url: str, base_url: str) -> list[Triple]:
@@ -288,6 +296,7 @@ class DcatConnector(BaseConnector):
             "is_accessible_for_free": free,
             "relevant_link": unique(http_url(link) for link in links if link != same_as)[:50],
             "temporal_coverage": self._temporal(graph, props),
+            **self._links(props, same_as),
         }
         creators = [
             c
@@ -298,7 +307,26 @@ class DcatConnector(BaseConnector):
         asset = _asset_of(graph, node)
         if asset == "ml_models":
             record.pop("temporal_coverage")
+            record["trained_on"] = unique(
+                http_url(t.value)
+                for t in props.get(FAIR4ML + "trainedOn", [])
+                if isinstance(t, IRI)
+            )[:50]
         return [Item(asset, clean(record), {"creator": creators} if creators else {})]
+
+    @staticmethod
+    def _links(props: dict[str, list[Term]], same_as: str | None) -> JSON:
+        """The typed links a DCAT record states (LINKS of kg.model.fields), by IRI."""
+        out: JSON = {}
+        for field, predicates in LINK_PREDICATES.items():
+            found = [
+                http_url(t.value)
+                for predicate in predicates
+                for t in props.get(predicate, [])
+                if isinstance(t, IRI) and t.value != same_as
+            ]
+            out[field] = unique(found)[:50]
+        return out
 
     def _distribution(self, graph: Graph, node: str) -> JSON | None:
         props = graph.get(node, {})

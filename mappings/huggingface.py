@@ -221,6 +221,9 @@ class HuggingFaceConnector(BaseConnector):
             "note": [note] if note else [],
         }
         citations = self.citations(data.get("citation"))
+        record["is_referenced_by"] = unique(
+            [*self._papers(data), *(c.record.get("pid") for c in citations)]
+        )
         return self.item("datasets", self._pid(data), record, {"citation": citations})
 
     def map_model(self, data: JSON) -> Item:
@@ -253,9 +256,41 @@ class HuggingFaceConnector(BaseConnector):
             "distribution": distributions,
             "is_accessible_for_free": not self._gated(data),
             "relevant_link": unique(self._links(data, "models")),
+            "is_referenced_by": self._papers(data),
+            "trained_on": self._card_repos(data, "datasets", "dataset:", f"{WEB}/datasets/"),
+            "is_derived_from": self._card_repos(data, "base_model", "base_model:", f"{WEB}/"),
             "note": [note] if note else [],
         }
         return self.item("ml_models", self._pid(data), record)
+
+    # ------------------------------------------------------------------ links
+
+    @staticmethod
+    def _papers(data: JSON) -> list[str]:
+        """The papers a repository names: ``arxiv:`` and ``doi:`` tags."""
+        out: list[str | None] = []
+        for tag in as_list(data.get("tags")):
+            if not isinstance(tag, str):
+                continue
+            if tag.startswith("arxiv:"):
+                out.append(f"https://arxiv.org/abs/{quote(tag.split(':', 1)[1].strip())}")
+            elif tag.startswith("doi:") and normalise_doi(tag[4:]):
+                out.append(f"https://doi.org/{normalise_doi(tag[4:])}")
+        return unique(out)
+
+    def _card_repos(self, data: JSON, key: str, tag_prefix: str, web: str) -> list[str]:
+        """Repositories a model card names (``datasets``, ``base_model``) and the matching
+        tags (``dataset:x``, ``base_model:x``, ``base_model:finetune:x``), as Hub URLs."""
+        names = [n for n in as_list(self._card(data).get(key)) if isinstance(n, str)]
+        for tag in as_list(data.get("tags")):
+            if isinstance(tag, str) and tag.startswith(tag_prefix):
+                names.append(tag[len(tag_prefix) :].rsplit(":", 1)[-1])
+        out = []
+        for name in names:
+            repo = name.strip().strip("/")
+            if repo and repo.count("/") <= 1 and " " not in repo:
+                out.append(http_url(f"{web}{quote(repo, safe='/')}"))
+        return unique(out)
 
     # ------------------------------------------------------------------ citations
 

@@ -20,6 +20,7 @@ from mappings.base import (
     BaseConnector,
     as_int,
     as_list,
+    doi_urls,
     http_url,
     iso_datetime,
     keywords,
@@ -192,6 +193,14 @@ class OpenMLConnector(BaseConnector):
             "is_accessible_for_free": data.get("visibility", "public") == "public",
             "size": {"unit": "instances", "value": instances} if instances is not None else None,
             "relevant_link": unique(links),
+            "is_derived_from": [http_url(data.get("original_data_url"))],
+            "is_referenced_by": unique(
+                [
+                    http_url(data.get("paper_url")),
+                    *doi_urls(citation if isinstance(citation, str) else None),
+                    *doi_urls(description if isinstance(description, str) else None),
+                ]
+            ),
             "note": [n for n in notes if n],
         }
         creators = self._creators(data.get("creator"))

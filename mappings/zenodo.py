@@ -57,6 +57,20 @@ PUBLICATION_TYPES = frozenset(
     }
 )
 CLOSED = ("closedaccess", "embargoedaccess", "restrictedaccess")
+# DataCite relationType (lower case) -> the typed link field of kg.model.fields (LINKS)
+RELATION = {
+    "isderivedfrom": "is_derived_from",
+    "cites": "references",
+    "references": "references",
+    "issupplementto": "references",
+    "documents": "references",
+    "iscitedby": "is_referenced_by",
+    "isreferencedby": "is_referenced_by",
+    "issupplementedby": "is_referenced_by",
+    "isdocumentedby": "is_referenced_by",
+    "isdescribedby": "is_referenced_by",
+    "isversionof": "is_version_of",
+}
 
 
 def _kind(resource_type: str | None) -> str | None:
@@ -254,13 +268,15 @@ class ZenodoConnector(BaseConnector):
             elif licence is None and _text(rights):
                 notes.append(licence_note(self.platform, _text(rights)))
         links: list[str | None] = []
+        typed: dict[str, list[str | None]] = {field: [] for field in set(RELATION.values())}
         for related in _children(_find(resource, "relatedIdentifiers"), "relatedIdentifier"):
-            value = squash(related.text) or ""
-            scheme = related.get("relatedIdentifierType", "").upper()
-            if scheme == "DOI" and normalise_doi(value):
-                links.append(f"https://doi.org/{normalise_doi(value)}")
-            elif scheme == "URL":
-                links.append(http_url(value))
+            link = _related_iri(
+                squash(related.text) or "", related.get("relatedIdentifierType", "")
+            )
+            links.append(link)
+            field = RELATION.get(related.get("relationType", "").lower())
+            if link and field:
+                typed[field].append(link)
         creators = []
         for creator in _children(_find(resource, "creators"), "creator"):
             orcid = next(
@@ -292,6 +308,7 @@ class ZenodoConnector(BaseConnector):
             ),
             "version": _text(_find(resource, "version")),
             "relevant_link": unique(links)[:50],
+            **{field: unique(values)[:50] for field, values in typed.items()},
             "note": [n for n in notes if n],
         }
         if kind == "datasets":
@@ -302,6 +319,19 @@ class ZenodoConnector(BaseConnector):
                 resource_type.get("resourceTypeGeneral") if resource_type is not None else None
             )
         return [self.item(kind, resource_id, record, {"creator": creators})]
+
+
+def _related_iri(value: str, scheme: str) -> str | None:
+    """A DataCite related identifier as an IRI (DOI, URL, arXiv; other schemes: ``None``)."""
+    scheme = scheme.upper()
+    if scheme == "DOI" and normalise_doi(value):
+        return http_url(f"https://doi.org/{normalise_doi(value)}")
+    if scheme == "URL":
+        return http_url(value)
+    if scheme == "ARXIV":
+        arxiv = value.strip().removeprefix("arXiv:").removeprefix("arxiv:")
+        return http_url(f"https://arxiv.org/abs/{arxiv}") if arxiv else None
+    return None
 
 
 def _distribution(entry: Any) -> JSON | None:

@@ -111,6 +111,43 @@ RESOURCE: tuple[Field, ...] = (
     _f("note", "aiod:note", Kind.NODE, many=True, node=NOTE),
 )
 
+# Typed links that upstream states (aiod-kg extensions, not in AIoD): each holds the IRI of
+# the other work as upstream names it (a DOI, arXiv or platform URL). They are the one source
+# of truth of a link; kg.linking resolves them to the catalog's assets (derived, rebuildable).
+LINKS: tuple[Field, ...] = (
+    _f(
+        "is_derived_from",
+        "prov:wasDerivedFrom",
+        Kind.IRI,
+        many=True,
+        description="Works this one was derived from (a base model, the original data, "
+        "DataCite IsDerivedFrom), by their IRI.",
+    ),
+    _f(
+        "references",
+        "dct:references",
+        Kind.IRI,
+        many=True,
+        description="Works this one cites or supplements (DataCite Cites, References, "
+        "IsSupplementTo), by their IRI.",
+    ),
+    _f(
+        "is_referenced_by",
+        "dct:isReferencedBy",
+        Kind.IRI,
+        many=True,
+        description="Works that cite or describe this one (a paper, DataCite IsCitedBy, "
+        "IsReferencedBy, IsSupplementedBy, IsDocumentedBy), by their IRI.",
+    ),
+    _f(
+        "is_version_of",
+        "dct:isVersionOf",
+        Kind.IRI,
+        many=True,
+        description="The work this is a version of (DataCite IsVersionOf, a concept DOI).",
+    ),
+)
+
 # Fields of every AIoD "AI asset" (datasets, models, publications, ...).
 ASSET: tuple[Field, ...] = (
     *RESOURCE,
@@ -130,6 +167,7 @@ ASSET: tuple[Field, ...] = (
     _f("applies_to", "aiod:appliesTo", description="Where this asset can be applied."),
     _f("solution", "aiod:solution", many=True),
     _f("approach", "aiod:approach", many=True),
+    *LINKS,
 )
 
 CONTACT_DETAILS = _f(
@@ -180,6 +218,14 @@ ASSET_TYPES: dict[str, AssetType] = {
                 *ASSET,
                 _f("related_experiment", "aiod:relatedExperiment", Kind.REF, many=True),
                 _f("type", "dct:type"),
+                _f(
+                    "trained_on",
+                    "fair4ml:trainedOn",
+                    Kind.IRI,
+                    many=True,
+                    description="Datasets this model was trained on, by their IRI (a model "
+                    "card's datasets).",
+                ),
             ),
             "asset",
             "A trained machine-learning model.",
