@@ -8,6 +8,7 @@ is photographed under ``test-output/browser/`` (git-ignored).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -397,3 +398,66 @@ def test_keyboard_labels_and_weight(world: World, page: Any) -> None:
         assert unlabelled == [], (path, unlabelled)
         assert page.evaluate("document.documentElement.lang") == "en"
         assert page.locator("h1").count() == 1
+
+
+def test_share_then_attach_files(world: World, page: Any) -> None:
+    """After saving a draft the owner attaches files from the share page: one multipart form
+    POST to /{type}/{id}/files; each file becomes a distribution, invisible like the draft."""
+    page.goto(world.base + "/share")
+    assert page.locator("#files-form").is_hidden()
+    page.get_by_label("API key or access token").fill(world.user_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as Grace").wait_for()
+    record = {
+        "name": "Frog calls with files",
+        "description": {"plain": "Recordings of frogs, with the recordings attached."},
+        "keyword": ["audio", "frogs"],
+    }
+    drop_file(page, "#drop", "frogs.json", json.dumps(record), "application/json")
+    page.locator("#summary.ok").wait_for()
+    page.get_by_role("button", name="Save as draft").click()
+    saved = page.locator("#saved-text")
+    saved.filter(has_text="Saved as draft").wait_for()
+    found = re.search(r"data_[A-Za-z0-9]{24}", saved.inner_text())
+    assert found
+    identifier = found.group(0)
+
+    audio = bytes(range(256)) * (12 * 1024)  # 3 MiB
+    table = b"file,species\nf1.wav,Rana temporaria\n"
+    page.get_by_label("Files", exact=True).set_input_files(
+        [
+            {"name": "calls.bin", "mimeType": "application/octet-stream", "buffer": audio},
+            {"name": "espèces.csv", "mimeType": "text/csv", "buffer": table},
+        ]
+    )
+    page.get_by_role("button", name="Upload").click()
+    page.locator("#upload-status").filter(has_text="Attached 2 files").wait_for()
+    items = page.locator("#attached li")
+    assert items.count() == 2
+    assert "calls.bin" in items.nth(0).inner_text() and "3.0 MiB" in items.nth(0).inner_text()
+    assert items.nth(1).get_attribute("data-sha256") == hashlib.sha256(table).hexdigest()
+    shot(page, "14-share-files-attached")
+
+    grace = {"Authorization": f"Bearer {world.user_key}"}
+    base = f"{world.base}/datasets/{identifier}"
+    listed = httpx.get(f"{base}/files", headers=grace, timeout=30).json()
+    assert sorted((f["name"], f["sha256"]) for f in listed) == sorted(
+        [
+            ("calls.bin", hashlib.sha256(audio).hexdigest()),
+            ("espèces.csv", hashlib.sha256(table).hexdigest()),
+        ]
+    )
+    got = httpx.get(f"{base}/files/calls.bin", headers=grace, timeout=30)
+    assert got.status_code == 200 and got.content == audio
+    distributions = httpx.get(base, headers=grace, timeout=30).json()["distribution"]
+    assert {d["name"] for d in distributions} == {"calls.bin", "espèces.csv"}
+    # the draft's files are invisible to anyone else, like the draft
+    assert httpx.get(f"{base}/files/calls.bin", timeout=30).status_code == 404
+
+    # a refused upload says why, in the page (a name the catalog refuses)
+    page.get_by_label("Files", exact=True).set_input_files(
+        [{"name": " lead.txt", "mimeType": "text/plain", "buffer": b"x"}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    page.locator("#upload-status.bad").filter(has_text="Not uploaded (400)").wait_for()
+    EXPECTED_ERRORS[id(page)] = ("400",)

@@ -227,6 +227,7 @@
       return;
     }
     saved = {type: current.type, identifier: body.identifier};
+    document.dispatchEvent(new CustomEvent("aiodkg:saved", {detail: saved}));  // share-files.js
     savedText = checkedText;
     setStatus($("saved-text"), "Saved as draft " + body.identifier + ". Only you (and reviewers, once you submit it) can see it.");
     $("review").disabled = false;
