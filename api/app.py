@@ -22,6 +22,7 @@ from api.routes.oai import oai_router
 from api.routes.publishing import publishing_router
 from api.routes.search import search_router, start_search
 from api.routes.sparql import sparql_router
+from api.routes.user import user_router
 from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         for router in all_asset_routers(suffix):
             app.include_router(router, prefix=prefix)
     app.include_router(auth_router())
+    app.include_router(user_router())  # GET /user/resources (api/routes/user.py)
     app.include_router(publishing_router())
     app.include_router(oai_router())
     app.include_router(sparql_router())

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS ('*': any). Empty: no CORS."
     )
+    create_requires_role: bool = Field(
+        False,
+        description="true: creating assets needs the role edit_aiod_resources or "
+        "create_<type>; false (as AIoD): any signed-in user may create drafts.",
+    )
     write_rate_limit: int = Field(
         600, ge=0, description="Writes (POST/PUT/PATCH/DELETE) per client and window; 0: off."
     )

@@ -77,12 +77,15 @@ def _with_status(data: Any, status: str | None) -> Any:
     return {**data, "aiod_entry": entry}
 
 
-def check_create(principal: Principal, asset: AssetType, data: Any) -> Any:
-    """The record to create: 401/403 if the principal may not; user uploads become drafts."""
+def check_create(
+    principal: Principal, asset: AssetType, data: Any, requires_role: bool = True
+) -> Any:
+    """The record to create: 401/403 if the principal may not; user uploads become drafts
+    (``requires_role``: the setting AIOD_KG_CREATE_REQUIRES_ROLE)."""
     if not principal.authenticated:
         raise unauthorized("Creating assets needs authentication: Authorization: Bearer <token>.")
     platform = _platform(data)
-    if not can_create(principal, asset, platform):
+    if not can_create(principal, asset, platform, requires_role):
         if platform is not None and platform != "aiod":
             raise forbidden(
                 f"Writing assets of platform '{platform}' needs the role platform_{platform}."

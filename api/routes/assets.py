@@ -95,7 +95,11 @@ def authorise_write(
         verb = "Creating" if identifier is None else "Changing"
         raise unauthorized(f"{verb} assets needs authentication: Authorization: Bearer <token>.")
     if identifier is None:
-        if not (can_create(principal, asset, None) or principal.platforms - {USER_PLATFORM}):
+        requires_role = catalog.settings.create_requires_role
+        if not (
+            can_create(principal, asset, None, requires_role)
+            or principal.platforms - {USER_PLATFORM}
+        ):
             raise forbidden(
                 f"Creating {asset.collection} needs the role edit_aiod_resources or "
                 f"create_{asset.collection}."
@@ -221,7 +225,8 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         authorise_write(catalog, get_access(request), principal, asset)  # before any parsing
         raw = await request.body()
         data = await run_in_threadpool(read_body, raw, fmt, asset, catalog)
-        data = check_create(principal, asset, data)  # 401/403; user uploads start as drafts
+        # 401/403; user uploads start as drafts
+        data = check_create(principal, asset, data, catalog.settings.create_requires_role)
         identifier = await run_in_threadpool(catalog.create, asset, data)
         get_access(request).set_owner(identifier, principal.subject)  # the creator administers it
         return Response(orjson.dumps({"identifier": identifier}), media_type="application/json")

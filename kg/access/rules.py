@@ -216,15 +216,22 @@ def can_administer(principal: Principal, facts: AssetFacts) -> bool:
     )
 
 
-def can_create(principal: Principal, asset: AssetType, platform: str | None) -> bool:
-    """May this principal add an asset of this type (for this platform)?"""
+def can_create(
+    principal: Principal, asset: AssetType, platform: str | None, requires_role: bool = True
+) -> bool:
+    """May this principal add an asset of this type (for this platform)? Any signed-in
+    user may upload drafts unless ``requires_role`` (AIOD_KG_CREATE_REQUIRES_ROLE)."""
     if principal.admin:
         return True
     if not principal.authenticated:
         return False
     if platform is not None and platform != USER_PLATFORM:
         return platform in principal.platforms
-    return EDIT_ROLE in principal.roles or principal.has_type_role("create", asset.collection)
+    return (
+        not requires_role
+        or EDIT_ROLE in principal.roles
+        or principal.has_type_role("create", asset.collection)
+    )
 
 
 def publishes_directly(principal: Principal, platform: str | None) -> bool:

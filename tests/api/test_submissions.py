@@ -219,3 +219,32 @@ def test_an_edit_of_a_published_asset_is_a_submission(env: tuple[TestClient, Use
     )
     assert accepted.status_code == 200, accepted.text
     assert c.get(f"/datasets/{identifier}").json()["name"] == "Second edit"
+
+
+def test_user_resources_lists_my_assets_in_every_status(env: tuple[TestClient, Users]) -> None:
+    c, u = env
+    mine = draft(c, u.alice, "My draft")
+    submitted = draft(c, u.alice, "My submission")
+    model = draft(c, u.alice, "My model", "ml_models")
+    submit(c, u.alice, submitted)
+    theirs = draft(c, u.bob, "Bob's")
+    granted = c.put(
+        f"/assets/{theirs}/access",
+        json={"grants": [{"user": "alice", "permission": "admin"}]},
+        headers=u.bob,
+    )
+    assert granted.status_code == 200
+    got = c.get("/user/resources", headers=u.alice)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert {"datasets", "ml_models", "persons"} <= set(body)
+    assert [d["identifier"] for d in body["datasets"]] == [mine, submitted, theirs]
+    assert [d["aiod_entry"]["status"] for d in body["datasets"]] == ["draft", "submitted", "draft"]
+    assert [d["identifier"] for d in body["ml_models"]] == [model]
+    page = c.get("/user/resources?asset_type=datasets&offset=1&limit=1", headers=u.alice).json()
+    assert list(page) == ["datasets"] and [d["identifier"] for d in page["datasets"]] == [submitted]
+    assert [
+        d["identifier"] for d in c.get("/user/resources", headers=u.bob).json()["datasets"]
+    ] == [theirs]
+    assert c.get("/user/resources").status_code == 401
+    assert c.get("/user/resources?asset_type=nope", headers=u.alice).status_code == 404

@@ -150,7 +150,8 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_tokens_of_a_real_provider(tmp_path: Path, provider: Provider) -> None:
     alice, rita, bob = (provider.token(c) for c in ("alice", "rita", "bob"))
-    with auth_client(app_settings(tmp_path, provider)) as (api, _):
+    # create_requires_role: bob (no role) may not create (the default lets any user draft)
+    with auth_client(app_settings(tmp_path, provider, create_requires_role=True)) as (api, _):
         me = api.get("/authorization_test", headers=bearer(alice))
         assert me.status_code == 200, me.text
         assert me.json()["name"] == "Alice" and me.json()["roles"] == ["edit_aiod_resources"]

@@ -132,7 +132,8 @@ def test_review_workflow(env: tuple[TestClient, Users]) -> None:
     assert c.post(f"/submissions/{identifier}", headers=u.alice).status_code == 409
     queue = c.get("/submissions", headers=u.rita).json()
     assert [a for s in queue for a in s["asset_identifiers"]] == [identifier]
-    assert [a for s in c.get("/submissions", headers=u.alice).json() for a in s["asset_identifiers"]] == [identifier]
+    own = c.get("/submissions", headers=u.alice).json()
+    assert [a for s in own for a in s["asset_identifiers"]] == [identifier]
     assert c.get("/submissions", headers=u.bob).json() == []
     assert c.get(f"/datasets/{identifier}", headers=u.rita).status_code == 200
     assert c.get(f"/datasets/{identifier}").status_code == 404
@@ -231,7 +232,10 @@ def test_restricted_assets(env: tuple[TestClient, Users]) -> None:
 
 def test_type_roles(env: tuple[TestClient, Users]) -> None:
     c, u = env
-    assert c.post("/datasets", json={"name": "x"}, headers=u.maker).status_code == 403
+    # any signed-in user drafts (as AIoD); AIOD_KG_CREATE_REQUIRES_ROLE: test_create_roles
+    other = c.post("/datasets", json={"name": "x"}, headers=u.maker)
+    assert other.status_code == 200
+    assert c.delete(f"/datasets/{other.json()['identifier']}", headers=u.maker).status_code == 200
     model = create(c, u.maker, collection="ml_models", name="A model")
     assert c.get(f"/ml_models/{model}", headers=u.maker).status_code == 200
     draft = create(c, u.alice)
@@ -311,3 +315,30 @@ def test_visibility_rules_in_sql_and_python_agree(tmp_path: Path) -> None:
                 in_python.add(entry.identifier)
         assert in_sql == in_python, principal
     index.close()
+
+
+def test_create_roles(tmp_path: Path) -> None:
+    """Any signed-in user creates drafts; with AIOD_KG_CREATE_REQUIRES_ROLE a role is needed
+    (edit_aiod_resources, or create_<type> for one type)."""
+    issuer = Issuer()
+    try:
+        nobody = issuer.headers("nobody", [])
+        maker = issuer.headers("maker", ["create_ml_models"])
+        with auth_client(auth_settings(tmp_path / "open", issuer, search_enabled=False)) as (
+            c,
+            _,
+        ):
+            made = c.post("/datasets", json={"name": "mine"}, headers=nobody)
+            assert made.status_code == 200, made.text
+            got = c.get(f"/datasets/{made.json()['identifier']}", headers=AUTH).json()
+            assert got["aiod_entry"]["status"] == "draft"
+            assert c.post("/datasets", json={"name": "x"}).status_code == 401
+        strict = auth_settings(
+            tmp_path / "strict", issuer, search_enabled=False, create_requires_role=True
+        )
+        with auth_client(strict) as (c, _):
+            assert c.post("/datasets", json={"name": "x"}, headers=nobody).status_code == 403
+            assert c.post("/datasets", json={"name": "x"}, headers=maker).status_code == 403
+            assert c.post("/ml_models", json={"name": "x"}, headers=maker).status_code == 200
+    finally:
+        issuer.close()
