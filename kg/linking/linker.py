@@ -1,0 +1,355 @@
+"""The linker: keeps the link index in step with the catalog (its change events, in a
+background thread; ``reconcile`` on open) and derives, for every public asset, the named graph
+``{base}/links/{identifier}`` in the public store: the typed relations its claimed links
+resolve to (``fair4ml:trainedOn``, ``prov:wasDerivedFrom``, ``dct:isReferencedBy``,
+``dct:relation``, ... to the catalog's asset IRI) and ``schema:sameAs`` to the same work on
+other platforms, each with its evidence (an ``rdf:Statement`` whose ``dct:description`` says why).
+
+One source of truth: what a record claims is in its own graph (the link fields); resolution
+is derived, so a claim whose target is not in the catalog yet stays pending (``pending``)
+and resolves when the target arrives (its keys then match the claim's key).
+Same work: a shared strong key (DOI, arXiv id, canonical URL), a dataset derived from a
+dataset of another platform, or a duplicate a moderator confirmed. Likely duplicates without
+a strong key are proposed with a score (``kg.linking.similarity``), never linked unconfirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from kg.linking.extract import features, normalise_name
+from kg.linking.index import LinkIndex
+from kg.linking.similarity import Candidate, score
+from kg.model.fields import ASSET_TYPES
+from kg.model.namespaces import PROV, RDF_TYPE, SCHEMA
+from kg.model.rdf_mapping import IRI, Lit, Triple
+from kg.store.partition import is_public_status
+
+if TYPE_CHECKING:
+    from kg.catalog import Catalog, ChangeEvent
+
+log = logging.getLogger("kg.linking")
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+SAME_AS = SCHEMA + "sameAs"
+DCT_DESCRIPTION = "http://purl.org/dc/terms/description"  # a link's evidence
+PROPOSE_AT = 0.8  # proposed duplicates: score threshold (bench/linking.py)
+STRONG_DERIVED = ("is_derived_from",)
+
+
+@dataclass(frozen=True)
+class SameWork:
+    identifier: str
+    evidence: str
+    kind: str  # strong | derived | confirmed
+
+
+class Linker:
+    def __init__(self, index: LinkIndex, base_url: str, catalog: Catalog | None = None) -> None:
+        self.index = index
+        self.base_url = base_url
+        self.catalog = catalog
+        self._queue: queue.Queue[ChangeEvent | None] = queue.Queue()
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._worker: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ updates
+
+    def update(self, collection: str, identifier: str, data: dict[str, Any]) -> set[str]:
+        """Index one asset (AIoD JSON); the identifiers whose derived links may change."""
+        status = (data.get("aiod_entry") or {}).get("status", "published")
+        if not is_public_status(status):
+            return self.remove(identifier)
+        before = self._neighbours(identifier)
+        found = features(ASSET_TYPES[collection], identifier, data)
+        modified = str((data.get("aiod_entry") or {}).get("date_modified") or "")
+        self.index.put(found, modified)
+        if collection != "persons":
+            self.propose(identifier)
+        return {identifier} | before | self._neighbours(identifier)
+
+    def remove(self, identifier: str) -> set[str]:
+        before = self._neighbours(identifier)
+        self.index.remove(identifier)
+        return {identifier} | before
+
+    def _neighbours(self, identifier: str) -> set[str]:
+        keys = self.index.keys(identifier)
+        out = {i for _, i in self.index.holders(keys)}
+        out |= {i for i, _ in self.index.claimants(keys)}
+        out |= {i for _, i in self.index.holders([c.key for c in self.index.claims(identifier)])}
+        out |= {s.identifier for s in self.same_work(identifier)}
+        out.discard(identifier)
+        return out
+
+    # ------------------------------------------------------------------ reads
+
+    def resolved(self, identifier: str) -> list[tuple[str, str, str]]:
+        """``(predicate, target identifier, stated IRI)`` of the claims that resolve."""
+        claims = self.index.claims(identifier)
+        holders: dict[str, list[str]] = {}
+        for key, holder in self.index.holders([c.key for c in claims]):
+            holders.setdefault(key, []).append(holder)
+        out = []
+        for claim in claims:
+            for holder in holders.get(claim.key, []):
+                if holder != identifier:
+                    out.append((claim.predicate, holder, claim.target))
+        return sorted(set(out))
+
+    def pending(self, identifier: str) -> list[tuple[str, str]]:
+        """``(field, stated IRI)`` of the claims no asset in the catalog answers yet."""
+        claims = self.index.claims(identifier)
+        known = {k for k, _ in self.index.holders([c.key for c in claims])}
+        return sorted({(c.field, c.target) for c in claims if c.key not in known})
+
+    def same_work(self, identifier: str) -> list[SameWork]:
+        """Other records of the same work (one hop), with the evidence."""
+        me = self.index.asset(identifier)
+        if me is None:
+            return []
+        found: dict[str, SameWork] = {}
+        for key, other in self.index.holders(self.index.keys(identifier)):
+            if other != identifier:
+                found.setdefault(other, SameWork(other, key, "strong"))
+        if me[0] == "datasets":
+            claims = [c for c in self.index.claims(identifier) if c.field in STRONG_DERIVED]
+            for key, other in self.index.holders([c.key for c in claims]):
+                if self._other_platform_dataset(me, other):
+                    found.setdefault(other, SameWork(other, f"is_derived_from {key}", "derived"))
+            for other, claim in self.index.claimants(self.index.keys(identifier)):
+                if claim.field in STRONG_DERIVED and self._other_platform_dataset(me, other):
+                    found.setdefault(
+                        other, SameWork(other, f"is_derived_from {claim.key}", "derived")
+                    )
+        for row in self.index.query(
+            "SELECT a, b, score FROM duplicates WHERE status = 'confirmed' AND (a = ? OR b = ?)",
+            [identifier, identifier],
+        ):
+            other = str(row[1] if row[0] == identifier else row[0])
+            found.setdefault(
+                other, SameWork(other, f"confirmed duplicate (score {row[2]})", "confirmed")
+            )
+        return sorted(found.values(), key=lambda s: s.identifier)
+
+    def _other_platform_dataset(self, me: tuple[str, str, str], other: str) -> bool:
+        theirs = self.index.asset(other)
+        return theirs is not None and theirs[0] == "datasets" and theirs[1] != me[1]
+
+    def work(self, identifier: str, limit: int = 50) -> list[str]:
+        """Every record of the work ``identifier`` belongs to (the connected component), sorted."""
+        seen = {identifier}
+        frontier = [identifier]
+        while frontier and len(seen) < limit:
+            nxt = []
+            for current in frontier:
+                for other in self.same_work(current):
+                    if other.identifier not in seen:
+                        seen.add(other.identifier)
+                        nxt.append(other.identifier)
+            frontier = nxt
+        return sorted(seen)
+
+    # ------------------------------------------------------------------ duplicates
+
+    def _candidate(self, identifier: str) -> Candidate | None:
+        found = self.index.features(identifier)
+        if found is None:
+            return None
+        name, description, creators, files = found
+        names = self.index.names(creators)
+        return Candidate(
+            identifier,
+            name,
+            description,
+            frozenset(normalise_name(names.get(c, c)) for c in creators),
+            frozenset(files),
+        )
+
+    def propose(self, identifier: str) -> int:
+        """Score the likely duplicates of ``identifier``; store those above ``PROPOSE_AT``."""
+        me = self.index.asset(identifier)
+        mine = self._candidate(identifier)
+        if me is None or mine is None:
+            return 0
+        strong = {s.identifier for s in self.same_work(identifier)}
+        proposed = 0
+        with self.index.transaction() as db:
+            for other in self.index.candidates(identifier, me[0], me[2]):
+                theirs = None if other in strong else self._candidate(other)
+                if theirs is None:
+                    continue
+                value, parts = score(mine, theirs)
+                if value < PROPOSE_AT:
+                    continue
+                a, b = sorted((identifier, other))
+                db.execute(
+                    "INSERT INTO duplicates (a, b, type, score, evidence, status) "
+                    "VALUES (?, ?, ?, ?, ?, 'proposed') ON CONFLICT (a, b) DO UPDATE SET "
+                    "score = excluded.score, evidence = excluded.evidence",
+                    (a, b, me[0], value, orjson.dumps(parts)),
+                )
+                proposed += 1
+        return proposed
+
+    def duplicates(
+        self, status: str | None = "proposed", limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT id, a, b, type, score, evidence, status, decided_by, decided_at FROM duplicates"
+        )
+        params: list[object] = []
+        if status:
+            sql += " WHERE status = ?"
+            params.append(status)
+        sql += " ORDER BY score DESC, id LIMIT ? OFFSET ?"
+        rows = self.index.query(sql, [*params, limit, offset])
+        names = self.index.names([str(r[1]) for r in rows] + [str(r[2]) for r in rows])
+        return [
+            {
+                "id": r[0],
+                "type": r[3],
+                "identifiers": [r[1], r[2]],
+                "names": [names.get(str(r[1])), names.get(str(r[2]))],
+                "score": r[4],
+                "evidence": orjson.loads(r[5]),  # type: ignore[arg-type]
+                "status": r[6],
+                "decided_by": r[7],
+                "decided_at": r[8],
+            }
+            for r in rows
+        ]
+
+    def decide(self, duplicate_id: int, status: str, by: str, at: str) -> dict[str, Any] | None:
+        """Confirm or reject a proposal; the derived graphs of both records follow."""
+        rows = self.index.query("SELECT a, b FROM duplicates WHERE id = ?", [duplicate_id])
+        if not rows:
+            return None
+        with self.index.transaction() as db:
+            db.execute(
+                "UPDATE duplicates SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                (status, by, at, duplicate_id),
+            )
+        self.write({str(rows[0][0]), str(rows[0][1])})
+        found = self.index.query("SELECT status FROM duplicates WHERE id = ?", [duplicate_id])
+        return {"id": duplicate_id, "identifiers": [rows[0][0], rows[0][1]], "status": found[0][0]}
+
+    # ------------------------------------------------------------------ triples
+
+    def iri(self, identifier: str) -> str | None:
+        found = self.index.asset(identifier)
+        return f"{self.base_url}/{found[0]}/{identifier}" if found else None
+
+    def graph_iri(self, identifier: str) -> str:
+        return f"{self.base_url}/links/{identifier}"
+
+    def triples(self, identifier: str) -> list[Triple]:
+        me = self.iri(identifier)
+        if me is None:
+            return []
+        graph = self.graph_iri(identifier)
+        out: list[Triple] = [(graph, PROV + "wasGeneratedBy", IRI(f"{self.base_url}/links"))]
+        links = [(p, t, stated) for p, t, stated in self.resolved(identifier)]
+        links += [
+            (SAME_AS, s.identifier, f"{s.kind}: {s.evidence}") for s in self.same_work(identifier)
+        ]
+        for n, (predicate, target, evidence) in enumerate(links):
+            other = self.iri(target)
+            if other is None:
+                continue
+            statement = f"{graph}#link-{n}"
+            out += [
+                (me, predicate, IRI(other)),
+                (statement, RDF_TYPE, IRI(RDF + "Statement")),
+                (statement, RDF + "subject", IRI(me)),
+                (statement, RDF + "predicate", IRI(predicate)),
+                (statement, RDF + "object", IRI(other)),
+                (statement, DCT_DESCRIPTION, Lit(evidence, XSD_STRING)),
+            ]
+        return out if len(out) > 1 else []
+
+    def write(self, identifiers: Iterable[str]) -> None:
+        """Replace the derived link graphs of ``identifiers`` in the catalog's public store."""
+        if self.catalog is None:
+            return
+        replace, drop = {}, []
+        for identifier in identifiers:
+            triples = self.triples(identifier)
+            if triples:
+                replace[self.graph_iri(identifier)] = triples
+            else:
+                drop.append(self.graph_iri(identifier))
+        if replace:
+            self.catalog.store.replace_graphs(replace)
+        if drop:
+            self.catalog.store.delete_graphs(drop)
+
+    # ------------------------------------------------------------------ following the catalog
+
+    def attach(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        catalog.subscribe(self._on_change)
+        with self._idle:
+            self._pending += 1
+        self._queue.put(None)  # the reconcile, first
+        self._worker = threading.Thread(target=self._run, name="linker", daemon=True)
+        self._worker.start()
+
+    def _on_change(self, event: ChangeEvent) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(event)
+
+    def _run(self) -> None:
+        while True:
+            event = self._queue.get()
+            try:
+                if event is None:
+                    self.reconcile()
+                elif event.kind == "delete" or event.asset is None:
+                    self.write(self.remove(event.identifier))
+                else:
+                    self.write(
+                        self.update(event.asset_type.collection, event.identifier, event.asset)
+                    )
+            except Exception:
+                log.exception("linking failed")
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending <= 0, timeout)
+
+    def reconcile(self) -> int:
+        """Index what changed in the catalog while nobody followed it; drop what is gone."""
+        if self.catalog is None:
+            return 0
+        known = self.index.modified()
+        live: set[str] = set()
+        changed = 0
+        for identifier, type_, modified, status in self.catalog.index.modified():
+            if not is_public_status(status):
+                continue
+            live.add(identifier)
+            if known.get(identifier) != modified:
+                data = self.catalog.get(ASSET_TYPES[type_], identifier)
+                self.write(self.update(type_, identifier, data))
+                changed += 1
+        for identifier in set(known) - live:
+            self.write(self.remove(identifier))
+            changed += 1
+        return changed
+
+    def close(self) -> None:
+        self.index.close()
