@@ -40,7 +40,7 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 SAME_AS = SCHEMA + "sameAs"
 DCT_DESCRIPTION = "http://purl.org/dc/terms/description"  # a link's evidence
-PROPOSE_AT = 0.8  # proposed duplicates: score threshold (bench/linking.py)
+PROPOSE_AT = 0.85  # proposed duplicates: score threshold (bench/linking.py)
 STRONG_DERIVED = ("is_derived_from",)
 
 
