@@ -3,9 +3,11 @@
 For 1 MiB and 1 GiB files of random bytes: ``curl -T`` to ``PUT /datasets/{id}/files/{name}``
 and ``curl -o`` from its GET, against ``cp`` of the same bytes on the same disk as the ceiling
 (the goal is at least half of it). Each upload is a new name with new content (nothing
-deduplicated); the server fsyncs every object. Prints the machine (bench/machine.py).
+deduplicated); the server fsyncs every object. ``--s3``: the files go to the S3 back end,
+moto's server on loopback (tests/support/s3.py; in-memory, so a ceiling of the back end's own
+cost, not of a real object store). Prints the machine (bench/machine.py).
 
-    .venv/bin/python -m bench.files [--large-mib 1024] [--small-runs 20]
+    .venv/bin/python -m bench.files [--large-mib 1024] [--small-runs 20] [--s3]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -69,9 +72,10 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=1024)
     parser.add_argument("--small-runs", type=int, default=20)
     parser.add_argument("--large-runs", type=int, default=2)
+    parser.add_argument("--s3", action="store_true", help="the S3 back end (moto's server)")
     args = parser.parse_args()
     print(describe())
-    with tempfile.TemporaryDirectory(prefix="bench-files-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-files-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         env = {
             "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
@@ -79,6 +83,12 @@ def main() -> None:
             "AIOD_KG_FILES_MAX_BYTES": str(8 * 1024 * MiB),
             "AIOD_KG_FILES_USER_QUOTA_BYTES": "0",
         }
+        if args.s3:
+            from tests.support.s3 import running_s3
+
+            s3 = stack.enter_context(running_s3())
+            env.update(s3.env(s3.location()))
+            print(f"back end: S3 (moto server at {s3.endpoint})")
         with aiod_kg_server(work / "store", env=env, log=DISCARD) as server:
             created = httpx.post(
                 f"{server.base_url}/datasets",
