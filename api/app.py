@@ -15,6 +15,7 @@ from api.limits import BodySizeLimit
 from api.routes.assets import all_asset_routers
 from api.routes.backup import backup_router
 from api.routes.bookmarks import bookmarks_router
+from api.routes.duplicates import duplicates_router
 from api.routes.files import files_router
 from api.routes.meta import meta_router, root_router
 from api.routes.node import node_router
@@ -27,6 +28,7 @@ from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
 from kg.formats.rdf_input import body_pool
+from kg.linking.service import open_linker
 from kg.settings import Settings
 from kg.store.base_url import settle_base_url
 
@@ -51,6 +53,10 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         own = catalog is None
         app.state.catalog = catalog or Catalog(settings)
         app.state.search = start_search(settings, app.state.catalog)
+        # links across platforms (kg/linking): follows the catalog's changes in a thread
+        app.state.linker = (
+            open_linker(settings, app.state.catalog) if settings.linking_enabled else None
+        )
         if settings.oidc_issuer and getattr(app.state, "oidc", None) is None:
             # its refresher fetches the provider's keys now, in the background (api/auth)
             app.state.oidc = OidcValidator(settings)
@@ -62,6 +68,8 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         finally:
             if app.state.search is not None:
                 app.state.search.close()
+            if app.state.linker is not None:
+                app.state.linker.close()
             if getattr(app.state, "oidc", None) is not None:
                 app.state.oidc.close()
             if own:
@@ -94,6 +102,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(sparql_router())
     app.include_router(backup_router())  # POST /admin/backup (api/routes/backup.py)
     app.include_router(node_router())  # /node/local_only (api/routes/node.py)
+    app.include_router(duplicates_router())  # /duplicates (api/routes/duplicates.py)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         app.include_router(search_router(suffix), prefix=prefix)
         app.include_router(meta_router(suffix), prefix=prefix)

@@ -247,6 +247,12 @@ class Settings(BaseSettings):
         50_000, ge=1, description="Vectors from which faiss uses HNSW instead of exact search."
     )
     search_warmup: bool = Field(True, description="Load the search models when the API starts.")
+    # -- links across platforms and metadata quality (kg/linking, kg/quality)
+    linking_enabled: bool = Field(
+        True,
+        description="Keep the link index (links.sqlite beside catalog.sqlite) and the derived "
+        "link and quality graphs of public assets.",
+    )
 
     # -- files: the content of assets (kg/files, api/routes/files.py)
     files: str | None = Field(

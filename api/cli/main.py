@@ -399,13 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
     query.set_defaults(func=cmd_query)
 
     # the other sub-commands, each in its module (they import api.cli.options, never main)
-    from api.cli import auth, backup, client, files, search
+    from api.cli import auth, backup, client, files, linking, search
     from api.cli.harvest import add_harvest_parser
     from api.cli.sync import add_sync_parser
 
     add_harvest_parser(sub)
     add_sync_parser(sub)
-    for module in (search, client, auth, backup, files):
+    for module in (search, client, auth, backup, files, linking):
         module.register(sub)
     return parser
 

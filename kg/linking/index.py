@@ -115,6 +115,13 @@ class LinkIndex:
         with self.transaction() as db:
             self._drop(db, identifier)
 
+    def clear_derived(self) -> None:
+        """Forget everything derived from the store (the moderators' decisions stay)."""
+        with self.transaction() as db:
+            for table in ("assets", "keys", "claims", "tokens"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM duplicates WHERE status = 'proposed'")
+
     @staticmethod
     def _drop(db: sqlite3.Connection, identifier: str) -> None:
         for table in ("assets", "keys", "claims", "tokens"):

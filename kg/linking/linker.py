@@ -60,6 +60,7 @@ class Linker:
         self._idle = threading.Condition()
         self._pending = 0
         self._worker: threading.Thread | None = None
+        self._closed = False
 
     # ------------------------------------------------------------------ updates
 
@@ -201,15 +202,26 @@ class Linker:
         return proposed
 
     def duplicates(
-        self, status: str | None = "proposed", limit: int = 100, offset: int = 0
+        self,
+        status: str | None = "proposed",
+        limit: int = 100,
+        offset: int = 0,
+        types: Iterable[str] | None = None,
     ) -> list[dict[str, Any]]:
+        """Proposals (``status`` None: every decision too) between records that are both
+        still public (indexed), best score first; ``types``: only these asset types."""
         sql = (
             "SELECT id, a, b, type, score, evidence, status, decided_by, decided_at FROM duplicates"
+            " WHERE a IN (SELECT identifier FROM assets) AND b IN (SELECT identifier FROM assets)"
         )
         params: list[object] = []
         if status:
-            sql += " WHERE status = ?"
+            sql += " AND status = ?"
             params.append(status)
+        if types is not None:
+            wanted = sorted(set(types))
+            sql += f" AND type IN ({','.join('?' * len(wanted))})"
+            params.extend(wanted)
         sql += " ORDER BY score DESC, id LIMIT ? OFFSET ?"
         rows = self.index.query(sql, [*params, limit, offset])
         names = self.index.names([str(r[1]) for r in rows] + [str(r[2]) for r in rows])
@@ -228,11 +240,15 @@ class Linker:
             for r in rows
         ]
 
+    def duplicate_type(self, duplicate_id: int) -> str | None:
+        rows = self.index.query("SELECT type FROM duplicates WHERE id = ?", [duplicate_id])
+        return str(rows[0][0]) if rows else None
+
     def decide(self, duplicate_id: int, status: str, by: str, at: str) -> dict[str, Any] | None:
         """Confirm or reject a proposal; the derived graphs of both records follow."""
-        rows = self.index.query("SELECT a, b FROM duplicates WHERE id = ?", [duplicate_id])
-        if not rows:
-            return None
+        rows = self.index.query("SELECT a, b, type FROM duplicates WHERE id = ?", [duplicate_id])
+        if not rows or any(self.index.asset(str(i)) is None for i in rows[0][:2]):
+            return None  # unknown, or one of the records is no longer public
         with self.index.transaction() as db:
             db.execute(
                 "UPDATE duplicates SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
@@ -240,7 +256,12 @@ class Linker:
             )
         self.write({str(rows[0][0]), str(rows[0][1])})
         found = self.index.query("SELECT status FROM duplicates WHERE id = ?", [duplicate_id])
-        return {"id": duplicate_id, "identifiers": [rows[0][0], rows[0][1]], "status": found[0][0]}
+        return {
+            "id": duplicate_id,
+            "type": rows[0][2],
+            "identifiers": [rows[0][0], rows[0][1]],
+            "status": found[0][0],
+        }
 
     # ------------------------------------------------------------------ triples
 
@@ -304,6 +325,8 @@ class Linker:
         self._worker.start()
 
     def _on_change(self, event: ChangeEvent) -> None:
+        if self._closed:
+            return
         with self._idle:
             self._pending += 1
         self._queue.put(event)
@@ -311,6 +334,9 @@ class Linker:
     def _run(self) -> None:
         while True:
             event = self._queue.get()
+            if self._closed:
+                self.index.close()  # this thread's connection
+                return
             try:
                 if event is None:
                     self.reconcile()
@@ -352,4 +378,10 @@ class Linker:
         return changed
 
     def close(self) -> None:
+        """Stop following the catalog (what is queued is dropped: ``reconcile`` catches up on
+        the next start) and close the index."""
+        self._closed = True
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=10)
         self.index.close()

@@ -1,0 +1,43 @@
+"""Opening the linker of a catalog: the link index ``links.sqlite`` beside the catalogue
+index, attached to the catalog's change events (``reconcile`` first, in the background), or
+rebuilt from the store (``aiod-kg relink``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kg.linking.index import LinkIndex
+from kg.linking.linker import Linker
+from kg.settings import Settings
+
+if TYPE_CHECKING:
+    from kg.catalog import Catalog
+
+
+def links_path(settings: Settings) -> Path:
+    from kg.store.backends import index_path
+
+    return index_path(settings).parent / "links.sqlite"
+
+
+def open_linker(settings: Settings, catalog: Catalog, follow: bool = True) -> Linker:
+    """The linker of ``catalog``; ``follow``: reconcile and follow its changes in a thread."""
+    linker = Linker(LinkIndex(links_path(settings)), catalog.base_url, catalog)
+    if follow:
+        linker.attach(catalog)
+    return linker
+
+
+def relink(settings: Settings, catalog: Catalog) -> int:
+    """Rebuild the derived part of the link index from the store (moderators' decisions on
+    proposed duplicates are kept) and rewrite every derived graph; how many assets it indexed."""
+    linker = open_linker(settings, catalog, follow=False)
+    try:
+        linker.index.clear_derived()
+        prefix = linker.graph_iri("")
+        stale = [g for g in catalog.store.graph_names() if g.startswith(prefix)]
+        catalog.store.delete_graphs(stale)
+        return linker.reconcile()
+    finally:
+        linker.close()
