@@ -55,17 +55,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loaded = load_demo(settings)
         if loaded:
             print(f"demo: loaded {loaded} assets into {settings.store}")
-    if not args.harvest_every:
+    if not args.harvest_every and not args.sync_every:
         app = create_app(settings)
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
         )
         return 0
     from api.cli.harvest import start_scheduler
+    from api.cli.sync import start_sync_scheduler
     from kg.catalog import Catalog
 
-    catalog = Catalog(settings)  # shared by the API and the scheduled harvests
-    scheduler = start_scheduler(catalog, settings, args.harvest_every)
+    catalog = Catalog(settings)  # shared by the API and the scheduled harvests / syncs
+    schedulers: list[Any] = []
+    try:
+        if args.harvest_every:
+            schedulers.append(start_scheduler(catalog, settings, args.harvest_every))
+        if args.sync_every:  # AIoD node: push to the central (kg/sync)
+            schedulers.append(start_sync_scheduler(catalog, args.sync_every))
+    except ValueError as exc:
+        for started in schedulers:
+            started.stop()
+        catalog.close()
+        print(f"aiod-kg serve: {exc}", file=sys.stderr)
+        return 2
     try:
         uvicorn.run(
             create_app(settings, catalog),
@@ -75,7 +87,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=False,
         )
     finally:
-        scheduler.stop()
+        for scheduler in schedulers:
+            scheduler.stop()
         catalog.close()
     return 0
 
@@ -329,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--harvest-every",
         metavar="INTERVAL",
         help="harvest the configured connectors now and every INTERVAL (1h, 30m)",
+    )
+    serve.add_argument(
+        "--sync-every",
+        metavar="INTERVAL",
+        help="AIoD node: push the shared assets to the central now and every INTERVAL",
     )
     add_store_options(serve)
     serve.set_defaults(func=cmd_serve)

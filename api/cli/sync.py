@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.cli.options import add_store_options, settings_from
+
+if TYPE_CHECKING:
+    from kg.catalog import Catalog
+    from kg.sync.schedule import SyncScheduler
 
 
 def add_sync_parser(sub: Any) -> None:
@@ -55,3 +60,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
             + (f"; stopped: {report.stopped}" if report.stopped else "")
         )
     return 1 if report.errors or report.stopped else 0
+
+
+def start_sync_scheduler(catalog: Catalog, every: str) -> SyncScheduler:
+    """``serve --sync-every``: push now and then every ``every`` (e.g. ``15m``); ValueError
+    when this aiod-kg is not a node or the interval is not one."""
+    from kg.harvest import parse_interval
+    from kg.sync import Pusher
+    from kg.sync.schedule import SyncScheduler
+
+    interval = parse_interval(every)
+    logging.getLogger("aiod_kg.sync").setLevel(logging.INFO)
+    scheduler = SyncScheduler(Pusher(catalog), interval)
+    scheduler.start()
+    return scheduler

@@ -32,7 +32,7 @@ import orjson
 from kg.catalog import Catalog
 from kg.model.fields import ASSET_TYPES, Kind
 from kg.outbound import Outbound, OutboundPolicy
-from kg.sync.state import Pushed, SyncState, sync_state
+from kg.sync.state import Pushed, SyncState, sync_lock, sync_state
 
 AGENTS = ("persons", "organisations", "teams", "contacts")
 NATIVE = (None, "", "aiod")
@@ -129,6 +129,13 @@ class Pusher:
         return out
 
     def run(self) -> SyncReport:
+        """One run, unless another holds the node's sync lock (then ``stopped`` says so)."""
+        with sync_lock(self.catalog.settings) as mine:
+            if not mine:
+                return SyncReport(stopped="another sync run of this node is in progress")
+            return self._run()
+
+    def _run(self) -> SyncReport:
         report = SyncReport()
         started = time.perf_counter()
         pushed = self.state.pushed()

@@ -3,13 +3,18 @@
 ``pushed``: each asset the central holds from this node (its identifier there, the hash of
 the body sent and the local ``date_modified`` it was sent at), one row committed per push,
 so a run killed at any point resumes by comparison; ``local_only``: assets their owner keeps
-on the node (never pushed, withdrawn from the central when marked).
+on the node (never pushed, withdrawn from the central when marked). ``sync_lock``: one push
+run at a time per node, across processes.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +91,24 @@ class SyncState:
 def sync_state(settings: Settings) -> SyncState:
     """The node's sync state beside its catalogue index."""
     return SyncState(index_path(settings).parent / "sync.sqlite")
+
+
+@contextmanager
+def sync_lock(settings: Settings) -> Iterator[bool]:
+    """Hold the node's sync lock (``sync.lock``): yields False, without waiting, when another
+    run (thread or process) holds it. The kernel drops it when its holder dies."""
+    path = index_path(settings).parent / "sync.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
