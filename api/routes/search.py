@@ -16,8 +16,10 @@ from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from kg.catalog import Catalog
 from kg.errors import NotFound
+from kg.linking.linker import Linker
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.search.index import Mode, SearchIndex, SearchQuery
+from kg.search.ranking import group_by_work
 from kg.search.text import description_of, name_of
 from kg.settings import Settings
 from kg.store.partition import is_public_status
@@ -118,6 +120,33 @@ def _load(catalog: Catalog, asset_type: str, identifier: str) -> dict[str, Any] 
     if isinstance(entry, dict) and not is_public_status(entry.get("status")):
         return None  # made non-public since it was indexed (kg/access/rules.py)
     return data
+
+
+def _alone(identifier: str) -> list[str]:
+    return [identifier]
+
+
+def _same_work(linker: Linker | None, base: str, others: list[str]) -> dict[str, Any]:
+    """``also_on`` (the platforms of the other records of the hit's work) and ``same_work``
+    (those records), from the link index (public assets only)."""
+    records = []
+    for other in others:
+        found = linker.index.asset(other) if linker is not None else None
+        if found is not None:
+            kind, platform, name = found
+            records.append(
+                {
+                    "identifier": other,
+                    "type": kind,
+                    "platform": platform,
+                    "name": name,
+                    "url": f"{base}/{kind}/{other}",
+                }
+            )
+    return {
+        "also_on": sorted({r["platform"] for r in records if r["platform"]}),
+        "same_work": records,
+    }
 
 
 def search_router(suffix: str = "") -> APIRouter:
@@ -234,7 +263,9 @@ def search_router(suffix: str = "") -> APIRouter:
         results = index.search(query, facets=facets)
         items = []
         base = catalog.base_url
-        for hit in results.hits:
+        # one hit per work (kg/linking): the others of its work in "also_on" / "same_work"
+        linker = getattr(request.app.state, "linker", None)
+        for hit, others in group_by_work(results.hits, linker.work if linker else _alone):
             data = _load(catalog, hit.type, hit.identifier)
             if data is None:
                 continue
@@ -246,6 +277,7 @@ def search_router(suffix: str = "") -> APIRouter:
                 "url": f"{base}/{hit.type}/{hit.identifier}",
                 "score": hit.score,
                 "scores": {"dense": hit.dense, "labels": hit.labels, "lexical": hit.lexical},
+                **_same_work(linker, base, others),
             }
             if q.strip():
                 description = description_of(data)

@@ -142,6 +142,17 @@ def _similar(
     return out
 
 
+def _same_work(request: Request, record: PublicRecord, public: bool) -> list[dict[str, str]]:
+    """The other records of this work on other platforms (kg/linking; public ones only)."""
+    linker = getattr(request.app.state, "linker", None)
+    if linker is None or not public:
+        return []
+    try:
+        return list(linker.others(record.identifier))
+    except Exception:  # the page never fails because of the link index
+        return []
+
+
 def asset_page(
     request: Request,
     catalog: Catalog,
@@ -181,6 +192,7 @@ def asset_page(
             if name not in SEPARATE
         ],
         similar=_similar(request, catalog, record, public),
+        same_work=_same_work(request, record, public),
         formats=formats,
         document=document,
         entry=entry,

@@ -20,7 +20,7 @@ import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -44,6 +44,16 @@ PROPOSE_AT = 0.85  # proposed duplicates: score threshold (bench/linking.py)
 STRONG_DERIVED = ("is_derived_from",)
 
 
+class Follower(Protocol):
+    """What else follows the public assets with the linker (e.g. kg.quality's book)."""
+
+    def update(self, collection: str, identifier: str, data: dict[str, Any]) -> Any: ...
+
+    def remove(self, identifier: str) -> None: ...
+
+    def modified(self) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class SameWork:
     identifier: str
@@ -61,6 +71,7 @@ class Linker:
         self._pending = 0
         self._worker: threading.Thread | None = None
         self._closed = False
+        self.followers: list[Follower] = []
 
     # ------------------------------------------------------------------ updates
 
@@ -158,6 +169,17 @@ class Linker:
                         nxt.append(other.identifier)
             frontier = nxt
         return sorted(seen)
+
+    def others(self, identifier: str) -> list[dict[str, str]]:
+        """The other records of ``identifier``'s work: identifier, type, platform and name."""
+        out = []
+        for other in self.work(identifier):
+            found = self.index.asset(other) if other != identifier else None
+            if found is not None:
+                out.append(
+                    {"identifier": other, "type": found[0], "platform": found[1], "name": found[2]}
+                )
+        return out
 
     # ------------------------------------------------------------------ duplicates
 
@@ -342,16 +364,25 @@ class Linker:
                     self.reconcile()
                 elif event.kind == "delete" or event.asset is None:
                     self.write(self.remove(event.identifier))
+                    self._follow(event.asset_type.collection, event.identifier, None)
                 else:
-                    self.write(
-                        self.update(event.asset_type.collection, event.identifier, event.asset)
-                    )
+                    collection = event.asset_type.collection
+                    self.write(self.update(collection, event.identifier, event.asset))
+                    self._follow(collection, event.identifier, event.asset)
             except Exception:
                 log.exception("linking failed")
             finally:
                 with self._idle:
                     self._pending -= 1
                     self._idle.notify_all()
+
+    def _follow(self, collection: str, identifier: str, data: dict[str, Any] | None) -> None:
+        status = (data.get("aiod_entry") or {}).get("status", "published") if data else None
+        for follower in self.followers:
+            if data is not None and is_public_status(status):
+                follower.update(collection, identifier, data)
+            else:
+                follower.remove(identifier)
 
     def flush(self, timeout: float = 60.0) -> bool:
         with self._idle:
@@ -362,19 +393,27 @@ class Linker:
         if self.catalog is None:
             return 0
         known = self.index.modified()
+        followed = [(f, f.modified()) for f in self.followers]
         live: set[str] = set()
         changed = 0
         for identifier, type_, modified, status in self.catalog.index.modified():
             if not is_public_status(status):
                 continue
             live.add(identifier)
-            if known.get(identifier) != modified:
+            stale = [f for f, seen in followed if seen.get(identifier) != modified]
+            if known.get(identifier) != modified or stale:
                 data = self.catalog.get(ASSET_TYPES[type_], identifier)
-                self.write(self.update(type_, identifier, data))
-                changed += 1
+                if known.get(identifier) != modified:
+                    self.write(self.update(type_, identifier, data))
+                    changed += 1
+                for follower in stale:
+                    follower.update(type_, identifier, data)
         for identifier in set(known) - live:
             self.write(self.remove(identifier))
             changed += 1
+        for follower, seen in followed:
+            for identifier in set(seen) - live:
+                follower.remove(identifier)
         return changed
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ Also: browsing without text, facets, similar documents and highlights.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,6 +70,24 @@ class SearchResults:
     hits: list[Hit]
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def group_by_work(
+    hits: Sequence[Hit], work_of: Callable[[str], Sequence[str]]
+) -> list[tuple[Hit, list[str]]]:
+    """One hit per work (issue 18): a hit whose work a better-ranked hit already stands for is
+    dropped; each kept hit comes with the other records of its work (``work_of(identifier)``:
+    every record of the work, e.g. ``kg.linking.Linker.work``), in their order."""
+    shown: set[str] = set()
+    out: list[tuple[Hit, list[str]]] = []
+    for hit in hits:
+        if hit.identifier in shown:
+            continue
+        work = list(work_of(hit.identifier)) or [hit.identifier]
+        shown.update(work)
+        shown.add(hit.identifier)
+        out.append((hit, [i for i in work if i != hit.identifier]))
+    return out
 
 
 class Ranking(IndexStore):
