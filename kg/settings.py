@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     sync_max_retries: int = Field(
         5, ge=0, description="Retries of a push to the central before a sync run stops."
     )
+    sync_concurrency: int = Field(
+        4, ge=1, description="Pushes to the central in flight at once (per asset type)."
+    )
 
     harvest_sources: str = Field(
         "openml,huggingface,zenodo",

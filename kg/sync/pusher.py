@@ -7,10 +7,12 @@ published, and not marked local-only. Each goes to the central's AIoD REST API a
 their central identifiers (agents are pushed first), others are left out.
 
 The outbox is the difference between the catalogue and ``kg.sync.state``: an asset whose
-``date_modified`` moved and whose body changed is PUT (POST the first time, after asking the
-central whether it already has it: ``GET /platforms/{platform}/{type}/{id}``, so a run killed
-between a POST and its state row makes no duplicate), a pushed asset that is no longer
-shared is DELETEd. Each push commits its state row, so a run is idempotent and resumable.
+``date_modified`` moved and whose body changed is PUT (POST the first time, unless the central
+already holds it: one listing ``GET /platforms/{platform}/{type}`` per type with assets not
+in the state, so a run killed between a POST and its state row makes no duplicate), a pushed
+asset that is no longer shared is DELETEd. Each push commits its state row, so a run is
+idempotent and resumable. The assets of one type are pushed ``sync_concurrency`` at a time,
+types one after the other (agents first: later bodies name their central identifiers).
 Requests go through the one outbound client (kg/outbound.py); transport errors, 429 and 5xx
 are retried with exponential backoff, and when the central stays down the run stops: what
 was not pushed is still different next run (nothing is lost). A 4xx is that asset's error.
@@ -20,9 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +42,7 @@ from kg.sync.state import Pushed, SyncState, sync_lock, sync_state
 AGENTS = ("persons", "organisations", "teams", "contacts")
 NATIVE = (None, "", "aiod")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+PAGE = 1000  # listing page asked of the central (it may answer with smaller pages)
 
 
 class CentralDown(Exception):
@@ -104,6 +110,9 @@ class Pusher:
         self.backoff = settings.harvest_backoff
         self.backoff_max = settings.harvest_backoff_max
         self.sleep = sleep
+        self.concurrency = settings.sync_concurrency
+        self._stop = threading.Event()  # set when the central is down: the run winds up
+        self._tally_lock = threading.Lock()
 
     def close(self) -> None:
         if self._own_state:
@@ -125,7 +134,7 @@ class Pusher:
             if entry is None or entry.platform not in NATIVE:
                 continue
             out.append((identifier, collection, modified))
-        out.sort(key=lambda row: _order(row[1]))
+        out.sort(key=lambda row: (_order(row[1]), row[1]))
         return out
 
     def run(self) -> SyncReport:
@@ -139,22 +148,69 @@ class Pusher:
         report = SyncReport()
         started = time.perf_counter()
         pushed = self.state.pushed()
+        self._stop.clear()
         try:
             shared = self.shared()
             wanted = {identifier for identifier, _, _ in shared}
-            for identifier, collection, modified in shared:
-                before = pushed.get(identifier)
-                if before is not None and before.modified == modified:
-                    report.unchanged += 1
-                    continue
-                self._push(identifier, collection, modified, before, pushed, report)
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-push") as pool:
+                for collection, rows in groupby(shared, key=lambda row: row[1]):
+                    todo = []
+                    for identifier, _, modified in rows:
+                        before = pushed.get(identifier)
+                        if before is not None and before.modified == modified:
+                            report.unchanged += 1
+                        else:
+                            todo.append((identifier, modified, before))
+                    if not todo:
+                        continue
+                    # what the central already holds from us (a run killed after a POST)
+                    known = self._remote(collection) if any(b is None for *_, b in todo) else {}
+                    futures = [
+                        pool.submit(
+                            self._push,
+                            identifier,
+                            collection,
+                            modified,
+                            before,
+                            pushed,
+                            report,
+                            known,
+                        )
+                        for identifier, modified, before in todo
+                    ]
+                    for future in futures:  # a collection is done before the next refers to it
+                        future.result()
             for identifier, before in list(pushed.items()):
                 if identifier not in wanted:
                     self._withdraw(identifier, before, report)
         except CentralDown as exc:
+            self._stop.set()
             report.stopped = str(exc)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _remote(self, collection: str) -> dict[str, str] | None:
+        """``{node identifier: central identifier}`` of every ``collection`` asset the central
+        holds from this node, by paging ``/platforms/{platform}/{collection}``; None when the
+        central does not list them (each is then looked up alone)."""
+        known: dict[str, str] = {}
+        base = f"{self.central}/platforms/{quote(self.platform, safe='')}/{collection}"
+        offset = 0
+        while True:
+            response = self._call("GET", f"{base}?offset={offset}&limit={PAGE}", None)
+            if response.status_code != 200:
+                return None
+            page = response.json()
+            if not isinstance(page, list):
+                return None
+            for record in page:
+                if isinstance(record, dict) and record.get("identifier"):
+                    resource = record.get("platform_resource_identifier")
+                    if resource:
+                        known[str(resource)] = str(record["identifier"])
+            if not page:
+                return known
+            offset += len(page)
 
     def _body(self, identifier: str, collection: str, pushed: dict[str, Pushed]) -> bytes:
         asset = ASSET_TYPES[collection]
@@ -183,21 +239,29 @@ class Pusher:
         before: Pushed | None,
         pushed: dict[str, Pushed],
         report: SyncReport,
+        known: dict[str, str] | None = None,
     ) -> None:
+        if self._stop.is_set():  # another push found the central down
+            return
         body = self._body(identifier, collection, pushed)
         digest = hashlib.blake2b(body, digest_size=16).hexdigest()
         if before is not None and before.hash == digest:
-            report.unchanged += 1
+            self._tally(report, "unchanged")
             self._commit(identifier, Pushed(collection, before.remote_id, digest, modified), pushed)
             return
-        remote_id = before.remote_id if before is not None else self._find(collection, identifier)
+        if before is not None:
+            remote_id: str | None = before.remote_id
+        elif known is not None:
+            remote_id = known.get(identifier)
+        else:
+            remote_id = self._find(collection, identifier)
         if remote_id is None:
             response = self._call("POST", f"{self.central}/{collection}", body)
             if response.status_code >= 300:
                 report.errors.append(_error(identifier, response))
                 return
             remote_id = str(response.json()["identifier"])
-            report.created += 1
+            self._tally(report, "created")
         else:
             url = f"{self.central}/{collection}/{quote(remote_id, safe='')}"
             response = self._call("PUT", url, body)
@@ -209,8 +273,12 @@ class Pusher:
             if response.status_code >= 300:
                 report.errors.append(_error(identifier, response))
                 return
-            report.updated += 1
+            self._tally(report, "updated")
         self._commit(identifier, Pushed(collection, remote_id, digest, modified), pushed)
+
+    def _tally(self, report: SyncReport, outcome: str) -> None:
+        with self._tally_lock:
+            setattr(report, outcome, getattr(report, outcome) + 1)
 
     def _commit(self, identifier: str, row: Pushed, pushed: dict[str, Pushed]) -> None:
         self.state.record(identifier, row)
@@ -248,7 +316,8 @@ class Pusher:
                 problem = f"HTTP {response.status_code}"
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
-            if attempt >= self.retries:
+            if attempt >= self.retries or self._stop.is_set():
+                self._stop.set()
                 raise CentralDown(f"{method} {url}: {problem} after {attempt + 1} attempts")
             ceiling = min(self.backoff_max, self.backoff * (2**attempt))
             self.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
