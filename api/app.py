@@ -21,6 +21,7 @@ from api.routes.meta import meta_router, root_router
 from api.routes.node import node_router
 from api.routes.oai import oai_router
 from api.routes.publishing import publishing_router
+from api.routes.quality import quality_router
 from api.routes.search import search_router, start_search
 from api.routes.sparql import sparql_router
 from api.routes.user import user_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(backup_router())  # POST /admin/backup (api/routes/backup.py)
     app.include_router(node_router())  # /node/local_only (api/routes/node.py)
     app.include_router(duplicates_router())  # /duplicates (api/routes/duplicates.py)
+    app.include_router(quality_router())  # /quality (api/routes/quality.py)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         app.include_router(search_router(suffix), prefix=prefix)
         app.include_router(meta_router(suffix), prefix=prefix)

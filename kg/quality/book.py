@@ -1,0 +1,218 @@
+"""The quality book: each public asset's assessment (``kg.quality.indicators``) in the link
+index's SQLite (tables ``quality`` and ``quality_problems``: rebuildable from the store like
+the rest of it), the summaries ``GET /quality`` answers, and the derived graph
+``{base}/quality/{identifier}`` in the public store that records the score with W3C DQV:
+one ``dqv:QualityMeasurement`` per dimension and one for the whole, each ``dqv:computedOn``
+the asset and ``dqv:isMeasurementOf`` a ``dqv:Metric`` of ``{base}/quality/metrics``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from kg.linking.index import LinkIndex
+from kg.model.fields import ASSET_TYPES
+from kg.model.namespaces import PROV, RDF_TYPE
+from kg.model.rdf_mapping import IRI, Lit, Triple
+from kg.quality.indicators import BY_KEY, DIMENSIONS, Assessment, assess
+
+if TYPE_CHECKING:
+    from kg.catalog import Catalog
+
+DQV = "http://www.w3.org/ns/dqv#"
+XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS quality (identifier TEXT PRIMARY KEY, type TEXT, platform TEXT,
+  score REAL, points REAL, max_points INTEGER, rating TEXT, dimensions BLOB, results BLOB,
+  modified TEXT);
+CREATE INDEX IF NOT EXISTS quality_group ON quality (platform, type);
+CREATE TABLE IF NOT EXISTS quality_problems (identifier TEXT, indicator TEXT,
+  PRIMARY KEY (identifier, indicator));
+"""
+TOP_PROBLEMS = 10
+
+
+class QualityBook:
+    def __init__(self, index: LinkIndex, base_url: str, catalog: Catalog | None = None) -> None:
+        self.index = index
+        self.base_url = base_url
+        self.catalog = catalog
+        with index.transaction() as db:
+            db.executescript(SCHEMA)
+
+    def graph_iri(self, identifier: str) -> str:
+        return f"{self.base_url}/quality/{identifier}"
+
+    def metric_iri(self, name: str) -> str:
+        return f"{self.base_url}/quality/metrics#{name}"
+
+    # ------------------------------------------------------------------ writes
+
+    def update(self, collection: str, identifier: str, data: dict[str, Any]) -> Assessment:
+        """Assess one public asset, keep it and rewrite its DQV graph."""
+        found = assess(ASSET_TYPES[collection], data)
+        modified = str((data.get("aiod_entry") or {}).get("date_modified") or "")
+        with self.index.transaction() as db:
+            db.execute("DELETE FROM quality_problems WHERE identifier = ?", (identifier,))
+            db.execute(
+                "INSERT OR REPLACE INTO quality VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    identifier,
+                    collection,
+                    str(data.get("platform") or ""),
+                    found.score,
+                    found.points,
+                    found.max_points,
+                    found.rating,
+                    orjson.dumps(found.dimensions),
+                    orjson.dumps(found.results),
+                    modified,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO quality_problems VALUES (?, ?)",
+                ((identifier, p) for p in found.problems),
+            )
+        if self.catalog is not None:
+            iri = f"{self.base_url}/{collection}/{identifier}"
+            self.catalog.store.replace_graphs(
+                {self.graph_iri(identifier): self.triples(iri, identifier, found, modified)}
+            )
+        return found
+
+    def remove(self, identifier: str) -> None:
+        with self.index.transaction() as db:
+            db.execute("DELETE FROM quality WHERE identifier = ?", (identifier,))
+            db.execute("DELETE FROM quality_problems WHERE identifier = ?", (identifier,))
+        if self.catalog is not None:
+            self.catalog.store.delete_graphs([self.graph_iri(identifier)])
+
+    def clear(self) -> None:
+        with self.index.transaction() as db:
+            db.execute("DELETE FROM quality")
+            db.execute("DELETE FROM quality_problems")
+
+    def triples(self, iri: str, identifier: str, found: Assessment, at: str) -> list[Triple]:
+        graph = self.graph_iri(identifier)
+        out: list[Triple] = [(graph, PROV + "wasGeneratedBy", IRI(f"{self.base_url}/quality"))]
+        values = {"score": found.score, **found.dimensions}
+        for name, value in values.items():
+            node = f"{graph}#{name}"
+            out += [
+                (iri, DQV + "hasQualityMeasurement", IRI(node)),
+                (node, RDF_TYPE, IRI(DQV + "QualityMeasurement")),
+                (node, DQV + "computedOn", IRI(iri)),
+                (node, DQV + "isMeasurementOf", IRI(self.metric_iri(name))),
+                (node, DQV + "value", Lit(f"{value:.4f}", XSD_DECIMAL)),
+            ]
+            if at:
+                out.append((node, PROV + "generatedAtTime", Lit(at, XSD_DATETIME)))
+        return out
+
+    # ------------------------------------------------------------------ reads
+
+    def modified(self) -> dict[str, str]:
+        rows = self.index.query("SELECT identifier, modified FROM quality")
+        return {str(i): str(m) for i, m in rows}
+
+    def get(self, identifier: str) -> dict[str, Any] | None:
+        rows = self.index.query(
+            "SELECT type, platform, score, points, max_points, rating, dimensions, results "
+            "FROM quality WHERE identifier = ?",
+            [identifier],
+        )
+        if not rows:
+            return None
+        kind, platform, score, points, most, rating, dimensions, results = rows[0]
+        found: dict[str, float] = orjson.loads(results)  # type: ignore[arg-type]
+        return {
+            "identifier": identifier,
+            "type": kind,
+            "platform": platform,
+            "score": score,
+            "points": points,
+            "max_points": most,
+            "rating": rating,
+            "dimensions": orjson.loads(dimensions),  # type: ignore[arg-type]
+            "indicators": {
+                k: {"dimension": BY_KEY[k].dimension, "points": BY_KEY[k].points, "met": v}
+                for k, v in found.items()
+            },
+            "advice": [
+                BY_KEY[k].advice
+                for k in sorted(found, key=lambda k: -BY_KEY[k].points * (1 - found[k]))
+                if found[k] < 1 and BY_KEY[k].advice
+            ],
+        }
+
+    def summary(self, platform: str | None = None, type_: str | None = None) -> dict[str, Any]:
+        """Averages per platform and type, the ratings and the most common problems."""
+        where, params = [], []
+        if platform is not None:
+            where.append("platform = ?")
+            params.append(platform)
+        if type_ is not None:
+            where.append("type = ?")
+            params.append(type_)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        groups = []
+        rows = self.index.query(
+            f"SELECT platform, type, COUNT(*), AVG(score) FROM quality{clause} "
+            "GROUP BY platform, type ORDER BY platform, type",
+            params,
+        )
+        for group_platform, kind, count, average in rows:
+            groups.append(
+                {
+                    "platform": group_platform,
+                    "type": kind,
+                    "assets": count,
+                    "average": round(float(str(average)), 4),
+                }
+            )
+        total, average = self.index.query(
+            f"SELECT COUNT(*), AVG(score) FROM quality{clause}", params
+        )[0]
+        count = int(str(total))
+        dimensions: dict[str, float] = {}
+        ratings: dict[str, int] = {}
+        if count:
+            sums = dict.fromkeys(DIMENSIONS, 0.0)
+            seen = dict.fromkeys(DIMENSIONS, 0)
+            for dims, rating in self.index.query(
+                f"SELECT dimensions, rating FROM quality{clause}", params
+            ):
+                for name, value in orjson.loads(dims).items():  # type: ignore[arg-type]
+                    sums[name] += value
+                    seen[name] += 1
+                ratings[str(rating)] = ratings.get(str(rating), 0) + 1
+            dimensions = {d: round(sums[d] / seen[d], 4) for d in DIMENSIONS if seen[d]}
+        problems = []
+        joined = clause.replace("platform", "q.platform").replace("type", "q.type")
+        for indicator, hits in self.index.query(
+            "SELECT p.indicator, COUNT(*) FROM quality_problems p JOIN quality q "
+            f"ON q.identifier = p.identifier{joined} GROUP BY p.indicator "
+            "ORDER BY COUNT(*) DESC, p.indicator LIMIT ?",
+            [*params, TOP_PROBLEMS],
+        ):
+            spec = BY_KEY[str(indicator)]
+            problems.append(
+                {
+                    "indicator": spec.key,
+                    "dimension": spec.dimension,
+                    "label": spec.label,
+                    "advice": spec.advice,
+                    "assets": hits,
+                    "share": round(int(str(hits)) / count, 4) if count else 0.0,
+                }
+            )
+        return {
+            "assets": count,
+            "average": round(float(str(average)), 4) if count else None,
+            "dimensions": dimensions,
+            "ratings": ratings,
+            "groups": groups,
+            "problems": problems,
+        }
