@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     sync_max_retries: int = Field(
         5, ge=0, description="Retries of a push to the central before a sync run stops."
     )
+    node_view: Literal["merged", "local"] = Field(
+        "merged",
+        description="A node's /search: 'merged' its own assets and the mirrored central "
+        "catalogue (harvest aiod), 'local' its own only; hits say where they come from.",
+    )
     sync_concurrency: int = Field(
         4, ge=1, description="Pushes to the central in flight at once (per asset type)."
     )

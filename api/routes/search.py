@@ -23,6 +23,7 @@ from kg.search.ranking import group_by_work
 from kg.search.text import description_of, name_of
 from kg.settings import Settings
 from kg.store.partition import is_public_status
+from kg.sync.view import in_view, origin
 
 LIMIT_MAX = 1000
 # AIoD's search_fields -> our lexical fields
@@ -267,8 +268,8 @@ def search_router(suffix: str = "") -> APIRouter:
         linker = getattr(request.app.state, "linker", None)
         for hit, others in group_by_work(results.hits, linker.work if linker else _alone):
             data = _load(catalog, hit.type, hit.identifier)
-            if data is None:
-                continue
+            if data is None or not in_view(catalog.settings, data.get("platform")):
+                continue  # (a node's local view leaves the mirrored central catalogue out)
             name = name_of(data)
             item: dict[str, Any] = {
                 "identifier": hit.identifier,
@@ -278,6 +279,7 @@ def search_router(suffix: str = "") -> APIRouter:
                 "score": hit.score,
                 "scores": {"dense": hit.dense, "labels": hit.labels, "lexical": hit.lexical},
                 **_same_work(linker, base, others),
+                **origin(catalog.settings, data.get("platform")),  # node or central (kg/sync)
             }
             if q.strip():
                 description = description_of(data)
