@@ -21,6 +21,7 @@ import orjson
 from kg.errors import Conflict, Invalid, NotFound
 from kg.model.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
 from kg.model.identifiers import IDENTIFIER_RE, new_identifier
+from kg.model.private import has_private, public_view, split_triples
 from kg.model.rdf_mapping import (
     Conversion,
     Problem,
@@ -203,6 +204,7 @@ class Catalog:
         if not triples:
             return None
         data = triples_to_asset(asset, self.iri(asset, identifier), triples, self.base_url)
+        data = public_view(asset, data)  # documents never hold private fields
         return dataclass_replace(self._entry(asset, identifier, data), document=orjson.dumps(data))
 
     @staticmethod
@@ -348,21 +350,35 @@ class Catalog:
             return
         for item in items:
             asset = ASSET_TYPES[item.entry.type]
-            item.data = triples_to_asset(
-                asset, item.conversion.iri, item.conversion.triples, self.base_url
+            item.data = public_view(  # documents and change events: no private fields
+                asset,
+                triples_to_asset(
+                    asset, item.conversion.iri, item.conversion.triples, self.base_url
+                ),
             )
             item.entry = dataclass_replace(item.entry, document=orjson.dumps(item.data))
         self.index.mark_pending((i.identifier, i.entry.type) for i in items)
-        new = {i.conversion.iri: i.conversion.triples for i in items if i.created}
-        changed = {i.conversion.iri: i.conversion.triples for i in items if not i.created}
         # non-public assets (drafts, ...) go to the private partition (kg/store/partition.py)
         private = {i.conversion.iri for i in items if not is_public_status(i.entry.status)}
+        # the private fields of public assets (kg/model/private.py) stay out of the public
+        # partition: kept in the private one under the same graph IRI
+        graphs, hidden = {}, {}
+        for i in items:
+            graphs[i.conversion.iri] = i.conversion.triples
+            if i.conversion.iri not in private and has_private(i.entry.type):
+                graphs[i.conversion.iri], hidden[i.conversion.iri] = split_triples(
+                    i.entry.type, i.conversion.triples
+                )
+        new = {i.conversion.iri: graphs[i.conversion.iri] for i in items if i.created}
+        changed = {i.conversion.iri: graphs[i.conversion.iri] for i in items if not i.created}
         try:
             if len(new) >= BULK_WRITE_MIN:
                 self.store.insert_new_graphs(new, private)
             else:
                 changed.update(new)
             self.store.replace_graphs(changed, private)
+            if any(hidden.values()):
+                self.store.private.replace_graphs({k: v for k, v in hidden.items() if v})
         except BaseException:
             # nothing half-written: roll the journalled rows back (new graphs dropped, replaced
             # ones re-read from the store, which kept the old or the new graph as a whole)
@@ -483,15 +499,31 @@ class Catalog:
         return entry
 
     def from_triples(self, asset: AssetType, identifier: str, triples: list[Triple]) -> JSON:
-        return triples_to_asset(asset, self.iri(asset, identifier), triples, self.base_url)
+        """The AIoD JSON of an asset's graph, without private fields."""
+        iri = self.iri(asset, identifier)
+        return public_view(asset, triples_to_asset(asset, iri, triples, self.base_url))
 
     def triples(self, asset: AssetType, identifier: str) -> list[Triple]:
-        """The asset's graph. Raises NotFound."""
+        """The asset's graph without private fields. Raises NotFound."""
+        return split_triples(asset, self.full_triples(asset, identifier))[0]
+
+    def full_triples(self, asset: AssetType, identifier: str) -> list[Triple]:
+        """The asset's whole graph, private fields included. Raises NotFound."""
         self._existing(asset, identifier)
-        triples = self.store.graph(self.iri(asset, identifier))
+        iri = self.iri(asset, identifier)
+        public = self.store.public.graph(iri)
+        triples = public + self.store.private.graph(iri) if public else self.store.graph(iri)
         if not triples:
             raise self.not_found(asset, identifier)
         return triples
+
+    def full(self, asset: AssetType, identifier: str) -> JSON:
+        """The asset's AIoD JSON with its private fields: for writes that keep them and for
+        callers kg/access allows to see them. Everything else reads ``get``."""
+        if not has_private(asset):
+            return self.get(asset, identifier)
+        iri = self.iri(asset, identifier)
+        return triples_to_asset(asset, iri, self.full_triples(asset, identifier), self.base_url)
 
     def get(self, asset: AssetType, identifier: str) -> JSON:
         return dict(orjson.loads(self.document(asset, identifier)))

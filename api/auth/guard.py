@@ -11,9 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
+from starlette.responses import Response
 
 from api.auth.principal import forbidden, unauthorized
+from api.linked_data import content_etag, negotiate
+from kg.access.privacy import private_allowed
 from kg.access.rules import (
     AccessControl,
     AssetFacts,
@@ -221,6 +224,9 @@ def visible_page(
     )
     out = []
     for entry in entries:
+        if private_allowed(access, principal, asset, entry.identifier):
+            out.append(orjson.dumps(catalog.full(asset, entry.identifier)))
+            continue
         if entry.document is not None:
             out.append(entry.document)
             continue
@@ -228,3 +234,27 @@ def visible_page(
         if triples:
             out.append(orjson.dumps(catalog.from_triples(asset, entry.identifier, triples)))
     return out
+
+
+def private_response(
+    request: Request,
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    identifier: str,
+) -> Response | None:
+    """``GET /{type}/{id}`` as AIoD JSON with the private fields (kg/model/private.py), for
+    a caller who may see them (kg/access/privacy.py); None: serve the public view. Its ETag
+    is the public document's, the one ``If-Match`` compares with."""
+    if not private_allowed(access, principal, asset, identifier):
+        return None
+    if negotiate(request, asset).name != "json":
+        return None
+    body = orjson.dumps(catalog.full(asset, identifier))
+    public = catalog.document(asset, identifier)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"ETag": content_etag(public), "Cache-Control": "private, no-store"},
+    )

@@ -138,7 +138,7 @@ def submission_view(flow: Workflow, submission: Submission) -> dict[str, Any]:
                 document: Any = revision.data()
                 current: str | None = revision.etag
             else:
-                document = flow.catalog.get(asset, item.identifier)
+                document = flow.catalog.full(asset, item.identifier)  # submitter, reviewers
                 current = version_tag(flow.catalog.document(asset, item.identifier))
         except NotFound:
             document, current = None, None

@@ -20,6 +20,7 @@ from api.auth.guard import (
     check_delete,
     check_read,
     check_replace,
+    private_response,
     readable,
     save_replace,
     visible_page,
@@ -197,6 +198,12 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
     ) -> Response:
         # 404, exactly as for a missing asset, unless the caller may read it (kg/access/rules.py)
         check_read(catalog, get_access(request), principal, asset, identifier)
+        # contact details for those who may see them (kg/access/privacy.py), else public
+        private = private_response(
+            request, catalog, get_access(request), principal, asset, identifier
+        )
+        if private is not None:
+            return private
         # the asset IRI: content negotiation (HTML, Croissant too), ETag, 304 (api/linked_data)
         return await asset_get(request, catalog, asset, identifier)
 

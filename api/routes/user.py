@@ -13,6 +13,7 @@ from api.auth.principal import UserDep, get_access
 from api.deps import CatalogDep
 from kg.access.owned import administered_where
 from kg.model.fields import ASSET_TYPES
+from kg.model.private import has_private
 
 
 def user_router() -> APIRouter:
@@ -39,8 +40,11 @@ def user_router() -> APIRouter:
         parts = []
         for collection in [asset_type] if asset_type else list(ASSET_TYPES):
             entries = index.page(collection, offset, limit, condition=condition)
+            asset = ASSET_TYPES[collection]
             documents = [
-                e.document or catalog.document(ASSET_TYPES[collection], e.identifier)
+                orjson.dumps(catalog.full(asset, e.identifier))  # one's own contact details
+                if has_private(asset)
+                else e.document or catalog.document(asset, e.identifier)
                 for e in entries
             ]
             parts.append(orjson.dumps(collection) + b":[" + b",".join(documents) + b"]")

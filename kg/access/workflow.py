@@ -82,7 +82,8 @@ class Workflow:
         """Write the asset (its current version, or ``data``) with ``status``, reading and
         writing under the catalog's write lock."""
         with self.catalog.write_lock:
-            data = dict(data) if data is not None else self.catalog.get(asset, identifier)
+            # the whole record, private fields included (kg/model/private.py)
+            data = dict(data) if data is not None else self.catalog.full(asset, identifier)
             entry = data.get("aiod_entry")
             data["aiod_entry"] = {**(entry if isinstance(entry, dict) else {}), "status": status}
             self.catalog.replace(asset, identifier, data)

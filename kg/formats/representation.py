@@ -55,5 +55,5 @@ def render_many(
         return orjson.dumps({"@context": inline_context(), "@graph": graph})
     triples: list[Triple] = []
     for data in items:
-        triples.extend(catalog.store.graph(catalog.iri(asset, str(data["identifier"]))))
+        triples.extend(catalog.triples(asset, str(data["identifier"])))  # no private fields
     return serialize_triples(triples, fmt)
