@@ -346,6 +346,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=30, help="runs per query and target")
     parser.add_argument(
+        "--settle", type=float, default=10.0, help="seconds to let the servers finish start-up"
+    )
+    parser.add_argument(
         "--budget",
         type=float,
         default=30.0,
@@ -438,6 +441,9 @@ def main() -> None:
         )
         try:
             wait_ready(f"http://127.0.0.1:{oport}/query?query=ASK%7B%7D", oxi, 300)
+            # a server that just started is still busy for a few seconds (body-parsing workers
+            # starting, the link index catching up): measure the steady state, not start-up
+            time.sleep(args.settle)
             ours_http = over_http(client, f"{ours.base_url}/sparql")
             oxi_http = over_http(client, f"http://127.0.0.1:{oport}/query")
             results = run_all(qs, run_local, ours_http, oxi_http, args.reps, args.budget)
