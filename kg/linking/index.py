@@ -34,15 +34,21 @@ BLOCK_MAX_DF = 2000  # a name token shared by more assets than this does not blo
 
 
 def blocking_keys(name: str) -> set[str]:
-    """Name tokens, their 3-letter prefixes and sorted letters (typos and swaps still meet)."""
+    """Name tokens, their 3-letter prefixes and sorted letters, and the name without spaces
+    (typos, swaps and moved separators still meet)."""
     out: set[str] = set()
-    for token in normalise_name(name).split():
+    normal = normalise_name(name)
+    for token in normal.split():
         if len(token) < 2:
             continue
         out.add(token)
-        if len(token) >= 4 and not token.isdigit():
+        if len(token) >= 3 and not token.isdigit():
             out.add("p:" + token[:3])
+        if len(token) >= 4 and not token.isdigit():
             out.add("s:" + "".join(sorted(token)))
+    joined = normal.replace(" ", "")
+    if " " in normal and len(joined) >= 4:
+        out.add("s:" + "".join(sorted(joined)))
     return out
 
 

@@ -1,9 +1,15 @@
 """How alike two records without a shared strong identifier are: a score in [0, 1] from
 name, description, creators and files, each weighted (``WEIGHTS``) over the features both
-records have. rapidfuzz does the string comparison."""
+records have. rapidfuzz does the string comparison.
+
+Negative evidence (bench/linking.py): names that differ by a variant token (cased / uncased,
+base / large, v1 / v2, 7b / 13b, ...) or by their numbers (cifar10 / cifar100) name different
+works, however alike the rest is: the score is multiplied by ``CONFLICT_FACTOR``. File names
+every model repository has (config.json, model.safetensors, ...) are no evidence."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -11,6 +17,44 @@ from rapidfuzz import fuzz
 from kg.linking.extract import normalise_name
 
 WEIGHTS = {"name": 0.45, "description": 0.3, "creators": 0.1, "files": 0.15}
+CONFLICT_FACTOR = 0.6
+VARIANT = re.compile(
+    r"^(cased|uncased|base|large|small|tiny|mini|medium|big|xl|xxl|xxxl|huge|giant|lite|"
+    r"full|distilled|instruct|chat|it|raw|clean|balanced|v\d+|\d+(\.\d+)?[kmbt])$"
+)
+GENERIC_FILES = frozenset(
+    f"name:{n}"
+    for n in (
+        "config.json",
+        "readme.md",
+        ".gitattributes",
+        "model.safetensors",
+        "pytorch_model.bin",
+        "tf_model.h5",
+        "flax_model.msgpack",
+        "rust_model.ot",
+        "model.onnx",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "vocab.txt",
+        "vocab.json",
+        "merges.txt",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "sentencepiece.bpe.model",
+        "spiece.model",
+        "added_tokens.json",
+        "model_index.json",
+        "license",
+        "license.txt",
+        "data.csv",
+        "train.csv",
+        "test.csv",
+        "dataset_info.json",
+        "dataset.csv",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -28,24 +72,42 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+def name_similarity(a: str, b: str) -> float:
+    """The better of the token-sorted ratio and the ratio without spaces (a typo may move a
+    separator: ``mfeat-fourier`` / ``mfea-tfourier``)."""
+    na, nb = normalise_name(a), normalise_name(b)
+    joined = fuzz.ratio(na.replace(" ", ""), nb.replace(" ", ""))
+    return max(fuzz.token_sort_ratio(na, nb), joined) / 100
+
+
+def conflict(a: str, b: str) -> bool:
+    """Whether two names differ by a variant token or by their numbers."""
+    na, nb = normalise_name(a), normalise_name(b)
+    if re.findall(r"\d+", na) != re.findall(r"\d+", nb):
+        return True
+    return any(VARIANT.match(t) for t in set(na.split()) ^ set(nb.split()))
+
+
 def score(a: Candidate, b: Candidate) -> tuple[float, dict[str, float]]:
     """The weighted score and each feature's similarity (the evidence of a proposal)."""
-    parts: dict[str, float] = {
-        "name": fuzz.token_sort_ratio(normalise_name(a.name), normalise_name(b.name)) / 100
-    }
+    parts: dict[str, float] = {"name": name_similarity(a.name, b.name)}
     if a.description and b.description:
         parts["description"] = (
             fuzz.token_set_ratio(a.description[:1000], b.description[:1000]) / 100
         )
     if a.creators and b.creators:
         parts["creators"] = _jaccard(a.creators, b.creators)
-    if a.files and b.files:
-        shared = a.files & b.files
-        parts["files"] = (
-            1.0 if any(f.startswith("sha:") for f in shared) else _jaccard(a.files, b.files)
-        )
+    if any(f.startswith("sha:") for f in a.files & b.files):
+        parts["files"] = 1.0  # the same content
+    else:
+        mine, theirs = a.files - GENERIC_FILES, b.files - GENERIC_FILES
+        if mine and theirs:
+            parts["files"] = _jaccard(mine, theirs)
     total = sum(WEIGHTS[k] for k in parts)
     value = sum(WEIGHTS[k] * v for k, v in parts.items()) / total
     if "description" not in parts and "files" not in parts:
         value *= 0.9  # a name alone is weak evidence
+    if conflict(a.name, b.name):
+        value *= CONFLICT_FACTOR
+        parts["name_conflict"] = 1.0
     return round(value, 4), {k: round(v, 3) for k, v in parts.items()}
