@@ -772,3 +772,80 @@ def test_files_of_non_public_assets_are_invisible_like_the_asset(world: World) -
         got = c.request(method, url, content=b"x", headers=world.mallory)
         same_as_missing(got, missing_put, ids["draft"], f"mallory {method} file")
     assert c.get(url, headers=world.alice).content == secret
+
+
+CONTACT_MARK = "zqxcontactleak"
+
+
+def test_contact_details_do_not_leak_to_anonymous_callers(tmp_path: Path) -> None:
+    """A published contact's e-mail and telephone (marker strings) reach its owner and admins,
+    and no anonymous caller on any channel: REST (JSON, JSON-LD, Turtle, HTML, lists),
+    search, SPARQL, /catalog, OAI-PMH, the dump."""
+    issuer = Issuer()
+    try:
+        with auth_client(auth_settings(tmp_path, issuer)) as (c, _):
+            email = f"{CONTACT_MARK}@example.org"
+            phone = f"+31 {CONTACT_MARK}"
+            contact = c.post(
+                "/contacts",
+                json={
+                    "name": "Public contact",
+                    "email": [email],
+                    "telephone": [phone],
+                    "aiod_entry": {"status": "published"},
+                },
+                headers=AUTH,
+            )
+            assert contact.status_code == 200, contact.text
+            con = contact.json()["identifier"]
+            data = c.post(
+                "/datasets",
+                json={
+                    **dataset(PUBLIC_MARK),
+                    "contact": [con],
+                    "aiod_entry": {"status": "published"},
+                },
+                headers=AUTH,
+            )
+            assert data.status_code == 200, data.text
+            # positive control: the admin sees them
+            full = c.get(f"/contacts/{con}", headers=AUTH).json()
+            assert full["email"] == [email] and full["telephone"] == [phone]
+            listed = c.get("/contacts", headers=AUTH).json()
+            assert listed[0]["email"] == [email]
+            quads = " ?s <https://schema.org/email> ?o "
+            responses = {
+                "json": c.get(f"/contacts/{con}"),
+                "jsonld": c.get(f"/contacts/{con}", headers={"Accept": "application/ld+json"}),
+                "turtle": c.get(f"/contacts/{con}", headers={"Accept": "text/turtle"}),
+                "html": c.get(f"/contacts/{con}", headers={"Accept": "text/html"}),
+                "list": c.get("/contacts"),
+                "list turtle": c.get("/contacts", params={"format": "turtle"}),
+                "dataset html": c.get(
+                    f"/datasets/{data.json()['identifier']}", headers={"Accept": "text/html"}
+                ),
+                "search": c.get("/search", params={"query": CONTACT_MARK}),
+                "sparql": c.get("/sparql", params={"query": f"SELECT * WHERE {{{quads}}}"}),
+                "sparql graphs": c.get(
+                    "/sparql", params={"query": f"SELECT * WHERE {{ GRAPH ?g {{{quads}}} }}"}
+                ),
+                "catalog": c.get("/catalog", params={"format": "turtle", "page_size": 1000}),
+                "oai": c.get("/oai", params={"verb": "ListRecords", "metadataPrefix": "oai_dc"}),
+                "oai dcat": c.get(
+                    "/oai", params={"verb": "ListRecords", "metadataPrefix": "dcat_ap"}
+                ),
+            }
+            assert responses["json"].status_code == 200
+            assert responses["json"].json()["name"] == "Public contact"
+            assert responses["catalog"].status_code == 200
+            for where, response in responses.items():
+                assert CONTACT_MARK not in response.text, where
+            dump = c.get("/dumps/catalog.nq.gz")
+            assert dump.status_code == 200
+            text = gzip.decompress(dump.content).decode()
+            assert PUBLIC_MARK in text and CONTACT_MARK not in text
+            # a signed-in stranger gets the public view too
+            stranger = issuer.headers("stranger", ["edit_aiod_resources"])
+            assert CONTACT_MARK not in c.get(f"/contacts/{con}", headers=stranger).text
+    finally:
+        issuer.close()
