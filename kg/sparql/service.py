@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 import re
@@ -44,6 +45,7 @@ from kg.errors import (
 )
 from kg.model.namespaces import PREFIXES
 from kg.settings import Settings
+from kg.sparql.decisions import DecisionCache, Key, key_of
 from kg.sparql.depth import check_nesting
 from kg.sparql.formats import (
     FORMATS_BY_NAME,
@@ -96,6 +98,12 @@ class QueryJob:
     max_bytes: int = 64 * 1024 * 1024
     evaluate: bool = True  # False: check only (a remote store runs it; an update)
     update: bool = False
+    #: the decision a worker already made for this exact key (``kg.sparql.decisions``): the
+    #: worker skips the nesting check and rdflib and runs ``decision.text``
+    decision: Decision | None = None
+
+    def cache_key(self) -> Key | None:
+        return key_of(self.text, self.base_iri, self.allowed, self.update)
 
 
 @dataclass(frozen=True)
@@ -139,20 +147,20 @@ def _oxigraph_message(job: QueryJob, unreadable: Unreadable, sandboxed: bool) ->
 
 
 def execute(store: ox.Store | None, job: QueryJob, sandboxed: bool = False) -> Outcome:
-    """Check, negotiate and (on a store) evaluate one job: the body of a query worker."""
-    check_nesting(job.text)  # a first guard: pyoxigraph's parser recurses per nesting level
-    try:
-        if job.update:
-            decision = check_update(job.text, job.base_iri, job.allowed)
-        else:
-            decision = check_query(job.text, job.base_iri, job.allowed)
-    except Unreadable as exc:
-        raise _oxigraph_message(job, exc, sandboxed) from None
+    """Check, negotiate and (on a store) evaluate one job: the body of a query worker.
+
+    A job that carries the decision made earlier for the same key skips the check; the
+    decision made here is sent back (``Outcome.decision``) for the parent to remember."""
+    made: Decision | None = None
+    if job.decision is not None:
+        decision = job.decision
+    else:
+        decision = made = _decide(job, sandboxed)
     if decision.kind is None:
-        return Outcome(True, detail=Checked(decision, ""))
+        return Outcome(True, detail=Checked(decision, ""), decision=made)
     fmt = negotiate(decision.kind, job.accept, job.format)
     if store is None or not job.evaluate:
-        return Outcome(True, fmt.content_type, detail=Checked(decision, fmt.name))
+        return Outcome(True, fmt.content_type, detail=Checked(decision, fmt.name), decision=made)
     options: dict[str, object] = {"base_iri": job.base_iri, "prefixes": PREFIXES}
     if job.default_graphs or job.named_graphs:
         options["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs]
@@ -166,7 +174,18 @@ def execute(store: ox.Store | None, job: QueryJob, sandboxed: bool = False) -> O
     if _kind_of(result) != decision.kind:  # the two parsers disagree: refuse
         raise Forbidden("The query could not be checked (its form is ambiguous); refused.")
     body = serialize_result(result, fmt, job.max_bytes)
-    return Outcome(True, fmt.content_type, body, detail=fmt.name)
+    return Outcome(True, fmt.content_type, body, detail=fmt.name, decision=made)
+
+
+def _decide(job: QueryJob, sandboxed: bool) -> Decision:
+    """The policy's decision on the job's text (parsed here, in the worker)."""
+    check_nesting(job.text)  # a first guard: pyoxigraph's parser recurses per nesting level
+    try:
+        if job.update:
+            return check_update(job.text, job.base_iri, job.allowed)
+        return check_query(job.text, job.base_iri, job.allowed)
+    except Unreadable as exc:
+        raise _oxigraph_message(job, exc, sandboxed) from None
 
 
 # --------------------------------------------------------------------------- the service
@@ -199,6 +218,7 @@ class SparqlService:
             network_sandbox_available()  # warns once when workers cannot be denied the network
         self._pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()
+        self.decisions = DecisionCache()
         store.on_close(self.close)
 
     # ------------------------------------------------------------------ jobs
@@ -213,7 +233,7 @@ class SparqlService:
         named_graphs: Sequence[str] = (),
         update: bool = False,
     ) -> QueryJob:
-        return QueryJob(
+        job = QueryJob(
             text=text,
             base_iri=self.base_iri,
             allowed=self.allowed,
@@ -225,6 +245,14 @@ class SparqlService:
             evaluate=self.mode != "remote" and not update,
             update=update,
         )
+        decision = self.decisions.get(job.cache_key())
+        return job if decision is None else dataclasses.replace(job, decision=decision)
+
+    def _remember(self, job: QueryJob, outcome: Outcome) -> Outcome:
+        """Keep the decision a worker made for an allowed job (never a refusal's)."""
+        if outcome.ok and isinstance(outcome.decision, Decision):
+            self.decisions.put(job.cache_key(), outcome.decision)
+        return outcome
 
     # ------------------------------------------------------------------ execution
 
@@ -270,12 +298,13 @@ class SparqlService:
         job = self.job(
             text, accept=accept, fmt=fmt, default_graphs=default_graphs, named_graphs=named_graphs
         )
-        return self._answer(await self._workers().run_async(job, self.timeout), job)
+        outcome = await self._workers().run_async(job, self.timeout)
+        return self._answer(self._remember(job, outcome), job)
 
     def _dispatch(self, job: QueryJob) -> Outcome:
         if self.forks:
-            return self._workers().run(job, self.timeout)
-        return self._run_thread(job)
+            return self._remember(job, self._workers().run(job, self.timeout))
+        return self._remember(job, self._run_thread(job))
 
     def _answer(self, outcome: Outcome, job: QueryJob) -> Answer:
         self._raise(outcome)

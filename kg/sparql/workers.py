@@ -144,6 +144,7 @@ class Outcome:
     status: int = 0
     detail: Any = None
     kind: str = ""  # "timeout", "too_large" or "" for errors
+    decision: Any = None  # the policy's decision when the worker made one (the parent keeps it)
 
 
 # --------------------------------------------------------------------------- framing
