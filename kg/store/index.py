@@ -7,12 +7,20 @@ write goes through a *pending* journal so that a crash between the store write a
 write is repaired on the next start (``recover``).
 
 Deleted assets keep a row (``deleted = 1``) so that harvesters and OAI-PMH can see deletions.
+
+Deep pages (offset >= ``DEEP_OFFSET``) do not walk the offset: ``page`` keeps, per type, order
+and filter, the array of row keys (``seq``) in that order, and answers a page by slicing it.
+The array is valid while the type's change counters (table ``changes``, bumped in the same
+transaction as every write, so writers in other processes are seen too) are unchanged; pure
+appends extend the insertion-order array, any other change rebuilds it on the next deep page.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +45,10 @@ CREATE INDEX IF NOT EXISTS assets_type_platform ON assets (type, deleted, platfo
 CREATE INDEX IF NOT EXISTS assets_type_status_seq ON assets (type, deleted, status, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS assets_platform_id
     ON assets (type, platform, platform_resource_identifier) WHERE deleted = 0;
+CREATE TABLE IF NOT EXISTS changes (
+    type TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending (
     identifier TEXT PRIMARY KEY,
     type TEXT NOT NULL
@@ -58,6 +70,23 @@ CREATE INDEX IF NOT EXISTS assets_type_name ON assets (type, deleted, name COLLA
 CREATE INDEX IF NOT EXISTS assets_type_created ON assets (type, deleted, date_created, seq);
 CREATE INDEX IF NOT EXISTS assets_type_modified_seq ON assets (type, deleted, date_modified, seq);
 """
+
+
+# Offsets from which a page is answered from the kept positions (below: LIMIT/OFFSET, cheap).
+DEEP_OFFSET = 2000
+POSITION_CACHE = 8  # (type, order, filter) position arrays kept per index
+# The ``changes`` row of rewrites (updates of existing rows, deletions, clearing: anything but
+# appending a new row), for every type at once; each type's own row counts its appends.
+REWRITES = ""
+
+
+@dataclass
+class _Positions:
+    """The ``seq`` of every row of one (type, order, filter), ascending in that order."""
+
+    appends: int
+    rewrites: int
+    seqs: array[int]
 
 
 def order_by(sort: str | None, descending: bool = False) -> str:
@@ -107,6 +136,14 @@ def _entry(row: Sequence[object]) -> Entry:
     )
 
 
+def _bump(db: sqlite3.Connection, rows: Sequence[str]) -> None:
+    """Count one more change in each ``changes`` row (inside the writer's transaction)."""
+    db.executemany(
+        "INSERT INTO changes (type, n) VALUES (?, 1) ON CONFLICT(type) DO UPDATE SET n = n + 1",
+        [(r,) for r in rows],
+    )
+
+
 class CatalogIndex:
     """Thread-safe access to the SQLite index (one connection per thread, WAL mode)."""
 
@@ -125,6 +162,8 @@ class CatalogIndex:
                 " (json_extract(CAST(document AS TEXT), '$.name')) VIRTUAL"
             )
         self._keepalive.executescript(ORDER_INDEXES)
+        self._positions: OrderedDict[tuple[str, str | None, str, str], _Positions] = OrderedDict()
+        self._positions_lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -174,8 +213,11 @@ class CatalogIndex:
     ) -> None:
         """Write rows and clear their pending marks in one transaction."""
         with self.transaction() as db:
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM assets").fetchone()
+            rewrites = bool(deletes)
+            appended: set[str] = set()
             for e in upserts:
-                db.execute(
+                (seq,) = db.execute(
                     "INSERT INTO assets (identifier, type, platform, platform_resource_identifier,"
                     " status, date_created, date_modified, deleted, document)"
                     " VALUES (?,?,?,?,?,?,?,0,?)"
@@ -184,7 +226,7 @@ class CatalogIndex:
                     " platform_resource_identifier=excluded.platform_resource_identifier,"
                     " status=excluded.status, date_created=excluded.date_created,"
                     " date_modified=excluded.date_modified, deleted=0,"
-                    " document=excluded.document",
+                    " document=excluded.document RETURNING seq",
                     (
                         e.identifier,
                         e.type,
@@ -195,7 +237,11 @@ class CatalogIndex:
                         e.date_modified,
                         e.document,
                     ),
-                )
+                ).fetchone()
+                if seq > last:
+                    appended.add(e.type)
+                else:  # an existing row changed (maybe its type, status or order keys)
+                    rewrites = True
             for identifier, _ in deletes:
                 db.execute(
                     "UPDATE assets SET deleted = 1, date_modified = ?, document = NULL"
@@ -204,6 +250,7 @@ class CatalogIndex:
                 )
             ids = [(e.identifier,) for e in upserts] + [(i,) for i, _ in deletes]
             db.executemany("DELETE FROM pending WHERE identifier = ?", ids)
+            _bump(db, sorted(appended) + ([REWRITES] if rewrites else []))
 
     # ------------------------------------------------------------------ reads
 
@@ -283,6 +330,10 @@ class CatalogIndex:
         if platform is not None:
             where.append("platform = ?")
             args.append(platform)
+        if offset >= DEEP_OFFSET:
+            return self._deep_page(
+                type_, " AND ".join(where), args, sort, descending, offset, limit
+            )
         # Deferred join: the offset is walked in the (type, deleted, seq) index alone, and only
         # the rows of the page are read (documents included).
         sql = (
@@ -291,6 +342,62 @@ class CatalogIndex:
             f") ORDER BY {order}"
         )
         rows = self._conn().execute(sql, [*args, limit, offset]).fetchall()
+        return [_entry(r) for r in rows]
+
+    def _deep_page(
+        self,
+        type_: str,
+        where: str,
+        args: list[object],
+        sort: str | None,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> list[Entry]:
+        """A page sliced from the kept positions; the counters, the positions (if rebuilt) and
+        the rows are read in one read transaction, so the page is of one snapshot."""
+        key = (type_, sort, where, repr(args))
+        db = self._conn()
+        db.execute("BEGIN")
+        try:
+            counts = dict(
+                db.execute("SELECT type, n FROM changes WHERE type IN (?, ?)", (type_, REWRITES))
+            )
+            appends, rewrites = int(counts.get(type_, 0)), int(counts.get(REWRITES, 0))
+            with self._positions_lock:
+                kept = self._positions.get(key)
+            if kept is None or kept.rewrites != rewrites or kept.appends != appends:
+                select = f"SELECT seq FROM assets WHERE {where}"
+                if kept is not None and kept.rewrites == rewrites and sort is None and kept.seqs:
+                    # only new rows since: they follow every kept one in insertion order
+                    more = db.execute(f"{select} AND seq > ? ORDER BY seq", [*args, kept.seqs[-1]])
+                    seqs = kept.seqs + array("q", (s for (s,) in more))
+                else:
+                    found = db.execute(f"{select} ORDER BY {order_by(sort)}", args)
+                    seqs = array("q", (s for (s,) in found))
+                kept = _Positions(appends, rewrites, seqs)
+                with self._positions_lock:
+                    self._positions[key] = kept
+                    while len(self._positions) > POSITION_CACHE:
+                        self._positions.popitem(last=False)
+            with self._positions_lock:
+                self._positions.move_to_end(key)
+            n = len(kept.seqs)
+            if descending:
+                chosen = kept.seqs[max(0, n - offset - limit) : max(0, n - offset)][::-1]
+            else:
+                chosen = kept.seqs[offset : offset + limit]
+            rank = {seq: i for i, seq in enumerate(chosen)}
+            rows = []
+            for start in range(0, len(chosen), 500):
+                part = chosen[start : start + 500].tolist()
+                marks = ",".join("?" * len(part))
+                rows += db.execute(
+                    f"SELECT {_COLUMNS}, document, seq FROM assets WHERE seq IN ({marks})", part
+                ).fetchall()
+        finally:
+            db.execute("COMMIT")
+        rows.sort(key=lambda r: rank[r[9]])
         return [_entry(r) for r in rows]
 
     def count(self, type_: str, condition: tuple[str, Sequence[object]] | None = None) -> int:
@@ -351,6 +458,7 @@ class CatalogIndex:
         with self.transaction() as db:
             db.execute("DELETE FROM assets")
             db.execute("DELETE FROM pending")
+            _bump(db, [REWRITES])
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -235,3 +235,46 @@ def test_user_upload_gets_platform_aiod(client: TestClient) -> None:
     assert got["platform"] == "aiod"
     assert got["platform_resource_identifier"] == identifier
     assert got["agent_identifier"] == identifier
+
+
+def test_deep_list_pages_by_kept_positions(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lists from the catalogue index's kept positions (deep offsets, here from offset 3) are
+    the same pages, in every order and direction, and follow writes and deletions."""
+    from kg.store import index as index_module
+
+    ids = [
+        post(
+            client,
+            "datasets",
+            {
+                "name": f"set {(i * 7) % 12}",
+                "platform": "example",
+                "platform_resource_identifier": str(i),
+            },
+        )
+        for i in range(12)
+    ]
+
+    def listing(deep: bool, **params: Any) -> list[list[str]]:
+        monkeypatch.setattr(index_module, "DEEP_OFFSET", 3 if deep else 10**9)
+        return [
+            [
+                d["identifier"]
+                for d in client.get("/datasets", params={**params, "offset": o, "limit": 4}).json()
+            ]
+            for o in range(0, 14, 4)
+        ]
+
+    orders = [{}, {"direction": "desc"}, {"sort": "name"}, {"sort": "name", "direction": "desc"}]
+    assert listing(True)[1] == ids[4:8]
+    for k in range(2):
+        for order in orders:
+            assert listing(True, **order) == listing(False, **order), order
+        assert client.delete(f"/datasets/{ids[5 + k]}", headers=AUTH).status_code == 200
+        post(
+            client,
+            "datasets",
+            {"name": "set 0", "platform": "example", "platform_resource_identifier": f"new{k}"},
+        )
