@@ -213,8 +213,19 @@ def root_router() -> APIRouter:
             orjson.dumps({"@context": inline_context()}), media_type="application/ld+json"
         )
 
-    @router.get("/health", operation_id="health", tags=["meta"], summary="Liveness check")
-    async def health() -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
+    @router.get(
+        "/health",
+        operation_id="health",
+        tags=["meta"],
+        summary="Liveness check",
+        description="`search` (when enabled): the search index's progress — `ready` false while "
+        "it catches up with the catalogue (search answers 503 until then), `indexed` of `total`.",
+    )
+    async def health(request: Request) -> Response:
+        body: dict[str, Any] = {"status": "ok"}
+        search = getattr(request.app.state, "search", None)
+        if search is not None:  # read without locks: never waits for the indexer
+            body["search"] = search.progress()
+        return _json(body)
 
     return router

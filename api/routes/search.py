@@ -43,6 +43,15 @@ def get_search(request: Request) -> SearchIndex:
     index: SearchIndex | None = getattr(request.app.state, "search", None)
     if index is None:
         raise HTTPException(503, "Search is disabled on this server (AIOD_KG_SEARCH_ENABLED).")
+    if not index.ready:  # an incomplete index would answer a wrong (empty) success
+        done = index.progress()
+        raise HTTPException(
+            503,
+            f"The search index is catching up with the catalogue ({done['indexed']} of "
+            f"{done['total'] if done['total'] is not None else '?'} assets); retry shortly "
+            "(GET /health shows its progress).",
+            headers={"Retry-After": "5"},
+        )
     return index
 
 

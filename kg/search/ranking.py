@@ -8,7 +8,9 @@
 - ``lexical``: BM25 (tantivy) normalised by the query's upper bound, in [0, 1].
 
 Hybrid score = dense + labels + LEXICAL_WEIGHT * lexical, over the union of the candidates of
-each signal. Filters (type, platform, licence, keyword, date range) apply to every signal.
+each signal. A hit is returned (and counted in ``total``) only if its score reaches its mode's
+``RELEVANCE_THRESHOLD``: the candidate pool is not the answer. Filters (type, platform,
+licence, keyword, date range) apply to every signal.
 Also: browsing without text, facets, similar documents and highlights.
 """
 
@@ -29,6 +31,10 @@ LEXICAL_WEIGHT = 0.3
 MIN_CANDIDATES = 100
 LABEL_MIN_SIMILARITY = 0.45
 LABELS_PER_QUERY = 8
+# The least score of a hit, per mode (lexical: any BM25 match). Hybrid: the highest fused score
+# that keeps nDCG@10 on tests/data/search-eval (bench/search_quality.py, MiniLM: 0.9122 with and
+# without it; 0.55 loses 0.017); the others scaled to their signals, likewise without loss.
+RELEVANCE_THRESHOLD: dict[str, float] = {"hybrid": 0.5, "semantic": 0.3, "dense": 0.15}
 # hybrid: all three signals; lexical: BM25; dense: the asset vectors; semantic: dense + labels
 # without BM25 (the last three are for comparison: bench/search_quality.py)
 Mode = Literal["hybrid", "lexical", "dense", "semantic"]
@@ -178,6 +184,8 @@ class Ranking(IndexStore):
                         k,
                         lexical_weight=LEXICAL_WEIGHT * (mode == "hybrid"),
                     )
+                least = RELEVANCE_THRESHOLD[mode]
+                scores = {d: s for d, s in scores.items() if s >= least}
                 total = len(scores)
             ranked = sorted(scores, key=lambda d: (-scores[d], d))
             page = ranked[q.offset : want]

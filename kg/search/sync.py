@@ -34,6 +34,28 @@ SAVE_EVERY_SECONDS = 30.0
 class CatalogSync(IndexStore):
     """Reconcile with the catalog and follow its change events."""
 
+    # Progress of the reconcile that follows ``attach`` (read without the lock: /health and
+    # search never wait for the indexer). Until it is done, answers would be incomplete.
+    _reconciled = True
+    _reconcile_done = 0
+    _reconcile_total: int | None = 0
+
+    @property
+    def ready(self) -> bool:
+        """True once the index holds everything the catalog held when it was attached."""
+        return self._reconciled
+
+    def progress(self) -> dict[str, Any]:
+        """``ready``, ``indexed`` / ``total`` of the catch-up (``total`` is None while the
+        catalogue is still being compared), ``documents`` searchable, ``queued`` changes."""
+        return {
+            "ready": self._reconciled,
+            "indexed": self._reconcile_done,
+            "total": self._reconcile_total,
+            "documents": len(self.by_identifier),
+            "queued": max(0, self._pending - (0 if self._reconciled else 1)),
+        }
+
     def bind(self, catalog: Catalog) -> None:
         """Use ``catalog`` as the source of truth for ``reconcile``/``rebuild`` (no events)."""
         self._catalog = catalog
@@ -43,6 +65,7 @@ class CatalogSync(IndexStore):
         self._catalog = catalog
         catalog.subscribe(self._on_change)
         self._worker = threading.Thread(target=self._run, name="search-indexer", daemon=True)
+        self._reconciled, self._reconcile_done, self._reconcile_total = False, 0, None
         with self._idle:
             self._pending += 1  # the reconcile
         self._worker.start()
@@ -89,6 +112,7 @@ class CatalogSync(IndexStore):
             log.exception("search reconcile failed")
             self.error = exc
         finally:
+            self._reconciled = True
             self._done(1)
         while True:
             upgrading = (
@@ -245,12 +269,14 @@ class CatalogSync(IndexStore):
         gone = [i for i in known if i not in live]
         self.delete(gone)
         indexed = 0
+        self._reconcile_done, self._reconcile_total = 0, len(changed)
         for batch in _chunks(changed, 64):
             if self._closed:  # closing: the next open reconciles the rest
                 break
             docs = list(self._documents_from_store(batch))
             self.index_documents(docs)
             indexed += len(docs)
+            self._reconcile_done += len(batch)
             if progress:
                 progress(indexed)
         if indexed or gone:
