@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{time.perf_counter() - started:.1f} s (model {args.model}); "
                     f"queries: {len(queries)} from {args.queries.name}"
                 )
-                by_identifier = {r.identifier: str(corpus[r.index]["id"]) for r in results if r.ok}
+                by_identifier = {
+                    str(r.identifier): str(corpus[r.index]["id"]) for r in results if r.ok
+                }
                 figures = measure(client, queries, by_identifier, args.per_query)
                 if args.model == "fast":
                     for mode in MODES:

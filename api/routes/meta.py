@@ -218,14 +218,15 @@ def root_router() -> APIRouter:
         operation_id="health",
         tags=["meta"],
         summary="Liveness check",
-        description="`search` (when enabled): the search index's progress — `ready` false while "
-        "it catches up with the catalogue (search answers 503 until then), `indexed` of `total`.",
+        description='`{"status": "ok"}`; while the search index catches up with the '
+        "catalogue (search answers 503 until then) also `search`: its progress (`ready`, "
+        "`indexed` of `total`, `documents`, `queued`).",
     )
     async def health(request: Request) -> Response:
-        body: dict[str, Any] = {"status": "ok"}
         search = getattr(request.app.state, "search", None)
-        if search is not None:  # read without locks: never waits for the indexer
-            body["search"] = search.progress()
-        return _json(body)
+        if search is None or search.ready:
+            return Response(b'{"status":"ok"}', media_type="application/json")
+        # read without locks: never waits for the indexer
+        return _json({"status": "ok", "search": search.progress()})
 
     return router
