@@ -227,11 +227,10 @@ def can_create(
         return False
     if platform is not None and platform != USER_PLATFORM:
         return platform in principal.platforms
-    return (
-        not requires_role
-        or EDIT_ROLE in principal.roles
-        or principal.has_type_role("create", asset.collection)
-    )
+    role = EDIT_ROLE in principal.roles or principal.has_type_role("create", asset.collection)
+    if principal.platforms - {USER_PLATFORM} and not role:
+        return False  # a connector key writes its platform's assets, never user uploads
+    return role or not requires_role
 
 
 def publishes_directly(principal: Principal, platform: str | None) -> bool:

@@ -167,13 +167,27 @@ def test_refused_token_on_public_reads_and_writes(api: TestClient, issuer: Issue
     expired = issuer.token("u", ["edit_aiod_resources"], exp=int(time.time()) - 600)
     refused(api.get("/datasets", headers=bearer(expired)))
     refused(api.post("/datasets", json={"name": "x"}, headers=bearer(expired)))
-    # no credentials on a write: 401 with a bare challenge; a user without the role: 403
+    # no credentials on a write: 401 with a bare challenge; a signed-in user without a role
+    # uploads a draft, as in AIoD (AIOD_KG_CREATE_REQUIRES_ROLE=true asks for the role: 403)
     anonymous = api.post("/datasets", json={"name": "x"})
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == 'Bearer realm="aiod-kg"'
     nobody = api.post("/datasets", json={"name": "x"}, headers=issuer.headers("u", []))
-    assert nobody.status_code == 403
-    assert 'error="insufficient_scope"' in nobody.headers["www-authenticate"]
+    assert nobody.status_code == 200, nobody.text
+    draft = api.get(f"/datasets/{nobody.json()['identifier']}", headers=issuer.headers("u", []))
+    assert draft.json()["aiod_entry"]["status"] == "draft"
+
+
+def test_create_requires_role_setting(tmp_path: Path, issuer: Issuer) -> None:
+    settings = auth_settings(tmp_path, issuer, search_enabled=False, create_requires_role=True)
+    with auth_client(settings) as (client, _):
+        nobody = client.post("/datasets", json={"name": "x"}, headers=issuer.headers("u", []))
+        assert nobody.status_code == 403
+        assert 'error="insufficient_scope"' in nobody.headers["www-authenticate"]
+        editor = client.post(
+            "/datasets", json={"name": "x"}, headers=issuer.headers("e", ["edit_aiod_resources"])
+        )
+        assert editor.status_code == 200, editor.text
 
 
 def test_key_rotation_refetches_once_and_retires_old_keys(api: TestClient, issuer: Issuer) -> None:
