@@ -30,8 +30,12 @@ def node_env(view: str) -> dict[str, str]:
 
 def hits(http: httpx.Client, expected: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 60
-    while True:  # the search index follows the writes
-        items: list[dict[str, Any]] = http.get("/search", params={"q": WORD}).json()["items"]
+    while True:  # the search index follows the writes (503 while it catches up on start)
+        response = http.get("/search", params={"q": WORD}, timeout=60)
+        if response.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            continue
+        items: list[dict[str, Any]] = response.json()["items"]
         if len(items) >= expected or time.monotonic() > deadline:
             return items
         time.sleep(0.2)
