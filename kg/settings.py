@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         10.0, ge=0, description="Least seconds between JWKS refetches caused by unknown key ids."
     )
     oidc_timeout: float = Field(5.0, gt=0, description="Seconds for discovery/JWKS requests.")
+    ui_oidc_client_id: str = Field(
+        "",
+        description="The web UI's public OIDC client (Authorization Code + PKCE in the browser, "
+        "redirect URI <base>/signin/callback). Empty: no provider button, key sign-in only.",
+    )
     admin_roles: str = Field(
         "aiod_admin", description="Comma-separated roles that make a token or key an admin."
     )

@@ -89,6 +89,8 @@ class OidcValidator:
             self.issuer.rstrip("/") + "/.well-known/openid-configuration"
         )
         self.jwks_url = settings.oidc_jwks_url
+        # the discovery document once fetched (the UI's sign-in page reads its endpoints)
+        self.discovery: dict[str, Any] = {}
         # discovery and JWKS documents are small, and a request may be waiting for them
         self._client = client or Outbound(
             OutboundPolicy.from_settings(
@@ -135,6 +137,7 @@ class OidcValidator:
         if not isinstance(uri, str):
             raise ProviderError("discovery document without jwks_uri")
         self.jwks_url = uri
+        self.discovery = document
         return uri
 
     def _fetch(self) -> KeySet:

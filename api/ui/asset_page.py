@@ -13,11 +13,13 @@ from typing import Any
 
 from fastapi import Request
 
+from api.ui.markdown import lead_and_rest, render_markdown
 from api.ui.templating import HEADERS, render
 from kg.catalog import Catalog
 from kg.formats.records import PublicRecord, RecordReader
 from kg.model.fields import PREFIX_TO_TYPE, Field, Kind
 from kg.model.identifiers import IDENTIFIER_RE
+from kg.sync.view import origin
 
 MAX_REFERENCES = 200
 SIMILAR = 6
@@ -172,6 +174,7 @@ def asset_page(
     distributions = [d for d in data.get("distribution") or [] if isinstance(d, dict)]
     references = resolve_references(reader, data, record.identifier)
     lead, more = _paragraphs(record.description)
+    lead_md, more_md = lead_and_rest(record.description, LEAD_CHARS)  # safe Markdown
     page = render(
         "asset.html",
         page="asset",
@@ -183,6 +186,9 @@ def asset_page(
         public=public,
         paragraphs=lead,
         more_paragraphs=more,
+        description_html=render_markdown(lead_md),
+        more_description_html=render_markdown(more_md),
+        origin=origin(catalog.settings, data.get("platform")),  # node or central (kg/sync)
         rows=_rows(record.asset.fields, data),
         distributions=distributions,
         references=references,

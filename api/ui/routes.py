@@ -16,6 +16,7 @@ from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.routes.assets import authorise_write, read_body
 from api.routes.search import _load
+from api.ui.account import account_router
 from api.ui.search_page import Filters, run_search
 from api.ui.templating import HEADERS, STATIC, STATIC_PATH, render
 from kg.access.rules import ANONYMOUS
@@ -271,6 +272,7 @@ def _quote(text: str) -> str:
 def install_ui(app: FastAPI) -> None:
     """Add the UI's routes and its static files to ``app``."""
     app.include_router(ui_router())
+    app.include_router(account_router())  # sign-in, my assets, bookmarks, review queue
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:  # browsers ask every page's origin for it

@@ -11,6 +11,7 @@ from kg.catalog import Catalog
 from kg.model.fields import ASSET_TYPES
 from kg.search.index import SearchIndex, SearchQuery
 from kg.search.text import description_of, name_of
+from kg.sync.view import in_view, origin
 
 PAGE_SIZE = 20
 MAX_OFFSET = 100_000
@@ -95,6 +96,7 @@ class Result:
     published: str | None
     license: str | None
     keywords: list[str]
+    origin: dict[str, Any] = field(default_factory=dict)  # on a node (kg/sync/view.py)
 
 
 @dataclass
@@ -147,8 +149,8 @@ def run_search(index: SearchIndex, catalog: Catalog, filters: Filters, load: Any
     view.total = found.total
     for hit in found.hits:
         data = load(catalog, hit.type, hit.identifier)
-        if data is None:
-            continue
+        if data is None or not in_view(catalog.settings, data.get("platform")):
+            continue  # (a node's local view leaves the mirrored central catalogue out)
         description = description_of(data)
         snippet = index.highlight(filters.q, description, SNIPPET_CHARS) if filters.q else None
         is_html = snippet is not None
@@ -168,6 +170,7 @@ def run_search(index: SearchIndex, catalog: Catalog, filters: Filters, load: Any
                 published=data.get("date_published") or None,
                 license=license_value if isinstance(license_value, str) else None,
                 keywords=_keywords(data),
+                origin=origin(catalog.settings, data.get("platform")),
             )
         )
     for name, label in FACETS:

@@ -1,4 +1,5 @@
-// Share page: sign in with a key (kept in sessionStorage), drop a file, see the validation
+// Share page: sign in with a key (kept in sessionStorage; session.js shares it with the header
+// and the other pages), drop a file, see the validation
 // report field by field, fix it in the text box, save it as a draft, submit it for review.
 "use strict";
 (function () {
@@ -56,14 +57,21 @@
       return;
     }
     try { sessionStorage.setItem(TOKEN, key); } catch (err) { /* private mode: kept in memory only */ }
+    if (window.aiodkgSession) window.aiodkgSession.remember(key, me.body, null);  // the header
     $("token").value = "";
     setStatus($("signin-status"), "");
     showSignedIn(me.body.name || me.body.subject || "you");
   });
   $("signout").addEventListener("click", () => {
     try { sessionStorage.removeItem(TOKEN); } catch (e) { /* */ }
+    if (window.aiodkgSession) { window.aiodkgSession.forget(); window.aiodkgSession.changed(); }
     showSignedIn(null); setStatus($("signin-status"), "Signed out.");
     $("token").focus();
+  });
+  // signed in or out elsewhere on the page (the header's menu, session.js)
+  document.addEventListener("aiodkg:session", (e) => {
+    const who = token() ? e.detail : null;
+    if (!!who !== !$("signed-in").hidden) showSignedIn(who ? who.name : null);
   });
 
   // ---------------------------------------------------------------- the file
