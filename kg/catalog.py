@@ -8,7 +8,6 @@ Nothing is written for a record that fails validation.
 from __future__ import annotations
 
 import builtins
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Literal
 import orjson
 
 from kg.errors import Conflict, Invalid, NotFound
+from kg.migrations import run_migrations
 from kg.model.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
 from kg.model.identifiers import IDENTIFIER_RE, new_identifier
 from kg.model.private import has_private, public_view, split_triples
@@ -36,6 +36,7 @@ from kg.store.backends import index_path, open_store
 from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
 from kg.store.index import CatalogIndex, Entry
 from kg.store.partition import PartitionedStore, is_public_status
+from kg.store.process_lock import ProcessLock
 
 JSON = dict[str, Any]
 DEFAULT_STATUS = "published"
@@ -106,11 +107,14 @@ class Catalog:
             store = PartitionedStore(store, EmbeddedStore(None))
         self.store: PartitionedStore = store
         self.index = index
-        self._write_lock = threading.RLock()
+        # re-entrant, and a file lock shared with other processes on this index (--workers)
+        self._write_lock = index.write_lock()
         self._listeners: list[Callable[[ChangeEvent], None]] = []
         # cumulative seconds of save_many's stages (the harvest report shows their shares)
         self.timings: dict[str, float] = {"convert": 0.0, "validate": 0.0, "write": 0.0}
-        self.recover()
+        with self._write_lock:  # another process's write in progress is not a crashed one
+            self.recover()
+            run_migrations(self)  # data written by earlier versions (kg/migrations.py)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -123,7 +127,7 @@ class Catalog:
                 listener(event)
 
     @property
-    def write_lock(self) -> threading.RLock:
+    def write_lock(self) -> ProcessLock:
         """The lock every write of this process holds (re-entrant): a read-modify-write such
         as a status change holds it around both steps so no write lands in between."""
         return self._write_lock
@@ -134,6 +138,7 @@ class Catalog:
     def close(self) -> None:
         self.index.close()
         self.store.close()
+        self._write_lock.close()
 
     # ------------------------------------------------------------------ consistency
 
@@ -161,13 +166,24 @@ class Catalog:
                     upserts.append(entry)
             self.store.delete_graphs(rolled_back)
             # an asset that was changing partition may have a copy in both: keep one
-            self.store.reconcile(self.iri(ASSET_TYPES[t], i) for i, t in pending)
+            self.store.reconcile(
+                (self.iri(ASSET_TYPES[t], i) for i, t in pending), is_annex=self._is_private_annex
+            )
             self.index.commit_entries(upserts, deletes, deleted_at=now())
             self.index.clear_pending(i for i, _ in pending)
             repaired = len(pending)
         if self.index.count_by_platform() == {} and next(self.store.graph_names(), None):
             repaired += self.rebuild_index()
         return repaired
+
+    def _is_private_annex(self, iri: str, private_triples: list[Triple]) -> bool:
+        """Whether a graph's private-partition copy holds only the private fields of a public
+        asset (kept beside the public graph, kg/model/private.py) rather than a whole copy."""
+        asset, _ = self._parse_iri(iri)
+        if asset is None or not has_private(asset):
+            return False
+        public, private = split_triples(asset, private_triples)
+        return bool(private) and not public
 
     def rebuild_index(self) -> int:
         """Recreate the index from the store (the source of truth)."""

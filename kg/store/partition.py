@@ -99,9 +99,16 @@ class PartitionedStore:
             self.private.delete_graphs(names)
             self.version += 1
 
-    def reconcile(self, iris: Iterable[str]) -> int:
-        """Drop the private copy of graphs found in both partitions; returns how many."""
+    def reconcile(
+        self, iris: Iterable[str], is_annex: Callable[[str, list[Triple]], bool] | None = None
+    ) -> int:
+        """Drop the private copy of graphs found in both partitions; returns how many.
+
+        ``is_annex(iri, private_triples)`` says when the private graph is not a copy but the
+        private fields of a public asset (kg/model/private.py), which stay."""
         both = [iri for iri in iris if self.public.has_graph(iri) and self.private.has_graph(iri)]
+        if is_annex is not None:
+            both = [iri for iri in both if not is_annex(iri, self.private.graph(iri))]
         if both:
             with self.lock:
                 self.private.delete_graphs(both)
