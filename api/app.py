@@ -29,7 +29,7 @@ from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
 from kg.formats.rdf_input import body_pool
-from kg.linking.service import open_linker
+from kg.derived import open_linker
 from kg.settings import Settings
 from kg.store.base_url import settle_base_url
 

@@ -14,7 +14,7 @@ from api.cli.options import add_store_options, settings_from
 
 def cmd_relink(args: argparse.Namespace) -> int:
     from kg.catalog import Catalog
-    from kg.linking.service import open_linker, relink
+    from kg.derived import open_linker, relink
 
     settings = settings_from(args)
     catalog = Catalog(settings)

@@ -45,7 +45,9 @@ STRONG_DERIVED = ("is_derived_from",)
 
 
 class Follower(Protocol):
-    """What else follows the public assets with the linker (e.g. kg.quality's book)."""
+    """What else follows the catalog with the linker (kg.quality's book, kg.enrichment's):
+    the public assets, or every asset when the follower's ``everything`` is true (it then
+    keeps what it derives from a draft as private as the draft)."""
 
     def update(self, collection: str, identifier: str, data: dict[str, Any]) -> Any: ...
 
@@ -59,6 +61,10 @@ class SameWork:
     identifier: str
     evidence: str
     kind: str  # strong | derived | confirmed
+
+
+def _everything(follower: Follower) -> bool:
+    return bool(getattr(follower, "everything", False))
 
 
 class Linker:
@@ -379,7 +385,7 @@ class Linker:
     def _follow(self, collection: str, identifier: str, data: dict[str, Any] | None) -> None:
         status = (data.get("aiod_entry") or {}).get("status", "published") if data else None
         for follower in self.followers:
-            if data is not None and is_public_status(status):
+            if data is not None and (is_public_status(status) or _everything(follower)):
                 follower.update(collection, identifier, data)
             else:
                 follower.remove(identifier)
@@ -396,14 +402,20 @@ class Linker:
         followed = [(f, f.modified()) for f in self.followers]
         live: set[str] = set()
         changed = 0
+        every: set[str] = set()  # every asset, for the followers of everything
         for identifier, type_, modified, status in self.catalog.index.modified():
-            if not is_public_status(status):
-                continue
-            live.add(identifier)
-            stale = [f for f, seen in followed if seen.get(identifier) != modified]
-            if known.get(identifier) != modified or stale:
+            public = is_public_status(status)
+            every.add(identifier)
+            if public:
+                live.add(identifier)
+            stale = [
+                f
+                for f, seen in followed
+                if (public or _everything(f)) and seen.get(identifier) != modified
+            ]
+            if (public and known.get(identifier) != modified) or stale:
                 data = self.catalog.get(ASSET_TYPES[type_], identifier)
-                if known.get(identifier) != modified:
+                if public and known.get(identifier) != modified:
                     self.write(self.update(type_, identifier, data))
                     changed += 1
                 for follower in stale:
@@ -412,7 +424,7 @@ class Linker:
             self.write(self.remove(identifier))
             changed += 1
         for follower, seen in followed:
-            for identifier in set(seen) - live:
+            for identifier in set(seen) - (every if _everything(follower) else live):
                 follower.remove(identifier)
         return changed
 

@@ -1,17 +1,20 @@
-"""The quality book: each public asset's assessment (``kg.quality.indicators``) in the link
-index's SQLite (tables ``quality`` and ``quality_problems``: rebuildable from the store like
-the rest of it), the summaries ``GET /quality`` answers, and the derived graph
-``{base}/quality/{identifier}`` in the public store that records the score with W3C DQV:
-one ``dqv:QualityMeasurement`` per dimension and one for the whole, each ``dqv:computedOn``
-the asset and ``dqv:isMeasurementOf`` a ``dqv:Metric`` of ``{base}/quality/metrics``."""
+"""The quality book: each public asset's assessment (``kg.quality.indicators``) in an SQLite
+database (``Database``; kg.derived gives it the link index's): tables ``quality`` and
+``quality_problems``, rebuildable from the store like the rest of it; the summaries
+``GET /quality`` answers, and the derived graph ``{base}/quality/{identifier}`` in the public
+store that records the score with W3C DQV: one ``dqv:QualityMeasurement`` per dimension and one
+for the whole, each ``dqv:computedOn`` the asset and ``dqv:isMeasurementOf`` a ``dqv:Metric`` of
+``{base}/quality/metrics``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import sqlite3
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from kg.linking.index import LinkIndex
 from kg.model.fields import ASSET_TYPES
 from kg.model.namespaces import PROV, RDF_TYPE
 from kg.model.rdf_mapping import IRI, Lit, Triple
@@ -34,8 +37,17 @@ CREATE TABLE IF NOT EXISTS quality_problems (identifier TEXT, indicator TEXT,
 TOP_PROBLEMS = 10
 
 
+class Database(Protocol):
+    """The SQLite the book keeps its tables in (kg.derived gives it the link index's
+    ``links.sqlite``: the book does not depend on kg.linking)."""
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]: ...
+
+
 class QualityBook:
-    def __init__(self, index: LinkIndex, base_url: str, catalog: Catalog | None = None) -> None:
+    def __init__(self, index: Database, base_url: str, catalog: Catalog | None = None) -> None:
         self.index = index
         self.base_url = base_url
         self.catalog = catalog

@@ -4,7 +4,7 @@ index, a rebuild recomputes everything from the store and keeps the moderators' 
 from __future__ import annotations
 
 from kg.catalog import Catalog
-from kg.linking.service import links_path, open_linker, relink
+from kg.derived import links_path, open_linker, relink
 from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 

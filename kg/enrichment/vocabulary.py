@@ -1,0 +1,60 @@
+"""The terms that can be suggested: for each suggestible field, the taxonomy terms
+(``kg.model.taxonomies``) and the text the embedding model reads for each.
+
+* ``research_area``: the research areas (hierarchical: every term);
+* ``application_area``: the application areas (flat, CamelCase names split into words);
+* ``keyword``: the scientific domains (every term).
+
+The model reads each term in a sentence (``TEMPLATE``): on the TFDS cards of
+tests/data/search-eval, "A dataset or model about computer vision." picks the research area the
+cards' data-type tags name for 74 % of the records, the bare term for 56 %, the term with its
+parents for 43 % (bench/linking.py ``--enrichment``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from kg.model.taxonomies import taxonomy
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "research_area": ("research_areas",),
+    "application_area": ("application_areas",),
+    "keyword": ("scientific_domains",),
+}
+TEMPLATE = "A dataset or model about {}."
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class Term:
+    field: str  # the AIoD field the term would be written to
+    term: str  # the value written
+    text: str  # what the embedding model reads
+
+
+def words(term: str) -> str:
+    """``MobilityTransportAutomotive`` -> ``Mobility Transport Automotive``."""
+    return _CAMEL.sub(" ", term)
+
+
+def _walk(field: str, nodes: list[dict[str, Any]], parents: tuple[str, ...]) -> list[Term]:
+    out = []
+    for node in nodes:
+        name = str(node["term"])
+        out.append(Term(field, name, TEMPLATE.format(words(name).lower())))
+        out += _walk(field, node.get("subterms") or [], (*parents, words(name)))
+    return out
+
+
+@cache
+def terms() -> tuple[Term, ...]:
+    """Every suggestible term, in a fixed order."""
+    out: list[Term] = []
+    for field, names in FIELDS.items():
+        for name in names:
+            out += _walk(field, taxonomy(name), ())
+    return tuple(out)
