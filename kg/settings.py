@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `aiod-kg serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `aiod-kg serve` listens on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="API processes of `aiod-kg serve` (--workers). Above 1 on an embedded "
+        "store, an Oxigraph server beside them owns the store; they share the SQLite files "
+        "(docs/design.md, Workers).",
+    )
+    worker_header: bool = Field(
+        False,
+        description="Add X-AIOD-KG-Worker (the answering process id) to every response "
+        "(tests and benchmarks of --workers).",
+    )
     admin_key: SecretStr | None = Field(
         None, description="API key granting admin rights (writes). No default: writes are off."
     )

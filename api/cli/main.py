@@ -55,6 +55,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loaded = load_demo(settings)
         if loaded:
             print(f"demo: loaded {loaded} assets into {settings.store}")
+    workers = args.workers or settings.workers
+    if workers > 1:  # N processes on one catalog (api/cli/workers.py)
+        if args.harvest_every or args.sync_every:
+            print(
+                "aiod-kg serve: --workers above 1 does not run scheduled harvests or syncs yet;"
+                " run them from one more `aiod-kg serve` or a timer",
+                file=sys.stderr,
+            )
+            return 2
+        from api.cli.workers import serve_workers
+
+        return serve_workers(settings, workers, args.log_level)
     if not args.harvest_every and not args.sync_every:
         app = create_app(settings)
         uvicorn.run(
@@ -335,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (AIOD_KG_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (AIOD_KG_PORT, default 8000)")
     serve.add_argument("--demo", action="store_true", help="load the demo catalog when empty")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, 65),
+        metavar="N",
+        help="API processes (AIOD_KG_WORKERS, default 1); above 1, an Oxigraph server owns "
+        "the store and the workers share the SQLite files",
+    )
     serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )

@@ -1,8 +1,10 @@
 """Keeping the search index in step with the catalog: reconcile on open (index what was
 added or changed since the last save, drop what is gone), then follow the catalog's change
 events in a background thread (``flush()`` waits for it); in fast mode the same thread gives
-documents their MiniLM vectors when idle. The store is the source of truth: ``rebuild()``
-drops everything and indexes the catalog again.
+documents their MiniLM vectors when idle. Writes made by other processes on the same catalog
+(``aiod-kg serve --workers N``) arrive through the catalogue index's change feed
+(``kg.store.feed``), polled every 0.2 s and queued like the catalog's own events. The store is
+the source of truth: ``rebuild()`` drops everything and indexes the catalog again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from kg.search.dense import DenseIndex
 from kg.search.store import FAST, IndexStore
 from kg.search.text import SearchDocument, document_of
+from kg.store.feed import FeedFollower
 from kg.store.partition import is_public_status
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ class CatalogSync(IndexStore):
     _reconciled = True
     _reconcile_done = 0
     _reconcile_total: int | None = 0
+    _follower: FeedFollower | None = None
 
     @property
     def ready(self) -> bool:
@@ -64,11 +68,46 @@ class CatalogSync(IndexStore):
         """Follow the catalog: reconcile with it, then index its change events (background)."""
         self._catalog = catalog
         catalog.subscribe(self._on_change)
+        if not getattr(catalog.index, "_uri", True):  # a file other processes may write too
+            # started before the reconcile reads the catalogue: no change falls in between
+            self._follower = FeedFollower(
+                catalog.index, self._on_feed, self._on_feed_restart, name="search-feed"
+            )
         self._worker = threading.Thread(target=self._run, name="search-indexer", daemon=True)
         self._reconciled, self._reconcile_done, self._reconcile_total = False, 0, None
         with self._idle:
             self._pending += 1  # the reconcile
         self._worker.start()
+        if self._follower is not None:
+            self._follower.start()
+
+    def _on_feed(self, changes: Sequence[tuple[str, str]]) -> None:
+        """Other processes' writes (from the change feed) as change events."""
+        from kg.catalog import ChangeEvent
+        from kg.errors import NotFound
+        from kg.model.fields import ASSET_TYPES
+
+        catalog = self._catalog
+        if catalog is None:
+            return
+        for identifier, type_ in dict.fromkeys(changes):
+            asset = ASSET_TYPES.get(type_)
+            if asset is None:
+                continue
+            data = None
+            entry = catalog.index.get(identifier)
+            if entry is not None and entry.type == type_ and is_public_status(entry.status):
+                try:
+                    data = catalog.get(asset, identifier)
+                except NotFound:
+                    data = None
+            kind: Any = "upsert" if data is not None else "delete"
+            self._on_change(ChangeEvent(kind, asset, identifier, data))
+
+    def _on_feed_restart(self) -> None:
+        """The feed cannot say what changed (index cleared, or too far behind): compare."""
+        if not self._closed:
+            self.reconcile()
 
     def _on_change(self, event: ChangeEvent) -> None:
         if self._closed:
@@ -313,6 +352,8 @@ class CatalogSync(IndexStore):
         if self._closed:
             return
         self._closed = True
+        if self._follower is not None:
+            self._follower.close()
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join(timeout=10)

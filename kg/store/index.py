@@ -13,10 +13,17 @@ and filter, the array of row keys (``seq``) in that order, and answers a page by
 The array is valid while the type's change counters (table ``changes``, bumped in the same
 transaction as every write, so writers in other processes are seen too) are unchanged; pure
 appends extend the insertion-order array, any other change rebuilds it on the next deep page.
+
+The change feed (table ``feed``): every committed row change appends ``(identifier, type,
+origin)`` in the writer's transaction, numbered in commit order; ``origin`` names the
+``CatalogIndex`` that wrote it. Other processes sharing the file (``aiod-kg serve --workers``)
+follow it (``kg.store.feed``) to keep their own caches, such as the search index, in step.
+The feed keeps the last ``FEED_KEEP`` changes; a follower further behind starts over.
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from array import array
@@ -25,6 +32,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kg.store.process_lock import ProcessLock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
@@ -53,6 +62,12 @@ CREATE TABLE IF NOT EXISTS pending (
     identifier TEXT PRIMARY KEY,
     type TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS feed (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    identifier TEXT NOT NULL,
+    type TEXT NOT NULL,
+    origin TEXT NOT NULL
+);
 """
 
 
@@ -78,6 +93,8 @@ POSITION_CACHE = 8  # (type, order, filter) position arrays kept per index
 # The ``changes`` row of rewrites (updates of existing rows, deletions, clearing: anything but
 # appending a new row), for every type at once; each type's own row counts its appends.
 REWRITES = ""
+FEED_KEEP = 100_000  # changes the feed keeps for followers
+FEED_ALL = ""  # a feed row with this identifier: everything may have changed (index cleared)
 
 
 @dataclass
@@ -164,6 +181,8 @@ class CatalogIndex:
         self._keepalive.executescript(ORDER_INDEXES)
         self._positions: OrderedDict[tuple[str, str | None, str, str], _Positions] = OrderedDict()
         self._positions_lock = threading.Lock()
+        #: names this index's rows in the change feed (followers skip their own writes)
+        self.origin = secrets.token_hex(8)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -251,6 +270,55 @@ class CatalogIndex:
             ids = [(e.identifier,) for e in upserts] + [(i,) for i, _ in deletes]
             db.executemany("DELETE FROM pending WHERE identifier = ?", ids)
             _bump(db, sorted(appended) + ([REWRITES] if rewrites else []))
+            changed = [(e.identifier, e.type) for e in upserts] + list(deletes)
+            self._feed(db, changed)
+
+    def _feed(self, db: sqlite3.Connection, changed: Sequence[tuple[str, str]]) -> None:
+        """Append changes to the feed (inside the writer's transaction) and drop old ones."""
+        if not changed:
+            return
+        (last,) = db.execute(
+            "INSERT INTO feed (identifier, type, origin) VALUES (?, ?, ?) RETURNING n",
+            (changed[0][0], changed[0][1], self.origin),
+        ).fetchone()
+        db.executemany(
+            "INSERT INTO feed (identifier, type, origin) VALUES (?, ?, ?)",
+            [(i, t, self.origin) for i, t in changed[1:]],
+        )
+        last += len(changed) - 1
+        if last % 1000 < len(changed):  # now and then (rowid range: cheap)
+            db.execute("DELETE FROM feed WHERE n <= ?", (last - FEED_KEEP,))
+
+    # ------------------------------------------------------------------ the change feed
+
+    def feed_last(self) -> int:
+        """The number of the latest change in the feed (0: none)."""
+        sql = "SELECT seq FROM sqlite_sequence WHERE name = 'feed'"
+        row = self._conn().execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    def feed_since(
+        self, after: int, limit: int = 1000
+    ) -> tuple[list[tuple[int, str, str, str]], bool]:
+        """Changes numbered above ``after``: ``([(n, identifier, type, origin)], complete)``;
+        ``complete`` is False when changes right after ``after`` were dropped already (the
+        follower must start over from the catalogue)."""
+        db = self._conn()
+        rows = db.execute(
+            "SELECT n, identifier, type, origin FROM feed WHERE n > ? ORDER BY n LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        out = [(int(n), str(i), str(t), str(o)) for n, i, t, o in rows]
+        # AUTOINCREMENT numbers in commit order and never reuses one (a rolled-back write
+        # takes none): a gap after ``after`` means the rows were pruned
+        return out, not out or out[0][0] == after + 1
+
+    def write_lock(self) -> ProcessLock:
+        """The catalog's write lock: a file lock beside the index, so that every process
+        writing this index serialises its writes (``kg.store.process_lock``)."""
+        if self._uri:
+            return ProcessLock(None)
+        return ProcessLock(Path(self.path).with_name("write.lock"))
 
     # ------------------------------------------------------------------ reads
 
@@ -459,6 +527,7 @@ class CatalogIndex:
             db.execute("DELETE FROM assets")
             db.execute("DELETE FROM pending")
             _bump(db, [REWRITES])
+            self._feed(db, [(FEED_ALL, FEED_ALL)])
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
