@@ -37,7 +37,6 @@ from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
 from kg.store.index import CatalogIndex, Entry
 from kg.store.partition import PartitionedStore, is_public_status
 from kg.store.process_lock import ProcessLock
-from kg.store.process_lock import ProcessLock
 
 JSON = dict[str, Any]
 DEFAULT_STATUS = "published"
@@ -139,7 +138,6 @@ class Catalog:
     def close(self) -> None:
         self.index.close()
         self.store.close()
-        self._write_lock.close()
         self._write_lock.close()
 
     # ------------------------------------------------------------------ consistency
