@@ -3,18 +3,27 @@ live aiod-kg with the universal connector, and what a no-change re-sync costs ea
 
 The central is a real ``aiod-kg serve`` on loopback; the node is an embedded catalog in this
 process (kg/sync Pusher), the mirror a fresh embedded catalog (mappings/aiod.py harvest).
+``--floor`` also measures the central alone: the same POSTs, prebuilt, from a bare client with
+the same concurrency against a fresh central (what push sync could reach at best through the
+AIoD REST API, one record per POST). The load average is printed before and after: on a
+shared machine the figures move with it.
 
-    .venv/bin/python bench/sync.py --records 1000
+    .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import httpx
+import orjson
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -29,18 +38,57 @@ from kg.sync import Pusher  # noqa: E402
 from mappings.aiod import AiodConnector  # noqa: E402
 
 KEY = "bench-admin-key"
+ENV = {"AIOD_KG_ADMIN_KEY": KEY, "AIOD_KG_SEARCH_ENABLED": "false"}
+
+
+def record(i: int) -> dict[str, object]:
+    return {"name": f"Node dataset {i}", "keyword": ["bench", f"k{i % 50}"]}
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def floor(root: Path, n: int, concurrency: int) -> dict[str, float]:
+    """POST ``n`` prebuilt bodies to a fresh central, ``concurrency`` at a time."""
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    bodies = [
+        orjson.dumps({**record(i), "platform": "floor", "platform_resource_identifier": f"f{i}"})
+        for i in range(n)
+    ]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with (
+        aiod_kg_server(root / "floor", env=ENV) as central,
+        httpx.Client(base_url=f"{central.base_url}/v2", limits=limits, timeout=60) as client,
+    ):
+
+        def post(body: bytes) -> None:
+            response = client.post("/datasets", content=body, headers=headers)
+            assert response.status_code == 200, response.text
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(post, bodies))
+        seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "records_per_s": round(n / seconds)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument(
+        "--concurrency", type=int, help="pushes in flight (default: AIOD_KG_SYNC_CONCURRENCY)"
+    )
+    parser.add_argument("--floor", action="store_true", help="also measure the central alone")
     args = parser.parse_args()
     n = args.records
-    results: dict[str, object] = {"records": n}
+    node_settings: dict[str, object] = {}
+    if args.concurrency:
+        node_settings["sync_concurrency"] = args.concurrency
+    results: dict[str, object] = {"records": n, "load_before": load()}
     with tempfile.TemporaryDirectory(prefix="aiod-kg-bench-sync-") as folder:
         root = Path(folder)
-        env = {"AIOD_KG_ADMIN_KEY": KEY, "AIOD_KG_SEARCH_ENABLED": "false"}
-        with aiod_kg_server(root / "central", env=env) as central:
+        with aiod_kg_server(root / "central", env=ENV) as central:
             node = Catalog(
                 Settings(
                     store=str(root / "node"),
@@ -49,11 +97,12 @@ def main() -> int:
                     central_url=f"{central.base_url}/v2",
                     central_token=KEY,
                     node_platform="node-bench",
+                    **node_settings,  # type: ignore[arg-type]
                 )
             )
-            records = [
-                {"name": f"Node dataset {i}", "keyword": ["bench", f"k{i % 50}"]} for i in range(n)
-            ]
+            concurrency = node.settings.sync_concurrency
+            results["concurrency"] = concurrency
+            records = [record(i) for i in range(n)]
             for start in range(0, n, 1000):
                 node.save_many(ASSET_TYPES["datasets"], records[start : start + 1000])
             pusher = Pusher(node)
@@ -86,6 +135,10 @@ def main() -> int:
                 "records_per_s": round(pulled.listed / pulled.seconds),
             }
             results["pull_no_change"] = {"seconds": round(again_pull.seconds, 2)}
+        results["load_after_push_pull"] = load()
+        if args.floor:
+            results["central_post_floor"] = floor(root, n, concurrency)
+            results["load_after_floor"] = load()
     print(describe())
     print(json.dumps(results, indent=2))
     return 0

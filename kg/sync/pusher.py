@@ -10,9 +10,11 @@ The outbox is the difference between the catalogue and ``kg.sync.state``: an ass
 ``date_modified`` moved and whose body changed is PUT (POST the first time, unless the central
 already holds it: one listing ``GET /platforms/{platform}/{type}`` per type with assets not
 in the state, so a run killed between a POST and its state row makes no duplicate), a pushed
-asset that is no longer shared is DELETEd. Each push commits its state row, so a run is
-idempotent and resumable. The assets of one type are pushed ``sync_concurrency`` at a time,
-types one after the other (agents first: later bodies name their central identifiers).
+asset that is no longer shared is DELETEd. Each push records its state row, so a run is
+idempotent and resumable (rows are written in batches, kg/sync/state.py: a killed run's last
+batch is found again by the listing). The assets of one type are pushed ``sync_concurrency``
+at a time over as many keep-alive connections, types one after the other (agents first:
+later bodies name their central identifiers), then withdrawals, as concurrently.
 Requests go through the one outbound client (kg/outbound.py); transport errors, 429 and 5xx
 are retried with exponential backoff, and when the central stays down the run stops: what
 was not pushed is still different next run (nothing is lost). A 4xx is that asset's error.
@@ -103,14 +105,15 @@ class Pusher:
         self._own_state = state is None
         self.state = state or sync_state(settings)
         self._own_outbound = outbound is None
-        self.outbound = outbound or Outbound(
-            OutboundPolicy.from_settings(settings, read_timeout=settings.harvest_timeout)
+        self.concurrency = settings.sync_concurrency
+        self.outbound = outbound or Outbound(  # one keep-alive connection per push in flight
+            OutboundPolicy.from_settings(settings, read_timeout=settings.harvest_timeout),
+            max_connections=max(self.concurrency, 2),
         )
         self.retries = settings.sync_max_retries
         self.backoff = settings.harvest_backoff
         self.backoff_max = settings.harvest_backoff_max
         self.sleep = sleep
-        self.concurrency = settings.sync_concurrency
         self._stop = threading.Event()  # set when the central is down: the run winds up
         self._tally_lock = threading.Lock()
 
@@ -180,12 +183,14 @@ class Pusher:
                     ]
                     for future in futures:  # a collection is done before the next refers to it
                         future.result()
-            for identifier, before in list(pushed.items()):
-                if identifier not in wanted:
-                    self._withdraw(identifier, before, report)
+                gone = [(i, b) for i, b in list(pushed.items()) if i not in wanted]
+                for future in [pool.submit(self._withdraw, i, b, report) for i, b in gone]:
+                    future.result()
         except CentralDown as exc:
             self._stop.set()
             report.stopped = str(exc)
+        finally:
+            self.state.flush()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -258,7 +263,7 @@ class Pusher:
         if remote_id is None:
             response = self._call("POST", f"{self.central}/{collection}", body)
             if response.status_code >= 300:
-                report.errors.append(_error(identifier, response))
+                self._fail(report, identifier, response)
                 return
             remote_id = str(response.json()["identifier"])
             self._tally(report, "created")
@@ -271,7 +276,7 @@ class Pusher:
                 self._push(identifier, collection, modified, None, pushed, report)
                 return
             if response.status_code >= 300:
-                report.errors.append(_error(identifier, response))
+                self._fail(report, identifier, response)
                 return
             self._tally(report, "updated")
         self._commit(identifier, Pushed(collection, remote_id, digest, modified), pushed)
@@ -279,6 +284,10 @@ class Pusher:
     def _tally(self, report: SyncReport, outcome: str) -> None:
         with self._tally_lock:
             setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def _fail(self, report: SyncReport, identifier: str, response: httpx.Response) -> None:
+        with self._tally_lock:
+            report.errors.append(_error(identifier, response))
 
     def _commit(self, identifier: str, row: Pushed, pushed: dict[str, Pushed]) -> None:
         self.state.record(identifier, row)
@@ -297,13 +306,15 @@ class Pusher:
         return None
 
     def _withdraw(self, identifier: str, before: Pushed, report: SyncReport) -> None:
+        if self._stop.is_set():
+            return
         url = f"{self.central}/{before.collection}/{quote(before.remote_id, safe='')}"
         response = self._call("DELETE", url, None)
         if response.status_code >= 300 and response.status_code != 404:
-            report.errors.append(_error(identifier, response))
+            self._fail(report, identifier, response)
             return
         self.state.drop(identifier)
-        report.deleted += 1
+        self._tally(report, "deleted")
 
     def _call(self, method: str, url: str, body: bytes | None) -> httpx.Response:
         attempt = 0
