@@ -3,7 +3,7 @@
 // The token is sent as "Authorization: Bearer" (no cookies, so no CSRF).
 "use strict";
 (function () {
-  const TOKEN = "aiodkg.token", ME = "aiodkg.me";
+  const TOKEN = "aiodkg.token", ME = "aiodkg.me", SIGNED_OUT = "aiodkg.signed-out";
   const REVIEWER = "review_aiod_resources";
   const $ = (id) => document.getElementById(id);
   function get(key) { try { return sessionStorage.getItem(key); } catch (e) { return null; } }
@@ -24,12 +24,14 @@
     document.dispatchEvent(new CustomEvent("aiodkg:session", {detail: me()}));
   }
   function remember(key, who, expiresAt) {
-    put(TOKEN, key);
+    put(TOKEN, key); drop(SIGNED_OUT);
     put(ME, JSON.stringify({name: who.name || who.subject || "you", subject: who.subject,
       roles: who.roles || [], admin: !!who.admin, expires_at: expiresAt || null}));
     changed();
   }
-  function forget() { drop(TOKEN); drop(ME); }
+  // signed out in this tab: the next sign-in asks the provider for a fresh login (prompt=login),
+  // so the provider's own session does not sign the same person straight back in
+  function forget() { drop(TOKEN); drop(ME); put(SIGNED_OUT, "1"); }
   function detail(body, fallback) {
     if (!body) return fallback;
     const d = body.detail;
@@ -111,8 +113,9 @@
     paint(button, on);
   });
 
+  const signedOut = () => get(SIGNED_OUT) === "1";
   window.aiodkgSession = {token, me, remember, forget, call, whoami, detail, isReviewer,
-    safeNext, changed};
+    safeNext, changed, signedOut};
   // a key from before this script kept no profile: ask once who it is
   if (get(TOKEN) && !me()) {
     whoami(get(TOKEN)).then((found) => {

@@ -36,6 +36,7 @@
       redirect_uri: location.origin + config.dataset.callback, scope: "openid profile",
       state, nonce, code_challenge: b64url(digest), code_challenge_method: "S256",
     });
+    if (session.signedOut()) query.set("prompt", "login");  // after a sign-out: ask again
     location.assign(config.dataset.authorize + "?" + query.toString());
   }
   const button = $("oidc-signin");
