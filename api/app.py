@@ -16,6 +16,7 @@ from api.routes.assets import all_asset_routers
 from api.routes.backup import backup_router
 from api.routes.bookmarks import bookmarks_router
 from api.routes.duplicates import duplicates_router
+from api.routes.enrichment import enrichment_router
 from api.routes.files import files_router
 from api.routes.meta import meta_router, root_router
 from api.routes.node import node_router
@@ -28,8 +29,8 @@ from api.routes.user import user_router
 from api.ui import install_ui
 from kg import __version__
 from kg.catalog import Catalog
-from kg.formats.rdf_input import body_pool
 from kg.derived import open_linker
+from kg.formats.rdf_input import body_pool
 from kg.settings import Settings
 from kg.store.base_url import settle_base_url
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     app.include_router(node_router())  # /node/local_only (api/routes/node.py)
     app.include_router(duplicates_router())  # /duplicates (api/routes/duplicates.py)
     app.include_router(quality_router())  # /quality (api/routes/quality.py)
+    app.include_router(enrichment_router())  # /suggestions (api/routes/enrichment.py)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         app.include_router(search_router(suffix), prefix=prefix)
         app.include_router(meta_router(suffix), prefix=prefix)

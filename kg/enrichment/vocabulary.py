@@ -27,6 +27,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 TEMPLATE = "A dataset or model about {}."
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+CATCH_ALL = re.compile(r"^(other|generic)\b", re.IGNORECASE)  # never suggested: no information
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def _walk(field: str, nodes: list[dict[str, Any]], parents: tuple[str, ...]) -> 
     out = []
     for node in nodes:
         name = str(node["term"])
-        out.append(Term(field, name, TEMPLATE.format(words(name).lower())))
+        if not CATCH_ALL.match(name):
+            out.append(Term(field, name, TEMPLATE.format(words(name).lower())))
         out += _walk(field, node.get("subterms") or [], (*parents, words(name)))
     return out
 
