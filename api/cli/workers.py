@@ -60,8 +60,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the store server gets SIGTERM when ``serve`` dies, even by SIGKILL."""
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent dies, even by SIGKILL (the store
+    server, before its exec; a worker, at its start)."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -285,6 +286,8 @@ def worker_app() -> FastAPI:
     from kg.store.backends import index_path
     from kg.store.base_url import settle_base_url
 
+    if sys.platform == "linux":
+        _die_with_parent()  # a worker never outlives its supervisor (holding the port)
     settings = settle_base_url(Settings())
     folder = index_path(settings).parent
     slot = claim_slot(folder)
