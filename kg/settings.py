@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     ui_oidc_client_id: str = Field(
         "",
         description="The web UI's public OIDC client (Authorization Code + PKCE in the browser, "
-        "redirect URI <base>/signin/callback). Empty: no provider button, key sign-in only.",
+        "redirect URI: the base URL + /signin/callback). Empty: no provider button, key "
+        "sign-in only.",
     )
     admin_roles: str = Field(
         "aiod_admin", description="Comma-separated roles that make a token or key an admin."

@@ -213,7 +213,7 @@ def _node(tmp: Path, view: str) -> tuple[TestClient, Catalog, dict[str, str]]:
         central_url="http://127.0.0.1:9/",
         node_platform="mynode",
         aiod_platform="aiod-central",
-        node_view=view,  # type: ignore[arg-type]
+        node_view=view,
         linking_enabled=False,
     )
     catalog = Catalog(settings)

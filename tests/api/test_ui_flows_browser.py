@@ -474,7 +474,12 @@ def test_reviewer_queue_accept_and_reject_with_comment(world: World, page: Any) 
 
 def test_markdown_description_runs_no_html(world: World, page: Any) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.goto(f"{world.base}/datasets/{world.ids['hostile']}")
     description = page.get_by_role("region", name="Description")
     assert description.locator("strong").inner_text() == "Bold claims"
