@@ -290,6 +290,7 @@ def test_redirect_sign_in_and_sign_out(world: World, page: Any) -> None:
     page.goto(world.base + "/")
     account = page.get_by_role("navigation", name="Account")
     assert account.get_by_role("link", name="My assets").count() == 0  # hidden: signed out
+    assert account.get_by_role("button", name="Sign out").count() == 0
     page.goto(world.base + "/signin")
     shot(page, "20-signin")
     sign_in(world, page, "ursula", "/?q=lighthouse")
@@ -314,6 +315,7 @@ def test_redirect_sign_in_and_sign_out(world: World, page: Any) -> None:
     account.get_by_role("link", name="Sign in").wait_for()
     assert session_token(page) == ""
     assert account.get_by_role("link", name="My assets").count() == 0
+    assert account.get_by_role("button", name="Sign out").count() == 0
     shot(page, "22-signed-out")
 
 
