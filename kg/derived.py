@@ -38,7 +38,10 @@ def open_linker(settings: Settings, catalog: Catalog, follow: bool = True) -> Li
     linker = Linker(LinkIndex(links_path(settings)), catalog.base_url, catalog)
     linker.followers.append(QualityBook(linker.index, catalog.base_url, catalog))
     if enrichment_enabled(settings):
-        linker.followers.append(SuggestionBook(linker.index, catalog.base_url, catalog))
+        book = SuggestionBook(linker.index, catalog.base_url, catalog)
+        linker.followers.append(book)
+        if follow:
+            book.start()  # the model in a thread of its own, batch by batch
     if follow:
         linker.attach(catalog)
     return linker

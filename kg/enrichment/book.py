@@ -8,11 +8,19 @@ draft) and recomputed whenever the asset changes. Each suggestion is an ``rdf:St
 (subject the asset, predicate the field's property, object the term) with its similarity
 (``schema:value``) and provenance (``prov:wasGeneratedBy`` ``{base}/enrichment``,
 ``prov:generatedAtTime``). Accepted and rejected suggestions are not suggested again; the
-decisions (table ``suggestion_decisions``) are the only state that is not derived."""
+decisions (table ``suggestion_decisions``) are the only state that is not derived.
+
+The model costs milliseconds per asset where links and quality cost microseconds
+(bench/linking.py), so once ``start`` is called the book works in its own thread, a batch of
+queued assets per encode: the linker's thread hands it changes without waiting, and
+``flush`` waits until it has caught up."""
 
 from __future__ import annotations
 
+import logging
+import queue
 import sqlite3
+import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,6 +35,8 @@ if TYPE_CHECKING:
     from kg.catalog import Catalog
 
 JSON = dict[str, Any]
+log = logging.getLogger("kg.enrichment")
+BATCH = 32  # queued assets encoded together
 TABLES = """
 CREATE TABLE IF NOT EXISTS suggestion_assets (identifier TEXT PRIMARY KEY, type TEXT,
   public INTEGER, modified TEXT);
@@ -62,6 +72,10 @@ class SuggestionBook:
         self.base_url = base_url
         self.catalog = catalog
         self.suggester = suggester or Suggester()
+        self._queue: queue.Queue[tuple[str, str, JSON | None] | None] = queue.Queue()
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._worker: threading.Thread | None = None
         with index.transaction() as db:
             db.executescript(TABLES)
 
@@ -71,13 +85,80 @@ class SuggestionBook:
     def activity(self) -> str:
         return f"{self.base_url}/enrichment"
 
+    # ------------------------------------------------------------------ the worker
+
+    def start(self) -> None:
+        """Work in a thread from now on (``update`` / ``remove`` queue and return)."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="enrichment", daemon=True)
+            self._worker.start()
+
+    def _put(self, item: tuple[str, str, JSON | None]) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                self._apply(batch)
+            except Exception:
+                log.exception("enrichment failed")
+            finally:
+                with self._idle:
+                    self._pending -= len(batch)
+                    self._idle.notify_all()
+
+    def _apply(self, batch: list[tuple[str, str, JSON | None]]) -> None:
+        updates = [(c, d) for c, _, d in batch if d is not None]
+        found = iter(self.suggester.suggest_many([(ASSET_TYPES[c], d) for c, d in updates]))
+        for collection, identifier, data in batch:
+            if data is None:
+                self._remove(identifier)
+            else:
+                self._store(collection, identifier, data, next(found))
+
+    def flush(self, timeout: float = 120.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending <= 0, timeout)
+
+    def close(self) -> None:
+        """Stop the thread (what is queued is dropped: the linker's reconcile catches up)."""
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=30)
+            self._worker = None
+
     # ------------------------------------------------------------------ writes
 
-    def update(self, collection: str, identifier: str, data: JSON) -> list[Suggestion]:
-        """Suggest terms for one asset, keep them and rewrite its graph in its partition."""
-        asset = ASSET_TYPES[collection]
+    def update(self, collection: str, identifier: str, data: JSON) -> list[Suggestion] | None:
+        """Suggest terms for one asset, keep them and rewrite its graph in its partition
+        (queued when the thread runs: then ``None``)."""
+        if self._worker is not None:
+            self._put((collection, identifier, data))
+            return None
+        return self._store(
+            collection, identifier, data, self.suggester.suggest(ASSET_TYPES[collection], data)
+        )
+
+    def _store(
+        self, collection: str, identifier: str, data: JSON, suggested: list[Suggestion]
+    ) -> list[Suggestion]:
         decided = {(f, t) for f, t, _ in self._decisions(identifier)}
-        found = [s for s in self.suggester.suggest(asset, data) if (s.field, s.term) not in decided]
+        found = [s for s in suggested if (s.field, s.term) not in decided]
         entry = data.get("aiod_entry") or {}
         public = is_public_status(entry.get("status", "published"))
         modified = str(entry.get("date_modified") or "")
@@ -95,6 +176,12 @@ class SuggestionBook:
         return found
 
     def remove(self, identifier: str) -> None:
+        if self._worker is not None:
+            self._put(("", identifier, None))
+        else:
+            self._remove(identifier)
+
+    def _remove(self, identifier: str) -> None:
         with self.index.transaction() as db:
             db.execute("DELETE FROM suggestions WHERE identifier = ?", (identifier,))
             db.execute("DELETE FROM suggestion_assets WHERE identifier = ?", (identifier,))

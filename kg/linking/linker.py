@@ -391,8 +391,15 @@ class Linker:
                 follower.remove(identifier)
 
     def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until the changes seen so far are followed (by the followers with a thread of
+        their own too)."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending <= 0, timeout)
+            done = self._idle.wait_for(lambda: self._pending <= 0, timeout)
+        for follower in self.followers:
+            wait = getattr(follower, "flush", None)
+            if done and wait is not None:
+                done = bool(wait(timeout))
+        return done
 
     def reconcile(self) -> int:
         """Index what changed in the catalog while nobody followed it; drop what is gone."""
@@ -435,4 +442,8 @@ class Linker:
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join(timeout=10)
+        for follower in self.followers:
+            stop = getattr(follower, "close", None)
+            if stop is not None:
+                stop()
         self.index.close()
