@@ -44,6 +44,7 @@ from kg.sync.state import Pushed, SyncState, sync_lock, sync_state
 AGENTS = ("persons", "organisations", "teams", "contacts")
 NATIVE = (None, "", "aiod")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+BUSY = "another sync run of this node is in progress"  # ``stopped`` of a skipped run
 PAGE = 1000  # listing page asked of the central (it may answer with smaller pages)
 
 
@@ -144,7 +145,7 @@ class Pusher:
         """One run, unless another holds the node's sync lock (then ``stopped`` says so)."""
         with sync_lock(self.catalog.settings) as mine:
             if not mine:
-                return SyncReport(stopped="another sync run of this node is in progress")
+                return SyncReport(stopped=BUSY)
             return self._run()
 
     def _run(self) -> SyncReport:

@@ -4,7 +4,8 @@
 Runs never overlap: each takes the node's sync lock (``kg.sync.state.sync_lock``, an
 exclusive ``flock`` on ``sync.lock`` beside ``sync.sqlite``), so of several server
 processes (workers) or an ``aiod-kg sync`` started by hand, one runs and the others skip that
-turn. A run that fails is logged and the schedule goes on.
+turn. A run that fails, stops (the central down) or has refused pushes is logged as a
+warning, and the schedule goes on.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from kg.sync.pusher import Pusher, SyncReport
+from kg.sync.pusher import BUSY, Pusher, SyncReport
 
 log = logging.getLogger("aiod_kg.sync")
 
@@ -40,7 +41,11 @@ class SyncScheduler:
         except Exception:  # a failed run must not stop the schedule
             log.exception("sync to %s failed", self.pusher.central)
             return None
-        log.info(
+        # a run that could not finish (central down, refused pushes) is the operator's concern
+        trouble = report.errors or (report.stopped and report.stopped != BUSY)
+        level = logging.WARNING if trouble else logging.INFO
+        log.log(
+            level,
             "sync: %d created, %d updated, %d deleted, %d unchanged, %d errors%s",
             report.created,
             report.updated,
