@@ -91,6 +91,76 @@ LIMIT 1""",
 LIMIT 100""",
     ),
     (
+        "Datasets used by models of a given task",
+        """# fair4ml:trainedOn to a dataset of the catalog: the derived link graphs resolve what
+# the model cards claim; dct:type is the model's task
+SELECT ?dataset ?datasetName (COUNT(DISTINCT ?model) AS ?models) WHERE {
+  ?model a fair4ml:MLModel ;
+         dct:type "text-classification" ;
+         fair4ml:trainedOn ?dataset .
+  ?dataset a dcat:Dataset ;
+           schema:name ?datasetName .
+}
+GROUP BY ?dataset ?datasetName
+ORDER BY DESC(?models)
+LIMIT 50""",
+    ),
+    (
+        "Works on several platforms (schema:sameAs)",
+        """# the same work on another platform: a shared DOI, arXiv id or canonical URL, a
+# dataset derived from another platform's, or a duplicate a moderator confirmed
+SELECT ?record ?platform ?other ?otherPlatform ?evidence WHERE {
+  ?record schema:sameAs ?other ;
+          aiod:platform ?platform .
+  ?other aiod:platform ?otherPlatform .
+  OPTIONAL {
+    ?why rdf:subject ?record ; rdf:predicate schema:sameAs ; rdf:object ?other ;
+         dct:description ?evidence .
+  }
+}
+LIMIT 100""",
+    ),
+    (
+        "Same name on several platforms (duplicate candidates)",
+        """SELECT ?name (GROUP_CONCAT(DISTINCT ?platform; separator=", ") AS ?platforms)
+       (COUNT(DISTINCT ?record) AS ?records) WHERE {
+  ?record schema:name ?fullName ;
+          aiod:platform ?platform .
+  BIND(LCASE(REPLACE(?fullName, "^.*/", "")) AS ?name)
+}
+GROUP BY ?name
+HAVING (COUNT(DISTINCT ?platform) > 1)
+ORDER BY ?name
+LIMIT 100""",
+    ),
+    (
+        "Suggested research areas (enrichment, with provenance)",
+        """SELECT ?asset ?name ?term ?score WHERE {
+  ?suggestion rdf:subject ?asset ;
+              rdf:predicate aiod:researchArea ;
+              rdf:object ?term ;
+              schema:value ?score ;
+              prov:wasGeneratedBy ?activity .
+  ?asset schema:name ?name .
+  FILTER(STRENDS(STR(?activity), "/enrichment"))
+}
+ORDER BY DESC(?score)
+LIMIT 50""",
+    ),
+    (
+        "Lowest metadata quality (DQV)",
+        """PREFIX dqv: <http://www.w3.org/ns/dqv#>
+SELECT ?asset ?name ?score WHERE {
+  ?asset dqv:hasQualityMeasurement ?measurement ;
+         schema:name ?name .
+  ?measurement dqv:isMeasurementOf ?metric ;
+               dqv:value ?score .
+  FILTER(STRENDS(STR(?metric), "#score"))
+}
+ORDER BY ?score
+LIMIT 20""",
+    ),
+    (
         "Triples per asset graph",
         """SELECT ?graph (COUNT(*) AS ?triples) WHERE {
   GRAPH ?graph { ?s ?p ?o }
