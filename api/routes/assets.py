@@ -25,7 +25,7 @@ from api.auth.guard import (
     save_replace,
     visible_page,
 )
-from api.auth.principal import PrincipalDep, forbidden, get_access, unauthorized
+from api.auth.principal import PrincipalDep, forbidden, get_access, get_principal, unauthorized
 from api.deps import CatalogDep
 from api.linked_data import asset_get
 from api.negotiation import Format, body_format, choose_format
@@ -46,7 +46,29 @@ FORMAT_DOC = (
     "Response format; overrides Accept: json, jsonld, turtle, ntriples, rdfxml "
     "(one asset also: html, croissant for datasets)."
 )
-IdentifierPath = Annotated[str, Path(description="Asset identifier, e.g. data_... for datasets.")]
+IDENTIFIER_DOC = "Asset identifier, e.g. data_... for datasets."
+IdentifierPath = Annotated[str, Path(description=IDENTIFIER_DOC)]
+# GET of one asset declares its parameters here, not in its signature (see get_asset)
+GET_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "identifier",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "description": IDENTIFIER_DOC, "title": "Identifier"},
+        "description": IDENTIFIER_DOC,
+    },
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "schema": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": FORMAT_DOC,
+            "title": "Format",
+        },
+        "description": FORMAT_DOC,
+    },
+]
 RESPONSE_TYPES: dict[str, dict[str, Any]] = {
     "application/json": {},
     "application/ld+json": {},
@@ -182,6 +204,7 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         f"/{name}/{{identifier}}",
         operation_id=f"get_{asset.singular}{suffix}",
         summary=f"Get one {asset.singular}",
+        openapi_extra={"parameters": GET_PARAMETERS},
         responses={
             200: {
                 "content": {"application/json": {"schema": read_schema}}
@@ -189,21 +212,21 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
             }
         },
     )
-    async def get_asset(
-        request: Request,
-        catalog: CatalogDep,
-        principal: PrincipalDep,
-        identifier: IdentifierPath,
-        format: Annotated[str | None, Query(description=FORMAT_DOC)] = None,
-    ) -> Response:
+    async def get_asset(request: Request) -> Response:
+        # The hot path: no FastAPI dependencies or declared parameters (resolving them cost
+        # more than the rest of the request); both parameters are plain strings, documented
+        # in GET_PARAMETERS, and the principal is resolved exactly as PrincipalDep does.
+        identifier: str = request.path_params["identifier"]
+        catalog: Catalog = request.app.state.catalog
+        principal = await get_principal(request)
+        access = get_access(request)
         # 404, exactly as for a missing asset, unless the caller may read it (kg/access/rules.py)
-        check_read(catalog, get_access(request), principal, asset, identifier)
+        check_read(catalog, access, principal, asset, identifier)
         # contact details for those who may see them (kg/access/privacy.py), else public
-        private = private_response(
-            request, catalog, get_access(request), principal, asset, identifier
-        )
-        if private is not None:
-            return private
+        if principal.authenticated:
+            private = private_response(request, catalog, access, principal, asset, identifier)
+            if private is not None:
+                return private
         # the asset IRI: content negotiation (HTML, Croissant too), ETag, 304 (api/linked_data)
         return await asset_get(request, catalog, asset, identifier)
 
