@@ -1,7 +1,10 @@
 """Metadata quality (issue 18, kg/quality): ``GET /quality`` summarises the MQA-style scores
 of the public assets per platform and type (averages, dimensions, ratings, the most common
-problems, with advice); ``GET /quality/assets/{identifier}`` is one asset's assessment. Both
-read only public assets (the book holds nothing else); docs/quality.md explains the score."""
+problems, with advice) over the public assets (the book holds nothing else);
+``GET /quality/assets/{identifier}`` is one asset's assessment: a public asset's from the book,
+a draft's (or any non-public asset's) computed on request for those who may read it -- the
+share page shows its advice before the draft is submitted -- and the same 404 as a missing
+asset for anyone else. docs/quality.md explains the score."""
 
 from __future__ import annotations
 
@@ -11,9 +14,14 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
+from api.auth.guard import check_read
+from api.auth.principal import PrincipalDep, get_access
+from api.deps import CatalogDep
+from kg.errors import NotFound
 from kg.model.fields import ASSET_TYPES
 from kg.model.identifiers import IDENTIFIER_RE
-from kg.quality.book import QualityBook
+from kg.quality.book import QualityBook, report
+from kg.quality.indicators import assess
 
 
 def get_book(request: Request) -> QualityBook:
@@ -57,13 +65,27 @@ def quality_router() -> APIRouter:
     @router.get(
         "/quality/assets/{identifier}",
         operation_id="asset_quality",
-        summary="The metadata quality of one public asset",
+        summary="The metadata quality of one asset",
+        description="A public asset's assessment; a draft's (computed on request) for those "
+        "who may read it, e.g. its owner before submitting it.",
     )
-    def one(request: Request, identifier: str) -> Response:
+    def one(
+        request: Request, catalog: CatalogDep, principal: PrincipalDep, identifier: str
+    ) -> Response:
         book = get_book(request)
         found = book.get(identifier) if IDENTIFIER_RE.match(identifier) else None
-        if found is None:
+        if found is not None:
+            return _json(found)
+        asset = catalog.type_of_identifier(identifier)
+        entry = catalog.index.get(identifier) if asset is not None else None
+        if asset is None or entry is None or not principal.authenticated:
             raise HTTPException(404, f"No public asset {identifier!r} has been assessed.")
-        return _json(found)
+        try:
+            check_read(catalog, get_access(request), principal, asset, identifier)
+        except NotFound as exc:
+            raise HTTPException(404, f"No public asset {identifier!r} has been assessed.") from exc
+        data = catalog.get(asset, identifier)
+        found = report(identifier, asset.collection, entry.platform or "", assess(asset, data))
+        return _json({**found, "status": entry.status})
 
     return router

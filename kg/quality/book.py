@@ -131,33 +131,33 @@ class QualityBook:
 
     def get(self, identifier: str) -> dict[str, Any] | None:
         rows = self.index.query(
-            "SELECT type, platform, score, points, max_points, rating, dimensions, results "
+            "SELECT type, platform, points, max_points, dimensions, results "
             "FROM quality WHERE identifier = ?",
             [identifier],
         )
         if not rows:
             return None
-        kind, platform, score, points, most, rating, dimensions, results = rows[0]
-        found: dict[str, float] = orjson.loads(results)  # type: ignore[arg-type]
-        return {
-            "identifier": identifier,
-            "type": kind,
-            "platform": platform,
-            "score": score,
-            "points": points,
-            "max_points": most,
-            "rating": rating,
-            "dimensions": orjson.loads(dimensions),  # type: ignore[arg-type]
-            "indicators": {
-                k: {"dimension": BY_KEY[k].dimension, "points": BY_KEY[k].points, "met": v}
-                for k, v in found.items()
-            },
-            "advice": [
-                BY_KEY[k].advice
-                for k in sorted(found, key=lambda k: -BY_KEY[k].points * (1 - found[k]))
-                if found[k] < 1 and BY_KEY[k].advice
-            ],
-        }
+        kind, platform, points, most, dimensions, results = rows[0]
+        found = Assessment(
+            float(str(points)),
+            int(str(most)),
+            orjson.loads(dimensions),  # type: ignore[arg-type]
+            orjson.loads(results),  # type: ignore[arg-type]
+        )
+        return report(identifier, str(kind), str(platform), found)
+
+    def ratings(self, identifiers: list[str]) -> dict[str, tuple[str, float]]:
+        """``identifier -> (rating, score)`` of those assessed."""
+        out: dict[str, tuple[str, float]] = {}
+        for start in range(0, len(identifiers), 500):
+            chunk = identifiers[start : start + 500]
+            rows = self.index.query(
+                "SELECT identifier, rating, score FROM quality WHERE identifier IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            out.update({str(i): (str(r), float(str(s))) for i, r, s in rows})
+        return out
 
     def summary(self, platform: str | None = None, type_: str | None = None) -> dict[str, Any]:
         """Averages per platform and type, the ratings and the most common problems."""
@@ -228,3 +228,27 @@ class QualityBook:
             "groups": groups,
             "problems": problems,
         }
+
+
+def report(identifier: str, collection: str, platform: str, found: Assessment) -> dict[str, Any]:
+    """One asset's assessment as ``GET /quality/assets/{identifier}`` answers it."""
+    results = found.results
+    return {
+        "identifier": identifier,
+        "type": collection,
+        "platform": platform,
+        "score": found.score,
+        "points": found.points,
+        "max_points": found.max_points,
+        "rating": found.rating,
+        "dimensions": found.dimensions,
+        "indicators": {
+            k: {"dimension": BY_KEY[k].dimension, "points": BY_KEY[k].points, "met": v}
+            for k, v in results.items()
+        },
+        "advice": [
+            BY_KEY[k].advice
+            for k in sorted(results, key=lambda k: -BY_KEY[k].points * (1 - results[k]))
+            if results[k] < 1 and BY_KEY[k].advice
+        ],
+    }

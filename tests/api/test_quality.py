@@ -78,3 +78,30 @@ def test_quality_bad_input(app_client: TestClient) -> None:
     assert wrong.status_code == 422 and set(wrong.json()) == {"detail", "reference"}
     odd = app_client.get("/quality/assets/..%2F..%2Fetc")
     assert odd.status_code == 404 and "reference" in odd.json()
+
+
+def test_a_drafts_advice_for_whoever_may_read_it(app_client: TestClient) -> None:
+    made = app_client.post("/api_keys", headers=AUTH, json={"name": "owner", "roles": []})
+    other = app_client.post("/api_keys", headers=AUTH, json={"name": "other", "roles": []})
+    owner = {"Authorization": f"Bearer {made.json()['key']}"}
+    stranger = {"Authorization": f"Bearer {other.json()['key']}"}
+    created = app_client.post("/datasets", headers=owner, json={"name": "Tide gauges"})
+    assert created.status_code == 200, created.text
+    draft = created.json()["identifier"]
+
+    mine = app_client.get(f"/quality/assets/{draft}", headers=owner)
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert body["status"] == "draft" and body["rating"] in ("bad", "sufficient")
+    assert "Add keywords." in body["advice"] and body["indicators"]["keyword"]["met"] == 0.0
+    missing = "data_AAAAAAAAAAAAAAAAAAAAAAAA"
+    for who in ({}, stranger):
+        hidden = app_client.get(f"/quality/assets/{draft}", headers=who)
+        unknown = app_client.get(f"/quality/assets/{missing}", headers=who)
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.json()["detail"].replace(draft, "?") == unknown.json()["detail"].replace(
+            missing, "?"
+        )
+    linker = app_client.app.state.linker  # type: ignore[attr-defined]
+    assert linker.flush()
+    assert app_client.get("/quality").json()["assets"] == 0  # the summary: public assets only
