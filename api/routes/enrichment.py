@@ -3,7 +3,8 @@ keywords suggested from AIoD's taxonomies, with their provenance, never written 
 publisher wrote.
 
 * ``GET /suggestions/{identifier}``: the open suggestions of an asset (whoever may read the
-  asset: a draft's suggestions are as invisible as the draft, the same 404 as a missing asset);
+  asset: a draft's suggestions are as invisible as the draft, the same 404 as a missing asset)
+  and ``can_decide``: whether the caller may accept them (the asset page's buttons);
 * ``POST /suggestions/{identifier}/accept?field=...&term=...``: someone with write on the asset
   accepts one; the term is added to the field through the normal validated write path (the
   publisher's values stay; an edit that needs review becomes a pending revision);
@@ -23,7 +24,7 @@ from starlette.responses import Response
 from api.auth.guard import check_read, check_replace, check_write, save_replace
 from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
-from kg.access.rules import Principal
+from kg.access.rules import Principal, can_write
 from kg.catalog import Catalog, now
 from kg.enrichment.book import SuggestionBook
 from kg.model.fields import AssetType
@@ -72,13 +73,16 @@ def enrichment_router() -> APIRouter:
         request: Request, catalog: CatalogDep, principal: PrincipalDep, identifier: IdentifierPath
     ) -> Response:
         asset = _asset(catalog, identifier)
-        check_read(catalog, get_access(request), principal, asset, identifier)
+        access = get_access(request)
+        check_read(catalog, access, principal, asset, identifier)
         book = get_suggestions(request)
+        facts = access.facts(identifier, asset.collection) if principal.authenticated else None
         return _json(
             {
                 "identifier": identifier,
                 "graph": book.graph_iri(identifier),
                 "generated_by": book.activity(),
+                "can_decide": facts is not None and can_write(principal, facts),
                 "items": book.suggestions(identifier),
             }
         )

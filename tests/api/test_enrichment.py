@@ -77,6 +77,9 @@ def test_suggestions_follow_visibility_and_decisions(app_client: TestClient) -> 
     assert app_client.app.state.linker.flush()  # type: ignore[attr-defined]
 
     assert ("research_area", "Computer Vision") in _terms(app_client, public)
+    assert app_client.get(f"/suggestions/{public}").json()["can_decide"] is False
+    assert app_client.get(f"/suggestions/{public}", headers=AUTH).json()["can_decide"] is True
+    assert app_client.get(f"/suggestions/{draft}", headers=owner).json()["can_decide"] is True
     assert ("research_area", "Speech Processing") in _terms(app_client, draft, headers=owner)
     missing = "data_AAAAAAAAAAAAAAAAAAAAAAAA"
     for who in ({}, stranger):
