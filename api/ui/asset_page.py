@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Request
 
+from api.ui.derived_view import asset_derived
 from api.ui.markdown import lead_and_rest, render_markdown
 from api.ui.templating import HEADERS, render
 from kg.catalog import Catalog
@@ -199,6 +200,7 @@ def asset_page(
         ],
         similar=_similar(request, catalog, record, public),
         same_work=_same_work(request, record, public),
+        **asset_derived(request, record.identifier, public),  # quality, suggestions (issue 18)
         formats=formats,
         document=document,
         entry=entry,

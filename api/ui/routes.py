@@ -17,7 +17,8 @@ from api.deps import CatalogDep
 from api.routes.assets import authorise_write, read_body
 from api.routes.search import _load
 from api.ui.account import account_router
-from api.ui.search_page import Filters, run_search
+from api.ui.derived_view import QualityFilters, search_with_derived
+from api.ui.moderation import moderation_router
 from api.ui.templating import HEADERS, STATIC, STATIC_PATH, render
 from kg.access.rules import ANONYMOUS
 from kg.catalog import Catalog
@@ -151,6 +152,7 @@ def ui_router() -> APIRouter:
         platform: Annotated[list[str] | None, Query()] = None,
         license: Annotated[list[str] | None, Query()] = None,
         keyword: Annotated[list[str] | None, Query()] = None,
+        quality: Annotated[list[str] | None, Query()] = None,
         date_from: Annotated[str, Query()] = "",
         date_to: Annotated[str, Query()] = "",
         page: Annotated[int, Query(ge=1, le=5001)] = 1,
@@ -161,7 +163,7 @@ def ui_router() -> APIRouter:
             except ValueError:
                 return None
 
-        filters = Filters(
+        filters = QualityFilters(
             q.strip(),
             type or [],
             platform or [],
@@ -170,11 +172,13 @@ def ui_router() -> APIRouter:
             day(date_from),
             day(date_to),
             page,
+            quality=quality or [],
         )
         index = _search_index(request)
         view = None
+        derived: dict[str, Any] = {}  # also on, quality badges and facet (issue 18)
         if index is not None:
-            view = run_search(index, catalog, filters, _load)
+            view, derived = search_with_derived(request, index, catalog, filters, _load)
         return _html(
             render(
                 "search.html",
@@ -183,6 +187,7 @@ def ui_router() -> APIRouter:
                 view=view,
                 counts=_type_counts(request),
                 catalog_title=catalog.settings.catalog_title,
+                **derived,
             )
         )
 
@@ -273,6 +278,7 @@ def install_ui(app: FastAPI) -> None:
     """Add the UI's routes and its static files to ``app``."""
     app.include_router(ui_router())
     app.include_router(account_router())  # sign-in, my assets, bookmarks, review queue
+    app.include_router(moderation_router())  # proposed duplicates (issue 18)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:  # browsers ask every page's origin for it
