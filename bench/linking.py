@@ -1,4 +1,4 @@
-"""Linking quality and cost: ``python -m bench.linking [--scale N]``.
+"""Linking quality and cost: ``python -m bench.linking [--scale N] [--enrichment]``.
 
 A labelled set built from the recorded payloads (api/demo/recorded*/: Hugging Face, OpenML,
 Zenodo datasets mapped by their connectors) plus variants with known truth: a copy on another
@@ -6,6 +6,19 @@ platform with the same DOI / canonical URL (strong), a re-upload with a typo in 
 renamed copy with the same files, a copy with a reworded description (proposed). Prints the
 precision / recall of strong sameAs links and of proposed duplicates, link claims extracted per
 connector, and the linking cost per asset (``--scale`` adds synthetic distinct assets).
+
+Cost at scale (issue 18): what the derived graphs add to each asset written -- linking (link
+index, blocking, duplicate scoring), quality (MQA assessment) and enrichment (the MiniLM
+suggestions, batched as kg.enrichment's thread does, plus storing them) -- in us per asset at
+the size reached, extrapolated to 1,000,000 assets and compared with the ingest cost
+(docs/benchmarks.md: 272 assets/s on the validated path). The store writes of the derived
+graphs are not included (the catalog's store write per graph is part of the ingest figure).
+
+``--enrichment``: the suggestion threshold on real records, the 186 TFDS cards of
+tests/data/search-eval whose data-type tags name a research area (image/video/3d -> Computer
+Vision or Perception, audio -> Audio/Speech Processing or Perception, text -> Natural Language
+Processing or Communication): for each floor, how many cards get a research area and how often
+the best one is the tags' (a strict label: "Machine Learning" counts as wrong).
 """
 
 from __future__ import annotations
@@ -19,15 +32,28 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import describe
+from kg.enrichment.book import BATCH, SuggestionBook
+from kg.enrichment.suggester import THRESHOLDS, Suggester, text_of
 from kg.linking.extract import CLAIM_FIELDS
 from kg.linking.index import LinkIndex
 from kg.linking.linker import Linker
+from kg.model.fields import ASSET_TYPES
+from kg.quality.book import QualityBook
 from mappings.huggingface import HuggingFaceConnector
 from mappings.openml import OpenMLConnector
 from mappings.zenodo import ZenodoConnector
 
 REPO = Path(__file__).resolve().parents[1]
 REC, STYLE = REPO / "api/demo/recorded", REPO / "api/demo/recorded_style"
+CARDS = REPO / "tests/data/search-eval/corpus.jsonl"
+INGEST_MS = 1000 / 272  # validated ingest per asset, docs/benchmarks.md
+TAG_AREAS = {
+    "image": {"Computer Vision", "Perception"},
+    "video": {"Computer Vision", "Perception"},
+    "3d": {"Computer Vision", "Perception"},
+    "audio": {"Audio Processing", "Speech Processing", "Perception"},
+    "text": {"Natural Language Processing", "Communication"},
+}
 
 
 def recorded() -> dict[str, list[dict[str, Any]]]:
@@ -99,10 +125,110 @@ def pr(found: set[frozenset[str]], truth: set[frozenset[str]]) -> tuple[float, f
     return (hits / len(found) if found else 1.0, hits / len(truth) if truth else 1.0)
 
 
+def cards() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in CARDS.read_text(encoding="utf-8").splitlines()]
+
+
+def expected_areas(card: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for tag in card["tags"]:
+        if tag.startswith("content.data-type."):
+            out |= TAG_AREAS.get(tag.rsplit(".", 1)[-1], set())
+        if "speech" in tag:
+            out.add("Speech Processing")
+        if "reinforcement" in tag:
+            out.add("Reinforcement Learning")
+    return out
+
+
+def enrichment_thresholds() -> None:
+    suggester = Suggester()
+    records = cards()
+    texts = [
+        text_of({"name": c["name"], "description": {"plain": c["description"]}}) for c in records
+    ]
+    scores = suggester.similarities(texts)
+    areas = [j for j, t in enumerate(suggester.terms) if t.field == "research_area"]
+    print(f"enrichment threshold on {len(records)} TFDS cards (research areas):")
+    for floor in (0.3, 0.35, 0.4, 0.45, 0.5):
+        kept = judged = right = 0
+        for row, card in zip(scores, records, strict=True):
+            best = max(areas, key=lambda j: row[j])
+            if row[best] < floor:
+                continue
+            kept += 1
+            wanted = expected_areas(card)
+            if wanted:
+                judged += 1
+                right += suggester.terms[best].term in wanted
+        mark = " <- THRESHOLDS" if abs(floor - THRESHOLDS["research_area"]) < 1e-9 else ""
+        print(
+            f"  floor {floor:.2f}: {kept} cards with a suggestion, best one the tags' area "
+            f"{right / max(judged, 1):.0%} of {judged}{mark}"
+        )
+
+
+def cost(records: list[dict[str, Any]], linker: Linker, link_us: tuple[float, float]) -> None:
+    """Quality and enrichment on the records the linker indexed; the figures per asset."""
+    quality = QualityBook(linker.index, "http://bench")
+    started, cpu = time.perf_counter(), time.process_time()
+    for r in records:
+        quality.update(r["kind"], r["id"], {k: v for k, v in r.items() if k not in ("id", "kind")})
+    quality_us = (time.perf_counter() - started) / len(records) * 1e6
+    quality_cpu = (time.process_time() - cpu) / len(records) * 1e6
+
+    book = SuggestionBook(linker.index, "http://bench")
+    sample = cards()[:512]
+    items = [
+        (ASSET_TYPES["datasets"], {"name": c["name"], "description": {"plain": c["description"]}})
+        for c in sample
+    ]
+    assert len(book.suggester.term_vectors)  # the terms' vectors: once per process
+    started, cpu = time.perf_counter(), time.process_time()
+    found = []
+    for start in range(0, len(items), BATCH):
+        found += book.suggester.suggest_many(items[start : start + BATCH])
+    model_us = (time.perf_counter() - started) / len(items) * 1e6
+    model_cpu = (time.process_time() - cpu) / len(items) * 1e6  # every torch thread
+    started = time.perf_counter()
+    for n, r in enumerate(records):
+        data = {k: v for k, v in r.items() if k not in ("id", "kind")}
+        book._store(r["kind"], r["id"], data, found[n % len(found)])
+    store_us = (time.perf_counter() - started) / len(records) * 1e6
+
+    link_all, link_last = link_us
+    per_asset = link_last + quality_us + model_us + store_us
+    print(f"cost per asset at {len(records)} assets (us):")
+    print(f"  linking {link_all:.0f} on average, {link_last:.0f} for the last tenth")
+    print(f"  quality {quality_us:.0f} (CPU {quality_cpu:.0f})")
+    print(
+        f"  enrichment: model {model_us:.0f} (CPU of all its threads {model_cpu:.0f}; batches of "
+        f"{BATCH}), storing {store_us:.0f}"
+    )
+    print(
+        f"  together {per_asset:.0f} us = {per_asset / 1000 / INGEST_MS:.0%} of the validated "
+        f"ingest ({INGEST_MS * 1000:.0f} us/asset); without the model "
+        f"{(per_asset - model_us) / 1000 / INGEST_MS:.0%}"
+    )
+    hours = per_asset * 1e6 / 1e6 / 3600
+    print(
+        f"  1,000,000 assets: {hours:.1f} h of one core in the background "
+        f"({(per_asset - model_us) * 1e6 / 1e6 / 60:.0f} min of it linking, quality and storing; "
+        f"the linking figure of the last tenth, which grows with the index)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=0, help="extra synthetic distinct assets")
+    parser.add_argument(
+        "--enrichment", action="store_true", help="the suggestion threshold on real records"
+    )
     args = parser.parse_args()
+    if args.enrichment:
+        print(describe())
+        enrichment_thresholds()
+        return
     rng = random.Random(18)
     records, strong, proposed = build(rng)
     for n in range(args.scale):
@@ -119,10 +245,15 @@ def main() -> None:
         )
     linker = Linker(LinkIndex(None), "http://bench")
     started = time.perf_counter()
-    for r in records:
+    tenth = len(records) - max(1, len(records) // 10)
+    last_started = started
+    for n, r in enumerate(records):
+        if n == tenth:
+            last_started = time.perf_counter()
         data = {k: v for k, v in r.items() if k not in ("id", "kind")}
         linker.update(r["kind"], r["id"], data)
     elapsed = time.perf_counter() - started
+    last_us = (time.perf_counter() - last_started) / (len(records) - tenth) * 1e6
     ids = [r["id"] for r in records]
     found_strong = {frozenset((i, s.identifier)) for i in ids for s in linker.same_work(i)}
     found_proposed = {frozenset(d["identifiers"]) for d in linker.duplicates(limit=100_000)}
@@ -144,6 +275,7 @@ def main() -> None:
         f"cost: {elapsed / len(records) * 1e3:.2f} ms per asset",
         f"({len(records) / elapsed:.0f} assets/s)",
     )
+    cost(records, linker, (elapsed / len(records) * 1e6, last_us))
 
 
 if __name__ == "__main__":
