@@ -75,6 +75,7 @@ class SecurityHeaders:
         ]
         if hsts:
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+        self.names = frozenset(name for name, _ in self.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,10 +84,18 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(n, v) for n, v in self.headers if n not in present]
-                content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                headers = list(message.get("headers", ()))
+                present: set[bytes] = set()
+                content_type = b""
+                for name, value in headers:  # one pass (every response comes through here)
+                    name = name.lower()
+                    present.add(name)
+                    if name == b"content-type" and not content_type:  # the first
+                        content_type = value
+                if present.isdisjoint(self.names):
+                    headers += self.headers
+                else:
+                    headers += [(n, v) for n, v in self.headers if n not in present]
                 if b"content-security-policy" not in present:
                     # HTML (landing pages, the docs, the SPARQL editor) may frame nothing and
                     # be framed by nothing; data responses may load nothing at all

@@ -162,9 +162,13 @@ def resolve(request: Request, token: str) -> Principal:
 
 async def get_principal(request: Request) -> Principal:
     """FastAPI dependency: the request's principal (cached on the request)."""
-    cached: Principal | None = getattr(request.state, "principal", None)
+    state = request.scope.setdefault("state", {})  # what request.state wraps
+    cached: Principal | None = state.get("principal")
     if cached is not None:
         return cached
+    if not any(name == b"authorization" for name, _ in request.scope["headers"]):
+        state["principal"] = ANONYMOUS  # the anonymous fast path: no header, no parsing
+        return ANONYMOUS
     token = bearer_token(request)
     if token is None:
         principal = ANONYMOUS
