@@ -1,7 +1,10 @@
 """Search quality: nDCG@10 and recall@10 of lexical-only, dense-only and hybrid search.
 
     python bench/search_quality.py --corpus tests/data/search-eval/corpus.jsonl \
-        --queries tests/data/search-eval/dev_queries.jsonl [--model minilm|static]
+        --queries tests/data/search-eval/dev_queries.jsonl [--model minilm|static] \
+        [--backend onnx-int8|onnx|torch] [--max-tokens 128]
+
+Without options it measures the server's default search configuration (the Settings defaults).
 
 The corpus (JSON lines: id, name, description, tags) is loaded as datasets into a fresh
 temporary catalog with ``Catalog.save_many`` (what POST /datasets does), the search index
@@ -97,6 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         default="minilm",
         help="document vectors (AIOD_KG_SEARCH_MODEL)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("onnx-int8", "onnx", "torch"),
+        default=None,
+        help="how MiniLM runs (AIOD_KG_EMBEDDING_BACKEND; default: the server's default)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="tokens of a text MiniLM reads (kg.search.embed.MAX_TOKENS; default: as shipped)",
+    )
     parser.add_argument("--per-query", action="store_true", help="print every query's nDCG")
     args = parser.parse_args(argv)
 
@@ -105,14 +120,23 @@ def main(argv: list[str] | None = None) -> int:
     from api.app import create_app
     from kg.catalog import Catalog
     from kg.model.fields import ASSET_TYPES
+    from kg.search import embed
     from kg.settings import Settings
 
-    print(describe(("faiss-cpu", "tantivy", "sentence-transformers", "torch", "model2vec")))
+    if args.max_tokens:
+        embed.MAX_TOKENS = args.max_tokens
+    backend = args.backend or Settings.model_fields["embedding_backend"].default
+    packages = ("faiss-cpu", "tantivy", "sentence-transformers", "torch", "onnxruntime")
+    print(describe((*packages, "model2vec")))
+    print(f"embedding: {embed.embedder_id(embed.MINILM, backend)}")
     corpus = read_jsonl(args.corpus)
     queries = read_jsonl(args.queries)
     with tempfile.TemporaryDirectory(prefix="aiodkg-searchq-") as tmp:
         settings = Settings(
-            store=str(Path(tmp) / "store"), search_model=args.model, search_warmup=False
+            store=str(Path(tmp) / "store"),
+            search_model=args.model,
+            embedding_backend=backend,
+            search_warmup=False,
         )
         catalog = Catalog(settings)
         try:

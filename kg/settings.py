@@ -268,7 +268,15 @@ class Settings(BaseSettings):
         "in the background (bulk speed now, full quality once caught up).",
     )
     search_model_cache: str | None = Field(
-        None, description="Where the distilled static model is kept (default ~/.cache/aiod-kg)."
+        None,
+        description="Where the distilled static model and the ONNX export of MiniLM are kept "
+        "(default ~/.cache/aiod-kg/models).",
+    )
+    embedding_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        "onnx-int8",
+        description="How MiniLM runs: onnx-int8 (an ONNX export of the shipped weights, made "
+        "locally once into the model cache, int8-quantised: fastest), onnx (float32) or torch "
+        "(sentence-transformers, the reference). An index built by another one is re-embedded.",
     )
     search_hnsw_threshold: int = Field(
         50_000, ge=1, description="Vectors from which faiss uses HNSW instead of exact search."

