@@ -231,6 +231,9 @@ def serve_workers(settings: Settings, workers: int, log_level: str) -> int:
             port=settings.port,
             log_level=log_level,
             access_log=False,
+            # a worker busy embedding on a loaded machine is not hung: uvicorn's default (5 s
+            # without answering its supervisor's ping) would kill and restart it
+            timeout_worker_healthcheck=60,
         )
     finally:
         for server in servers:
