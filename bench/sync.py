@@ -5,7 +5,8 @@ The central is a real ``aiod-kg serve`` on loopback; the node is an embedded cat
 process (kg/sync Pusher), the mirror a fresh embedded catalog (mappings/aiod.py harvest).
 ``--floor`` also measures the central alone: the same POSTs, prebuilt, from a bare client with
 the same concurrency against a fresh central (what push sync could reach at best through the
-AIoD REST API, one record per POST). The load average is printed before and after: on a
+AIoD REST API, one record per POST), with the central's linker (duplicate detection across
+platforms, a follower of every write) on and off. The load average is printed before and after: on a
 shared machine the figures move with it.
 
     .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor]
@@ -49,8 +50,9 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def floor(root: Path, n: int, concurrency: int) -> dict[str, float]:
+def floor(root: Path, n: int, concurrency: int, linking: bool) -> dict[str, float]:
     """POST ``n`` prebuilt bodies to a fresh central, ``concurrency`` at a time."""
+    env = {**ENV, "AIOD_KG_LINKING_ENABLED": str(linking).lower()}
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     bodies = [
         orjson.dumps({**record(i), "platform": "floor", "platform_resource_identifier": f"f{i}"})
@@ -58,7 +60,7 @@ def floor(root: Path, n: int, concurrency: int) -> dict[str, float]:
     ]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with (
-        aiod_kg_server(root / "floor", env=ENV) as central,
+        aiod_kg_server(root / f"floor-{linking}", env=env) as central,
         httpx.Client(base_url=f"{central.base_url}/v2", limits=limits, timeout=60) as client,
     ):
 
@@ -137,7 +139,10 @@ def main() -> int:
             results["pull_no_change"] = {"seconds": round(again_pull.seconds, 2)}
         results["load_after_push_pull"] = load()
         if args.floor:
-            results["central_post_floor"] = floor(root, n, concurrency)
+            results["central_post_floor"] = floor(root, n, concurrency, linking=True)
+            results["central_post_floor_without_linking"] = floor(
+                root, n, concurrency, linking=False
+            )
             results["load_after_floor"] = load()
     print(describe())
     print(json.dumps(results, indent=2))
