@@ -1,7 +1,10 @@
 """Search speed: indexing assets/s and query latency (p50/p99, embedding included).
 
-    python bench/search_speed.py [--sizes 100000,1000000] [--model static] \
-        [--minilm-sample 2000] [--queries 200]
+    python bench/search_speed.py [--sizes 100000,1000000] [--model minilm|static|fast] \
+        [--backend onnx-int8|onnx|torch] [--minilm-sample 2000] [--queries 200]
+
+Without options it measures the server's default search configuration (the Settings defaults:
+``search_model``, ``embedding_backend``).
 
 Synthetic assets are made from the search-eval corpus in tests/data/search-eval (names,
 ~50-word descriptions of real sentences, 2-4 labels from a pool of real tags and synthetic
@@ -130,24 +133,41 @@ def index_rate(index, docs: list, batch: int = 512, label: str = "") -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kg.settings import Settings
+
+    defaults = Settings.model_fields
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--model", choices=("minilm", "static", "fast"), default="static")
+    parser.add_argument(
+        "--model",
+        choices=("minilm", "static", "fast"),
+        default=defaults["search_model"].default,
+        help="document vectors (AIOD_KG_SEARCH_MODEL; default: the server's)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("onnx-int8", "onnx", "torch"),
+        default=defaults["embedding_backend"].default,
+        help="how MiniLM runs (AIOD_KG_EMBEDDING_BACKEND; default: the server's)",
+    )
     parser.add_argument("--minilm-sample", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args(argv)
 
+    from kg.search.embed import MINILM, embedder_id
     from kg.search.index import SearchIndex
 
-    print(
-        describe(("faiss-cpu", "tantivy", "sentence-transformers", "torch", "model2vec", "numpy"))
-    )
+    packages = ("faiss-cpu", "tantivy", "sentence-transformers", "torch", "onnxruntime")
+    print(describe((*packages, "model2vec", "numpy")))
+    print(f"model {args.model}, MiniLM {embedder_id(MINILM, args.backend)}")
     sizes = [int(s) for s in args.sizes.split(",") if s]
     docs = make_documents(max([*sizes, args.minilm_sample]))
     qs = queries(args.queries)
     with tempfile.TemporaryDirectory(prefix="aiodkg-searchs-") as tmp:
         if args.minilm_sample:
-            index = SearchIndex(Path(tmp) / "minilm", model="minilm")
+            index = SearchIndex(
+                Path(tmp) / "minilm", model="minilm", embedding_backend=args.backend
+            )
             index.warm_up()
             index.index_documents(docs[:64])  # warm up torch
             rate = index_rate(index, docs[64 : args.minilm_sample], label="minilm: ")
@@ -158,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(tmp) / f"{args.model}-{size}",
                 model=args.model,
                 model_cache=Path(tmp).parent / "aiodkg-bench-models",
+                embedding_backend=args.backend,
             )
             index.warm_up()
             started = time.perf_counter()
