@@ -17,6 +17,7 @@ search index copy (``search/`` for slot 0, ``search-worker<k>/`` for the others,
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import fcntl
@@ -286,12 +287,13 @@ def worker_app() -> FastAPI:
     """The app of one worker (uvicorn's factory): the settings ``serve_workers`` exported,
     and the search index copy of the slot it claims."""
     from api.app import create_app
+    from api.cli.options import settings_from
     from kg.store.backends import index_path
-    from kg.store.base_url import settle_base_url
 
     if sys.platform == "linux":
         _die_with_parent()  # a worker never outlives its supervisor (holding the port)
-    settings = settle_base_url(Settings())
+    # the AIOD_KG_* variables serve_workers exported; the one way to build settings
+    settings = settings_from(argparse.Namespace())
     folder = index_path(settings).parent
     slot = claim_slot(folder)
     if slot:
