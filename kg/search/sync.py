@@ -3,7 +3,7 @@ added or changed since the last save, drop what is gone), then follow the catalo
 events in a background thread (``flush()`` waits for it); in fast mode the same thread gives
 documents their MiniLM vectors when idle. Writes made by other processes on the same catalog
 (``aiod-kg serve --workers N``) arrive through the catalogue index's change feed
-(``kg.store.feed``), polled every 0.2 s and queued like the catalog's own events. The store is
+(``kg.store.feed``), polled every 0.1 s and queued like the catalog's own events. The store is
 the source of truth: ``rebuild()`` drops everything and indexes the catalog again.
 """
 
