@@ -160,15 +160,15 @@ def worker_environment(
 
 
 def seed_search_copies(folder: Path, search_dir: str | None, workers: int) -> None:
-    """Give each further worker a copy of the search index to start from (its reconcile
-    then indexes only what changed since), unless it has one."""
+    """Give each further worker a fresh copy of the search index the catch-up just brought up
+    to date (copying is far cheaper than embedding what an older copy missed)."""
     source = Path(search_dir) if search_dir else folder / "search"
     if not source.is_dir():
         return
     for slot in range(1, workers):
         target = search_copy(folder, search_dir, slot)
-        if not target.exists():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock", ".tantivy*"))
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock", ".tantivy*"))
 
 
 def search_copy(folder: Path, search_dir: str | None, slot: int) -> Path:
