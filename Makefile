@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ./clients/python
 	$(BIN)/python -m pip install --quiet -e ".[test,client]"
 	$(BIN)/python tests/support/xsd_fetch.py $(VENV)/share/xsd
+	# MiniLM's ONNX export (int8), made once from the shipped weights into the model cache
+	$(BIN)/python -m kg.search.embed_onnx
 	touch $(STAMP)
 
 # the OIDC provider (npm oidc-provider) that tests/api/auth/test_oidc_provider.py starts on loopback;
