@@ -67,8 +67,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from api.cli.workers import serve_workers
 
         return serve_workers(settings, workers, args.log_level)
+    from api.cli.workers import install_worker_header
+
     if not args.harvest_every and not args.sync_every:
         app = create_app(settings)
+        install_worker_header(app, settings)  # AIOD_KG_WORKER_HEADER
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
         )
@@ -91,8 +94,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"aiod-kg serve: {exc}", file=sys.stderr)
         return 2
     try:
+        app = create_app(settings, catalog)
+        install_worker_header(app, settings)
         uvicorn.run(
-            create_app(settings, catalog),
+            app,
             host=settings.host,
             port=settings.port,
             log_level=args.log_level,

@@ -300,12 +300,12 @@ def worker_app() -> FastAPI:
         copy = search_copy(folder, settings.search_dir, slot)
         settings = settings.model_copy(update={"search_dir": str(copy)})
     app = create_app(settings)
-    if settings.worker_header:
-        app.add_middleware(WorkerHeader)
+    install_worker_header(app, settings)
     return app
 
 
 def install_worker_header(app: FastAPI, settings: Settings) -> None:
-    """The same header on a single-process server (``serve`` without --workers)."""
+    """``X-AIOD-KG-Worker`` on every answer when AIOD_KG_WORKER_HEADER is set (any number of
+    workers)."""
     if settings.worker_header:
         app.add_middleware(WorkerHeader)
