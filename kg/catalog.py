@@ -24,6 +24,7 @@ from kg.model.identifiers import IDENTIFIER_RE, new_identifier
 from kg.model.private import has_private, public_view, split_triples
 from kg.model.rdf_mapping import (
     Conversion,
+    Lit,
     Problem,
     Triple,
     asset_iri,
@@ -39,6 +40,8 @@ from kg.store.partition import PartitionedStore, is_public_status
 from kg.store.process_lock import ProcessLock
 
 JSON = dict[str, Any]
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
+_ENTRY_DATES = ("http://purl.org/dc/terms/created", "http://purl.org/dc/terms/modified")
 DEFAULT_STATUS = "published"
 USER_PLATFORM = "aiod"
 BULK_WRITE_MIN = 64  # batches with at least this many new assets use the store's bulk loader
@@ -80,6 +83,21 @@ class _Prepared:
     conversion: Conversion
     created: bool
     data: JSON | None = None  # the asset as GET will return it, set when written
+
+
+def _restamp(item: _Prepared, timestamp: str) -> None:
+    """Give a prepared create the commit's time: its ``aiod_entry`` dates in the triples
+    (``{iri}#aiod_entry`` dct:created / dct:modified, set by ``_prepare``) and its index row."""
+    old = item.entry.date_modified
+    node = item.conversion.iri + "#aiod_entry"
+    stamped = Lit(timestamp, XSD_DATETIME)
+    item.conversion.triples = [
+        (s, p, stamped)
+        if s == node and p in _ENTRY_DATES and isinstance(o, Lit) and o.lexical == old
+        else (s, p, o)
+        for s, p, o in item.conversion.triples
+    ]
+    item.entry = dataclass_replace(item.entry, date_created=timestamp, date_modified=timestamp)
 
 
 def _unstorable(conversion: Conversion) -> list[Problem]:
@@ -295,65 +313,94 @@ class Catalog:
         ``create`` refuses a record whose ``(platform, platform_resource_identifier)`` exists
         (``SaveResult.conflict``); ``upsert`` replaces that asset, keeping its identifier.
         """
-        with self._write_lock:
-            clock = time.perf_counter()
-            timestamp = now()
-            results: dict[int, SaveResult] = {}
-            prepared: list[_Prepared] = []
-            seen_keys: dict[tuple[str | None, str | None], int] = {}
-            for position, data in enumerate(records):
-                previous = None
-                if mode == "upsert" and isinstance(data, dict) and data.get("platform"):
-                    previous = self.index.find_platform(
-                        asset.collection,
-                        str(data.get("platform")),
-                        str(data.get("platform_resource_identifier")),
-                    )
-                item = self._prepare(
-                    asset,
-                    position,
-                    data,
-                    previous.identifier if previous else None,
-                    previous,
-                    timestamp,
-                )
-                if isinstance(item, SaveResult):
-                    results[position] = item
-                    continue
-                prepared.append(item)
-            clock = self._tick("convert", clock)
-            problems = validate_conversions(
-                [p.conversion for p in prepared], engine=self.settings.validator
-            )
-            clock = self._tick("validate", clock)
-            writable: list[_Prepared] = []
-            for item in prepared:
-                found = problems.get(item.conversion.iri) or _unstorable(item.conversion)
-                if found:
-                    results[item.index] = SaveResult(item.index, problems=found)
-                    continue
-                key = (item.entry.platform, item.entry.platform_resource_identifier)
-                if key[0] is not None and key[1] is not None:
-                    existing = self.index.find_platform(asset.collection, key[0], key[1])
-                    other = existing.identifier if existing else None
-                    if other is not None and other != item.identifier:
-                        results[item.index] = SaveResult(item.index, conflict=other)
-                        continue
-                    if key in seen_keys:  # the same platform id twice in one batch
-                        first = writable[seen_keys[key]].identifier
-                        results[item.index] = SaveResult(item.index, conflict=first)
-                        continue
-                    seen_keys[key] = len(writable)
-                writable.append(item)
-            self._write(writable)
-            self._tick("write", clock)
-            for item in writable:
-                results[item.index] = SaveResult(item.index, item.identifier, item.created)
+        if mode == "create":
+            # nothing of a create depends on what is stored: convert and validate it before
+            # taking the write lock, so concurrent writers (threads, --workers) overlap there
+            results, prepared, timestamp = self._convert_and_validate(asset, records, mode)
+            with self._write_lock:
+                committed = now()
+                if committed != timestamp:  # dates in commit order: incremental harvests rely on it
+                    for item in prepared:
+                        _restamp(item, committed)
+                writable = self._admit(asset, prepared, results)
+        else:
+            with self._write_lock:  # an upsert finds the asset it replaces: all under the lock
+                results, prepared, _ = self._convert_and_validate(asset, records, mode)
+                writable = self._admit(asset, prepared, results)
+        for item in writable:
+            results[item.index] = SaveResult(item.index, item.identifier, item.created)
         if self._listeners:
             self._emit(
                 ChangeEvent("upsert", asset, item.identifier, item.data) for item in writable
             )
         return [results[i] for i in sorted(results)]
+
+    def _convert_and_validate(
+        self, asset: AssetType, records: Sequence[Any], mode: Literal["create", "upsert"]
+    ) -> tuple[dict[int, SaveResult], list[_Prepared], str]:
+        """Map and validate records: (refused ones by position, valid ones, their timestamp)."""
+        clock = time.perf_counter()
+        timestamp = now()
+        results: dict[int, SaveResult] = {}
+        prepared: list[_Prepared] = []
+        for position, data in enumerate(records):
+            previous = None
+            if mode == "upsert" and isinstance(data, dict) and data.get("platform"):
+                previous = self.index.find_platform(
+                    asset.collection,
+                    str(data.get("platform")),
+                    str(data.get("platform_resource_identifier")),
+                )
+            item = self._prepare(
+                asset,
+                position,
+                data,
+                previous.identifier if previous else None,
+                previous,
+                timestamp,
+            )
+            if isinstance(item, SaveResult):
+                results[position] = item
+            else:
+                prepared.append(item)
+        clock = self._tick("convert", clock)
+        problems = validate_conversions(
+            [p.conversion for p in prepared], engine=self.settings.validator
+        )
+        self._tick("validate", clock)
+        valid: list[_Prepared] = []
+        for item in prepared:
+            found = problems.get(item.conversion.iri) or _unstorable(item.conversion)
+            if found:
+                results[item.index] = SaveResult(item.index, problems=found)
+            else:
+                valid.append(item)
+        return results, valid, timestamp
+
+    def _admit(
+        self, asset: AssetType, prepared: Sequence[_Prepared], results: dict[int, SaveResult]
+    ) -> list[_Prepared]:
+        """Under the write lock: refuse platform-id conflicts, write the rest; returns them."""
+        clock = time.perf_counter()
+        seen_keys: dict[tuple[str | None, str | None], int] = {}
+        writable: list[_Prepared] = []
+        for item in prepared:
+            key = (item.entry.platform, item.entry.platform_resource_identifier)
+            if key[0] is not None and key[1] is not None:
+                existing = self.index.find_platform(asset.collection, key[0], key[1])
+                other = existing.identifier if existing else None
+                if other is not None and other != item.identifier:
+                    results[item.index] = SaveResult(item.index, conflict=other)
+                    continue
+                if key in seen_keys:  # the same platform id twice in one batch
+                    first = writable[seen_keys[key]].identifier
+                    results[item.index] = SaveResult(item.index, conflict=first)
+                    continue
+                seen_keys[key] = len(writable)
+            writable.append(item)
+        self._write(writable)
+        self._tick("write", clock)
+        return writable
 
     def _tick(self, stage: str, since: float) -> float:
         now_ = time.perf_counter()

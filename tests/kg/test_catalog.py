@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kg.catalog import Catalog, ChangeEvent
+from kg.catalog import Catalog, ChangeEvent, SaveResult
 from kg.errors import Conflict, Invalid, NotFound
 from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
@@ -174,3 +174,36 @@ def test_missing_index_is_rebuilt_from_the_store(settings: Settings) -> None:
         assert reopened.by_platform(DATASETS, "openml", "2")["identifier"] == ids[2]
     finally:
         reopened.close()
+
+
+def test_concurrent_creates_commit_in_date_order(catalog: Catalog) -> None:
+    """Creates are converted and validated outside the write lock, in parallel; their dates are
+    still those of their commits, so the change feed's order never goes back in time (an
+    incremental harvest by date_modified_after would otherwise miss an asset)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        made = list(pool.map(lambda i: catalog.create(DATASETS, record(i)), range(60)))
+    assert len(set(made)) == 60
+    changes, _ = catalog.index.feed_since(0, 1000)
+    dates = []
+    for _, identifier, _, _ in changes:
+        entry = catalog.index.get(identifier)
+        assert entry is not None
+        document = catalog.get(DATASETS, identifier)
+        assert document["aiod_entry"]["date_modified"] == entry.date_modified
+        dates.append(entry.date_modified)
+    assert dates == sorted(dates)
+
+
+def test_a_create_prepared_before_a_second_boundary_takes_the_commits_time(
+    catalog: Catalog,
+) -> None:
+    from kg.catalog import _restamp
+
+    item = catalog._prepare(DATASETS, 0, record(1), None, None, "2020-01-02T03:04:05")
+    assert not isinstance(item, SaveResult)
+    _restamp(item, "2020-01-02T03:04:06")
+    assert item.entry.date_created == item.entry.date_modified == "2020-01-02T03:04:06"
+    dates = {o.lexical for _, _, o in item.conversion.triples if getattr(o, "lexical", None)}
+    assert "2020-01-02T03:04:06" in dates and "2020-01-02T03:04:05" not in dates
