@@ -227,3 +227,38 @@ def test_413_and_429_come_in_the_envelope_with_the_reference_logged(
                 assert logged and logged[0].startswith(f"error {status} "), logged
     finally:
         catalog.close()
+
+
+def test_security_headers_keep_what_a_response_sets() -> None:
+    """SecurityHeaders adds only the headers a response lacks (names in any case) and picks
+    the CSP by the response's content type."""
+    import asyncio
+
+    from starlette.types import Message, Receive, Scope, Send
+
+    from api.hardening import SecurityHeaders
+
+    async def page(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"Content-Type", b"text/html; charset=utf-8"),
+            (b"X-Frame-Options", b"SAMEORIGIN"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<p>hi</p>"})
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(SecurityHeaders(page)({"type": "http", "method": "GET"}, receive, send))
+    headers = sent[0]["headers"]
+    names = [name.lower() for name, _ in headers]
+    assert len(names) == len(set(names))  # nothing twice
+    assert dict(headers)[b"X-Frame-Options"] == b"SAMEORIGIN"  # the response's own value
+    assert dict(headers)[b"x-content-type-options"] == b"nosniff"
+    assert dict(headers)[b"content-security-policy"] == b"frame-ancestors 'none'"  # HTML
+    assert sent[1]["body"] == b"<p>hi</p>"
