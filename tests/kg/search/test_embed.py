@@ -170,6 +170,9 @@ print(vectors.shape, round(float((vectors[0] * vectors[0]).sum()), 3))
 def test_the_export_works_offline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
     env |= {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    stale = tmp_path / "models" / "minilm-onnx-0.0.1-r0"  # an export by an older recipe
+    stale.mkdir(parents=True)
+    (stale / INT8_FILE).write_bytes(b"old")
     done = subprocess.run(
         [sys.executable, "-c", OFFLINE, str(tmp_path / "models")],
         cwd=REPO,
@@ -184,3 +187,4 @@ def test_the_export_works_offline(tmp_path: Path) -> None:
     folder = export_dir(tmp_path / "models")
     assert (folder / INT8_FILE).exists() and (folder / FP32_FILE).exists()
     assert "exporting all-MiniLM-L6-v2 to ONNX" in done.stderr  # the log line says so
+    assert not stale.exists()  # replaced by the new export
