@@ -102,7 +102,8 @@ def quality(backend: str, tokens: int | None) -> list[str]:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO).stdout
         hybrid = re.findall(r"^hybrid\s+ndcg@10=([0-9.]+)", out, re.M)[-1]
         dense = re.findall(r"^dense-only\s+ndcg@10=([0-9.]+)", out, re.M)[-1]
-        figures.append(f"{queries.stem.split('_')[0]} hybrid {hybrid} dense {dense}")
+        name = "dev" if queries.stem.startswith("dev") else "val"
+        figures.append(f"{name} hybrid {hybrid} dense {dense}")
     return figures
 
 
