@@ -210,11 +210,11 @@ def cost(records: list[dict[str, Any]], linker: Linker, link_us: tuple[float, fl
         f"ingest ({INGEST_MS * 1000:.0f} us/asset); without the model "
         f"{(per_asset - model_us) / 1000 / INGEST_MS:.0%}"
     )
-    hours = per_asset * 1e6 / 1e6 / 3600
+    hours = per_asset / 3600  # us per asset x 1e6 assets = seconds; / 3600
     print(
-        f"  1,000,000 assets: {hours:.1f} h of one core in the background "
-        f"({(per_asset - model_us) * 1e6 / 1e6 / 60:.0f} min of it linking, quality and storing; "
-        f"the linking figure of the last tenth, which grows with the index)"
+        f"  1,000,000 assets at these rates: {hours:.1f} h in the background "
+        f"({(per_asset - model_us) / 60:.0f} min of it linking, quality and storing, with the "
+        "linking rate of the last tenth, which grows with the index)"
     )
 
 
