@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from kg.linking.identifiers import keys_of
@@ -41,6 +42,7 @@ class Features:
     claims: list[Claim] = field(default_factory=list)
 
 
+@lru_cache(maxsize=65536)  # a record's name is compared with up to a hundred candidates
 def normalise_name(name: str) -> str:
     """Lower case, accents and punctuation dropped, an ``owner/`` prefix dropped."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()

@@ -175,8 +175,11 @@ class LinkIndex:
         )
         return [(str(i), Claim(str(p), str(k), str(t), str(f))) for i, p, k, t, f in rows]
 
-    def candidates(self, identifier: str, type_: str, name: str, limit: int = 100) -> list[str]:
-        """Assets of the same type whose names share blocking keys with ``name``."""
+    def candidates(
+        self, identifier: str, type_: str, name: str, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """``(identifier, name)`` of assets of the same type whose names share blocking keys
+        with ``name``, those sharing most first."""
         tokens = []
         for token in blocking_keys(name):
             (count,) = self.query(
@@ -189,12 +192,12 @@ class LinkIndex:
             return []
         marks = ",".join("?" * len(tokens))
         rows = self.query(
-            f"SELECT t.identifier FROM tokens t JOIN assets a ON a.identifier = t.identifier "
-            f"WHERE t.token IN ({marks}) AND t.identifier != ? AND a.type = ? "
-            "GROUP BY t.identifier ORDER BY COUNT(*) DESC LIMIT ?",
+            f"SELECT t.identifier, a.name FROM tokens t JOIN assets a"
+            f" ON a.identifier = t.identifier WHERE t.token IN ({marks}) AND t.identifier != ?"
+            " AND a.type = ? GROUP BY t.identifier ORDER BY COUNT(*) DESC LIMIT ?",
             [*tokens, identifier, type_, limit],
         )
-        return [str(i) for (i,) in rows]
+        return [(str(i), str(n)) for (i, n) in rows]
 
     def features(self, identifier: str) -> tuple[str, str, list[str], list[str]] | None:
         rows = self.query(

@@ -26,7 +26,7 @@ import orjson
 
 from kg.linking.extract import features, normalise_name
 from kg.linking.index import LinkIndex
-from kg.linking.similarity import Candidate, score
+from kg.linking.similarity import Candidate, name_bound, score
 from kg.model.fields import ASSET_TYPES
 from kg.model.namespaces import PROV, RDF_TYPE, SCHEMA
 from kg.model.rdf_mapping import IRI, Lit, Triple
@@ -212,8 +212,11 @@ class Linker:
         strong = {s.identifier for s in self.same_work(identifier)}
         proposed = 0
         with self.index.transaction() as db:
-            for other in self.index.candidates(identifier, me[0], me[2]):
-                theirs = None if other in strong else self._candidate(other)
+            for other, other_name in self.index.candidates(identifier, me[0], me[2]):
+                # most blocked candidates cannot reach the threshold on their names alone
+                if other in strong or name_bound(mine.name, other_name) < PROPOSE_AT - 1e-4:
+                    continue
+                theirs = self._candidate(other)
                 if theirs is None:
                     continue
                 value, parts = score(mine, theirs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -80,12 +81,29 @@ def name_similarity(a: str, b: str) -> float:
     return max(fuzz.token_sort_ratio(na, nb), joined) / 100
 
 
+@lru_cache(maxsize=65536)
+def _name_parts(name: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A name's numbers, in order, and its tokens (normalised)."""
+    normalised = normalise_name(name)
+    return tuple(re.findall(r"\d+", normalised)), frozenset(normalised.split())
+
+
 def conflict(a: str, b: str) -> bool:
     """Whether two names differ by a variant token or by their numbers."""
-    na, nb = normalise_name(a), normalise_name(b)
-    if re.findall(r"\d+", na) != re.findall(r"\d+", nb):
+    (numbers_a, tokens_a), (numbers_b, tokens_b) = _name_parts(a), _name_parts(b)
+    if numbers_a != numbers_b:
         return True
-    return any(VARIANT.match(t) for t in set(na.split()) ^ set(nb.split()))
+    return any(VARIANT.match(t) for t in tokens_a ^ tokens_b)
+
+
+def name_bound(a: str, b: str) -> float:
+    """The highest ``score`` two records with these names can get, whatever the rest: every
+    other feature counted present and identical (a part with value 1 can only raise a
+    weighted mean of values <= 1), the name-only discount left out, the conflict factor kept.
+    Cheap (names only), so that most candidates are dropped before their features are read."""
+    rest = 1.0 - WEIGHTS["name"]
+    bound = WEIGHTS["name"] * name_similarity(a, b) + rest
+    return bound * CONFLICT_FACTOR if conflict(a, b) else bound
 
 
 def score(a: Candidate, b: Candidate) -> tuple[float, dict[str, float]]:

@@ -4,10 +4,14 @@ until a moderator confirms them, and the derived link graph is in the public sto
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kg.catalog import Catalog
 from kg.linking.identifiers import keys_of
 from kg.linking.index import LinkIndex
 from kg.linking.linker import SAME_AS, Linker
+from kg.linking.similarity import Candidate, name_bound, score
 from kg.model.fields import ASSET_TYPES
 from kg.model.rdf_mapping import IRI
 
@@ -108,3 +112,30 @@ def test_same_doi_is_one_work_and_lookalikes_are_only_proposed(catalog: Catalog)
     decided = linker.decide(proposal["id"], "confirmed", "moderator", "2025-01-01T00:00:00")
     assert decided is not None and decided["status"] == "confirmed"
     assert sorted(linker.work(zenodo)) == sorted([zenodo, mirror, lookalike])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.tuples(
+        st.text(alphabet="abc 12-/XyZé", max_size=20), st.text(alphabet="abc 12-/XyZé", max_size=20)
+    ),
+    descriptions=st.tuples(st.text(max_size=40), st.text(max_size=40)),
+    creators=st.tuples(
+        st.frozensets(st.sampled_from("pqr")), st.frozensets(st.sampled_from("pqr"))
+    ),
+    files=st.tuples(
+        st.frozensets(st.sampled_from(["sha:1", "name:a.csv", "name:config.json"])),
+        st.frozensets(st.sampled_from(["sha:1", "name:a.csv", "name:b.csv"])),
+    ),
+)
+def test_the_name_bound_is_never_below_the_score(
+    names: tuple[str, str],
+    descriptions: tuple[str, str],
+    creators: tuple[frozenset[str], frozenset[str]],
+    files: tuple[frozenset[str], frozenset[str]],
+) -> None:
+    """Linker.propose drops candidates whose names alone cannot reach the threshold: sound
+    only if no description, creator or file can lift a score above the bound."""
+    a = Candidate("a", names[0], descriptions[0], creators[0], files[0])
+    b = Candidate("b", names[1], descriptions[1], creators[1], files[1])
+    assert score(a, b)[0] <= name_bound(a.name, b.name) + 1e-4
