@@ -7,6 +7,7 @@ which Oxigraph runs as one transaction: a reader sees the old graphs or the new,
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -161,13 +162,28 @@ def diff_request(
 # --------------------------------------------------------------------------- embedded store
 
 
+def _open(path: Path) -> ox.Store:
+    """pyoxigraph releases a store (and RocksDB's LOCK file) when the object is freed. A store
+    of this directory that this process closed but that is still caught in a reference cycle
+    (an iterator in a suspended generator or a traceback) is only freed when the collector
+    runs: then opening it again fails with "lock hold by current process". Collect and retry
+    once (a store another process holds still fails)."""
+    try:
+        return ox.Store(str(path))
+    except OSError as error:
+        if "lock hold by current process" not in str(error):
+            raise
+    gc.collect()
+    return ox.Store(str(path))
+
+
 class EmbeddedStore:
     """An on-disk (or, with ``path=None``, in-memory) pyoxigraph store."""
 
     def __init__(self, path: Path | None) -> None:
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
-            self.store = ox.Store(str(path))
+            self.store = _open(path)
         else:
             self.store = ox.Store()
         self.path = path
@@ -239,5 +255,5 @@ class EmbeddedStore:
         self.store.flush()
 
     def close(self) -> None:
-        # pyoxigraph closes the store when the object is released
+        # pyoxigraph closes the store when the object is released (see ``_open``)
         del self.store
