@@ -10,38 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiod_kg_client import Client
 
-from tests.support.data import ADMIN_KEY, AUTH, REPO
+from tests.support.browser import chromium, playwright_or_skip, shot, watched_page
+from tests.support.data import ADMIN_KEY, AUTH
 from tests.support.server import LiveServer, running_server, starts_server
 from tests.support.ui_data import seed, wait_indexed
 
-CHROMIUM = os.environ.get("AIOD_KG_CHROMIUM", "/usr/bin/chromium")
-SHOTS = REPO / "test-output" / "browser"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium)", allow_module_level=True
-    )
+sync_api = playwright_or_skip()
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 EXPECTED_ERRORS: dict[int, tuple[str, ...]] = {}  # id(page) -> console errors a test expects
@@ -74,29 +56,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield page
-    context.close()
-    unexpected = [e for e in errors if not any(a in e for a in EXPECTED_ERRORS.pop(id(page), ()))]
+    with watched_page(browser) as (page, errors):
+        yield page
+    expected = EXPECTED_ERRORS.pop(id(page), ())
+    unexpected = [e for e in errors if not any(a in e for a in expected)]
     assert not unexpected, unexpected  # no script errors, no CSP violations, no failed loads
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def result_names(page: Any) -> list[str]:

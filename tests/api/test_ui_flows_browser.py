@@ -29,11 +29,12 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from tests.api.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, shot, sync_api
+from tests.support.browser import chromium, playwright_or_skip, shot, watched_page
 from tests.support.data import AUTH, OIDC_PROJECT
 from tests.support.server import free_port, needs_engine, running_server, starts_server
 from tests.support.ui_data import wait_indexed
 
+sync_api = playwright_or_skip()
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.engine]
 
 AUDIENCE = "urn:aiod-kg"
@@ -57,28 +58,19 @@ HOSTILE = (
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Any, world: World) -> Iterator[Any]:
     """A fresh context per test; no script errors, CSP violations or failed loads on the
     catalog's pages (the provider's own login page is not ours to judge)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(30_000)
-    errors: list[str] = []
-
-    def ours() -> bool:
-        return bool(tab.url.startswith(world.base))
-
-    tab.on("pageerror", lambda exc: errors.append(str(exc)) if ours() else None)
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" and ours() else None)
-    yield tab
-    context.close()
+    with watched_page(browser, lambda tab: bool(tab.url.startswith(world.base))) as (
+        tab,
+        errors,
+    ):
+        yield tab
     assert not errors, errors
 
 
@@ -385,24 +377,26 @@ def test_my_assets_draft_submitted_rejected_with_comment(world: World, page: Any
 # --------------------------------------------------------------------------- bookmarks
 
 
+def starred(page: Any) -> None:
+    """Wait until the page's first star shows the bookmark (a locator assertion: the page's
+    CSP refuses the eval that a string predicate of ``wait_for_function`` needs)."""
+    sync_api.expect(page.locator("button.star").first).to_have_attribute("aria-pressed", "true")
+
+
 def test_bookmark_stars_and_page(world: World, page: Any) -> None:
     sign_in(world, page, "ursula", "/?q=starfish")
     star = page.get_by_role("button", name="Bookmark Starfish flows")
     star.wait_for()
     assert star.get_attribute("aria-pressed") == "false"
     star.click()
-    page.wait_for_function(
-        "document.querySelector('button.star').getAttribute('aria-pressed') === 'true'"
-    )
+    starred(page)
     shot(page, "24-star-result")
 
     page.goto(f"{world.base}/datasets/{world.ids['local']}")
     on_page = page.get_by_role("button", name="Bookmark Lighthouse flows local")
     on_page.wait_for()
     on_page.click()
-    page.wait_for_function(
-        "document.querySelector('button.star').getAttribute('aria-pressed') === 'true'"
-    )
+    starred(page)
     marked = httpx.get(f"{world.base}/bookmarks", headers=world.bearer("ursula"), timeout=30)
     assert {b["resource_identifier"] for b in marked.json()} >= {
         world.ids["star"],
@@ -423,9 +417,7 @@ def test_bookmark_stars_and_page(world: World, page: Any) -> None:
 
     # the star shows the bookmark on the next visit, and is gone when signed out
     page.goto(f"{world.base}/datasets/{world.ids['local']}")
-    page.wait_for_function(
-        "document.querySelector('button.star').getAttribute('aria-pressed') === 'true'"
-    )
+    starred(page)
     page.get_by_role("navigation", name="Account").get_by_role("button", name="Sign out").click()
     assert page.locator("button.star").is_hidden()
 
