@@ -15,23 +15,8 @@
 
   function token() { try { return sessionStorage.getItem(TOKEN); } catch (e) { return null; } }
   function setStatus(el, text, bad) { el.textContent = text; el.classList.toggle("bad", !!bad); }
-  function detail(body, fallback) {
-    if (!body) return fallback;
-    const d = body.detail;
-    if (typeof d === "string") return d;
-    if (Array.isArray(d)) return d.map((p) => (p.field ? p.field + ": " : "") + p.message).join("; ");
-    if (d && d.message) return d.message;
-    return fallback;
-  }
-  async function call(method, url, options) {
-    const headers = Object.assign({"Accept": "application/json"}, (options && options.headers) || {});
-    const key = token();
-    if (key && !(options && options.anonymous)) headers["Authorization"] = "Bearer " + key;
-    const response = await fetch(url, {method, headers, body: options && options.body});
-    let body = null;
-    try { body = await response.json(); } catch (e) { /* not JSON */ }
-    return {response, body};
-  }
+  // the API calls and error texts of every page (session.js, loaded first)
+  const {call, detail} = window.aiodkgSession;
 
   // ---------------------------------------------------------------- sign in
   function showSignedIn(name) {
