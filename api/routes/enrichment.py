@@ -104,12 +104,13 @@ def enrichment_router() -> APIRouter:
             raise HTTPException(404, f"No open suggestion {term!r} for {field} of {identifier}.")
         body: dict[str, object] = {"identifier": identifier}
         if status == "accepted":
-            data = catalog.get(asset, identifier)
-            values = data.get(field) or []
-            if term not in values:
-                data[field] = [*values, term]  # the publisher's values stay
-            data = check_replace(catalog, access, principal, asset, identifier, data)
-            body = save_replace(catalog, access, principal, asset, identifier, data)
+            with catalog.write_lock:  # read, add, write: no other write lands in between
+                data = catalog.get(asset, identifier)
+                values = data.get(field) or []
+                if term not in values:
+                    data[field] = [*values, term]  # the publisher's values stay
+                data = check_replace(catalog, access, principal, asset, identifier, data)
+                body = save_replace(catalog, access, principal, asset, identifier, data)
         book.decide(identifier, field, term, status, principal.subject or "", now())
         return _json({**body, "field": field, "term": term, "status": status})
 
