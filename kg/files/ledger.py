@@ -4,7 +4,6 @@ when an object may be deleted. The asset's ``distribution`` stays the public rec
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from kg.settings import Settings
 from kg.store.backends import index_path
+from kg.store.sqlite import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -48,14 +48,9 @@ def ledger_path(settings: Settings) -> Path:
 
 class Ledger:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # the durability of the catalogue index and the store: a killed process loses nothing
-        # (WAL), a power cut may lose the last commits (then `aiod-kg files verify` reports
-        # them); a commit no longer waits for an fsync
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")  # other processes (--workers) write too
+        # the index's durability (a power cut may lose the last commits: then `aiod-kg files
+        # verify` reports them); other processes (--workers) write too
+        self._db = connect(path)
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 

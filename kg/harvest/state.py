@@ -7,7 +7,6 @@ per written page, so a run killed at any point resumes from its last written pag
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 
 from kg.harvest.contract import JSON, Key
+from kg.store.sqlite import connect
 
 
 def now_text() -> str:
@@ -81,16 +81,7 @@ class HarvestState:
     """Harvest state in SQLite (WAL): crash-safe, one transaction per written page."""
 
     def __init__(self, path: Path | None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(
-            str(path) if path else ":memory:",
-            timeout=30,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db = connect(path)
         self.db.executescript(STATE_SCHEMA)
         self.lock = threading.RLock()
 

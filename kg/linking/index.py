@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from kg.linking.extract import Claim, Features, normalise_name
+from kg.store.sqlite import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (identifier TEXT PRIMARY KEY, type TEXT, platform TEXT,
@@ -68,10 +69,7 @@ class LinkIndex:
             return self._memory
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = connect(self.path, isolation_level="DEFERRED")
             self._local.conn = conn
         return conn
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.store.process_lock import ProcessLock
+from kg.store.sqlite import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
@@ -187,11 +188,7 @@ class CatalogIndex:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, uri=self._uri, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = connect(self.path, uri=self._uri)
             self._local.conn = conn
         return conn
 

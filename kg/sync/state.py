@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from kg.settings import Settings
 from kg.store.backends import index_path
+from kg.store.sqlite import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pushed (
@@ -50,16 +50,7 @@ class Pushed:
 
 class SyncState:
     def __init__(self, path: Path | None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(
-            str(path) if path else ":memory:",
-            timeout=30,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses nothing
+        self.db = connect(path)  # WAL: a killed process loses nothing
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
         self._buffer: dict[str, Pushed] = {}
