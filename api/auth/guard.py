@@ -180,6 +180,24 @@ def save_replace(
     return {"identifier": identifier}
 
 
+def edit(
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    identifier: str,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Read, change and write one asset under the catalog's write lock, so that no other
+    write lands in between: ``change`` gets the whole record (private fields too, which the
+    write keeps) and returns the new one, checked and written as a PUT (``save_replace``)."""
+    with catalog.write_lock:
+        new = check_replace(
+            catalog, access, principal, asset, identifier, change(catalog.full(asset, identifier))
+        )
+        return save_replace(catalog, access, principal, asset, identifier, new)
+
+
 def check_delete(
     catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType, identifier: str
 ) -> None:

@@ -15,13 +15,13 @@ Authorisation comes first (401, then the read 404, then 403); the decision route
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from starlette.responses import Response
 
-from api.auth.guard import check_read, check_replace, check_write, save_replace
+from api.auth.guard import check_read, check_write, edit
 from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from kg.access.rules import Principal, can_write
@@ -104,13 +104,14 @@ def enrichment_router() -> APIRouter:
             raise HTTPException(404, f"No open suggestion {term!r} for {field} of {identifier}.")
         body: dict[str, object] = {"identifier": identifier}
         if status == "accepted":
-            with catalog.write_lock:  # read, add, write: no other write lands in between
-                data = catalog.get(asset, identifier)
+
+            def add(data: dict[str, Any]) -> dict[str, Any]:
                 values = data.get(field) or []
                 if term not in values:
                     data[field] = [*values, term]  # the publisher's values stay
-                data = check_replace(catalog, access, principal, asset, identifier, data)
-                body = save_replace(catalog, access, principal, asset, identifier, data)
+                return data
+
+            body = edit(catalog, access, principal, asset, identifier, add)
         book.decide(identifier, field, term, status, principal.subject or "", now())
         return _json({**body, "field": field, "term": term, "status": status})
 

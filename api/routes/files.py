@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
-from api.auth.guard import check_replace, check_write, readable, save_replace
+from api.auth.guard import check_write, edit, readable
 from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.routes.file_forms import FormError, FormUploads, boundary_of
@@ -157,11 +157,14 @@ def _attach(
         try:
             if files.store.stat(stat.sha256) is None:  # released by a failed concurrent upload
                 raise HTTPException(409, "The upload was lost to a concurrent change; send again.")
-            data = catalog.get(asset, identifier)
-            created = dist.find(data, url) is None
-            new = dist.with_file(data, dist.entry(url, name, stat, media))
-            new = check_replace(catalog, access, principal, asset, identifier, new)
-            body = save_replace(catalog, access, principal, asset, identifier, new)
+            created = False
+
+            def add(data: dict[str, Any]) -> dict[str, Any]:
+                nonlocal created
+                created = dist.find(data, url) is None
+                return dist.with_file(data, dist.entry(url, name, stat, media))
+
+            body = edit(catalog, access, principal, asset, identifier, add)
         except BaseException:
             files.release(stat.sha256)  # unreferenced: nothing of the upload stays
             raise
@@ -192,14 +195,14 @@ def _detach(
 ) -> dict[str, Any]:
     access = get_access(request)
     url = dist.file_url(catalog.base_url, asset, identifier, name)
-    with catalog.write_lock:
-        data = catalog.get(asset, identifier)
+
+    def drop(data: dict[str, Any]) -> dict[str, Any]:
         if dist.find(data, url) is None:
             raise HTTPException(404, f"{asset.label} '{identifier}' has no file {name!r}.")
-        new = check_replace(
-            catalog, access, principal, asset, identifier, dist.without_file(data, url)
-        )
-        body = save_replace(catalog, access, principal, asset, identifier, new)
+        return dist.without_file(data, url)
+
+    with catalog.write_lock:
+        body = edit(catalog, access, principal, asset, identifier, drop)
         if not body.get("pending_review"):
             previous = files.ledger.remove(identifier, name)
             if previous is not None:
