@@ -18,8 +18,6 @@ import json
 import re
 import secrets
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
+from tests.support import oidc
 from tests.support.browser import chromium, playwright_or_skip, shot, watched_page
 from tests.support.data import AUTH, OIDC_PROJECT
 from tests.support.server import free_port, needs_engine, running_server, starts_server
@@ -93,27 +92,7 @@ class OidcProvider:
             "ui_client": {"client_id": UI_CLIENT, "redirect_uris": [redirect_uri]},
             "users": USERS,
         }
-        path = workdir / "provider.json"
-        path.write_text(json.dumps(config), encoding="utf-8")
-        self.process = subprocess.Popen(
-            ["node", str(OIDC_PROJECT / "server.mjs"), str(self.port), str(path)],
-            cwd=OIDC_PROJECT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("READY"):
-                return
-        self.stop()
-        raise RuntimeError("oidc-provider did not start:\n" + "".join(lines))
+        self.process = oidc.launch(self.port, config, workdir)
 
     def token(self, login: str) -> str:
         """An access token for ``login`` by the same flow the page runs (the provider's login
@@ -158,12 +137,7 @@ class OidcProvider:
         return str(token.json()["access_token"])
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        oidc.stop(self.process)
 
 
 class World:

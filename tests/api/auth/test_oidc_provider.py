@@ -5,10 +5,8 @@ the API discovers it, accepts its tokens, follows a key rotation and refuses wha
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from joserfc.jwk import RSAKey
 
 from kg.settings import Settings
+from tests.support import oidc
 from tests.support.auth import auth_client
 from tests.support.data import AUTH, OIDC_PROJECT
 from tests.support.server import free_port
@@ -72,36 +71,11 @@ class Provider:
             "audience": AUDIENCE,
             "clients": CLIENTS,
         }
-        path = self.workdir / "provider.json"
-        path.write_text(json.dumps(config), encoding="utf-8")
-        self.process = subprocess.Popen(
-            ["node", str(OIDC_DIR / "server.mjs"), str(self.port), str(path)],
-            cwd=OIDC_DIR,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 60
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("READY"):
-                return
-        self.stop()
-        raise RuntimeError("oidc-provider did not start:\n" + "".join(lines))
+        self.process = oidc.launch(self.port, config, self.workdir)
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            oidc.stop(self.process)
             self.process = None
 
     def token(self, client_id: str) -> str:
