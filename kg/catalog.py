@@ -33,7 +33,7 @@ from kg.model.rdf_mapping import (
 )
 from kg.model.validation import validate_conversions
 from kg.settings import Settings
-from kg.store.backends import index_path, open_store
+from kg.store.backends import open_store
 from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
 from kg.store.index import CatalogIndex, Entry
 from kg.store.partition import PartitionedStore, is_public_status
@@ -119,7 +119,7 @@ class Catalog:
         self.base_url = settings.base
         if store is None or index is None:
             store = store or open_store(settings)  # AIOD_KG_STORE: directory or sparql+http://
-            index = index or CatalogIndex(index_path(settings))
+            index = index or CatalogIndex.from_settings(settings)
         if not isinstance(store, PartitionedStore):
             # a caller's single store: non-public assets go to an in-memory partition beside it
             store = PartitionedStore(store, EmbeddedStore(None))

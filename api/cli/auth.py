@@ -12,12 +12,11 @@ from typing import Any
 from api.cli.options import add_store_options, settings_from
 from kg.access.rules import AccessControl
 from kg.errors import CatalogError
-from kg.store.backends import index_path
 from kg.store.index import CatalogIndex
 
 
 def _access(args: argparse.Namespace) -> AccessControl:
-    return AccessControl(CatalogIndex(index_path(settings_from(args))))
+    return AccessControl(CatalogIndex.from_settings(settings_from(args)))
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:

@@ -32,9 +32,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kg.store.process_lock import ProcessLock
 from kg.store.sqlite import connect
+
+if TYPE_CHECKING:
+    from kg.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
@@ -184,6 +188,13 @@ class CatalogIndex:
         self._positions_lock = threading.Lock()
         #: names this index's rows in the change feed (followers skip their own writes)
         self.origin = secrets.token_hex(8)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CatalogIndex:
+        """The catalog's index where the settings put it (``kg.store.backends.index_path``)."""
+        from kg.store.backends import index_path  # backends imports this module
+
+        return cls(index_path(settings))
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
