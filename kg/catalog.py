@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import orjson
 
+from kg.db.locks import WriteLock
 from kg.errors import Conflict, Invalid, NotFound
 from kg.migrations import run_migrations
 from kg.model.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
@@ -37,7 +38,6 @@ from kg.store.backends import open_store
 from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
 from kg.store.index import CatalogIndex, Entry
 from kg.store.partition import PartitionedStore, is_public_status
-from kg.store.process_lock import ProcessLock
 
 JSON = dict[str, Any]
 XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
@@ -145,7 +145,7 @@ class Catalog:
                 listener(event)
 
     @property
-    def write_lock(self) -> ProcessLock:
+    def write_lock(self) -> WriteLock:
         """The lock every write of this process holds (re-entrant): a read-modify-write such
         as a status change holds it around both steps so no write lands in between."""
         return self._write_lock

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,13 @@ class Settings(BaseSettings):
         description="Where the catalog lives: a directory for the embedded Oxigraph store, or a "
         "SPARQL 1.1 engine: sparql+http://host:port (Oxigraph server), "
         "sparql+http://user:pw@host:8890/?dialect=virtuoso, sparql+http://host/ds?dialect=fuseki.",
+    )
+    database: SecretStr | None = Field(
+        None,
+        description="PostgreSQL database shared by replicas on many machines "
+        "(postgresql://user:password@host:5432/aiodkg): the catalogue index and document cache, "
+        "change feed, API keys, grants, reviews, harvest and sync state, links, files ledger, "
+        "rate limits. Unset: SQLite files beside the store (docs/deploy.md).",
     )
     host: str = Field("127.0.0.1", description="Address `aiod-kg serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `aiod-kg serve` listens on.")
@@ -310,6 +317,15 @@ class Settings(BaseSettings):
     )
     files_s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
 
+    @field_validator("database")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("AIOD_KG_DATABASE must be a postgresql:// URL")
+        return value
+
     @property
     def base(self) -> str:
         return self.base_url.rstrip("/")
@@ -317,6 +333,12 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         return Path(self.store)
+
+    @property
+    def state_path(self) -> Path:
+        """The folder of the catalog's local files (SQLite files, locks, search index): the
+        store's directory, or ``data_dir`` beside a remote store."""
+        return Path(self.data_dir) if "://" in self.store else self.store_path
 
     @property
     def backup_path(self) -> Path:

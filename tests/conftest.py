@@ -16,7 +16,8 @@ from api.app import create_app
 from kg.catalog import Catalog
 from kg.settings import Settings
 from tests.support.data import ADMIN_KEY
-from tests.support.server import LiveServer, running_server, starts_server
+from tests.support.postgres import PostgresServer, binaries, postgres_server
+from tests.support.server import LiveServer, needs_engine, running_server, starts_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -66,3 +67,19 @@ def module_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
     """One server shared by the tests of a module (start-up costs seconds)."""
     with running_server(tmp_path_factory.mktemp("live") / "store") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+@needs_engine
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster on loopback for the session (tests/support/postgres.py)."""
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """A new empty database of the session's cluster, for one test."""
+    return postgres.create_database()

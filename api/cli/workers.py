@@ -9,7 +9,7 @@ a free loopback port per store directory (public partition and private partition
 uvicorn workers reach it as ``sparql+http://127.0.0.1:PORT`` (``kg.store.remote``) and share
 everything else in the data directory: the SQLite files in WAL mode (catalogue index with its
 document cache and change feed, access rules, keys, revisions, harvest state, links, file
-ledger), the write lock (``kg.store.process_lock``) and the files. Each worker keeps its own
+ledger), the write lock (``kg.db.locks``) and the files. Each worker keeps its own
 search index copy (``search/`` for slot 0, ``search-worker<k>/`` for the others, seeded from
 ``search/``) which follows the other workers' writes through the change feed
 (``kg.store.feed``). docs/design.md ("Workers") says why and lists every process-local state.

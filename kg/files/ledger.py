@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kg.settings import Settings
 from kg.store.backends import index_path
-from kg.store.sqlite import connect
+from kg.db.database import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from kg.harvest.contract import JSON, Key
-from kg.store.sqlite import connect
+from kg.db.database import connect
 
 
 def now_text() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from kg.linking.extract import Claim, Features, normalise_name
-from kg.store.sqlite import connect
+from kg.db.database import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (identifier TEXT PRIMARY KEY, type TEXT, platform TEXT,

@@ -44,6 +44,6 @@ def open_store(settings: Settings) -> PartitionedStore:
 
 def index_path(settings: Settings) -> Path:
     """Where the SQLite catalogue index lives."""
-    folder = Path(settings.data_dir) if is_remote(settings.store) else settings.store_path
+    folder = settings.state_path
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "catalog.sqlite"

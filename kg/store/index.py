@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kg.store.process_lock import ProcessLock
-from kg.store.sqlite import connect
+from kg.db.database import connect
+from kg.db.locks import ProcessLock
 
 if TYPE_CHECKING:
     from kg.settings import Settings
@@ -323,7 +323,7 @@ class CatalogIndex:
 
     def write_lock(self) -> ProcessLock:
         """The catalog's write lock: a file lock beside the index, so that every process
-        writing this index serialises its writes (``kg.store.process_lock``)."""
+        writing this index serialises its writes (``kg.db.locks``)."""
         if self._uri:
             return ProcessLock(None)
         return ProcessLock(Path(self.path).with_name("write.lock"))

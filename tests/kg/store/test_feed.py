@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kg.store.feed import FeedFollower
 from kg.store.index import CatalogIndex, Entry
-from kg.store.process_lock import ProcessLock
+from kg.db.locks import ProcessLock
 
 
 def _entry(identifier: str, status: str = "published") -> Entry:
