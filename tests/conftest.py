@@ -33,10 +33,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(name)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="Where the `settings` fixture keeps the relational state: SQLite files beside the "
+        "store (the default) or a fresh database of a PostgreSQL cluster on loopback "
+        "(`make test` runs the catalog, store and access tests both ways).",
+    )
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    database = None
+    if request.config.getoption("--database") == "postgresql":
+        database = request.getfixturevalue("postgres_url")
     return Settings(
-        store=str(tmp_path / "store"), admin_key=ADMIN_KEY, base_url="http://127.0.0.1:8000"
+        store=str(tmp_path / "store"),
+        admin_key=ADMIN_KEY,
+        base_url="http://127.0.0.1:8000",
+        database=database,
     )
 
 
