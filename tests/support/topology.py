@@ -79,7 +79,8 @@ http {{
 
 def nginx_binary() -> str | None:
     """Debian's nginx (``.ci/run`` installs it), or None."""
-    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    debian = Path("/usr/sbin/nginx")
+    return shutil.which("nginx") or (str(debian) if debian.exists() else None)
 
 
 def nginx_config(folder: Path, port: int, upstreams: list[int]) -> str:
