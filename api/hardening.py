@@ -1,5 +1,9 @@
 """Hardening: security headers, write rate limits, CORS allow-list, production start checks.
 
+Write rate limits are token buckets per client: in memory for one process (``TokenBuckets``),
+in the database when several processes or replicas serve one catalog
+(``kg.access.rate_limits``, taken in one serialised transaction off the event loop).
+
 (The request body size limit is ``api/limits.py``.)
 """
 
@@ -11,12 +15,14 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.tokens import split
 from api.errors import send_envelope
+from kg.access.rate_limits import SharedBuckets
 from kg.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -142,9 +148,17 @@ class WriteRateLimit:
     credential (a hash of the bearer token) or, without one, its address. The bootstrap admin
     key is not limited (imports and CI); SPARQL queries sent by POST are reads."""
 
-    def __init__(self, app: ASGIApp, limit: int, window: float, admin_key: str = "") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        window: float,
+        admin_key: str = "",
+        shared: SharedBuckets | None = None,
+    ) -> None:
         self.app = app
         self.buckets = TokenBuckets(limit, window)
+        self.shared = shared  # the database's buckets: one limit across processes
         self.admin_key = admin_key.encode()
 
     def _client(self, scope: Scope) -> str | None:
@@ -170,7 +184,11 @@ class WriteRateLimit:
             await self.app(scope, receive, send)
             return
         client = self._client(scope)
-        wait = self.buckets.take(client) if client is not None else 0.0
+        wait = 0.0
+        if client is not None and self.shared is not None:  # one transaction, off the loop
+            wait = await anyio.to_thread.run_sync(self.shared.take, client)
+        elif client is not None:
+            wait = self.buckets.take(client)
         if wait <= 0:
             await self.app(scope, receive, send)
             return
@@ -182,6 +200,12 @@ class WriteRateLimit:
         await send_envelope(send, 429, detail, {"Retry-After": retry})
 
 
+def shared_rate_limit(settings: Settings) -> bool:
+    """Whether the write buckets live in the database (``kg.access.rate_limits``): when other
+    processes serve the same catalog (AIOD_KG_DATABASE, or --workers above 1); else in memory."""
+    return settings.database is not None or settings.workers > 1
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the hardening middleware (call after the other middleware: it wraps them)."""
     if settings.write_rate_limit > 0:
@@ -191,6 +215,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             limit=settings.write_rate_limit,
             window=settings.write_rate_window,
             admin_key=key,
+            shared=SharedBuckets.from_settings(settings) if shared_rate_limit(settings) else None,
         )
     origins = split(settings.cors_origins)
     if origins:
