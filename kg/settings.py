@@ -224,6 +224,13 @@ class Settings(BaseSettings):
     harvest_write_batch: int = Field(
         1000, ge=1, description="Harvested records written (and their cursor saved) together."
     )
+    harvest_lease_seconds: float = Field(
+        60.0,
+        ge=1,
+        description="Lifetime of a source's harvest lease (renewed every third of it while a run "
+        "lasts): of replicas harvesting one catalog, only the holder runs a source; a killed "
+        "holder's run is taken over and resumed this long after its last renewal.",
+    )
 
     # outbound HTTP (kg/outbound.py): connectors, OIDC discovery/JWKS
     outbound_hosts: str = Field(

@@ -4,10 +4,13 @@ The engine knows no platform. A connector (``mappings/<platform>.py``) lists ups
 records page by page, fetches per-record details and maps them to AIoD JSON ``Item`` s;
 the engine does everything else, the same way for every platform:
 
-* persisted state (``kg.harvest.state``, ``harvest.sqlite`` beside the store): the open run
-  of each source with its cursor, and every record the source produced (asset key,
-  identifier, content hash), committed in one SQLite transaction after each page's writes,
-  so a run killed at any point resumes from its last written page and reaches the same final state;
+* persisted state (``kg.harvest.state``, the database ``harvest``: ``harvest.sqlite`` beside
+  the store or ``AIOD_KG_DATABASE``): the open run of each source with its cursor, and every
+  record the source produced (asset key, identifier, content hash), committed in one
+  transaction after each page's writes, so a run killed at any point resumes from its last
+  written page and reaches the same final state;
+* one run per source across replicas: a run holds its source's lease (``kg.harvest.lease``);
+  a run that finds another holder returns at once with a report saying who;
 * HTTP with timeouts, retries of 429/5xx and transport errors honouring ``Retry-After``,
   else exponential backoff with jitter (``kg.harvest.http.Http``);
 * idempotent upserts keyed by ``(platform, platform_resource_identifier)`` through
@@ -48,12 +51,12 @@ import orjson
 from kg.catalog import Catalog
 from kg.harvest.contract import JSON, Connector, Item, Key, MappingError, Page, RecordError
 from kg.harvest.http import FetchError, Http
+from kg.harvest.lease import Lease, holder_id
 from kg.harvest.report import HarvestReport, Progress
-from kg.harvest.state import HarvestState, OpenRun, Produced, now_text
+from kg.harvest.state import HarvestState, LeaseLost, OpenRun, Produced, now_text
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.model.rdf_mapping import asset_iri, asset_to_triples
 from kg.model.validation import validate_conversions
-from kg.store.backends import index_path
 
 log = logging.getLogger("aiod_kg.harvest")
 
@@ -117,8 +120,10 @@ class Harvester:
         self.settings = catalog.settings
         self._own_http = http is None
         self.http = http or Http.from_settings(self.settings)
-        # beside the catalogue index (a local directory also when the store is remote)
-        self.state = state or HarvestState(index_path(self.settings).parent / "harvest.sqlite")
+        # beside the catalogue index (a local directory also when the store is remote), or
+        # in AIOD_KG_DATABASE
+        self.state = state or HarvestState.from_settings(self.settings)
+        self.holder = holder_id()  # this harvester's name on the leases it takes
         self.progress = progress
         self.progress_stream = progress_stream
         self._source_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -156,10 +161,32 @@ class Harvester:
         dry_run: bool = False,
     ) -> HarvestReport:
         with self._source_locks[connector.source]:
-            return self._run(connector, self.resolve_since(connector, since), limit, dry_run)
+            if dry_run:  # writes nothing: needs no lease
+                return self._run(connector, self.resolve_since(connector, since), limit, True)
+            seconds = self.settings.harvest_lease_seconds
+            with Lease(self.state, connector.source, self.holder, seconds) as lease:
+                if not lease.held:
+                    return self._held(connector, lease)
+                return self._run(
+                    connector, self.resolve_since(connector, since), limit, False, lease
+                )
+
+    def _held(self, connector: Connector, lease: Lease) -> HarvestReport:
+        """The report of a run not made: another replica (or process) harvests the source."""
+        report = HarvestReport(connector.name, connector.source, "", now_text())
+        other = lease.other.describe() if lease.other else "another holder"
+        report.aborted = f"{connector.source} is being harvested by {other}"
+        report.held = True
+        report.finished = now_text()
+        return report
 
     def _run(
-        self, connector: Connector, since: datetime | None, limit: int | None, dry_run: bool
+        self,
+        connector: Connector,
+        since: datetime | None,
+        limit: int | None,
+        dry_run: bool,
+        lease: Lease | None = None,
     ) -> HarvestReport:
         since_text = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if since else None
         previous = None if dry_run else self.state.open_run(connector.source)
@@ -198,6 +225,8 @@ class Harvester:
                     report.error(error)
                 seen += len(fetched.raws)
                 mapped = self._map_page(connector, fetched, report)
+                if lease is not None and lease.lost.is_set():
+                    raise LeaseLost(f"the harvest lease of {connector.source} was taken over")
                 if dry_run:
                     self._dry_run(mapped.primaries, report)
                 else:
@@ -210,10 +239,15 @@ class Harvester:
             else:
                 report.completed = report.aborted is None and not flags["limited"]
             self._flush(connector, run, batch, report, seen)  # pages read before a stop, too
+        except LeaseLost as lost:  # another replica runs the source now: stop, write nothing
+            report.aborted, report.completed = str(lost), False
         finally:
             progress.close(report.listed, report.error_count)
-        if report.completed and not dry_run and connector.sweeps and since is None:
-            self._sweep(connector, run, report, seen)
+        try:
+            if report.completed and not dry_run and connector.sweeps and since is None:
+                self._sweep(connector, run, report, seen)
+        except LeaseLost as lost:
+            report.aborted, report.completed = str(lost), False
         report.seconds = time.perf_counter() - wall
         report.requests = self.http.requests - requests_before
         report.retries = self.http.retries - retries_before
@@ -222,9 +256,12 @@ class Harvester:
             report.stages[stage] += timings.get(name, 0.0) - timings_before.get(name, 0.0)
         report.finished = now_text()
         if report.completed and not dry_run:
-            self.state.finish(
-                connector.source, connector.name, run, since is None, report.as_dict()
-            )
+            try:
+                self.state.finish(
+                    connector.source, connector.name, run, since is None, report.as_dict()
+                )
+            except LeaseLost as lost:
+                report.aborted, report.completed = str(lost), False
         return report
 
     # ------------------------------------------------------------------ fetching

@@ -28,6 +28,7 @@ class HarvestReport:
     resumed: bool = False
     completed: bool = False
     aborted: str | None = None  # why the run stopped early (a listing that kept failing)
+    held: bool = False  # not run: another replica holds the source's harvest lease
     listed: int = 0  # upstream records read
     skipped: int = 0  # upstream records that are not assets we keep
     counts: dict[str, dict[str, int]] = field(
@@ -74,6 +75,7 @@ class HarvestReport:
             "resumed": self.resumed,
             "completed": self.completed,
             "aborted": self.aborted,
+            "held": self.held,
             "listed": self.listed,
             "skipped": self.skipped,
             "totals": {o: self.total(o) for o in OUTCOMES},
@@ -89,6 +91,8 @@ class HarvestReport:
         }
 
     def summary(self) -> str:
+        if self.held:
+            return f"{self.connector}: not run: {self.aborted}"
         state = "completed" if self.completed else f"stopped ({self.aborted or 'limit'})"
         lines = [
             f"{self.connector}: {state}{' [dry run]' if self.dry_run else ''}"

@@ -1,5 +1,10 @@
 """Scheduled harvesting (``aiod-kg serve --harvest-every``) and the parsing of intervals and
-dates given on the command line."""
+dates given on the command line.
+
+Every replica of a catalog may run the schedule: each run takes its source's harvest lease
+(``kg.harvest.lease``, in the harvest database), so only the holder harvests a source at a
+time; the others log that the source is held and try again at their next turn. A holder
+killed mid-run is taken over once its lease expires, from the run's last cursor."""
 
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ class HarvestScheduler:
             except Exception:  # a broken connector must not stop the schedule
                 log.exception("harvest of %s failed", connector.name)
                 continue
-            log.info("%s", report.summary())
+            log.info("%s", report.summary())  # held: "not run: ... is being harvested by ..."
             reports.append(report)
         self.reports = reports
         return reports
