@@ -86,9 +86,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 def applied(index: CatalogIndex) -> list[str]:
     """The names of the migrations this index has recorded."""
-    with index.transaction() as db:
-        db.execute(SCHEMA)
-        return [str(row[0]) for row in db.execute("SELECT name FROM migrations")]
+    index.database.create(SCHEMA)
+    return [str(row[0]) for row in index.connection().execute("SELECT name FROM migrations")]
 
 
 def run_migrations(catalog: Catalog) -> dict[str, int]:
@@ -104,7 +103,9 @@ def run_migrations(catalog: Catalog) -> dict[str, int]:
         changed = 0 if empty else migration.run(catalog)
         with catalog.index.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO migrations (name, done_at, changed) VALUES (?, ?, ?)",
+                "INSERT INTO migrations (name, done_at, changed) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET done_at = excluded.done_at,"
+                " changed = excluded.changed",
                 (migration.name, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), changed),
             )
         results[migration.name] = changed

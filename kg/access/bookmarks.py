@@ -1,24 +1,25 @@
 """Bookmarks: the assets each signed-in user keeps a star on (AIoD's ``/bookmarks``).
 
-One row per (user, asset) in the catalogue index's SQLite file, beside the access tables;
+One row per (user, asset) in the catalogue index's database, beside the access tables;
 ``user`` is the principal's stable ``subject``. Bookmarks are private to their user and never
-reach the store, so neither SPARQL nor the public catalogue can see them.
+reach the store, so neither SPARQL nor the public catalogue can see them. (``"user"`` is
+quoted: a reserved word of PostgreSQL.)
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kg.db.database import Connection
 from kg.store.index import CatalogIndex
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bookmarks (
-    user TEXT NOT NULL,
+    "user" TEXT NOT NULL,
     identifier TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    PRIMARY KEY (user, identifier)
+    PRIMARY KEY ("user", identifier)
 )
 """
 
@@ -38,22 +39,22 @@ class Bookmarks:
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        with index.transaction() as db:
-            db.execute(SCHEMA)
+        index.database.create(SCHEMA)
 
-    def _db(self) -> sqlite3.Connection:
-        return self.index._conn()
+    def _db(self) -> Connection:
+        return self.index.connection()
 
     def add(self, user: str, identifier: str) -> Bookmark:
         """Bookmark ``identifier`` for ``user``; bookmarking twice keeps the first date."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         with self.index.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO bookmarks (user, identifier, created_at) VALUES (?,?,?)",
+                'INSERT INTO bookmarks ("user", identifier, created_at) VALUES (?,?,?)'
+                " ON CONFLICT DO NOTHING",
                 (user, identifier, now),
             )
             row = db.execute(
-                "SELECT created_at FROM bookmarks WHERE user = ? AND identifier = ?",
+                'SELECT created_at FROM bookmarks WHERE "user" = ? AND identifier = ?',
                 (user, identifier),
             ).fetchone()
         return Bookmark(identifier, str(row[0]))
@@ -62,7 +63,7 @@ class Bookmarks:
         """Drop the bookmark; no error when there is none."""
         with self.index.transaction() as db:
             db.execute(
-                "DELETE FROM bookmarks WHERE user = ? AND identifier = ?", (user, identifier)
+                'DELETE FROM bookmarks WHERE "user" = ? AND identifier = ?', (user, identifier)
             )
 
     def of(self, user: str) -> list[Bookmark]:
@@ -70,7 +71,7 @@ class Bookmarks:
         return [
             Bookmark(str(i), str(c))
             for i, c in self._db().execute(
-                "SELECT identifier, created_at FROM bookmarks WHERE user = ?"
+                'SELECT identifier, created_at FROM bookmarks WHERE "user" = ?'
                 " ORDER BY created_at, identifier",
                 (user,),
             )

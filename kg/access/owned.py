@@ -14,7 +14,7 @@ from kg.access.rules import Principal
 def administered_where(principal: Principal) -> tuple[str, list[object]]:
     """An SQL condition on ``assets``: the rows this principal owns or administers."""
     if not principal.subject:
-        return "0", []
+        return "1 = 0", []
     who = ["(kind = 'user' AND name = ?)"]
     args: list[object] = [principal.subject]
     groups = sorted(principal.groups)

@@ -4,7 +4,7 @@ When somebody who does not publish directly (the owner, a grantee: not an admin,
 of the type or the asset's connector) changes a *published* asset, the change must not reach
 the public before a reviewer accepts it, and the published version must stay visible
 meanwhile. The edit is kept here, as the AIoD JSON the catalog will write on acceptance,
-beside the access tables in the catalogue index's SQLite file: never in the store, so neither
+beside the access tables in the catalogue index's database: never in the store, so neither
 the public partition, nor SPARQL, nor OAI-PMH / DCAT can see it. One pending revision per asset
 (a newer edit replaces it); ``etag`` is the content hash a reviewer must send back to accept
 exactly this version.
@@ -13,13 +13,13 @@ exactly this version.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from kg.db.database import Connection
 from kg.store.index import CatalogIndex
 
 SCHEMA = """
@@ -57,11 +57,10 @@ class Revisions:
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        with index.transaction() as db:
-            db.execute(SCHEMA)
+        index.database.create(SCHEMA)
 
-    def _db(self) -> sqlite3.Connection:
-        return self.index._conn()
+    def _db(self) -> Connection:
+        return self.index.connection()
 
     def put(self, identifier: str, type_: str, data: dict[str, Any], author: str) -> Revision:
         document = orjson.dumps(data)
@@ -69,8 +68,10 @@ class Revisions:
         revision = Revision(identifier, type_, document, revision_etag(document), author, at)
         with self.index.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO asset_revisions (identifier, type, document, etag,"
-                " author, at) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO asset_revisions (identifier, type, document, etag,"
+                " author, at) VALUES (?,?,?,?,?,?) ON CONFLICT (identifier) DO UPDATE SET"
+                " type = excluded.type, document = excluded.document, etag = excluded.etag,"
+                " author = excluded.author, at = excluded.at",
                 (identifier, type_, document, revision.etag, author, at),
             )
         return revision

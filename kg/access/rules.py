@@ -15,11 +15,11 @@ has the right to them):
   submitter); ``restricted`` keeps a finished asset visible to its owner and grantees only.
 
 Everything that is not HTTP-specific lives here: the API resolves a request into a
-``Principal`` (api/auth) and asks this module. The tables live in the catalogue index's SQLite
-file (a rebuild of the index from the store clears only its own tables, never these); the
-index's own ``assets`` table is read only through ``kg.store.index.CatalogIndex``'s methods
-(``page``, ``count``, ``count_by_platform``, ``with_status``, with ``visible_where`` as their
-condition).
+``Principal`` (api/auth) and asks this module. The tables live in the catalogue index's
+database (SQLite or PostgreSQL, ``kg.db``; a rebuild of the index from the store clears only
+its own tables, never these); the index's own ``assets`` table is read only through
+``kg.store.index.CatalogIndex``'s methods (``page``, ``count``, ``count_by_platform``,
+``with_status``, with ``visible_where`` as their condition).
 A caller without the right to *read* an asset is told exactly what it would be told if the
 asset did not exist (``Catalog.not_found``): no existence leak.
 """
@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kg.access.revisions import SCHEMA as REVISIONS_SCHEMA
+from kg.db.database import Connection
 from kg.errors import CatalogError, Conflict, NotFound
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.store.index import CatalogIndex, Entry
@@ -248,7 +248,7 @@ def _in(column: str, values: Sequence[str]) -> tuple[str, list[object]]:
 def visible_where(principal: Principal) -> tuple[str, list[object]]:
     """An SQL condition on the ``assets`` table: the rows this principal may read."""
     if principal.admin:
-        return "1", []
+        return "1 = 1", []
     status_sql, args = _in("status", PUBLIC_STATUSES)
     clauses = [status_sql]
     if principal.authenticated:
@@ -311,18 +311,14 @@ def hash_key(secret: str) -> str:
 
 
 class AccessControl:
-    """Ownership, grants, reviews and API keys in the catalogue index's SQLite file."""
+    """Ownership, grants, reviews and API keys in the catalogue index's database."""
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        with index.transaction() as db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(REVISIONS_SCHEMA)
+        index.database.create(SCHEMA + REVISIONS_SCHEMA + ";")
 
-    def _db(self) -> sqlite3.Connection:
-        return self.index._conn()
+    def _db(self) -> Connection:
+        return self.index.connection()
 
     # ------------------------------------------------------------------ facts
 
@@ -450,8 +446,11 @@ class AccessControl:
         with self.index.transaction() as db:
             db.execute("DELETE FROM asset_grants WHERE identifier = ?", (identifier,))
             db.executemany(
-                "INSERT OR REPLACE INTO asset_grants (identifier, kind, name,"
-                " permission, granted_by, granted_at) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO asset_grants (identifier, kind, name,"
+                " permission, granted_by, granted_at) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT (identifier, kind, name) DO UPDATE SET"
+                " permission = excluded.permission, granted_by = excluded.granted_by,"
+                " granted_at = excluded.granted_at",
                 rows,
             )
 

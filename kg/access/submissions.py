@@ -20,19 +20,19 @@ version somebody showed them: the one submitted, or the one they name.
 Rules kept from the per-asset workflow: only an asset's administrators submit it; reviewing
 needs ``review_aiod_resources``; nobody reviews a submission holding an asset they own,
 submitted or authored; everything from the checks to the writes runs under the catalog's
-write lock. The tables live beside the access tables in the catalogue index's SQLite file.
+write lock. The tables live beside the access tables in the catalogue index's database.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kg.access.revisions import Revisions
 from kg.access.rules import AccessControl, AssetFacts, Principal, can_administer
+from kg.db.database import Connection
 from kg.errors import CatalogError, Conflict, Forbidden, NotFound, PreconditionFailed
 
 SCHEMA = """
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS submission_assets (
     type TEXT NOT NULL,
     etag TEXT NOT NULL,
     revision INTEGER NOT NULL DEFAULT 0,
+    position INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (submission, asset)
 );
 CREATE INDEX IF NOT EXISTS submission_assets_asset ON submission_assets (asset);
@@ -116,27 +117,37 @@ class SubmissionTable:
 
     def __init__(self, access: AccessControl) -> None:
         self.index = access.index
-        with self.index.transaction() as db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+        database = self.index.database
+        database.create(SCHEMA)
+        if "position" not in database.columns("submission_assets"):
+            # a SQLite file of an earlier version: the order was the rowid's
+            with self.index.transaction() as db:
+                if "position" not in database.columns("submission_assets"):
+                    db.execute(
+                        "ALTER TABLE submission_assets"
+                        " ADD COLUMN position INTEGER NOT NULL DEFAULT 0"
+                    )
+                    db.execute("UPDATE submission_assets SET position = rowid")
 
-    def _db(self) -> sqlite3.Connection:
-        return self.index._conn()
+    def _db(self) -> Connection:
+        return self.index.connection()
 
     def add(self, requestee: str, comment: str, assets: list[SubmittedAsset]) -> int:
         with self.index.transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO submissions (requestee, comment, request_date) VALUES (?,?,?)",
+            (number,) = db.execute(
+                "INSERT INTO submissions (requestee, comment, request_date) VALUES (?,?,?)"
+                " RETURNING identifier",
                 (requestee, comment, _now()),
-            )
-            number = int(cursor.lastrowid or 0)
+            ).fetchone()
             db.executemany(
-                "INSERT INTO submission_assets (submission, asset, type, etag, revision)"
-                " VALUES (?,?,?,?,?)",
-                [(number, a.identifier, a.type, a.etag, int(a.revision)) for a in assets],
+                "INSERT INTO submission_assets (submission, asset, type, etag, revision,"
+                " position) VALUES (?,?,?,?,?,?)",
+                [
+                    (number, a.identifier, a.type, a.etag, int(a.revision), k)
+                    for k, a in enumerate(assets)
+                ],
             )
-        return number
+        return int(number)
 
     def decide(self, number: int, reviewer: str, decision: Decision, comment: str) -> None:
         with self.index.transaction() as db:
@@ -159,7 +170,7 @@ class SubmissionTable:
             SubmittedAsset(str(a), str(t), str(e), bool(r))
             for a, t, e, r in db.execute(
                 "SELECT asset, type, etag, revision FROM submission_assets WHERE submission = ?"
-                " ORDER BY rowid",
+                " ORDER BY position",
                 (number,),
             )
         )

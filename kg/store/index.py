@@ -1,4 +1,9 @@
-"""The catalogue index: a small SQLite table of every asset, for listing, counts and lookups.
+"""The catalogue index: a small table of every asset, for listing, counts and lookups.
+
+It lives in the ``catalog`` database (``kg.db``): the SQLite file ``catalog.sqlite`` beside the
+store, or the schema ``catalog`` of the PostgreSQL database ``AIOD_KG_DATABASE`` names, shared
+by replicas on several machines. The SQL is the subset both engines share; the few places that
+must differ (the ``name`` sort key, a read snapshot) branch on ``database.dialect``.
 
 SPARQL sorting and counting grow with the catalog (~500 ms for a page of 100 by date at 50k
 datasets, docs/measurements.md); this index answers those in well under a millisecond.
@@ -18,13 +23,14 @@ The change feed (table ``feed``): every committed row change appends ``(identifi
 origin)`` in the writer's transaction, numbered in commit order; ``origin`` names the
 ``CatalogIndex`` that wrote it. Other processes sharing the file (``aiod-kg serve --workers``)
 follow it (``kg.store.feed``) to keep their own caches, such as the search index, in step.
-The feed keeps the last ``FEED_KEEP`` changes; a follower further behind starts over.
+The feed keeps the last ``FEED_KEEP`` changes; a follower further behind starts over. Feed
+numbers are ``MAX(n) + 1`` taken inside the serialised write transaction, never a sequence
+(PostgreSQL's sequences leave gaps on rollback, and a follower reads a gap as "pruned").
 """
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import threading
 from array import array
 from collections import OrderedDict
@@ -34,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kg.db.database import connect
-from kg.db.locks import ProcessLock
+from kg.db.database import Connection, Database, SqliteDatabase, open_database
+from kg.db.locks import WriteLock
 
 if TYPE_CHECKING:
     from kg.settings import Settings
@@ -84,12 +90,31 @@ SORT_COLUMNS: dict[str, str] = {
     "date_modified": "date_modified",
     "date_created": "date_created",
 }
+# PostgreSQL orders names as SQLite's NOCASE does: ASCII letters folded (lower() under the "C"
+# collation folds nothing else), then by code point; missing names first when ascending.
+_PG_NAME = 'lower(name COLLATE "C")'
 ORDER_INDEXES = """
 CREATE INDEX IF NOT EXISTS assets_type_identifier ON assets (type, deleted, identifier);
-CREATE INDEX IF NOT EXISTS assets_type_name ON assets (type, deleted, name COLLATE NOCASE, seq);
 CREATE INDEX IF NOT EXISTS assets_type_created ON assets (type, deleted, date_created, seq);
 CREATE INDEX IF NOT EXISTS assets_type_modified_seq ON assets (type, deleted, date_modified, seq);
 """
+NAME_INDEX = {
+    "sqlite": "CREATE INDEX IF NOT EXISTS assets_type_name"
+    " ON assets (type, deleted, name COLLATE NOCASE, seq)",
+    "postgresql": "CREATE INDEX IF NOT EXISTS assets_type_name"
+    f" ON assets (type, deleted, ({_PG_NAME}) NULLS FIRST, seq)",
+}
+# The sort key of ?sort=name, read from the cached document (a generated column on both; on
+# PostgreSQL through a function declared immutable: the database's encoding never changes).
+NAME_COLUMN = {
+    "sqlite": "ALTER TABLE assets ADD COLUMN name TEXT GENERATED ALWAYS AS"
+    " (json_extract(CAST(document AS TEXT), '$.name')) VIRTUAL",
+    "postgresql": "CREATE OR REPLACE FUNCTION asset_name(document BYTEA) RETURNS TEXT"
+    " LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+    " AS $$ SELECT convert_from(document, 'UTF8')::jsonb ->> 'name' $$;"
+    " ALTER TABLE assets ADD COLUMN IF NOT EXISTS name TEXT"
+    " GENERATED ALWAYS AS (asset_name(document)) STORED",
+}
 
 
 # Offsets from which a page is answered from the kept positions (below: LIMIT/OFFSET, cheap).
@@ -111,13 +136,17 @@ class _Positions:
     seqs: array[int]
 
 
-def order_by(sort: str | None, descending: bool = False) -> str:
+def order_by(sort: str | None, descending: bool = False, dialect: str = "sqlite") -> str:
     """The ORDER BY clause of one sort order (ties broken by insertion); KeyError if unknown."""
     if sort is None:
         return "seq DESC" if descending else "seq"
     way = " DESC" if descending else ""
     column = SORT_COLUMNS[sort]
-    return f"{column}{way}" if sort == "identifier" else f"{column}{way}, seq{way}"
+    if sort == "identifier":
+        return f"{column}{way}"
+    if sort == "name" and dialect == "postgresql":
+        return f"{_PG_NAME}{way} NULLS {'LAST' if descending else 'FIRST'}, seq{way}"
+    return f"{column}{way}, seq{way}"
 
 
 @dataclass(frozen=True)
@@ -158,7 +187,7 @@ def _entry(row: Sequence[object]) -> Entry:
     )
 
 
-def _bump(db: sqlite3.Connection, rows: Sequence[str]) -> None:
+def _bump(db: Connection, rows: Sequence[str]) -> None:
     """Count one more change in each ``changes`` row (inside the writer's transaction)."""
     db.executemany(
         "INSERT INTO changes (type, n) VALUES (?, 1) ON CONFLICT(type) DO UPDATE SET n = n + 1",
@@ -167,23 +196,21 @@ def _bump(db: sqlite3.Connection, rows: Sequence[str]) -> None:
 
 
 class CatalogIndex:
-    """Thread-safe access to the SQLite index (one connection per thread, WAL mode)."""
+    """Thread-safe access to the index (one connection per thread) in a ``Database``; a path
+    (or None: private, in memory) is a SQLite file of its own."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = str(path) if path is not None else "file:aiodkg-index?mode=memory&cache=shared"
-        self._uri = path is None
-        self._local = threading.local()
-        self._keepalive = self._conn()  # keeps a shared in-memory database alive
-        self._keepalive.executescript(SCHEMA)
-        columns = {row[1] for row in self._keepalive.execute("PRAGMA table_xinfo(assets)")}
+    def __init__(self, database: Database | Path | None) -> None:
+        if not isinstance(database, Database):
+            database = SqliteDatabase(database, "catalog")
+        self.database = database
+        self.dialect = database.dialect
+        database.create(SCHEMA)
+        columns = database.columns("assets")
         if "document" not in columns:  # an index written before the document cache existed
-            self._keepalive.execute("ALTER TABLE assets ADD COLUMN document BLOB")
-        if "name" not in columns:  # the sort key of ?sort=name, read from the cached document
-            self._keepalive.execute(
-                "ALTER TABLE assets ADD COLUMN name TEXT GENERATED ALWAYS AS"
-                " (json_extract(CAST(document AS TEXT), '$.name')) VIRTUAL"
-            )
-        self._keepalive.executescript(ORDER_INDEXES)
+            database.create("ALTER TABLE assets ADD COLUMN document BLOB")
+        if "name" not in columns:
+            database.create(NAME_COLUMN[self.dialect])
+        database.create(ORDER_INDEXES + NAME_INDEX[self.dialect] + ";")
         self._positions: OrderedDict[tuple[str, str | None, str, str], _Positions] = OrderedDict()
         self._positions_lock = threading.Lock()
         #: names this index's rows in the change feed (followers skip their own writes)
@@ -191,35 +218,30 @@ class CatalogIndex:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CatalogIndex:
-        """The catalog's index where the settings put it (``kg.store.backends.index_path``)."""
-        from kg.store.backends import index_path  # backends imports this module
+        """The catalog's index where the settings put it: the ``catalog`` database
+        (``kg.db.open_database``: SQLite beside the store, or PostgreSQL)."""
+        return cls(open_database(settings, "catalog"))
 
-        return cls(index_path(settings))
+    def connection(self) -> Connection:
+        """This thread's connection (autocommit: each statement on its own)."""
+        return self.database.connection()
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, uri=self._uri)
-            self._local.conn = conn
-        return conn
+    _conn = connection  # the name the access tables used
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction, serialised with every writer of the database."""
+        with self.database.transaction() as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     # ------------------------------------------------------------------ journal
 
     def mark_pending(self, items: Iterable[tuple[str, str]]) -> None:
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO pending (identifier, type) VALUES (?, ?)", list(items)
+                "INSERT INTO pending (identifier, type) VALUES (?, ?)"
+                " ON CONFLICT (identifier) DO UPDATE SET type = excluded.type",
+                list(items),
             )
 
     def clear_pending(self, identifiers: Iterable[str]) -> None:
@@ -281,28 +303,27 @@ class CatalogIndex:
             changed = [(e.identifier, e.type) for e in upserts] + list(deletes)
             self._feed(db, changed)
 
-    def _feed(self, db: sqlite3.Connection, changed: Sequence[tuple[str, str]]) -> None:
-        """Append changes to the feed (inside the writer's transaction) and drop old ones."""
+    def _feed(self, db: Connection, changed: Sequence[tuple[str, str]]) -> None:
+        """Append changes to the feed (inside the writer's transaction) and drop old ones.
+        Numbered ``MAX(n) + 1`` on: writers are serialised, so numbers follow commit order
+        without gaps (a rolled-back write takes none)."""
         if not changed:
             return
-        (last,) = db.execute(
-            "INSERT INTO feed (identifier, type, origin) VALUES (?, ?, ?) RETURNING n",
-            (changed[0][0], changed[0][1], self.origin),
-        ).fetchone()
+        (before,) = db.execute("SELECT COALESCE(MAX(n), 0) FROM feed").fetchone()
+        first = int(before) + 1
         db.executemany(
-            "INSERT INTO feed (identifier, type, origin) VALUES (?, ?, ?)",
-            [(i, t, self.origin) for i, t in changed[1:]],
+            "INSERT INTO feed (n, identifier, type, origin) VALUES (?, ?, ?, ?)",
+            [(first + k, i, t, self.origin) for k, (i, t) in enumerate(changed)],
         )
-        last += len(changed) - 1
-        if last % 1000 < len(changed):  # now and then (rowid range: cheap)
+        last = first + len(changed) - 1
+        if last % 1000 < len(changed):  # now and then (key range: cheap)
             db.execute("DELETE FROM feed WHERE n <= ?", (last - FEED_KEEP,))
 
     # ------------------------------------------------------------------ the change feed
 
     def feed_last(self) -> int:
         """The number of the latest change in the feed (0: none)."""
-        sql = "SELECT seq FROM sqlite_sequence WHERE name = 'feed'"
-        row = self._conn().execute(sql).fetchone()
+        row = self._conn().execute("SELECT COALESCE(MAX(n), 0) FROM feed").fetchone()
         return int(row[0]) if row else 0
 
     def feed_since(
@@ -317,16 +338,14 @@ class CatalogIndex:
             (after, limit),
         ).fetchall()
         out = [(int(n), str(i), str(t), str(o)) for n, i, t, o in rows]
-        # AUTOINCREMENT numbers in commit order and never reuses one (a rolled-back write
-        # takes none): a gap after ``after`` means the rows were pruned
+        # numbers follow commit order without gaps (``_feed``): a gap after ``after`` means
+        # the rows were pruned
         return out, not out or out[0][0] == after + 1
 
-    def write_lock(self) -> ProcessLock:
-        """The catalog's write lock: a file lock beside the index, so that every process
+    def write_lock(self) -> WriteLock:
+        """The catalog's write lock, so that every process (and, on PostgreSQL, machine)
         writing this index serialises its writes (``kg.db.locks``)."""
-        if self._uri:
-            return ProcessLock(None)
-        return ProcessLock(Path(self.path).with_name("write.lock"))
+        return self.database.write_lock()
 
     # ------------------------------------------------------------------ reads
 
@@ -391,7 +410,7 @@ class CatalogIndex:
         """A page of live assets of one type, in insertion order or by ``sort`` (a key of
         ``SORT_COLUMNS``, walked in its index); ``condition`` is an extra SQL condition with
         its parameters (e.g. the access rules' visibility)."""
-        order = order_by(sort, descending)
+        order = order_by(sort, descending, self.dialect)
         where = ["type = ?", "deleted = 0"]
         args: list[object] = [type_]
         if condition is not None:
@@ -434,7 +453,8 @@ class CatalogIndex:
         the rows are read in one read transaction, so the page is of one snapshot."""
         key = (type_, sort, where, repr(args))
         db = self._conn()
-        db.execute("BEGIN")
+        # one snapshot for every statement (SQLite's read transactions are snapshots)
+        db.execute("BEGIN" if self.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
         try:
             counts = dict(
                 db.execute("SELECT type, n FROM changes WHERE type IN (?, ?)", (type_, REWRITES))
@@ -449,7 +469,9 @@ class CatalogIndex:
                     more = db.execute(f"{select} AND seq > ? ORDER BY seq", [*args, kept.seqs[-1]])
                     seqs = kept.seqs + array("q", (s for (s,) in more))
                 else:
-                    found = db.execute(f"{select} ORDER BY {order_by(sort)}", args)
+                    found = db.execute(
+                        f"{select} ORDER BY {order_by(sort, False, self.dialect)}", args
+                    )
                     seqs = array("q", (s for (s,) in found))
                 kept = _Positions(appends, rewrites, seqs)
                 with self._positions_lock:
@@ -478,7 +500,7 @@ class CatalogIndex:
 
     def count(self, type_: str, condition: tuple[str, Sequence[object]] | None = None) -> int:
         """Live assets of one type (``condition``: an extra SQL condition, as in ``page``)."""
-        extra, args = condition if condition is not None else ("1", ())
+        extra, args = condition if condition is not None else ("1 = 1", ())
         row = (
             self._conn()
             .execute(
@@ -492,7 +514,7 @@ class CatalogIndex:
     def count_by_platform(
         self, type_: str | None = None, condition: tuple[str, Sequence[object]] | None = None
     ) -> dict[str, dict[str, int]]:
-        extra, extra_args = condition if condition is not None else ("1", ())
+        extra, extra_args = condition if condition is not None else ("1 = 1", ())
         sql = (
             f"SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
             f" AND ({extra})" + (" AND type = ?" if type_ else "") + " GROUP BY type, platform"
@@ -511,7 +533,7 @@ class CatalogIndex:
         condition: tuple[str, Sequence[object]] | None = None,
     ) -> list[Entry]:
         """Live assets of one status (any type), oldest change first (e.g. the review queue)."""
-        extra, args = condition if condition is not None else ("1", ())
+        extra, args = condition if condition is not None else ("1 = 1", ())
         sql = (
             f"SELECT {_COLUMNS} FROM assets WHERE deleted = 0 AND status = ? AND ({extra})"
             " ORDER BY date_modified, seq LIMIT ? OFFSET ?"
@@ -538,7 +560,5 @@ class CatalogIndex:
             self._feed(db, [(FEED_ALL, FEED_ALL)])
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this thread's connection."""
+        self.database.close()

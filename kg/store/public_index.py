@@ -16,21 +16,32 @@ rejected, deleted in any status) is a *deleted record* of the change channel, wi
 datestamp of the change that withdrew it, so an incremental harvester drops its last public
 copy. ``public_ever`` remembers which identifiers were ever public; a trigger on the index's
 ``assets`` table fills it in the same transaction as the write that publishes, so it cannot
-miss one. Drafts that were never public stay invisible: no identifier of theirs leaves.
+miss one (on PostgreSQL a PL/pgSQL trigger function does the same). Drafts that were never
+public stay invisible: no identifier of theirs leaves.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kg.db.database import Connection
 from kg.store.index import CatalogIndex
 
 PUBLIC_STATUSES: tuple[str, ...] = ("published",)
 _PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATUSES)  # fixed words, not input
 
+# rows published before the triggers existed
+_BACKFILL = (
+    "INSERT INTO public_ever (identifier)"
+    f" SELECT identifier FROM assets WHERE status IN ({_PUBLIC_SQL}) ON CONFLICT DO NOTHING"
+)
+_HARVEST_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS harvest_public_seq ON assets (status, deleted, seq, type)",
+    "CREATE INDEX IF NOT EXISTS harvest_modified"
+    " ON assets (status, date_modified, seq, type, platform, deleted)",
+)
 # (inside a trigger an upsert's conflict clause would override OR IGNORE: NOT EXISTS instead)
 _INDEXES = (
     "CREATE TABLE IF NOT EXISTS public_ever (identifier TEXT PRIMARY KEY)",
@@ -44,12 +55,23 @@ _INDEXES = (
     f" WHEN NEW.status IN ({_PUBLIC_SQL})"
     " BEGIN INSERT INTO public_ever (identifier) SELECT NEW.identifier"
     " WHERE NOT EXISTS (SELECT 1 FROM public_ever WHERE identifier = NEW.identifier); END",
-    # rows published before the triggers existed
-    "INSERT OR IGNORE INTO public_ever (identifier)"
-    f" SELECT identifier FROM assets WHERE status IN ({_PUBLIC_SQL})",
-    "CREATE INDEX IF NOT EXISTS harvest_public_seq ON assets (status, deleted, seq, type)",
-    "CREATE INDEX IF NOT EXISTS harvest_modified"
-    " ON assets (status, date_modified, seq, type, platform, deleted)",
+    _BACKFILL,
+    *_HARVEST_INDEXES,
+)
+# PostgreSQL: the same trigger as a function (made once, under the schema lock of ``create``)
+_PG_TRIGGER = "public_ever_on_write"
+_PG_INDEXES = (
+    "CREATE TABLE IF NOT EXISTS public_ever (identifier TEXT PRIMARY KEY)",
+    "CREATE OR REPLACE FUNCTION public_ever_mark() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$ BEGIN"
+    f" IF NEW.status IN ({_PUBLIC_SQL}) THEN"
+    " INSERT INTO public_ever (identifier) VALUES (NEW.identifier) ON CONFLICT DO NOTHING;"
+    " END IF; RETURN NULL; END $$",
+    f"DROP TRIGGER IF EXISTS {_PG_TRIGGER} ON assets",
+    f"CREATE TRIGGER {_PG_TRIGGER} AFTER INSERT OR UPDATE OF status ON assets"
+    " FOR EACH ROW EXECUTE FUNCTION public_ever_mark()",
+    _BACKFILL,
+    *_HARVEST_INDEXES,
 )
 _COLUMNS = "seq, identifier, type, platform, status, date_created, date_modified, deleted, document"
 
@@ -115,12 +137,29 @@ class PublicIndex:
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        with index.transaction() as db:
-            for statement in _INDEXES:
-                db.execute(statement)
+        database = index.database
+        if database.dialect == "sqlite":
+            with index.transaction() as db:
+                for statement in _INDEXES:
+                    db.execute(statement)
+        elif not self._pg_trigger_exists():  # replicas start at once: create() serialises
+            database.create(";\n".join(_PG_INDEXES))
 
-    def _db(self) -> sqlite3.Connection:
-        return self.index._conn()  # the index's per-thread connection (WAL readers)
+    def _pg_trigger_exists(self) -> bool:
+        row = (
+            self._db()
+            .execute(
+                "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE t.tgname = ? AND c.relname = 'assets' AND n.nspname = ?",
+                (_PG_TRIGGER, self.index.database.name),
+            )
+            .fetchone()
+        )
+        return row is not None
+
+    def _db(self) -> Connection:
+        return self.index.connection()  # the index's per-thread connection
 
     # ------------------------------------------------------------------ live, by seq
 
