@@ -190,7 +190,8 @@ def _entry(row: Sequence[object]) -> Entry:
 def _bump(db: Connection, rows: Sequence[str]) -> None:
     """Count one more change in each ``changes`` row (inside the writer's transaction)."""
     db.executemany(
-        "INSERT INTO changes (type, n) VALUES (?, 1) ON CONFLICT(type) DO UPDATE SET n = n + 1",
+        "INSERT INTO changes (type, n) VALUES (?, 1)"
+        " ON CONFLICT(type) DO UPDATE SET n = changes.n + 1",
         [(r,) for r in rows],
     )
 

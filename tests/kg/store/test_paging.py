@@ -1,14 +1,17 @@
 """Deep pages of the catalogue index (kg/store/index.py): answered from kept positions, they
 are the pages LIMIT/OFFSET gives, for every order and direction, with filters, and stay so
-after appends, updates, deletions and writes by another index on the same file (another
-process's connection and cache)."""
+after appends, updates, deletions and writes by another index on the same database (another
+process's connection and cache), on SQLite and PostgreSQL; ?sort=name orders the same on
+both (ASCII case folded, code point order, missing names first)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from kg.db.database import PostgresDatabase
 from kg.store import index as index_module
 from kg.store.index import CatalogIndex, Entry
 
@@ -48,10 +51,12 @@ def same(index: CatalogIndex, monkeypatch: pytest.MonkeyPatch) -> None:
             assert pages(index, monkeypatch, True, **kw) == expected, kw
 
 
-def test_deep_pages_are_the_offset_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deep_pages_are_the_offset_pages(
+    open_index: Callable[[], CatalogIndex], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(index_module, "POSITION_CACHE", 64)  # every (order, filter) kept
-    index = CatalogIndex(tmp_path / "index.sqlite")
-    other = CatalogIndex(tmp_path / "index.sqlite")  # another writer, its own cache
+    index = open_index()
+    other = open_index()  # another writer, its own cache
     try:
         index.commit_entries([entry(i) for i in range(100)] + [entry(500, "models")])
         same(index, monkeypatch)
@@ -71,3 +76,30 @@ def test_deep_pages_are_the_offset_pages(tmp_path: Path, monkeypatch: pytest.Mon
     finally:
         index.close()
         other.close()
+
+
+NAMES = ["beta", "Alpha", "alpha", "ALPHA", "Ärger", "zulu", "Zebra", "éclair", "_x", "10", "9"]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_by_name_is_the_same_on_both_engines(
+    tmp_path: Path, postgres_url: str, descending: bool
+) -> None:
+    entries = [entry(i, name=name) for i, name in enumerate(NAMES)]
+    entries += [entry(100 + i, name=name) for i, name in enumerate(NAMES[:4])]  # ties: by seq
+    entries += [entry(203), entry(210)]  # no name (entry 7k has an empty document)
+    orders = []
+    for index in (
+        CatalogIndex(tmp_path / "index.sqlite"),
+        CatalogIndex(PostgresDatabase(postgres_url, "catalog")),
+    ):
+        index.commit_entries(entries)
+        listed = [
+            e.identifier for e in index.page("datasets", 0, 100, sort="name", descending=descending)
+        ]
+        orders.append(listed)
+        index.close()
+    assert orders[0] == orders[1]
+    assert len(orders[0]) == len(entries)
+    first, last = (orders[0][-1], orders[0][0]) if descending else (orders[0][0], orders[0][-1])
+    assert first == "id00203" and last == "id00007"  # nameless first, "éclair" after "zulu"
