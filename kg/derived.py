@@ -1,16 +1,18 @@
 """The derived graphs of the catalog, wired together: the linker (kg.linking: links across
-platforms, ``{base}/links/{id}``) over the link index ``links.sqlite`` beside the catalogue
-index, with the metadata quality book (kg.quality, ``{base}/quality/{id}``) and the suggestion
-book (kg.enrichment, ``{base}/suggestions/{id}``) following the same changes in the same
-SQLite. The three packages do not import each other: this module is the one that knows all
-three. ``open_linker`` attaches them to the catalog's change events (``reconcile`` first, in
-the background); ``relink`` rebuilds them from the store (``aiod-kg relink``)."""
+platforms, ``{base}/links/{id}``) over the link index (the database ``links``: ``links.sqlite``
+beside the catalogue index, or the schema ``links`` of ``AIOD_KG_DATABASE``), with the metadata
+quality book (kg.quality, ``{base}/quality/{id}``) and the suggestion book (kg.enrichment,
+``{base}/suggestions/{id}``) following the same changes in the same database. The three
+packages do not import each other: this module is the one that knows all three.
+``open_linker`` attaches them to the catalog's change events (``reconcile`` first, in the
+background); ``relink`` rebuilds them from the store (``aiod-kg relink``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kg.db.database import open_database
 from kg.enrichment.book import SuggestionBook
 from kg.linking.index import LinkIndex
 from kg.linking.linker import Linker
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 
 def links_path(settings: Settings) -> Path:
+    """The SQLite file of the link index (when ``AIOD_KG_DATABASE`` does not hold it)."""
     from kg.store.backends import index_path
 
     return index_path(settings).parent / "links.sqlite"
@@ -35,7 +38,7 @@ def enrichment_enabled(settings: Settings) -> bool:
 def open_linker(settings: Settings, catalog: Catalog, follow: bool = True) -> Linker:
     """The linker of ``catalog`` and its followers; ``follow``: reconcile and follow its
     changes in a thread."""
-    linker = Linker(LinkIndex(links_path(settings)), catalog.base_url, catalog)
+    linker = Linker(LinkIndex(open_database(settings, "links")), catalog.base_url, catalog)
     linker.followers.append(QualityBook(linker.index, catalog.base_url, catalog))
     if enrichment_enabled(settings):
         book = SuggestionBook(linker.index, catalog.base_url, catalog)

@@ -1,5 +1,5 @@
-"""The suggestion book: each asset's suggested terms (``kg.enrichment.suggester``) in an SQLite
-database (``Database``; kg.derived gives it the link index's ``links.sqlite``), the owners'
+"""The suggestion book: each asset's suggested terms (``kg.enrichment.suggester``) in a database
+(``Database``; kg.derived gives it the link index's, SQLite or PostgreSQL), the owners'
 decisions on them, and the derived graph ``{base}/suggestions/{identifier}``.
 
 The graph is not the asset's graph and follows the asset's visibility: it is written to the
@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kg.db.database import Connection
 from kg.enrichment.suggester import Suggester, Suggestion
 from kg.model.fields import ASSET_TYPES
 from kg.model.namespaces import PROV, RDF, RDF_TYPE, SCHEMA, XSD
@@ -48,9 +48,11 @@ CREATE TABLE IF NOT EXISTS suggestion_decisions (identifier TEXT, field TEXT, te
 
 
 class Database(Protocol):
-    """The SQLite the book keeps its tables in."""
+    """The database the book keeps its tables in."""
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+    def create(self, ddl: str) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[Connection]: ...
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]: ...
 
@@ -76,8 +78,7 @@ class SuggestionBook:
         self._idle = threading.Condition()
         self._pending = 0
         self._worker: threading.Thread | None = None
-        with index.transaction() as db:
-            db.executescript(TABLES)
+        index.create(TABLES)
 
     def graph_iri(self, identifier: str) -> str:
         return f"{self.base_url}/suggestions/{identifier}"
@@ -165,12 +166,15 @@ class SuggestionBook:
         with self.index.transaction() as db:
             db.execute("DELETE FROM suggestions WHERE identifier = ?", (identifier,))
             db.execute(
-                "INSERT OR REPLACE INTO suggestion_assets VALUES (?, ?, ?, ?)",
+                "INSERT INTO suggestion_assets (identifier, type, public, modified)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (identifier) DO UPDATE SET"
+                " type = excluded.type, public = excluded.public, modified = excluded.modified",
                 (identifier, collection, int(public), modified),
             )
             db.executemany(
-                "INSERT OR IGNORE INTO suggestions VALUES (?, ?, ?, ?)",
-                ((identifier, s.field, s.term, s.score) for s in found),
+                "INSERT INTO suggestions (identifier, field, term, score) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(identifier, s.field, s.term, s.score) for s in found],
             )
         self.write(identifier)
         return found
@@ -198,7 +202,10 @@ class SuggestionBook:
         """Record an owner's decision; the suggestion leaves the list and the graph."""
         with self.index.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO suggestion_decisions VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO suggestion_decisions (identifier, field, term, status, decided_by,"
+                " decided_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (identifier, field, term)"
+                " DO UPDATE SET status = excluded.status, decided_by = excluded.decided_by,"
+                " decided_at = excluded.decided_at",
                 (identifier, field, term, status, by, at),
             )
             db.execute(

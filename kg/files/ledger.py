@@ -1,19 +1,17 @@
-"""Which asset holds which stored file, who uploaded it, how large it is (SQLite,
-``files.sqlite`` beside ``catalog.sqlite``): the per-user quota and the references that decide
-when an object may be deleted. The asset's ``distribution`` stays the public record."""
+"""Which asset holds which stored file, who uploaded it, how large it is (the database
+``files``, ``kg.db``: ``files.sqlite`` beside ``catalog.sqlite``, or the schema ``files`` of
+``AIOD_KG_DATABASE``): the per-user quota and the references that decide when an object may be
+deleted. The asset's ``distribution`` stays the public record."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kg.db.database import Connection, Database, SqliteDatabase, open_database
 from kg.settings import Settings
 from kg.store.backends import index_path
-from kg.db.database import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -43,26 +41,36 @@ class FileRow:
 
 
 def ledger_path(settings: Settings) -> Path:
+    """The SQLite file of the ledger (when ``AIOD_KG_DATABASE`` does not hold it)."""
     return index_path(settings).parent / "files.sqlite"
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, db: Database | Path | None) -> None:
+        """``db``: the database, or a SQLite file (``None``: a private in-memory one)."""
         # the index's durability (a power cut may lose the last commits: then `aiod-kg files
-        # verify` reports them); other processes (--workers) write too
-        self._db = connect(path)
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        # verify` reports them); other processes (--workers, replicas) write too
+        self.db = db if isinstance(db, Database) else SqliteDatabase(db, "files")
+        self.db.create(SCHEMA)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Ledger:
+        """The ledger where the settings put it (``kg.db.open_database``)."""
+        return cls(open_database(settings, "files"))
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
     def record(self, row: FileRow) -> FileRow | None:
-        """Store ``row``; returns the row it replaced (same asset and name), if any."""
-        with self._lock, self._transaction():
-            previous = self._get(row.identifier, row.name)
-            self._db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+        """Store ``row``; returns the row it replaced (same asset and name), if any. Read and
+        write as one: no other writer in between."""
+        with self.db.transaction() as conn:
+            previous = self._get(conn, row.identifier, row.name)
+            conn.execute(
+                "INSERT INTO files (identifier, name, collection, sha256, size, uploader, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (identifier, name) DO UPDATE SET"
+                " collection = excluded.collection, sha256 = excluded.sha256,"
+                " size = excluded.size, uploader = excluded.uploader, created = excluded.created",
                 (
                     row.identifier,
                     row.name,
@@ -76,52 +84,46 @@ class Ledger:
             return previous
 
     def remove(self, identifier: str, name: str) -> FileRow | None:
-        with self._lock, self._transaction():
-            previous = self._get(identifier, name)
-            self._db.execute(
-                "DELETE FROM files WHERE identifier = ? AND name = ?", (identifier, name)
-            )
+        with self.db.transaction() as conn:
+            previous = self._get(conn, identifier, name)
+            conn.execute("DELETE FROM files WHERE identifier = ? AND name = ?", (identifier, name))
             return previous
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """Read and write as one: another process cannot write in between (BEGIN IMMEDIATE)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _get(self, identifier: str, name: str) -> FileRow | None:
-        row = self._db.execute(
-            "SELECT * FROM files WHERE identifier = ? AND name = ?", (identifier, name)
+    @staticmethod
+    def _get(conn: Connection, identifier: str, name: str) -> FileRow | None:
+        row = conn.execute(
+            "SELECT identifier, name, collection, sha256, size, uploader, created FROM files"
+            " WHERE identifier = ? AND name = ?",
+            (identifier, name),
         ).fetchone()
         return FileRow(*row) if row else None
 
     def get(self, identifier: str, name: str) -> FileRow | None:
-        with self._lock:
-            return self._get(identifier, name)
+        return self._get(self.db.connection(), identifier, name)
 
     def usage(self, uploader: str) -> int:
         """Bytes of the files ``uploader`` stores (each asset's file counted)."""
-        with self._lock:
-            (total,) = self._db.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM files WHERE uploader = ?", (uploader,)
-            ).fetchone()
+        (total,) = (
+            self.db.connection()
+            .execute("SELECT COALESCE(SUM(size), 0) FROM files WHERE uploader = ?", (uploader,))
+            .fetchone()
+        )
         return int(total)
 
     def references(self, sha256: str) -> int:
-        with self._lock:
-            (count,) = self._db.execute(
-                "SELECT COUNT(*) FROM files WHERE sha256 = ?", (sha256,)
-            ).fetchone()
+        (count,) = (
+            self.db.connection()
+            .execute("SELECT COUNT(*) FROM files WHERE sha256 = ?", (sha256,))
+            .fetchone()
+        )
         return int(count)
 
     def rows(self) -> list[FileRow]:
-        with self._lock:
-            return [FileRow(*r) for r in self._db.execute("SELECT * FROM files ORDER BY 1, 2")]
+        rows = self.db.connection().execute(
+            "SELECT identifier, name, collection, sha256, size, uploader, created FROM files"
+            " ORDER BY identifier, name"
+        )
+        return [FileRow(*r) for r in rows]
 
 
 def now() -> str:

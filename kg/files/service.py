@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kg.files.ledger import Ledger, ledger_path
+from kg.files.ledger import Ledger
 from kg.files.store import FileStore, open_file_store
 from kg.settings import Settings
 
@@ -11,7 +11,7 @@ class Files:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store: FileStore = open_file_store(settings)
-        self.ledger = Ledger(ledger_path(settings))
+        self.ledger = Ledger.from_settings(settings)  # files.sqlite or AIOD_KG_DATABASE
 
     def release(self, sha256: str) -> bool:
         """Delete an object no asset refers to any more (call under the catalog's write lock)."""

@@ -1,11 +1,13 @@
-"""The link index: SQLite beside the catalogue index (``links.sqlite``), derived from the store
-and rebuildable from it like the search index. It holds each public asset's strong keys, the
-links it claims, the features duplicates are scored on and the duplicate proposals with the
-moderators' decisions (the only state that is not derived: kept across rebuilds)."""
+"""The link index: the database ``links`` (``kg.db``: ``links.sqlite`` beside the catalogue
+index, or the schema ``links`` of ``AIOD_KG_DATABASE``; ``None``: a private in-memory SQLite),
+derived from the store and rebuildable from it like the search index. It holds each public
+asset's strong keys, the links it claims, the features duplicates are scored on and the
+duplicate proposals with the moderators' decisions (the only state that is not derived: kept
+across rebuilds). The quality and suggestion books keep their tables in the same database
+(``create``, ``transaction``, ``query``)."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -13,8 +15,8 @@ from pathlib import Path
 
 import orjson
 
+from kg.db.database import Connection, Database, SqliteDatabase
 from kg.linking.extract import Claim, Features, normalise_name
-from kg.db.database import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (identifier TEXT PRIMARY KEY, type TEXT, platform TEXT,
@@ -27,7 +29,8 @@ CREATE INDEX IF NOT EXISTS claims_key ON claims (key);
 CREATE INDEX IF NOT EXISTS claims_identifier ON claims (identifier);
 CREATE TABLE IF NOT EXISTS tokens (token TEXT, identifier TEXT, PRIMARY KEY (token, identifier));
 CREATE INDEX IF NOT EXISTS tokens_identifier ON tokens (identifier);
-CREATE TABLE IF NOT EXISTS duplicates (id INTEGER PRIMARY KEY, a TEXT, b TEXT, type TEXT,
+CREATE TABLE IF NOT EXISTS duplicates (id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT, b TEXT,
+  type TEXT,
   score REAL, evidence BLOB, status TEXT, decided_by TEXT, decided_at TEXT, UNIQUE (a, b));
 CREATE INDEX IF NOT EXISTS duplicates_b ON duplicates (b);
 """
@@ -54,35 +57,32 @@ def blocking_keys(name: str) -> set[str]:
 
 
 class LinkIndex:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._lock = threading.RLock()
-        self._memory: sqlite3.Connection | None = None
-        with self.transaction() as db:
-            db.executescript(SCHEMA)
+    """The link index on ``db`` (a database, a SQLite file, or ``None``: in memory). This
+    process's threads take turns (one lock: an in-memory database is one shared cache);
+    writers of other processes wait for ``transaction``'s serialised write transaction."""
 
-    def _conn(self) -> sqlite3.Connection:
-        if self.path is None:
-            if self._memory is None:
-                self._memory = sqlite3.connect(":memory:", check_same_thread=False)
-            return self._memory
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, isolation_level="DEFERRED")
-            self._local.conn = conn
-        return conn
+    def __init__(self, db: Database | Path | None) -> None:
+        self.db = db if isinstance(db, Database) else SqliteDatabase(db, "links")
+        self.path = getattr(self.db, "path", None)
+        self._lock = threading.RLock()
+        self.create(SCHEMA)
+
+    def create(self, ddl: str) -> None:
+        """Tables of this index or of a book kept beside it (idempotent)."""
+        with self._lock:
+            self.db.create(ddl)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._conn()
-            with conn:
-                yield conn
+    def transaction(self) -> Iterator[Connection]:
+        with self._lock, self.db.transaction() as conn:
+            yield conn
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:
-            return self._conn().execute(sql, tuple(params)).fetchall()
+            rows: list[tuple[object, ...]] = (
+                self.db.connection().execute(sql, tuple(params)).fetchall()
+            )
+            return rows
 
     # ------------------------------------------------------------------ writes
 
@@ -103,16 +103,17 @@ class LinkIndex:
                 ),
             )
             db.executemany(
-                "INSERT OR IGNORE INTO keys VALUES (?, ?)", ((k, f.identifier) for k in f.keys)
+                "INSERT INTO keys (key, identifier) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(k, f.identifier) for k in f.keys],
             )
             db.executemany(
                 "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
-                ((f.identifier, c.predicate, c.key, c.target, c.field) for c in f.claims),
+                [(f.identifier, c.predicate, c.key, c.target, c.field) for c in f.claims],
             )
             if f.type != "persons":
                 db.executemany(
-                    "INSERT OR IGNORE INTO tokens VALUES (?, ?)",
-                    ((t, f.identifier) for t in blocking_keys(f.name)),
+                    "INSERT INTO tokens (token, identifier) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    [(t, f.identifier) for t in blocking_keys(f.name)],
                 )
 
     def remove(self, identifier: str) -> None:
@@ -127,7 +128,7 @@ class LinkIndex:
             db.execute("DELETE FROM duplicates WHERE status = 'proposed'")
 
     @staticmethod
-    def _drop(db: sqlite3.Connection, identifier: str) -> None:
+    def _drop(db: Connection, identifier: str) -> None:
         for table in ("assets", "keys", "claims", "tokens"):
             db.execute(f"DELETE FROM {table} WHERE identifier = ?", (identifier,))
 
@@ -181,7 +182,7 @@ class LinkIndex:
         tokens = []
         for token in blocking_keys(name):
             (count,) = self.query(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE token = ? LIMIT ?)",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE token = ? LIMIT ?) AS hits",
                 [token, BLOCK_MAX_DF + 1],
             )[0]
             if int(str(count)) <= BLOCK_MAX_DF:
@@ -192,7 +193,8 @@ class LinkIndex:
         rows = self.query(
             f"SELECT t.identifier, a.name FROM tokens t JOIN assets a"
             f" ON a.identifier = t.identifier WHERE t.token IN ({marks}) AND t.identifier != ?"
-            " AND a.type = ? GROUP BY t.identifier ORDER BY COUNT(*) DESC LIMIT ?",
+            " AND a.type = ? GROUP BY t.identifier, a.name ORDER BY COUNT(*) DESC, t.identifier"
+            " LIMIT ?",
             [*tokens, identifier, type_, limit],
         )
         return [(str(i), str(n)) for (i, n) in rows]
@@ -223,8 +225,4 @@ class LinkIndex:
         return {str(i): str(n) for i, n in rows}
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-        if self._memory is not None:
-            self._memory.close()
+        self.db.close()

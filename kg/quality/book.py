@@ -1,5 +1,5 @@
-"""The quality book: each public asset's assessment (``kg.quality.indicators``) in an SQLite
-database (``Database``; kg.derived gives it the link index's): tables ``quality`` and
+"""The quality book: each public asset's assessment (``kg.quality.indicators``) in a database
+(``Database``; kg.derived gives it the link index's, SQLite or PostgreSQL): tables ``quality`` and
 ``quality_problems``, rebuildable from the store like the rest of it; the summaries
 ``GET /quality`` answers, and the derived graph ``{base}/quality/{identifier}`` in the public
 store that records the score with W3C DQV: one ``dqv:QualityMeasurement`` per dimension and one
@@ -8,13 +8,13 @@ for the whole, each ``dqv:computedOn`` the asset and ``dqv:isMeasurementOf`` a `
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from kg.db.database import Connection
 from kg.model.fields import ASSET_TYPES
 from kg.model.namespaces import PROV, RDF_TYPE
 from kg.model.rdf_mapping import IRI, Lit, Triple
@@ -38,10 +38,12 @@ TOP_PROBLEMS = 10
 
 
 class Database(Protocol):
-    """The SQLite the book keeps its tables in (kg.derived gives it the link index's
-    ``links.sqlite``: the book does not depend on kg.linking)."""
+    """The database the book keeps its tables in (kg.derived gives it the link index's
+    database ``links``: the book does not depend on kg.linking)."""
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+    def create(self, ddl: str) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[Connection]: ...
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]: ...
 
@@ -51,8 +53,7 @@ class QualityBook:
         self.index = index
         self.base_url = base_url
         self.catalog = catalog
-        with index.transaction() as db:
-            db.executescript(SCHEMA)
+        index.create(SCHEMA)
 
     def graph_iri(self, identifier: str) -> str:
         return f"{self.base_url}/quality/{identifier}"
@@ -69,7 +70,13 @@ class QualityBook:
         with self.index.transaction() as db:
             db.execute("DELETE FROM quality_problems WHERE identifier = ?", (identifier,))
             db.execute(
-                "INSERT OR REPLACE INTO quality VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO quality (identifier, type, platform, score, points, max_points,"
+                " rating, dimensions, results, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (identifier) DO UPDATE SET type = excluded.type,"
+                " platform = excluded.platform, score = excluded.score,"
+                " points = excluded.points, max_points = excluded.max_points,"
+                " rating = excluded.rating, dimensions = excluded.dimensions,"
+                " results = excluded.results, modified = excluded.modified",
                 (
                     identifier,
                     collection,
@@ -85,7 +92,7 @@ class QualityBook:
             )
             db.executemany(
                 "INSERT INTO quality_problems VALUES (?, ?)",
-                ((identifier, p) for p in found.problems),
+                [(identifier, p) for p in found.problems],
             )
         if self.catalog is not None:
             iri = f"{self.base_url}/{collection}/{identifier}"

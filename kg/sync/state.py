@@ -1,4 +1,5 @@
-"""What a node knows of its central, in SQLite (``sync.sqlite`` beside the catalogue index).
+"""What a node knows of its central, in the database ``sync`` (``kg.db``: ``sync.sqlite`` beside
+the catalogue index, or the schema ``sync`` of ``AIOD_KG_DATABASE``).
 
 ``pushed``: each asset the central holds from this node (its identifier there, the hash of
 the body sent and the local ``date_modified`` it was sent at). Rows are written in batches
@@ -8,7 +9,9 @@ batch, and the next run finds those assets on the central (the pusher lists what
 holds from this node before it creates anything), so it resumes by comparison and makes no
 duplicate; ``local_only``: assets their owner keeps
 on the node (never pushed, withdrawn from the central when marked). ``sync_lock``: one push
-run at a time per node, across processes.
+run at a time per node, across processes (an ``flock`` on ``sync.lock``) and, on PostgreSQL,
+across the node's replicas on many machines (a session advisory lock); either is dropped when
+its holder dies.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kg.db.database import Database, SqliteDatabase, advisory_key, is_postgres, open_database
 from kg.settings import Settings
 from kg.store.backends import index_path
-from kg.db.database import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pushed (
@@ -49,9 +52,11 @@ class Pushed:
 
 
 class SyncState:
-    def __init__(self, path: Path | None) -> None:
-        self.db = connect(path)  # WAL: a killed process loses nothing
-        self.db.executescript(SCHEMA)
+    def __init__(self, db: Database | Path | None) -> None:
+        """``db``: the database, or a SQLite file (``None``: a private in-memory one)."""
+        # SQLite in WAL: a killed process loses nothing
+        self.db = db if isinstance(db, Database) else SqliteDatabase(db, "sync")
+        self.db.create(SCHEMA)
         self.lock = threading.Lock()
         self._buffer: dict[str, Pushed] = {}
         self._since = time.monotonic()
@@ -74,20 +79,23 @@ class SyncState:
             for identifier, p in self._buffer.items()
         ]
         self._buffer.clear()
-        self.db.execute("BEGIN")
-        try:
-            self.db.executemany("INSERT OR REPLACE INTO pushed VALUES (?,?,?,?,?)", rows)
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO pushed (identifier, collection, remote_id, hash, modified)"
+                " VALUES (?,?,?,?,?) ON CONFLICT (identifier) DO UPDATE SET"
+                " collection = excluded.collection, remote_id = excluded.remote_id,"
+                " hash = excluded.hash, modified = excluded.modified",
+                rows,
+            )
 
     def pushed(self) -> dict[str, Pushed]:
         with self.lock:
             self._flush()
-            rows = self.db.execute(
-                "SELECT identifier, collection, remote_id, hash, modified FROM pushed"
-            ).fetchall()
+            rows = (
+                self.db.connection()
+                .execute("SELECT identifier, collection, remote_id, hash, modified FROM pushed")
+                .fetchall()
+            )
         return {r[0]: Pushed(r[1], r[2], r[3], r[4]) for r in rows}
 
     def record(self, identifier: str, pushed: Pushed) -> None:
@@ -100,29 +108,64 @@ class SyncState:
     def drop(self, identifier: str) -> None:
         with self.lock:
             self._buffer.pop(identifier, None)
-            self.db.execute("DELETE FROM pushed WHERE identifier = ?", (identifier,))
+            self.db.connection().execute("DELETE FROM pushed WHERE identifier = ?", (identifier,))
 
     def local_only(self) -> set[str]:
         with self.lock:
-            return {r[0] for r in self.db.execute("SELECT identifier FROM local_only")}
+            rows = self.db.connection().execute("SELECT identifier FROM local_only")
+            return {r[0] for r in rows}
 
     def set_local_only(self, identifier: str, local: bool) -> None:
         with self.lock:
+            conn = self.db.connection()
             if local:
-                self.db.execute("INSERT OR IGNORE INTO local_only VALUES (?)", (identifier,))
+                conn.execute(
+                    "INSERT INTO local_only (identifier) VALUES (?) ON CONFLICT DO NOTHING",
+                    (identifier,),
+                )
             else:
-                self.db.execute("DELETE FROM local_only WHERE identifier = ?", (identifier,))
+                conn.execute("DELETE FROM local_only WHERE identifier = ?", (identifier,))
 
 
 def sync_state(settings: Settings) -> SyncState:
-    """The node's sync state beside its catalogue index."""
-    return SyncState(index_path(settings).parent / "sync.sqlite")
+    """The node's sync state where the settings put it (``kg.db.open_database``)."""
+    return SyncState(open_database(settings, "sync"))
 
 
 @contextmanager
 def sync_lock(settings: Settings) -> Iterator[bool]:
-    """Hold the node's sync lock (``sync.lock``): yields False, without waiting, when another
-    run (thread or process) holds it. The kernel drops it when its holder dies."""
+    """Hold the node's sync lock (``sync.lock``; on PostgreSQL also a session advisory lock, for
+    replicas on other machines): yields False, without waiting, when another run (thread,
+    process or replica) holds it. The kernel (PostgreSQL) drops it when its holder dies."""
+    with _file_lock(settings) as mine:
+        if not mine:
+            yield False
+            return
+        url = settings.database.get_secret_value() if settings.database is not None else None
+        if not url or not is_postgres(url):
+            yield True
+            return
+        with _advisory_lock(url) as ours:
+            yield ours
+
+
+@contextmanager
+def _advisory_lock(url: str) -> Iterator[bool]:
+    import psycopg  # only a deployment on PostgreSQL needs it
+
+    key = advisory_key("aiod-kg", "sync", "run")
+    with psycopg.connect(url, autocommit=True) as conn:  # the lock's own session
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        taken = bool(row and row[0])
+        try:
+            yield taken
+        finally:
+            if taken:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+@contextmanager
+def _file_lock(settings: Settings) -> Iterator[bool]:
     path = index_path(settings).parent / "sync.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
