@@ -7,12 +7,20 @@ SQLite file beside the catalogue index (``catalog.sqlite`` with ownership, grant
 ``harvest.sqlite``, ...) through SQLite's online backup API. The search index is not copied:
 the first open after a restore rebuilds it from the store (its reconcile).
 
+With ``AIOD_KG_DATABASE`` (PostgreSQL: the catalogue index, access tables, harvest and sync
+state, ...) the backup also holds a dump of that database (``pg_dump --format=custom``, taken
+inside the same write lock) and ``restore`` loads it back (``pg_restore --clean --if-exists``).
+The binaries come with Debian's ``postgresql-client`` (on ``PATH`` or under
+``/usr/lib/postgresql/*/bin``). The database URL's password is passed in ``PGPASSWORD``,
+never on a command line, in the manifest or in an error message.
+
 Layout of a backup directory::
 
     manifest.json       when, what, counts per type
     public/             the public partition (a pyoxigraph store)
     private/            the private partition (drafts, restricted, ...)
     sqlite/*.sqlite     the catalogue index and its siblings
+    database.dump       on PostgreSQL: the database (pg_dump's custom format)
 
 ``restore`` copies a backup into an empty store location and opens it once (recovery check).
 Remote SPARQL stores are backed up with their engine's own tools.
@@ -20,9 +28,12 @@ Remote SPARQL stores are backed up with their engine's own tools.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +48,8 @@ from kg.store.backends import index_path, private_location
 from kg.store.embedded import EmbeddedStore
 
 MANIFEST = "manifest.json"
+DUMP = "database.dump"
+DUMP_TIMEOUT_S = 3600
 
 
 class BackupError(CatalogError):
@@ -67,6 +80,49 @@ def _copy_sqlite(source: Path, target: Path) -> None:
         src.close()
 
 
+def _database_url(settings: Settings) -> str | None:
+    url = settings.database.get_secret_value() if settings.database is not None else None
+    return url or None
+
+
+def _pg_tool(name: str) -> str:
+    """``pg_dump`` / ``pg_restore``: on PATH, else the newest under /usr/lib/postgresql."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+    if not candidates:
+        raise BackupError(
+            f"{name} is not installed (Debian: apt-get install postgresql-client): it is "
+            "needed to back up and restore a catalogue kept in PostgreSQL."
+        )
+    return max(
+        candidates, key=lambda p: [int(n) for n in Path(p).parts[-3].split(".") if n.isdigit()]
+    )
+
+
+def _pg_run(tool: str, url: str, arguments: list[str]) -> None:
+    """Run a PostgreSQL client tool on the database ``url``: the connection's parameters
+    without the password on the command line, the password in ``PGPASSWORD``."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(url)
+    except Exception:
+        raise BackupError("AIOD_KG_DATABASE is not a valid PostgreSQL URL.") from None
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    command = [_pg_tool(tool), "--dbname", make_conninfo("", **params), *arguments]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=DUMP_TIMEOUT_S)
+    if done.returncode != 0:
+        message = done.stderr.strip()
+        if password:
+            message = message.replace(str(password), "***")
+        raise BackupError(f"{tool} failed: {message[-2000:]}")
+
+
 def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
     """Write a consistent backup of ``catalog`` into ``destination`` (must not exist or be
     empty). Returns the manifest."""
@@ -86,6 +142,19 @@ def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
         files = _sqlite_files(catalog.settings)
         for path in files:
             _copy_sqlite(path, destination / "sqlite" / path.name)
+        url = _database_url(catalog.settings)
+        if url is not None:  # the same moment as the store: writers wait on the lock
+            _pg_run(
+                "pg_dump",
+                url,
+                [
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--file",
+                    str(destination / DUMP),
+                ],
+            )
         counts = {name: catalog.count(asset) for name, asset in ASSET_TYPES.items()}
         stored_files = backup_files(catalog.settings, destination)  # kg/files/backup.py
     manifest = {
@@ -94,6 +163,7 @@ def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "base_url": catalog.base_url,
         "sqlite": [p.name for p in files],
+        "database": None if url is None else {"engine": "postgresql", "dump": DUMP},
         "counts": counts,
         "files": stored_files,
         "seconds": round(time.perf_counter() - started, 3),
@@ -110,6 +180,17 @@ def restore(source: Path, settings: Settings) -> dict[str, Any]:
         manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BackupError(f"{source} is not an aiod-kg backup ({exc}).") from None
+    url = _database_url(settings)
+    dumped = manifest.get("database")
+    if dumped and url is None:
+        raise BackupError(
+            "This backup holds a PostgreSQL database: restore it with AIOD_KG_DATABASE set."
+        )
+    if url is not None and not dumped:
+        raise BackupError(
+            "This backup holds the catalogue's SQLite files, not a PostgreSQL database: "
+            "restore it without AIOD_KG_DATABASE."
+        )
     store = settings.store_path
     private = Path(private_location(settings))
     sqlite_dir = index_path(settings).parent  # creates the store folder
@@ -127,6 +208,19 @@ def restore(source: Path, settings: Settings) -> dict[str, Any]:
     shutil.copytree(source / "private", private)
     for name in manifest.get("sqlite", []):
         shutil.copy2(source / "sqlite" / name, sqlite_dir / name)
+    if url is not None and dumped:
+        _pg_run(
+            "pg_restore",
+            url,
+            [
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                str(source / str(dumped.get("dump") or DUMP)),
+            ],
+        )
     restore_files(source, settings)  # uploaded files (kg/files/backup.py)
     Catalog(settings).close()  # recovery check: opens both partitions and the index
     return dict(manifest)

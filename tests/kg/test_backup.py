@@ -1,6 +1,8 @@
 """``aiod-kg backup`` / ``aiod-kg restore``: offline round trip (every asset, draft, owner and
-harvest row comes back), and an online backup taken by a running server while writers keep
-writing (the restored catalogue is consistent: index = store, no torn asset)."""
+harvest row comes back), on SQLite and on PostgreSQL (the backup holds a pg_dump of the
+database; back up, change, restore: the same answers; the URL's password never shows), and an
+online backup taken by a running server while writers keep writing (the restored catalogue is
+consistent: index = store, no torn asset)."""
 
 from __future__ import annotations
 
@@ -12,17 +14,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kg.access.rules import AccessControl
 from kg.catalog import Catalog
 from kg.model.fields import ASSET_TYPES
+from kg.settings import Settings
 from tests.support.data import ADMIN_KEY, AUTH, REPO, example_records
 from tests.support.robust import BASE, assert_index_agrees, env_for, open_catalog, server
 
 
-def aiod(store: Path, *args: str, base: str = BASE) -> subprocess.CompletedProcess[str]:
+def aiod(
+    store: Path, *args: str, base: str = BASE, database: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    extra = {"AIOD_KG_DATABASE": database} if database else {}
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
         cwd=REPO,
-        env=env_for(store, base),
+        env=env_for(store, base, **extra),
         capture_output=True,
         text=True,
         timeout=300,
@@ -46,31 +53,84 @@ def _load(catalog: Catalog) -> None:
     assert catalog.get(ASSET_TYPES["datasets"], identifier)["aiod_entry"]["status"] == "draft"
 
 
-def test_backup_restore_round_trip(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite files beside the store) or a fresh PostgreSQL database whose URL holds a
+    password (the test cluster trusts loopback, so any password connects)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url.replace("postgresql://aiodkg@", f"postgresql://aiodkg:{PASSWORD}@")
+
+
+PASSWORD = "s3cret-never-shown"
+
+
+def _catalog(store: Path, database: str | None) -> Catalog:
+    return Catalog(
+        Settings(
+            store=str(store),
+            admin_key=ADMIN_KEY,
+            base_url=BASE,
+            search_enabled=False,
+            database=database,
+        )
+    )
+
+
+def _tables(catalog: Catalog) -> object:
+    """The relational state beside the store: its tables and the rows of the access tables."""
+    db = catalog.index.connection()
+    if catalog.index.dialect == "sqlite":
+        tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    else:
+        tables = db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'catalog'"
+        ).fetchall()
+    keys = db.execute("SELECT id, name, revoked_at FROM api_keys ORDER BY id").fetchall()
+    return sorted(str(t[0]) for t in tables), [tuple(k) for k in keys]
+
+
+def test_backup_restore_round_trip(tmp_path: Path, database: str | None) -> None:
     store = tmp_path / "store"
-    catalog = open_catalog(store)
+    catalog = _catalog(store, database)
     try:
         _load(catalog)
+        AccessControl(catalog.index).create_key("bot", ["edit_aiod_resources"], "test")
         before = assert_index_agrees(catalog)
-        owners = catalog.index._conn().execute("SELECT count(*) FROM sqlite_master").fetchone()
+        owners = _tables(catalog)
     finally:
         catalog.close()
     assert len(before) > 5
     (store / "harvest.sqlite").write_bytes(b"")  # a sibling SQLite file comes along too
-    done = aiod(store, "backup", str(tmp_path / "backup"))
+    done = aiod(store, "backup", str(tmp_path / "backup"), database=database)
     assert done.returncode == 0, done.stderr
+    manifest = (tmp_path / "backup" / "manifest.json").read_text()
+    assert PASSWORD not in manifest + done.stdout + done.stderr
+    assert ((tmp_path / "backup" / "database.dump").exists()) == (database is not None)
     # a backup never goes into a non-empty directory; restore never over a store
-    assert aiod(store, "backup", str(tmp_path / "backup")).returncode == 1
-    assert aiod(store, "restore", str(tmp_path / "backup")).returncode == 1
+    assert aiod(store, "backup", str(tmp_path / "backup"), database=database).returncode == 1
+    assert aiod(store, "restore", str(tmp_path / "backup"), database=database).returncode == 1
+    # a backup restores only where its relational state can go
+    other = None if database else "postgresql://aiodkg@127.0.0.1:1/none"
+    refused = aiod(tmp_path / "elsewhere", "restore", str(tmp_path / "backup"), database=other)
+    assert refused.returncode == 1 and "AIOD_KG_DATABASE" in refused.stderr
+    if database is not None:  # the database changes after the backup (a shared one)
+        catalog = _catalog(store, database)
+        try:
+            catalog.index.clear()
+            AccessControl(catalog.index).create_key("later", [], "test")
+        finally:
+            catalog.close()
     restored = tmp_path / "restored"
-    done = aiod(restored, "restore", str(tmp_path / "backup"))
+    done = aiod(restored, "restore", str(tmp_path / "backup"), database=database)
     assert done.returncode == 0, done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
     assert (restored / "harvest.sqlite").exists()
-    again = open_catalog(restored)
+    again = _catalog(restored, database)
     try:
         assert assert_index_agrees(again) == before
-        tables = again.index._conn().execute("SELECT count(*) FROM sqlite_master").fetchone()
-        assert tables == owners
+        assert _tables(again) == owners
     finally:
         again.close()
 
