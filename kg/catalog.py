@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import orjson
 
-from kg.db.locks import WriteLock
 from kg.errors import Conflict, Invalid, NotFound
+from kg.group_commit import GroupCommit, OwnedLock
 from kg.migrations import run_migrations
 from kg.model.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
 from kg.model.identifiers import IDENTIFIER_RE, new_identifier
@@ -85,19 +85,36 @@ class _Prepared:
     data: JSON | None = None  # the asset as GET will return it, set when written
 
 
+@dataclass
+class _Write:
+    """One create or replace submitted to the group commit, converted and validated already
+    (``problems``: why it is refused, reported after the replace's NotFound / precondition)."""
+
+    asset: AssetType
+    item: _Prepared | None
+    problems: list[Problem] = field(default_factory=list)
+    identifier: str | None = None  # a replace: the asset it replaces
+    previous: Entry | None = None  # ... as it was when ``item`` was prepared
+    data: Any = None  # ... and its record, prepared again if the asset changed meanwhile
+    precondition: Callable[[Entry], None] | None = None
+
+
 def _restamp(item: _Prepared, timestamp: str) -> None:
-    """Give a prepared create the commit's time: its ``aiod_entry`` dates in the triples
-    (``{iri}#aiod_entry`` dct:created / dct:modified, set by ``_prepare``) and its index row."""
+    """Give a prepared write the commit's time: its ``aiod_entry`` dates in the triples
+    (``{iri}#aiod_entry`` dct:created -- of a create -- and dct:modified, set by
+    ``_prepare``) and its index row."""
     old = item.entry.date_modified
+    dates = _ENTRY_DATES if item.created else _ENTRY_DATES[1:]
     node = item.conversion.iri + "#aiod_entry"
     stamped = Lit(timestamp, XSD_DATETIME)
     item.conversion.triples = [
         (s, p, stamped)
-        if s == node and p in _ENTRY_DATES and isinstance(o, Lit) and o.lexical == old
+        if s == node and p in dates and isinstance(o, Lit) and o.lexical == old
         else (s, p, o)
         for s, p, o in item.conversion.triples
     ]
-    item.entry = dataclass_replace(item.entry, date_created=timestamp, date_modified=timestamp)
+    created = timestamp if item.created else item.entry.date_created
+    item.entry = dataclass_replace(item.entry, date_created=created, date_modified=timestamp)
 
 
 def _unstorable(conversion: Conversion) -> list[Problem]:
@@ -126,7 +143,12 @@ class Catalog:
         self.store: PartitionedStore = store
         self.index = index
         # re-entrant, and a file lock shared with other processes on this index (--workers)
-        self._write_lock = index.write_lock()
+        self._write_lock = OwnedLock(index.write_lock())
+        # single creates and replaces arriving together are written together (one lock hold,
+        # one store and one index transaction); two writes of one asset never share a batch
+        self._group: GroupCommit[_Write, _Prepared] = GroupCommit(
+            self._commit_writes, key=lambda write: write.identifier
+        )
         self._listeners: list[Callable[[ChangeEvent], None]] = []
         # cumulative seconds of save_many's stages (the harvest report shows their shares)
         self.timings: dict[str, float] = {"convert": 0.0, "validate": 0.0, "write": 0.0}
@@ -145,7 +167,7 @@ class Catalog:
                 listener(event)
 
     @property
-    def write_lock(self) -> WriteLock:
+    def write_lock(self) -> OwnedLock:
         """The lock every write of this process holds (re-entrant): a read-modify-write such
         as a status change holds it around both steps so no write lands in between."""
         return self._write_lock
@@ -316,13 +338,8 @@ class Catalog:
         if mode == "create":
             # nothing of a create depends on what is stored: convert and validate it before
             # taking the write lock, so concurrent writers (threads, --workers) overlap there
-            results, prepared, timestamp = self._convert_and_validate(asset, records, mode)
-            with self._write_lock:
-                committed = now()
-                if committed != timestamp:  # dates in commit order: incremental harvests rely on it
-                    for item in prepared:
-                        _restamp(item, committed)
-                writable = self._admit(asset, prepared, results)
+            results, prepared, _ = self._convert_and_validate(asset, records, mode)
+            writable = self._admit(asset, prepared, results)
         else:
             with self._write_lock:  # an upsert finds the asset it replaces: all under the lock
                 results, prepared, _ = self._convert_and_validate(asset, records, mode)
@@ -381,26 +398,113 @@ class Catalog:
         self, asset: AssetType, prepared: Sequence[_Prepared], results: dict[int, SaveResult]
     ) -> list[_Prepared]:
         """Under the write lock: refuse platform-id conflicts, write the rest; returns them."""
-        clock = time.perf_counter()
-        seen_keys: dict[tuple[str | None, str | None], int] = {}
+        outcomes = self._commit_writes([_Write(asset, item) for item in prepared], isolate=False)
         writable: list[_Prepared] = []
-        for item in prepared:
-            key = (item.entry.platform, item.entry.platform_resource_identifier)
-            if key[0] is not None and key[1] is not None:
-                existing = self.index.find_platform(asset.collection, key[0], key[1])
-                other = existing.identifier if existing else None
-                if other is not None and other != item.identifier:
-                    results[item.index] = SaveResult(item.index, conflict=other)
-                    continue
-                if key in seen_keys:  # the same platform id twice in one batch
-                    first = writable[seen_keys[key]].identifier
-                    results[item.index] = SaveResult(item.index, conflict=first)
-                    continue
-                seen_keys[key] = len(writable)
-            writable.append(item)
-        self._write(writable)
-        self._tick("write", clock)
+        for item, outcome in zip(prepared, outcomes, strict=True):
+            if isinstance(outcome, Conflict):
+                results[item.index] = SaveResult(item.index, conflict=outcome.existing)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                writable.append(outcome)
         return writable
+
+    def _commit_writes(
+        self, writes: Sequence[_Write], isolate: bool = True
+    ) -> list[_Prepared | BaseException]:
+        """Write a batch under the write lock (one journal, store and index transaction):
+        each write's prepared asset, or the exception it alone raises. ``isolate``: when the
+        batch's store write fails, write its assets one by one so each gets its own outcome."""
+        outcomes: list[_Prepared | BaseException] = []
+        with self._write_lock:
+            clock = time.perf_counter()
+            committed = now()  # dates in commit order: incremental harvests rely on it
+            claimed: dict[tuple[str, str, str], str] = {}  # platform ids taken in this batch
+            admitted: list[tuple[int, _Prepared]] = []
+            for position, write in enumerate(writes):
+                try:
+                    item = self._admit_write(write, committed, claimed)
+                except Exception as exc:  # NotFound, 412, Invalid, Conflict: this write's own
+                    outcomes.append(exc)
+                    continue
+                outcomes.append(item)
+                admitted.append((position, item))
+            try:
+                self._write([item for _, item in admitted])
+            except Exception:
+                if not isolate or len(admitted) < 2:
+                    raise
+                for position, item in admitted:  # recover() rolled the batch back: one by one
+                    try:
+                        self._write([item])
+                    except Exception as exc:
+                        outcomes[position] = exc
+            self._tick("write", clock)
+        return outcomes
+
+    def _admit_write(
+        self, write: _Write, committed: str, claimed: dict[tuple[str, str, str], str]
+    ) -> _Prepared:
+        """Under the write lock: the write's asset, checked against the catalog as the batch
+        sees it (a replace's target and precondition, platform ids); raises to refuse it."""
+        asset, item = write.asset, write.item
+        if write.identifier is not None:  # a replace
+            current = self._existing(asset, write.identifier)
+            if write.precondition is not None:
+                write.precondition(current)
+            previous = write.previous
+            if not write.problems and (
+                previous is None
+                or (current.date_created, current.status)
+                != (previous.date_created, previous.status)
+            ):  # what the replace carries over changed since it was prepared: prepare again
+                write = self._prepare_replace(asset, write.identifier, write.data, current)
+                item = write.item
+        if write.problems:
+            raise Invalid(write.problems)
+        assert item is not None
+        if item.entry.date_modified != committed:
+            _restamp(item, committed)
+        platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
+        if platform is not None and resource_id is not None:
+            claim = (asset.collection, platform, resource_id)
+            other = claimed.get(claim)
+            if other is None:
+                existing = self.index.find_platform(*claim)
+                other = existing.identifier if existing else None
+            if other is not None and other != item.identifier:
+                self._raise_or_identifier(asset, SaveResult(item.index, conflict=other))
+            claimed[claim] = item.identifier
+        return item
+
+    def _prepare_replace(
+        self,
+        asset: AssetType,
+        identifier: str,
+        data: Any,
+        previous: Entry,
+        precondition: Callable[[Entry], None] | None = None,
+    ) -> _Write:
+        """A replace converted and validated against ``previous`` (the asset it replaces)."""
+        write = _Write(asset, None, [], identifier, previous, data, precondition)
+        item = self._prepare(asset, 0, data, identifier, previous, now())
+        if isinstance(item, SaveResult):
+            write.problems = item.problems
+            return write
+        problems = validate_conversions([item.conversion], engine=self.settings.validator)
+        write.problems = problems.get(item.conversion.iri) or _unstorable(item.conversion)
+        if not write.problems:
+            write.item = item
+        return write
+
+    def _submit(self, write: _Write) -> _Prepared:
+        """Commit one write with whatever others arrive meanwhile (kg/group_commit.py)."""
+        if self._write_lock.held():  # a leader in another thread would wait for our lock
+            (outcome,) = self._commit_writes([write])
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+        return self._group.submit(write)
 
     def _tick(self, stage: str, since: float) -> float:
         now_ = time.perf_counter()
@@ -450,9 +554,17 @@ class Catalog:
         self.index.commit_entries([i.entry for i in items])
 
     def create(self, asset: AssetType, data: Any) -> str:
-        """Create one asset; returns its identifier. Raises Invalid or Conflict."""
-        (result,) = self.save_many(asset, [data], mode="create")
-        return self._raise_or_identifier(asset, result)
+        """Create one asset; returns its identifier. Raises Invalid or Conflict.
+
+        Converted and validated in the caller's thread; written together with the creates and
+        replaces of other threads arriving meanwhile (group commit, ``_commit_writes``)."""
+        results, prepared, _ = self._convert_and_validate(asset, [data], "create")
+        if results:
+            return self._raise_or_identifier(asset, results[0])
+        item = self._submit(_Write(asset, prepared[0]))
+        if self._listeners:
+            self._emit([ChangeEvent("upsert", asset, item.identifier, item.data)])
+        return item.identifier
 
     def check(self, asset: AssetType, data: Any) -> SaveResult:
         """What ``create`` would say about ``data`` -- problems, or the asset with the same
@@ -494,28 +606,12 @@ class Catalog:
         """Replace an asset's content (PUT). Raises NotFound, Invalid or Conflict.
 
         ``precondition`` (e.g. If-Match) sees the current entry under the write lock and
-        raises to refuse the write."""
-        with self._write_lock:
-            previous = self._existing(asset, identifier)
-            if precondition is not None:
-                precondition(previous)
-            timestamp = now()
-            item = self._prepare(asset, 0, data, identifier, previous, timestamp)
-            if isinstance(item, SaveResult):
-                raise Invalid(item.problems)
-            item.created = False
-            problems = validate_conversions([item.conversion], engine=self.settings.validator)
-            if problems:
-                raise Invalid(problems[item.conversion.iri])
-            unstorable = _unstorable(item.conversion)
-            if unstorable:
-                raise Invalid(unstorable)
-            platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
-            if platform is not None and resource_id is not None:
-                existing = self.index.find_platform(asset.collection, platform, resource_id)
-                if existing is not None and existing.identifier != identifier:
-                    self._raise_or_identifier(asset, SaveResult(0, conflict=existing.identifier))
-            self._write([item])
+        raises to refuse the write (before Invalid). Like ``create``, converted and validated
+        in the caller's thread and written with the writes arriving meanwhile."""
+        write = self._prepare_replace(
+            asset, identifier, data, self._existing(asset, identifier), precondition
+        )
+        item = self._submit(write)
         if self._listeners:
             self._emit([ChangeEvent("upsert", asset, identifier, item.data)])
 
@@ -523,18 +619,7 @@ class Catalog:
         """What ``replace`` would refuse (NotFound, Invalid, Conflict), without writing."""
         with self._write_lock:
             previous = self._existing(asset, identifier)
-            item = self._prepare(asset, 0, data, identifier, previous, now())
-            if isinstance(item, SaveResult):
-                raise Invalid(item.problems)
-            problems = validate_conversions([item.conversion], engine=self.settings.validator)
-            found = problems.get(item.conversion.iri) or _unstorable(item.conversion)
-            if found:
-                raise Invalid(found)
-            platform, resource_id = item.entry.platform, item.entry.platform_resource_identifier
-            if platform is not None and resource_id is not None:
-                existing = self.index.find_platform(asset.collection, platform, resource_id)
-                if existing is not None and existing.identifier != identifier:
-                    self._raise_or_identifier(asset, SaveResult(0, conflict=existing.identifier))
+            self._admit_write(self._prepare_replace(asset, identifier, data, previous), now(), {})
 
     def delete(self, asset: AssetType, identifier: str) -> None:
         with self._write_lock:
