@@ -29,10 +29,11 @@ class Users:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[TestClient, Users]]:
+def env(tmp_path: Path, database_url: str | None) -> Iterator[tuple[TestClient, Users]]:
     issuer = Issuer()
+    settings = auth_settings(tmp_path, issuer, search_enabled=False, database=database_url)
     try:
-        with auth_client(auth_settings(tmp_path, issuer, search_enabled=False)) as (c, _):
+        with auth_client(settings) as (c, _):
             yield c, Users(issuer)
     finally:
         issuer.close()
@@ -265,10 +266,9 @@ def test_the_admin_key_still_works_and_sparql_updates_are_admin_only(
     assert c.post("/sparql", content=update, headers={**media, **AUTH}).status_code == 204
 
 
-def test_visibility_rules_in_sql_and_python_agree(tmp_path: Path) -> None:
+def test_visibility_rules_in_sql_and_python_agree(index: CatalogIndex) -> None:
     """``visible_where`` (lists, counts) and ``can_read`` (single assets) give the same answer
-    for every combination of status, owner, grant and principal."""
-    index = CatalogIndex(tmp_path / "index.sqlite")
+    for every combination of status, owner, grant and principal, on SQLite and PostgreSQL."""
     access = AccessControl(index)
     entries = []
     for n, st in enumerate(("published", "draft", "submitted", "rejected", "restricted")):

@@ -68,10 +68,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[World]:
     issuer = Issuer()
     tmp = tmp_path_factory.mktemp("isolation")
-    settings = auth_settings(Path(tmp), issuer)
+    settings = auth_settings(Path(tmp), issuer, database=module_database_url)
     try:
         with auth_client(settings) as (client, _catalog):
             w = World(client, issuer)

@@ -86,9 +86,12 @@ class World:
 
 @pytest.fixture(scope="module")
 @starts_server
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[World]:
     root = tmp_path_factory.mktemp("integrity")
-    with server(root / "store", AIOD_KG_BACKUP_DIR=str(root / "backups")) as live:
+    extra = {"AIOD_KG_DATABASE": module_database_url} if module_database_url else {}
+    with server(root / "store", None, AIOD_KG_BACKUP_DIR=str(root / "backups"), **extra) as live:
         w = World(live.base_url)
         try:
             yield w
@@ -270,10 +273,17 @@ def test_backups_only_under_the_backup_directory(world: World, tmp_path: Path) -
     assert made.status_code == 200, made.text
 
 
-def test_status_changes_never_lose_a_concurrent_edit(tmp_path: Path) -> None:
+def test_status_changes_never_lose_a_concurrent_edit(
+    tmp_path: Path, database_url: str | None
+) -> None:
     """Against the real catalog: one thread edits, one flips the status; the last edit
     always survives (the status change reads and writes under the write lock)."""
-    settings = Settings(store=str(tmp_path / "store"), admin_key=ADMIN_KEY, search_enabled=False)
+    settings = Settings(
+        store=str(tmp_path / "store"),
+        admin_key=ADMIN_KEY,
+        search_enabled=False,
+        database=database_url,
+    )
     catalog = Catalog(settings)
     try:
         datasets = ASSET_TYPES["datasets"]
