@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kg.catalog import Catalog
+from kg.db.database import open_database
 from kg.linking.index import LinkIndex
 from kg.linking.linker import SAME_AS, Linker
 from kg.model.fields import ASSET_TYPES
@@ -14,6 +15,12 @@ from kg.model.rdf_mapping import IRI
 
 DATASETS, MODELS = ASSET_TYPES["datasets"], ASSET_TYPES["ml_models"]
 DOI = "https://doi.org/10.1234/shared.1"
+
+
+def link_index(catalog: Catalog) -> LinkIndex:
+    """In memory, or in the test's PostgreSQL database (``--database=postgresql``)."""
+    settings = catalog.settings
+    return LinkIndex(None if settings.database is None else open_database(settings, "links"))
 
 
 def _public_mentions(catalog: Catalog, iri: str) -> list[str]:
@@ -40,7 +47,7 @@ def _dataset(name: str, status: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_links_only_between_public_assets(catalog: Catalog) -> None:
-    linker = Linker(LinkIndex(None), catalog.base_url)
+    linker = Linker(link_index(catalog), catalog.base_url)
     linker.attach(catalog)
     public = catalog.create(DATASETS, _dataset("wind farm", "published"))
     draft = catalog.create(DATASETS, _dataset("wind farm draft", "draft"))

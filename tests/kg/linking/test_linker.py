@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kg.catalog import Catalog
+from kg.db.database import open_database
 from kg.linking.identifiers import keys_of
 from kg.linking.index import LinkIndex
 from kg.linking.linker import SAME_AS, Linker
@@ -19,8 +20,14 @@ DATASETS, MODELS = ASSET_TYPES["datasets"], ASSET_TYPES["ml_models"]
 TRAINED_ON = "https://w3id.org/fair4ml#trainedOn"
 
 
+def link_index(catalog: Catalog) -> LinkIndex:
+    """In memory, or in the test's PostgreSQL database (``--database=postgresql``)."""
+    settings = catalog.settings
+    return LinkIndex(None if settings.database is None else open_database(settings, "links"))
+
+
 def _linker(catalog: Catalog) -> Linker:
-    linker = Linker(LinkIndex(None), catalog.base_url)
+    linker = Linker(link_index(catalog), catalog.base_url)
     linker.attach(catalog)
     return linker
 

@@ -1,5 +1,6 @@
-"""``open_linker`` / ``relink`` on a real store: the link index lives beside the catalogue
-index, a rebuild recomputes everything from the store and keeps the moderators' decisions."""
+"""``open_linker`` / ``relink`` on a real store: the link index lives where the settings put it
+(beside the catalogue index, or in AIOD_KG_DATABASE: ``--database=postgresql``), a rebuild
+recomputes everything from the store and keeps the moderators' decisions."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ def test_relink_rebuilds_and_keeps_decisions(settings: Settings, catalog: Catalo
     ]
     linker = open_linker(settings, catalog)
     assert linker.flush()
-    assert links_path(settings).exists()
+    # the link index where the settings put it
+    assert links_path(settings).exists() == (settings.database is None)
+    assert linker.index.db.dialect == ("sqlite" if settings.database is None else "postgresql")
+    assert linker.index.db.columns("duplicates") >= {"id", "a", "b", "status"}
     (proposal,) = linker.duplicates()
     linker.decide(proposal["id"], "confirmed", "moderator", "2025-01-01T00:00:00")
     linker.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kg.catalog import Catalog
+from kg.db.database import open_database
 from kg.linking.index import LinkIndex
 from kg.linking.linker import Linker
 from kg.model.fields import ASSET_TYPES
@@ -41,6 +42,12 @@ RICH: dict[str, Any] = {
 }
 
 
+def link_index(catalog: Catalog) -> LinkIndex:
+    """In memory, or in the test's PostgreSQL database (``--database=postgresql``)."""
+    settings = catalog.settings
+    return LinkIndex(None if settings.database is None else open_database(settings, "links"))
+
+
 def test_points_follow_mqa() -> None:
     most = {d: sum(i.points for i in INDICATORS if i.dimension == d) for d in DIMENSIONS}
     assert most == {
@@ -74,7 +81,7 @@ def test_indicators_a_type_lacks_do_not_count() -> None:
 
 
 def test_the_book_follows_public_changes_with_dqv(catalog: Catalog) -> None:
-    linker = Linker(LinkIndex(None), catalog.base_url)
+    linker = Linker(link_index(catalog), catalog.base_url)
     book = QualityBook(linker.index, catalog.base_url, catalog)
     linker.followers.append(book)
     linker.attach(catalog)
