@@ -22,9 +22,11 @@ import contextlib
 import ctypes
 import fcntl
 import gc
+import logging
 import math
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -37,6 +39,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from kg.settings import Settings
 
@@ -224,7 +228,7 @@ def serve_workers(settings: Settings, workers: int, log_level: str) -> int:
             f" by {', '.join(s.url for s in servers) or 'the remote engine'}",
             file=sys.stderr,
         )
-        uvicorn.run(
+        config = uvicorn.Config(
             "api.cli.workers:worker_app",
             factory=True,
             workers=workers,
@@ -236,11 +240,88 @@ def serve_workers(settings: Settings, workers: int, log_level: str) -> int:
             # without answering its supervisor's ping) would kill and restart it
             timeout_worker_healthcheck=60,
         )
+        supervisor = Supervisor(config, sockets=[config.bind_socket()])
+        with contextlib.suppress(KeyboardInterrupt):
+            supervisor.run()
+        failed = [p.pid for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+        if failed:
+            print(
+                f"aiod-kg serve --workers: worker {failed[0]} failed to start (its log above)",
+                file=sys.stderr,
+            )
+            return STARTUP_FAILURE
     finally:
         for server in servers:
             server.stop()
         log.close()
     return 0
+
+
+class WorkerProcess(Process):
+    """uvicorn's worker process, whose exit code says when it did not start: a failed app
+    factory or lifespan start-up exits with ``STARTUP_FAILURE`` (uvicorn's own worker exits
+    1 or 0 then, and its supervisor starts it again, forever)."""
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover
+        try:
+            super().target(sockets)
+        except Exception:
+            logging.getLogger("uvicorn.error").exception("the worker failed to start")
+            sys.exit(STARTUP_FAILURE)
+        if not self.server.started:
+            sys.exit(STARTUP_FAILURE)
+
+    def is_alive(self, timeout: float = 5) -> bool:
+        """Answers the supervisor's ping within ``timeout``; stops waiting when the process
+        ends (uvicorn's waits the whole timeout for a worker that died just after its check)."""
+        if not self.process.is_alive():
+            return False
+        try:
+            self.parent_conn.send(b"ping")
+        except OSError:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.parent_conn.poll(0.2):
+                try:
+                    self.parent_conn.recv()
+                except (OSError, EOFError, pickle.UnpicklingError):
+                    return False
+                return True
+            if not self.process.is_alive():
+                return False
+        return False
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor with ``WorkerProcess`` workers: it stops (and ``serve_workers``
+    exits with ``STARTUP_FAILURE``) when a worker fails to start, instead of restarting it."""
+
+    def init_processes(self) -> None:
+        for _ in range(self.processes_num):
+            process = WorkerProcess(self.config, self.sockets)
+            process.start()
+            self.processes.append(process)
+
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        for idx, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()  # hung or dead
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:  # would fail the same way again
+                logging.getLogger("uvicorn.error").error(
+                    "Child process [%s] failed to start, stopping the parent process.", process.pid
+                )
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            replacement = WorkerProcess(self.config, self.sockets)
+            replacement.start()
+            self.processes[idx] = replacement
 
 
 # --------------------------------------------------------------------------- one worker

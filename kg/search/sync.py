@@ -68,7 +68,9 @@ class CatalogSync(IndexStore):
         """Follow the catalog: reconcile with it, then index its change events (background)."""
         self._catalog = catalog
         catalog.subscribe(self._on_change)
-        if not getattr(catalog.index, "_uri", True):  # a file other processes may write too
+        database = getattr(catalog.index, "database", None)  # kg.db: SQLite file or PostgreSQL
+        if database is not None and getattr(database, "path", "shared") is not None:
+            # other processes (workers, replicas) may write it too; None: private, in memory
             # started before the reconcile reads the catalogue: no change falls in between
             self._follower = FeedFollower(
                 catalog.index, self._on_feed, self._on_feed_restart, name="search-feed"

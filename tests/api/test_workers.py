@@ -11,6 +11,7 @@ request on a connection of the worker it names, checking the header of every ans
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +21,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.data import AUTH
-from tests.support.server import LiveServer, running_server, starts_server
+from tests.support.data import AUTH, REPO
+from tests.support.server import (
+    CHECKOUT_CLI,
+    LiveServer,
+    free_port,
+    running_server,
+    server_env,
+    starts_server,
+)
 
 HEADER = "x-aiod-kg-worker"
 SEARCH_WAIT = 60.0  # seconds a search index may take to follow (the lag is benchmarked)
@@ -204,3 +212,27 @@ def test_a_revoked_key_is_refused_by_every_worker(workers: Workers) -> None:
         refused = workers.request(pid, "GET", "/authorization_test", headers=key)
         assert refused.status_code == 401, refused.text
         assert set(refused.json()) == {"detail", "reference"}
+
+
+@pytest.mark.server
+def test_the_supervisor_exits_non_zero_when_a_worker_fails_to_start(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "workers").write_text("a file where the workers' slot folder goes")
+    env = {
+        **server_env(store=store, base_url=None, admin_key=None, env={}, clean_env=True),
+        "AIOD_KG_SEARCH_ENABLED": "false",
+        "AIOD_KG_LINKING_ENABLED": "false",
+    }
+    command = [*CHECKOUT_CLI, "serve", "--workers", "2", "--port", str(free_port())]
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        output, _ = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:  # it kept restarting the failed worker
+            process.kill()
+            process.communicate()
+    assert process.returncode == 3, output.decode(errors="replace")[-3000:]
+    assert b"failed to start" in output
