@@ -1,7 +1,8 @@
 """Search speed: indexing assets/s and query latency (p50/p99, embedding included).
 
     python bench/search_speed.py [--sizes 100000,1000000] [--model minilm|static|fast] \
-        [--backend onnx-int8|onnx|torch] [--minilm-sample 2000] [--queries 200]
+        [--backend onnx-int8|onnx|torch] [--minilm-sample 2000] [--queries 200] \
+        [--index-dir DIR]
 
 Without options it measures the server's default search configuration (the Settings defaults:
 ``search_model``, ``embedding_backend``).
@@ -13,13 +14,16 @@ keywords) and indexed by
 tantivy, faiss, labels), not the catalog's (validation, store). For each size: indexing
 rate, then hybrid queries (a third of them filtered) with p50/p99 wall time per query.
 ``--minilm-sample`` also indexes that many assets with the full MiniLM model, to compare
-indexing rates.
+indexing rates. ``--index-dir`` keeps the indexes there and reuses one already built for a size
+(to compare ranking changes on the same index without re-embedding). Every figure is printed
+with the machine's load average (the machine is shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -119,6 +123,11 @@ def queries(n: int, seed: int = 11) -> list:
     return out
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f}"
+
+
 def index_rate(index, docs: list, batch: int = 512, label: str = "") -> float:
     started = time.perf_counter()
     last = started
@@ -152,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--minilm-sample", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--index-dir", type=Path, default=None, help="keep (and reuse) the indexes here"
+    )
     args = parser.parse_args(argv)
 
     from kg.search.embed import MINILM, embedder_id
@@ -163,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     docs = make_documents(max([*sizes, args.minilm_sample]))
     qs = queries(args.queries)
-    with tempfile.TemporaryDirectory(prefix="aiodkg-searchs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="aiodkg-searchs-") as tmp_dir:
+        tmp = str(args.index_dir) if args.index_dir else tmp_dir
         if args.minilm_sample:
             index = SearchIndex(
                 Path(tmp) / "minilm", model="minilm", embedding_backend=args.backend
@@ -171,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             index.warm_up()
             index.index_documents(docs[:64])  # warm up torch
             rate = index_rate(index, docs[64 : args.minilm_sample], label="minilm: ")
-            print(f"minilm  indexing: {rate:.0f} assets/s ({args.minilm_sample} assets)")
+            print(f"minilm  indexing: {rate:.0f} assets/s ({args.minilm_sample} assets; {load()})")
             index.close()
         for size in sizes:
             index = SearchIndex(
@@ -181,15 +194,19 @@ def main(argv: list[str] | None = None) -> int:
                 embedding_backend=args.backend,
             )
             index.warm_up()
-            started = time.perf_counter()
-            rate = index_rate(index, docs[:size], label=f"{args.model} {size}: ")
+            if len(index) == size:
+                print(f"{args.model:7s} index of {size} reused from {tmp}", flush=True)
+            else:
+                index.clear()
+                started = time.perf_counter()
+                rate = index_rate(index, docs[:size], label=f"{args.model} {size}: ")
+                print(
+                    f"{args.model:7s} indexing: {rate:.0f} assets/s ({size} assets, "
+                    f"{time.perf_counter() - started:.0f} s; {load()})",
+                    flush=True,
+                )
             assert index.dense is not None
-            print(
-                f"{args.model:7s} indexing: {rate:.0f} assets/s ({size} assets, "
-                f"{time.perf_counter() - started:.0f} s, faiss "
-                f"{'HNSW' if index.dense.is_hnsw else 'flat'})",
-                flush=True,
-            )
+            print(f"faiss {'HNSW' if index.dense.is_hnsw else 'flat'}", flush=True)
             for q in qs[:10]:
                 index.search(q)  # warm caches of the first queries' paths
             timings = []
@@ -203,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
             print(
                 f"{args.model:7s} query at {size}: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-                f"({len(timings)} hybrid queries, 1/3 filtered, embedding included)",
+                f"({len(timings)} hybrid queries, 1/3 filtered, embedding included; {load()})",
                 flush=True,
             )
             index.close()

@@ -3,17 +3,25 @@
 Row ``i`` of the faiss index is docno ``i``: rows are only appended; a replaced or deleted
 document's row stays as a tombstone (masked out of every search) until the next rebuild. The
 index is exact (``IndexFlatIP``) while small and HNSW once it holds ``hnsw_threshold`` rows.
+
+A search answers numpy arrays (rows, scores), best first: the ranking fuses them without a
+Python loop per candidate. Stored vectors are read from a zero-copy numpy view of faiss's flat
+storage (both index kinds keep the raw float32 rows), not with ``reconstruct_batch``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 from kg.search.embed import Vectors
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
 
 HNSW_M = 32
 EF_CONSTRUCTION = 80
@@ -50,11 +58,27 @@ class DenseIndex:
         if len(existing):
             self.index.add(existing)
 
-    def vectors(self, docnos: npt.NDArray[np.int64]) -> Vectors:
+    def matrix(self) -> Vectors:
+        """Every stored vector, row = docno: a view of faiss's storage, valid until the next
+        ``add`` (callers hold the search index's lock)."""
+        n = self.size
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        index: Any = self.index
+        flat: Any = faiss.downcast_index(index.storage) if self.is_hnsw else index
+        view = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim)
+        return np.asarray(view, dtype=np.float32).reshape(n, self.dim)
+
+    def vectors(self, docnos: IntArray) -> Vectors:
         if len(docnos) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        ids = np.ascontiguousarray(docnos, dtype=np.int64)
-        return np.asarray(self.index.reconstruct_batch(ids), dtype=np.float32)
+        return self.matrix()[np.asarray(docnos, dtype=np.int64)]
+
+    def scores(self, docnos: IntArray, query: Vectors) -> FloatArray:
+        """Inner products of these rows with ``query``."""
+        if len(docnos) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.vectors(docnos) @ query, dtype=np.float32)
 
     def search(
         self,
@@ -62,32 +86,34 @@ class DenseIndex:
         k: int,
         mask: npt.NDArray[np.bool_] | None = None,
         selected: int | None = None,
-    ) -> dict[int, float]:
-        """Top ``k`` rows by inner product among rows where ``mask`` is true."""
+    ) -> tuple[IntArray, FloatArray]:
+        """The top ``k`` rows by inner product among rows where ``mask`` is true, best first:
+        ``(rows, scores)``."""
         n = self.size
+        none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         if n == 0 or k <= 0:
-            return {}
+            return none
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         if mask is not None:
             mask = mask[:n]
             selected = int(mask.sum()) if selected is None else selected
             if selected == 0:
-                return {}
-            if self.is_hnsw and selected < EXACT_BELOW:
-                rows = np.flatnonzero(mask)
-                sims = self.vectors(rows) @ q[0]
-                top = np.argsort(-sims)[:k]
-                return {int(rows[i]): float(sims[i]) for i in top}
+                return none
             bitmap = np.packbits(mask.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
+            index: Any = self.index
             params: faiss.SearchParameters
-            if self.is_hnsw:
+            if self.is_hnsw and selected < EXACT_BELOW:
+                # few rows: exact, on the flat storage under HNSW (it reads only their rows)
+                index = faiss.downcast_index(index.storage)
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            elif self.is_hnsw:
                 params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
                     sel=selector, efSearch=max(EF_SEARCH, k)
                 )
             else:
                 params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
-            scores, ids = self.index.search(q, min(k, selected), params=params)
+            scores, ids = index.search(q, min(k, selected), params=params)
         else:
             if self.is_hnsw:
                 params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
@@ -96,7 +122,8 @@ class DenseIndex:
                 scores, ids = self.index.search(q, min(k, n), params=params)
             else:
                 scores, ids = self.index.search(q, min(k, n))
-        return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        found = ids[0] >= 0
+        return ids[0][found].astype(np.int64), scores[0][found].astype(np.float32)
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")

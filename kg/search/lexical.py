@@ -20,6 +20,7 @@ from kg.search.text import SearchDocument, readable
 K1 = 1.2  # tantivy's BM25 parameters
 TEXT_FIELDS = ("text", "name", "description", "keywords")
 FILTER_FIELDS = ("type", "platform", "license", "keyword")
+WITHIN_TERMS = 1000  # up to this many docnos, ``within`` is a disjunction of term queries
 
 
 def _analyzer() -> tantivy.TextAnalyzer:
@@ -167,19 +168,13 @@ class LexicalIndex:
             ("keyword", [v.lower() for v in flt.keywords]),
         ):
             if values:
-                out.append(
-                    (
-                        tantivy.Occur.Must,
-                        tantivy.Query.term_set_query(self.schema, name, list(values)),
-                    )
-                )
+                out.append(_filter(tantivy.Query.term_set_query(self.schema, name, list(values))))
         if flt.date_from is not None or flt.date_to is not None:
             out.append(
-                (
-                    tantivy.Occur.Must,
+                _filter(
                     tantivy.Query.range_query(
                         self.schema, "date", tantivy.FieldType.Integer, flt.date_from, flt.date_to
-                    ),
+                    )
                 )
             )
         return out
@@ -213,12 +208,7 @@ class LexicalIndex:
         if within is not None:
             if not within:
                 return {}, 0
-            clauses.append(
-                (
-                    tantivy.Occur.Must,
-                    tantivy.Query.term_set_query(self.schema, "docno", list(within)),
-                )
-            )
+            clauses.append(_filter(_docnos(self.schema, within)))
         searcher = self.index.searcher()
         result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=True)
         bound = sum(self.upper_bound(terms, f) for f in fields) or 1.0
@@ -245,6 +235,22 @@ class LexicalIndex:
     def close(self) -> None:
         if self._writer is not None:
             self.commit()
+
+
+def _filter(query: tantivy.Query) -> tuple[tantivy.Occur, tantivy.Query]:
+    """A clause that must match and adds nothing to the score (a bare term-set or range
+    query would add a constant 1.0 to every hit's BM25, skewing the normalised score)."""
+    return tantivy.Occur.Must, tantivy.Query.const_score_query(query, 0.0)
+
+
+def _docnos(schema: tantivy.Schema, docnos: Sequence[int]) -> tantivy.Query:
+    """Documents by docno: a few term queries are much cheaper than a term-set query (whose
+    cost grows with the index, not with the set) until about a thousand."""
+    if len(docnos) > WITHIN_TERMS:
+        return tantivy.Query.term_set_query(schema, "docno", list(docnos))
+    return tantivy.Query.boolean_query(
+        [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "docno", d)) for d in docnos]
+    )
 
 
 def highlight_terms(

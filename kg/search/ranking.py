@@ -11,6 +11,21 @@ Hybrid score = dense + labels + LEXICAL_WEIGHT * lexical, over the union of the 
 each signal. A hit is returned (and counted in ``total``) only if its score reaches its mode's
 ``RELEVANCE_THRESHOLD``: the candidate pool is not the answer. Filters (type, platform,
 licence, keyword, date range) apply to every signal.
+
+The pool is fixed (issue 14): each signal brings its best ``POOL`` candidates whatever the
+page asked for, so one query has one ranking, ``total`` is the same on every page and every
+page is a slice of that ranking (pages past the last hit are empty). A pool growing with
+``offset + limit`` made the total of one query change from page to page. When a signal fills
+its pool, documents beyond it may pass the threshold too: ``SearchResults.capped`` says so
+(the total is then "at least"). Every candidate is scored in full (BM25 of the candidates
+outside the lexical pool too, for those that could still pass the threshold): leaving them
+at 0 changed 10% of the top 10 at 100k documents. Lexical mode is BM25 alone, one global
+ranking: it pages to any depth and its total counts every match.
+
+Scoring is vectorised: numpy arrays over the candidates' positions (sorted docnos), dense
+scores taken from the faiss search itself (only candidates of the other signals are looked up,
+in a zero-copy view of faiss's storage), label similarities through a CSR of the label lists,
+filters as boolean masks; the arithmetic runs on one BLAS/OpenMP thread (``one_thread``).
 Also: browsing without text, facets, similar documents and highlights.
 """
 
@@ -18,17 +33,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import ThreadpoolController
 
 from kg.search.embed import Vectors
 from kg.search.lexical import LexicalFilter
 from kg.search.store import FAST, IndexStore, IntArray
 
+FloatArray = npt.NDArray[np.float32]
 LEXICAL_WEIGHT = 0.3
-MIN_CANDIDATES = 100
+POOL = 1000  # candidates per signal, whatever the page (see the module docstring)
 LABEL_MIN_SIMILARITY = 0.45
 LABELS_PER_QUERY = 8
 # The least score of a hit, per mode (lexical: any BM25 match). Hybrid: the highest fused score
@@ -76,6 +93,9 @@ class SearchResults:
     hits: list[Hit]
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # a signal filled its candidate pool: documents beyond it may pass the threshold too, so
+    # ``total`` counts the hits of the pool ("at least")
+    capped: bool = False
 
 
 def group_by_work(
@@ -133,8 +153,6 @@ class Ranking(IndexStore):
         return mask, int(mask.sum())
 
     def search(self, q: SearchQuery, facets: bool = False) -> SearchResults:
-        want = q.offset + q.limit
-        k = max(MIN_CANDIDATES, 2 * want)
         text = q.text.strip()
         if not text:
             return self._browse(q, facets)
@@ -148,50 +166,171 @@ class Ranking(IndexStore):
                 if self.label_embedder is self.doc_embedder
                 else self._encode_query(self.label_embedder, text)
             )
-        with self._lock:
+        with self._lock, one_thread():
             if self.dense is None or self.cols.n == 0:
                 return SearchResults([], 0, {})
             mask, selected = self._mask(q)
-            lexical: dict[int, float] = {}
-            dense: dict[int, float] = {}
-            lex_total = 0
-            if mode in ("hybrid", "lexical"):
-                fields = list(q.fields) or ["text"]
-                lexical, lex_total = self.lexical.search(text, k, q.filter, fields)
-                lexical = self._valid(lexical)
             if mode == "lexical":
-                scores = lexical
-                total = lex_total
-                parts: dict[int, tuple[float, float, float]] = {
-                    d: (0.0, 0.0, s) for d, s in lexical.items()
-                }
+                # BM25 alone is one global ranking: any page is a slice of it, any depth
+                fields = list(q.fields) or ["text"]
+                docnos, lex, total = self._lexical(text, q, q.offset + q.limit, fields)
+                parts = np.zeros((3, len(docnos)), dtype=np.float32)
+                parts[2] = lex
+                scores, capped = lex, False
             else:
                 assert q_doc is not None
-                dense = self._dense_search(q_doc, q_label, k, mask, selected)
-                if mode == "dense":
-                    scores = dense
-                    parts = {d: (s, 0.0, 0.0) for d, s in dense.items()}
-                else:
-                    assert q_label is not None
-                    scores, parts = self._fuse(
-                        text,
-                        q,
-                        q_doc,
-                        q_label,
-                        dense,
-                        lexical,
-                        mask,
-                        k,
-                        lexical_weight=LEXICAL_WEIGHT * (mode == "hybrid"),
-                    )
-                least = RELEVANCE_THRESHOLD[mode]
-                scores = {d: s for d, s in scores.items() if s >= least}
-                total = len(scores)
-            ranked = sorted(scores, key=lambda d: (-scores[d], d))
-            page = ranked[q.offset : want]
-            hits = [self._hit(d, scores[d], parts[d]) for d in page]
-            found = self._facets(ranked) if facets else {}
-        return SearchResults(hits, total, found)
+                docnos, scores, parts, capped = self._pool(
+                    text, q, mode, q_doc, q_label, mask, selected
+                )
+                keep = scores >= RELEVANCE_THRESHOLD[mode]
+                docnos, scores, parts = docnos[keep], scores[keep], parts[:, keep]
+                total = len(docnos)
+            order = np.lexsort((docnos, -scores))
+            page = order[q.offset : q.offset + q.limit]
+            hits = [self._hit(int(docnos[i]), scores[i], parts[:, i]) for i in page]
+            found = self._facets(docnos[order]) if facets else {}
+        return SearchResults(hits, total, found, capped)
+
+    def _lexical(
+        self, text: str, q: SearchQuery, limit: int, fields: Sequence[str] = ("text",)
+    ) -> tuple[IntArray, FloatArray, int]:
+        """The best ``limit`` BM25 matches (live documents): docnos, scores, number of
+        matches."""
+        found, count = self.lexical.search(text, limit, q.filter, fields)
+        docnos = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+        scores = np.fromiter(found.values(), dtype=np.float32, count=len(found))
+        live = self._live(docnos)
+        return docnos[live], scores[live], count
+
+    def _live(self, docnos: IntArray) -> npt.NDArray[np.bool_]:
+        inside = docnos < self.cols.n
+        out = np.zeros(len(docnos), dtype=bool)
+        out[inside] = self.cols.alive[docnos[inside]]
+        return out
+
+    def _pool(
+        self,
+        text: str,
+        q: SearchQuery,
+        mode: Mode,
+        q_doc: Vectors,
+        q_label: Vectors | None,
+        mask: npt.NDArray[np.bool_] | None,
+        selected: int,
+    ) -> tuple[IntArray, FloatArray, FloatArray, bool]:
+        """The fixed candidate pool of a query, scored: ``(docnos, scores, parts, capped)``
+        with ``parts`` rows dense, labels, lexical. ``capped``: a signal filled its pool, so
+        hits beyond the pool may exist."""
+        dense_ids, dense_scores = self._dense_search(q_doc, q_label, POOL, mask, selected)
+        capped = len(dense_ids) >= POOL and selected > POOL
+        if mode == "dense":
+            parts = np.zeros((3, len(dense_ids)), dtype=np.float32)
+            parts[0] = dense_scores
+            return dense_ids, dense_scores, parts, capped
+        assert q_label is not None
+        lexical_weight = LEXICAL_WEIGHT if mode == "hybrid" else 0.0
+        lex_ids = np.zeros(0, dtype=np.int64)
+        lex_scores = np.zeros(0, dtype=np.float32)
+        lex_count = 0
+        if lexical_weight:
+            lex_ids, lex_scores, lex_count = self._lexical(text, q, POOL)
+            capped = capped or lex_count > POOL
+        label_sims = self._label_sims(q_label)
+        label_rows = self._label_candidates(label_sims, mask)
+        docnos = np.unique(np.concatenate([dense_ids, lex_ids, label_rows]))
+        dense = _scatter(docnos, dense_ids, dense_scores)
+        known = _member(docnos, dense_ids)
+        if not known.all():
+            dense[~known] = self._dense_scores(docnos[~known], q_doc, q_label)
+        labels = self._label_best(docnos, label_sims, dense)
+        lexical = _scatter(docnos, lex_ids, lex_scores)
+        if lexical_weight and lex_count > len(lex_ids):
+            lexical = self._more_lexical(
+                text, q, docnos, lexical, _member(docnos, lex_ids), dense + labels, lex_scores
+            )
+        scores = dense + labels + np.float32(lexical_weight) * lexical
+        return docnos, scores, np.stack([dense, labels, lexical]), capped
+
+    def _more_lexical(
+        self,
+        text: str,
+        q: SearchQuery,
+        docnos: IntArray,
+        lexical: FloatArray,
+        known: npt.NDArray[np.bool_],
+        other: FloatArray,
+        lex_scores: FloatArray,
+    ) -> FloatArray:
+        """BM25 of the candidates outside the lexical pool, only for those it could make a
+        hit: outside the pool a document scores at most the pool's least BM25, so a candidate
+        whose other signals plus that bound stay under the threshold is no hit whatever its
+        BM25 (and is left at 0)."""
+        bound = float(lex_scores.min()) if len(lex_scores) else 1.0
+        could = ~known & (other + LEXICAL_WEIGHT * bound >= RELEVANCE_THRESHOLD["hybrid"])
+        if not could.any():
+            return lexical
+        within = docnos[could].tolist()
+        more, _ = self.lexical.search(text, len(within), q.filter, within=within)
+        if more:
+            ids = np.fromiter(more.keys(), dtype=np.int64, count=len(more))
+            values = np.fromiter(more.values(), dtype=np.float32, count=len(more))
+            lexical[np.searchsorted(docnos, ids)] = values
+        return lexical
+
+    def _label_sims(self, q_label: Vectors) -> FloatArray:
+        if not len(self.label_vectors):
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.label_vectors @ q_label, dtype=np.float32)
+
+    def _label_candidates(
+        self, label_sims: FloatArray, mask: npt.NDArray[np.bool_] | None
+    ) -> IntArray:
+        """Documents carrying one of the labels closest to the query (small postings)."""
+        none = np.zeros(0, dtype=np.int64)
+        if not len(label_sims):
+            return none
+        if len(label_sims) > LABELS_PER_QUERY:
+            top = np.argpartition(-label_sims, LABELS_PER_QUERY)[:LABELS_PER_QUERY]
+        else:
+            top = np.arange(len(label_sims))
+        top = top[label_sims[top] >= LABEL_MIN_SIMILARITY]
+        postings = [self.label_postings[i] for i in top.tolist()]
+        rows = [np.asarray(p, dtype=np.int64) for p in postings if len(p) <= POOL]
+        if not rows:
+            return none
+        found = np.concatenate(rows)
+        allowed = self.cols.alive[found] if mask is None else mask[found]
+        return found[allowed]
+
+    def _label_best(
+        self, docnos: IntArray, label_sims: FloatArray, dense: FloatArray
+    ) -> FloatArray:
+        """Best label similarity per candidate (no labels: its dense score), over the label
+        lists in CSR form: a ragged gather and ``maximum.reduceat``, no loop per candidate."""
+        best = dense.copy()
+        if not len(label_sims) or not len(docnos):
+            return best
+        indptr, flat = self._label_csr()
+        starts = indptr[docnos]
+        sizes = indptr[docnos + 1] - starts
+        has = sizes > 0
+        if has.any():
+            starts, sizes = starts[has], sizes[has]
+            offsets = np.cumsum(sizes) - sizes  # where each candidate's labels start
+            gather = np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))
+            best[has] = np.maximum.reduceat(label_sims[flat[gather]], offsets)
+        return best
+
+    def _label_csr(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
+        """The label ids of every docno as (indptr, flat), built on first use and extended
+        as documents are appended (a docno's labels never change: a replaced document gets a
+        new docno); the buffers grow by doubling, so appends cost amortised O(new rows)."""
+        cols = self.cols
+        csr = self._label_csr_cache
+        if csr is None or csr.cols is not cols:
+            csr = self._label_csr_cache = _LabelCSR(cols)
+        csr.extend()
+        return csr.view()
 
     def _full_rows(self) -> IntArray:
         cached = self._full_rows_cache
@@ -207,114 +346,42 @@ class Ranking(IndexStore):
         k: int,
         mask: npt.NDArray[np.bool_] | None,
         selected: int,
-    ) -> dict[int, float]:
-        """Nearest documents; in fast mode from both vector sets, scored by the best vector
-        each document has (MiniLM once computed, the static one until then)."""
+    ) -> tuple[IntArray, FloatArray]:
+        """Nearest documents, with their scores from the search itself; in fast mode from
+        both vector sets, scored by the best vector each document has (MiniLM once computed,
+        the static one until then)."""
         assert self.dense is not None
         if self.model != FAST or self.full is None or q_full is None or self.full.size == 0:
             return self.dense.search(q_doc, k, mask, selected)
         n = self.cols.n
         static_only = (self.cols.alive[:n] if mask is None else mask) & (self.cols.full[:n] < 0)
-        found = self.dense.search(q_doc, k, static_only)
+        ids, scores = self.dense.search(q_doc, k, static_only)
         rows = self._full_rows()
         allowed = self.cols.alive[rows] if mask is None else mask[rows] & self.cols.alive[rows]
-        more = self.full.search(q_full, k, allowed)
-        docnos = np.fromiter(set(found) | {int(rows[r]) for r in more}, dtype=np.int64)
-        scores = self._dense_scores(docnos, q_doc, q_full)
-        return dict(zip(docnos.tolist(), scores.tolist(), strict=True))
+        more_rows, more_scores = self.full.search(q_full, k, allowed)
+        # a docno is in only one of the two: static_only excludes those with a MiniLM vector
+        return np.concatenate([ids, rows[more_rows]]), np.concatenate([scores, more_scores])
 
-    def _dense_scores(
-        self, docnos: IntArray, q_doc: Vectors, q_full: Vectors | None
-    ) -> npt.NDArray[np.float32]:
+    def _dense_scores(self, docnos: IntArray, q_doc: Vectors, q_full: Vectors | None) -> FloatArray:
         assert self.dense is not None
-        scores = np.asarray(self.dense.vectors(docnos) @ q_doc, dtype=np.float32)
+        scores = self.dense.scores(docnos, q_doc)
         if self.model == FAST and self.full is not None and q_full is not None:
             rows = self.cols.full[docnos]
             has = rows >= 0
             if has.any():
-                scores[has] = self.full.vectors(rows[has]) @ q_full
+                scores[has] = self.full.scores(rows[has], q_full)
         return scores
 
-    def _valid(self, scores: dict[int, float]) -> dict[int, float]:
-        alive = self.cols.alive
-        return {d: s for d, s in scores.items() if d < self.cols.n and alive[d]}
-
-    def _fuse(
-        self,
-        text: str,
-        q: SearchQuery,
-        q_doc: Vectors,
-        q_label: Vectors,
-        dense: dict[int, float],
-        lexical: dict[int, float],
-        mask: npt.NDArray[np.bool_] | None,
-        k: int,
-        lexical_weight: float,
-    ) -> tuple[dict[int, float], dict[int, tuple[float, float, float]]]:
-        assert self.dense is not None
-        label_sims = (
-            self.label_vectors @ q_label
-            if len(self.label_vectors)
-            else np.zeros(0, dtype=np.float32)
-        )
-        candidates = set(dense) | set(lexical)
-        # documents carrying a label close to the query are candidates too (small postings)
-        if len(label_sims):
-            if len(label_sims) > LABELS_PER_QUERY:
-                top = np.argpartition(-label_sims, LABELS_PER_QUERY)[:LABELS_PER_QUERY]
-            else:
-                top = np.arange(len(label_sims))
-            top = top[np.argsort(-label_sims[top])]
-            for label_id in top:
-                if label_sims[label_id] < LABEL_MIN_SIMILARITY:
-                    break
-                rows = self.label_postings[label_id]
-                if len(rows) <= k:
-                    candidates.update(
-                        r for r in rows if self.cols.alive[r] and (mask is None or mask[r])
-                    )
-        docnos = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-        if len(docnos) == 0:
-            return {}, {}
-        dense_scores = self._dense_scores(docnos, q_doc, q_label)
-        missing = [int(d) for d in docnos if int(d) not in lexical]
-        if missing and lexical_weight:
-            more, _ = self.lexical.search(text, len(missing), q.filter, within=missing)
-            lexical = {**lexical, **self._valid(more)}
-        # best label similarity per candidate, vectorised (no labels: the dense score)
-        label_lists = [self.cols.labels[d] for d in docnos.tolist()]
-        sizes = np.fromiter((len(x) for x in label_lists), dtype=np.int64, count=len(docnos))
-        label_best = dense_scores.astype(np.float32).copy()
-        has = sizes > 0
-        if has.any() and len(label_sims):
-            flat = np.concatenate([x for x in label_lists if len(x)])
-            starts = np.concatenate([[0], np.cumsum(sizes[has])[:-1]])
-            label_best[has] = np.maximum.reduceat(label_sims[flat], starts)
-        lex_scores = np.fromiter(
-            (lexical.get(d, 0.0) for d in docnos.tolist()), dtype=np.float32, count=len(docnos)
-        )
-        total = dense_scores + label_best + lexical_weight * lex_scores
-        scores = dict(zip(docnos.tolist(), total.tolist(), strict=True))
-        parts = {
-            d: (float(a), float(b), float(c))
-            for d, a, b, c in zip(
-                docnos.tolist(),
-                dense_scores.tolist(),
-                label_best.tolist(),
-                lex_scores.tolist(),
-                strict=True,
-            )
-        }
-        return scores, parts
-
-    def _hit(self, docno: int, score: float, parts: tuple[float, float, float]) -> Hit:
+    def _hit(
+        self, docno: int, score: float, parts: Sequence[float] | FloatArray = (0.0, 0.0, 0.0)
+    ) -> Hit:
         return Hit(
             self.cols.identifiers[docno],
             self.types.values[self.cols.type[docno]],
             round(float(score), 6),
-            round(parts[0], 6),
-            round(parts[1], 6),
-            round(parts[2], 6),
+            round(float(parts[0]), 6),
+            round(float(parts[1]), 6),
+            round(float(parts[2]), 6),
         )
 
     def _browse(self, q: SearchQuery, facets: bool) -> SearchResults:
@@ -324,14 +391,13 @@ class Ranking(IndexStore):
             n = self.cols.n
             rows = np.flatnonzero(mask if mask is not None else self.cols.alive[:n])
             page = rows[q.offset : q.offset + q.limit]
-            hits = [self._hit(int(d), 0.0, (0.0, 0.0, 0.0)) for d in page]
-            found = self._facets(rows.tolist()) if facets else {}
+            hits = [self._hit(int(d), 0.0) for d in page]
+            found = self._facets(rows) if facets else {}
             return SearchResults(hits, len(rows), found)
 
-    def _facets(self, docnos: Sequence[int], top: int = 20) -> dict[str, dict[str, int]]:
-        if not len(docnos):
+    def _facets(self, rows: IntArray, top: int = 20) -> dict[str, dict[str, int]]:
+        if not len(rows):
             return {"type": {}, "platform": {}, "license": {}, "keyword": {}}
-        rows = np.asarray(docnos, dtype=np.int64)
         out: dict[str, dict[str, int]] = {}
         for name, column, codes in (
             ("type", self.cols.type, self.types),
@@ -355,7 +421,7 @@ class Ranking(IndexStore):
         self, identifier: str, limit: int = 10, types: Sequence[str] = ()
     ) -> list[Hit] | None:
         """Documents whose vectors are nearest to this one's (None if it is not indexed)."""
-        with self._lock:
+        with self._lock, one_thread():
             docno = self.by_identifier.get(identifier)
             if docno is None or self.dense is None:
                 return None
@@ -366,9 +432,76 @@ class Ranking(IndexStore):
             if mask[docno]:
                 mask[docno] = False
                 selected -= 1
-            found = self.dense.search(vector, limit, mask, selected)
-            ranked = sorted(found, key=lambda d: (-found[d], d))
-            return [self._hit(d, found[d], (found[d], 0.0, 0.0)) for d in ranked]
+            ids, scores = self.dense.search(vector, limit, mask, selected)
+            return [self._hit(int(d), s, (s, 0.0, 0.0)) for d, s in zip(ids, scores, strict=True)]
 
     def highlight(self, query: str, text: str, max_chars: int = 240) -> str | None:
         return self.lexical.highlight(query, text, max_chars)
+
+
+_threads: ThreadpoolController | None = None
+
+
+def one_thread() -> Any:
+    """BLAS and OpenMP on one thread for the block: one query's matrix-vector products and
+    faiss searches are too small to gain from threads, and on a shared 2-core machine under
+    load the hand-off costs more than the work (a 20k x 384 product: 4 ms on one thread,
+    12 ms on two; a flat faiss search: 3 ms vs 33 ms). Concurrent queries use the cores."""
+    global _threads
+    if _threads is None:
+        _threads = ThreadpoolController()
+    return _threads.limit(limits=1)
+
+
+def _scatter(docnos: IntArray, ids: IntArray, values: FloatArray) -> FloatArray:
+    """``values`` of ``ids`` at their positions in the sorted ``docnos`` (0 elsewhere)."""
+    out = np.zeros(len(docnos), dtype=np.float32)
+    if len(ids):
+        out[np.searchsorted(docnos, ids)] = values
+    return out
+
+
+def _member(docnos: IntArray, ids: IntArray) -> npt.NDArray[np.bool_]:
+    """Which of the sorted ``docnos`` are in ``ids``."""
+    out = np.zeros(len(docnos), dtype=bool)
+    if len(ids):
+        out[np.searchsorted(docnos, ids)] = True
+    return out
+
+
+class _LabelCSR:
+    """Growable CSR of ``cols.labels`` (see ``Ranking._label_csr``)."""
+
+    def __init__(self, cols: Any) -> None:
+        self.cols = cols
+        self.rows = 0
+        self.size = 0
+        self.indptr = np.zeros(1024, dtype=np.int64)
+        self.flat = np.zeros(4096, dtype=np.int32)
+
+    def extend(self) -> None:
+        n = self.cols.n
+        if self.rows >= n:
+            return
+        fresh = self.cols.labels[self.rows : n]
+        sizes = np.fromiter(map(len, fresh), dtype=np.int64, count=len(fresh))
+        ends = self.size + np.cumsum(sizes)
+        total = int(ends[-1]) if len(ends) else self.size
+        self.indptr = _room(self.indptr, n + 1)
+        self.flat = _room(self.flat, total)
+        self.indptr[self.rows + 1 : n + 1] = ends
+        if total > self.size:
+            self.flat[self.size : total] = np.concatenate(fresh)
+        self.rows, self.size = n, total
+
+    def view(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
+        return self.indptr[: self.rows + 1], self.flat[: self.size]
+
+
+def _room(array: Any, needed: int) -> Any:
+    """``array``, or a copy at least twice as long if it is shorter than ``needed``."""
+    if len(array) >= needed:
+        return array
+    grown = np.zeros(max(needed, 2 * len(array)), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
