@@ -19,26 +19,34 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+import yaml
 
-from tests.support.data import AUTH
+from kg.settings import Settings
+from tests.support.data import AUTH, REPO
 from tests.support.postgres import PostgresServer
 from tests.support.server import needs_engine, starts_server
-from tests.support.topology import Cluster, cluster, nginx_binary
+from tests.support.topology import NGINX_CONF, REPLICA_SHARED, Cluster, cluster, nginx_binary
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+slow = pytest.mark.slow  # the cluster's tests (its fixture marks them engine and server)
 
 WITHIN = 1.0  # seconds every replica has to agree (issue 13)
 RATE_LIMIT = 12  # writes per key and window, shared by the replicas
 SPARQL_JSON = {"Accept": "application/sparql-results+json"}
 
 
+def _engines_and_servers(fixture_function: Callable[..., Any]) -> Callable[..., Any]:
+    """Both tags of tests/support/server.py (each alone would replace the other)."""
+    needs_engine(starts_server(fixture_function))
+    fixture_function.aiod_kg_markers = ("engine", "server")  # type: ignore[attr-defined]
+    return fixture_function
+
+
 @pytest.fixture(scope="module")
-@needs_engine
-@starts_server
+@_engines_and_servers
 def replicas(
     postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
@@ -133,6 +141,7 @@ def _every_channel(http: httpx.Client, replicas: Cluster, identifier: str, word:
     same_everywhere(http, replicas, "/oai?verb=ListIdentifiers&metadataPrefix=oai_dc")
 
 
+@slow
 def test_a_write_through_one_replica_is_read_through_the_others(
     replicas: Cluster, http: httpx.Client
 ) -> None:
@@ -171,6 +180,7 @@ def test_a_write_through_one_replica_is_read_through_the_others(
         assert _sparql(http, replica.url, ask)["boolean"] is False
 
 
+@slow
 def test_concurrent_puts_with_one_etag_through_two_replicas(
     replicas: Cluster, http: httpx.Client
 ) -> None:
@@ -225,6 +235,7 @@ def _listed(http: httpx.Client, url: str) -> dict[str, dict[str, Any]]:
         offset += 1000
 
 
+@slow
 def test_a_replica_killed_during_a_bulk_import_leaves_whole_assets(
     replicas: Cluster, http: httpx.Client
 ) -> None:
@@ -291,6 +302,7 @@ def test_a_replica_killed_during_a_bulk_import_leaves_whole_assets(
     assert set(_listed(http, victim.url)) == _graphs(http, victim.url, replicas.url)
 
 
+@slow
 def test_the_balancer_keeps_answering_while_a_replica_restarts(
     replicas: Cluster, http: httpx.Client
 ) -> None:
@@ -349,6 +361,7 @@ def _new_key(http: httpx.Client, url: str, name: str) -> tuple[str, dict[str, st
     return made.json()["id"], {"Authorization": f"Bearer {made.json()['key']}"}
 
 
+@slow
 def test_an_api_key_and_its_revocation_reach_every_replica(
     replicas: Cluster, http: httpx.Client
 ) -> None:
@@ -359,6 +372,7 @@ def test_an_api_key_and_its_revocation_reach_every_replica(
     _on_every_replica(http, replicas, "/authorization_test", key, 401)
 
 
+@slow
 def test_a_changed_grant_reaches_every_replica(replicas: Cluster, http: httpx.Client) -> None:
     first, second, third = (r.url for r in replicas.replicas)
     _, alice = _new_key(http, first, "alice")
@@ -381,6 +395,7 @@ def test_a_changed_grant_reaches_every_replica(replicas: Cluster, http: httpx.Cl
     _on_every_replica(http, replicas, path, bob, 404)
 
 
+@slow
 def test_the_write_rate_limit_is_shared_by_the_replicas(
     replicas: Cluster, http: httpx.Client
 ) -> None:
@@ -395,3 +410,52 @@ def test_the_write_rate_limit_is_shared_by_the_replicas(
     refused = http.delete(f"{replicas.url}/datasets/data_{0:024d}", headers=key)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert set(refused.json()) == {"detail", "reference"}
+
+
+# ------------------------------------------------------------------ deploy/ (not run here: CI
+# has no containers) names the same topology, with real settings
+
+
+DEPLOY = REPO / "deploy"
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return loaded
+
+
+def test_compose_names_the_topology_of_the_test() -> None:
+    services = _compose()["services"]
+    replica_names = sorted(name for name in services if name.startswith("replica"))
+    assert {"postgres", "oxigraph-public", "oxigraph-private", "nginx"} <= set(services)
+    assert len(replica_names) >= 2
+    settings = {f"AIOD_KG_{name.upper()}" for name in Settings.model_fields}
+    for name in replica_names:
+        env = services[name]["environment"]
+        assert set(env) <= settings, set(env) - settings  # every variable is a real setting
+        # what the test topology gives every replica, the compose file gives too
+        shared = set(REPLICA_SHARED) | {"AIOD_KG_DATA_DIR", "AIOD_KG_ADMIN_KEY"}
+        assert shared <= set(env), shared - set(env)
+        assert env["AIOD_KG_STORE"] == "sparql+http://oxigraph-public:7878"
+        assert env["AIOD_KG_PRIVATE_STORE"] == "sparql+http://oxigraph-private:7878"
+        database = re.sub(r"\$\{[^}]*\}", "secret", env["AIOD_KG_DATABASE"])  # ${VARIABLE}
+        assert urlsplit(database).hostname == "postgres"
+        assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
+        volumes = services[name]["volumes"]
+        assert f"{name}:/var/lib/aiod-kg" in volumes  # its own data folder
+        assert f"files:{env['AIOD_KG_FILES']}" in volumes  # one files folder for all
+    assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
+    # nginx balances exactly the compose file's replicas, skipping a stopped one
+    conf = (DEPLOY / "nginx.conf").read_text()
+    upstream = re.findall(r"^\s*server (replica\d+):8000", conf, flags=re.MULTILINE)
+    assert sorted(upstream) == replica_names
+    assert "proxy_next_upstream error timeout;" in conf
+    assert "proxy_next_upstream error timeout;" in NGINX_CONF
+
+
+def test_the_dockerfile_copies_what_exists() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (\S+)", dockerfile, flags=re.MULTILINE):
+        assert (REPO / source).exists(), source
+    for variable in set(re.findall(r"AIOD_KG_[A-Z_]+", dockerfile)):
+        assert variable.removeprefix("AIOD_KG_").lower() in Settings.model_fields, variable

@@ -40,6 +40,15 @@ REPLICA_ENV: dict[str, str] = {
     "AIOD_KG_WRITE_RATE_LIMIT": "0",
 }
 
+#: what every replica shares with the others (deploy/compose.yaml sets the same)
+REPLICA_SHARED = (
+    "AIOD_KG_STORE",
+    "AIOD_KG_PRIVATE_STORE",
+    "AIOD_KG_DATABASE",
+    "AIOD_KG_FILES",
+    "AIOD_KG_BASE_URL",
+)
+
 NGINX_CONF = """\
 worker_processes 1;
 {user}pid {folder}/nginx.pid;
@@ -220,12 +229,14 @@ def cluster(
         files.mkdir(exist_ok=True)
         shared = {
             **REPLICA_ENV,
+            "AIOD_KG_STORE": public.url,  # what running_server sets too
             "AIOD_KG_PRIVATE_STORE": private.url,
             "AIOD_KG_DATABASE": database,
             "AIOD_KG_FILES": str(files),
             "AIOD_KG_BASE_URL": url,
             **(env or {}),
         }
+        assert set(REPLICA_SHARED) <= set(shared)
         if admin_key is not None:
             shared["AIOD_KG_ADMIN_KEY"] = admin_key
         members = [
