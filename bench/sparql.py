@@ -346,6 +346,24 @@ def run_all(
 # --------------------------------------------------------------------------- main
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process and its threads have used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle_until_idle(pid: int, limit: float, quiet: float = 0.05) -> float:
+    """Wait until the process uses under ``quiet`` of a core for two seconds in a row (at most
+    ``limit`` seconds); returns the seconds waited."""
+    started = time.monotonic()
+    calm = 0
+    while calm < 2 and time.monotonic() - started < limit:
+        before = _cpu_seconds(pid)
+        time.sleep(1.0)
+        calm = calm + 1 if _cpu_seconds(pid) - before < quiet else 0
+    return time.monotonic() - started
+
+
 def _size(location: Path) -> int:
     return len(ox.Store.read_only(str(location)))
 
@@ -359,6 +377,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=30, help="runs per query and target")
     parser.add_argument(
         "--settle", type=float, default=10.0, help="seconds to let the servers finish start-up"
+    )
+    parser.add_argument(
+        "--settle-max",
+        type=float,
+        default=600.0,
+        help="then at most this many seconds until our server is idle (its start-up work done)"
     )
     parser.add_argument(
         "--budget",
@@ -465,9 +489,11 @@ def main() -> None:
         )
         try:
             wait_ready(f"http://127.0.0.1:{oport}/query?query=ASK%7B%7D", oxi, 300)
-            # a server that just started is still busy for a few seconds (body-parsing workers
-            # starting, the link index catching up): measure the steady state, not start-up
+            # a server that just started is busy for a while (body-parsing workers starting, the
+            # link and quality books catching up with every asset): the steady state is measured
             time.sleep(args.settle)
+            waited = settle_until_idle(ours.process.pid, args.settle_max)
+            print(f"server idle after {args.settle + waited:,.0f} s of start-up work")
             ours_http = over_http(client, f"{ours.base_url}/sparql")
             oxi_http = over_http(client, f"http://127.0.0.1:{oport}/query")
             results = run_all(

@@ -17,6 +17,13 @@ The child never writes to the store, never runs the parent's destructors (it lea
 goes away (end of file on its request pipe). Linux only (``os.fork``); elsewhere use the
 thread mode of ``kg.sparql.service``.
 
+**Priority.** A worker starts at the server's priority, so a short query (a lookup, an ASK:
+milliseconds) is not queued behind other work on a busy machine. A job still running after
+``DEMOTE_AFTER`` (250 ms) has its worker lowered to nice ``WORKER_NICENESS`` by the parent, so
+a query that burns a core until its deadline yields the CPU to the server's event loop and the
+other requests; an unprivileged process cannot raise a priority again, so a demoted worker is
+retired after its job and a fresh one forked for the next.
+
 Each child is also confined before it reads a job: an address-space cap (``RLIMIT_AS``: its
 size at the fork plus ``memory``), a deep Python recursion limit for the policy parser, and --
 unless it may call SERVICE hosts -- a seccomp filter that refuses ``socket(AF_INET/AF_INET6)``
@@ -116,8 +123,9 @@ def _vm_size() -> int:
     return 0
 
 
-#: query workers run at a lower CPU priority than the server, so that a query that uses a
-#: whole core until its deadline does not slow /health and the other requests down
+#: a job running longer than this has its worker lowered to ``WORKER_NICENESS``: a query that
+#: uses a whole core until its deadline does not slow /health and the other requests down
+DEMOTE_AFTER = 0.25
 WORKER_NICENESS = 10
 
 
@@ -129,8 +137,6 @@ def confine(memory: int, network: bool) -> bool:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     sys.setrecursionlimit(20_000)  # rdflib's parser recurses per nesting level
-    with contextlib.suppress(OSError):  # a runaway query yields the CPU to the server's loop
-        os.nice(WORKER_NICENESS)
     return False if network else _deny_network()
 
 
@@ -288,6 +294,15 @@ class _Worker:
         self.answers = answers
         self.version = version
         self.alive = True
+        self.demoted = False  # lowered to WORKER_NICENESS during a long job: retired after it
+
+    def demote(self) -> None:
+        """Lower the worker's CPU priority (its job runs long)."""
+        if self.alive and not self.demoted:
+            self.demoted = True
+            with contextlib.suppress(OSError):  # never raised: only ever lowered
+                nice = max(os.getpriority(os.PRIO_PROCESS, self.pid), WORKER_NICENESS)
+                os.setpriority(os.PRIO_PROCESS, self.pid, nice)
 
     def stop(self, sig: int = signal.SIGKILL) -> int | None:
         """Kill and reap; returns the signal that ended the process, if any."""
@@ -319,8 +334,10 @@ class WorkerPool:
         probe: Callable[[], None] = lambda: None,
         grace: float = 0.1,
         setup: Callable[[], None] = lambda: None,
+        demote_after: float = DEMOTE_AFTER,
     ) -> None:
         self.target = target
+        self.demote_after = demote_after
         self.setup = setup
         self.size = size
         self.version = version
@@ -395,7 +412,7 @@ class WorkerPool:
     def _checkin(self, worker: _Worker) -> None:
         with self._mutex:
             self._busy.discard(worker)
-            if worker.alive and not self._closed:
+            if worker.alive and not worker.demoted and not self._closed:
                 self._idle.append(worker)
                 return
         worker.stop()
@@ -418,6 +435,9 @@ class WorkerPool:
             deadline = time.monotonic() + remaining + self.grace + 0.5
             try:
                 _send(worker.requests, pickle.dumps((job, remaining)))
+                quick, _, _ = select.select([worker.answers], [], [], self.demote_after)
+                if not quick:
+                    worker.demote()
                 message = _receive(worker.answers, deadline)
             except (EOFError, OSError):
                 self._ended(worker, timeout)
@@ -457,6 +477,7 @@ class WorkerPool:
                 payload = pickle.dumps((job, remaining))
             else:
                 remaining = timeout
+            demotion = loop.call_later(self.demote_after, worker.demote)
             try:
                 _send(worker.requests, payload)
                 message = await asyncio.wait_for(
@@ -470,6 +491,8 @@ class WorkerPool:
                 self._discard(worker)
                 self.kills += 1
                 raise
+            finally:
+                demotion.cancel()
             self._checkin(worker)
         finally:
             self._slots.release()
