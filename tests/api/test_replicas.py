@@ -87,7 +87,10 @@ def eventually(check: Callable[[], Any], what: str) -> None:
 def _normalised(path: str, answer: httpx.Response) -> Any:
     """An answer with what legitimately differs per request taken out."""
     if answer.headers.get("content-type", "").startswith("application/json"):
-        return answer.status_code, answer.json()
+        body = answer.json()
+        if isinstance(body, dict) and "reference" in body:  # an error's log reference
+            body = {k: v for k, v in body.items() if k != "reference"}
+        return answer.status_code, body
     text = re.sub(r"<responseDate>[^<]*</responseDate>", "", answer.text)
     if "ntriples" in path or "n-triples" in answer.headers.get("content-type", ""):
         return answer.status_code, sorted(text.splitlines())
@@ -379,7 +382,8 @@ def test_a_changed_grant_reaches_every_replica(replicas: Cluster, http: httpx.Cl
     _, bob = _new_key(http, first, "bob")
     _on_every_replica(http, replicas, "/authorization_test", bob, 200)
     subject = http.get(f"{second}/authorization_test", headers=bob).json()["subject"]
-    made = http.post(f"{second}/datasets", headers=alice, json=_dataset("Draft rig", "draft"))
+    draft = {"name": "Draft rig", "description": {"plain": "A user's upload: a draft."}}
+    made = http.post(f"{second}/datasets", headers=alice, json=draft)
     assert made.status_code == 200, made.text
     path = f"/datasets/{made.json()['identifier']}"
     _on_every_replica(http, replicas, path, alice, 200)
