@@ -190,11 +190,12 @@ class LinkIndex:
         if not tokens:
             return []
         marks = ",".join("?" * len(tokens))
+        # counted on the tokens' primary key alone, then one join per asset (not per token)
         rows = self.query(
-            f"SELECT t.identifier, a.name FROM tokens t JOIN assets a"
-            f" ON a.identifier = t.identifier WHERE t.token IN ({marks}) AND t.identifier != ?"
-            " AND a.type = ? GROUP BY t.identifier, a.name ORDER BY COUNT(*) DESC, t.identifier"
-            " LIMIT ?",
+            f"SELECT h.identifier, a.name FROM (SELECT identifier, COUNT(*) AS shared"
+            f" FROM tokens WHERE token IN ({marks}) AND identifier != ? GROUP BY identifier)"
+            " AS h JOIN assets a ON a.identifier = h.identifier WHERE a.type = ?"
+            " ORDER BY h.shared DESC, h.identifier LIMIT ?",
             [*tokens, identifier, type_, limit],
         )
         return [(str(i), str(n)) for (i, n) in rows]
