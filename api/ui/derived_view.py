@@ -2,8 +2,12 @@
 
 * the search page: one hit per work with "also on: Zenodo, OpenML" (the other records of the
   work on the page are dropped, as ``GET /search`` does), each hit's quality badge, and the
-  quality facet -- the ratings among the best ``QUALITY_SCAN`` matches of the query (the search
-  index knows nothing of quality: the facet is applied to its hits);
+  quality facet -- the ratings of the query's hits (those passing the relevance threshold,
+  "unrated" for those not assessed yet), so its counts add up to the result count shown. The
+  search index knows nothing of quality: the facet is applied to its hits, at most
+  ``QUALITY_SCAN`` of them. A text query has at most that many (its candidate pool is fixed,
+  ``kg.search.ranking.POOL`` per signal); browsing without text may have more, and then the
+  facet's legend says it counts the first N of the total;
 * the asset page: the quality badge with the advice, the "also on" box (asset_page.py) and,
   for whoever may change the asset, the suggested terms to accept or reject
   (asset_suggestions.html + static/suggestions.js, over ``/suggestions/{id}``).
@@ -23,10 +27,13 @@ from kg.model.fields import ASSET_TYPES
 from kg.quality.book import QualityBook
 from kg.quality.indicators import RATINGS
 from kg.search.index import SearchIndex, SearchQuery
-from kg.search.ranking import Hit, SearchResults
+from kg.search.ranking import POOL, Hit, SearchResults
 
-RATING_NAMES = tuple(name for name, _ in RATINGS)  # excellent, good, sufficient, bad
-QUALITY_SCAN = 1000  # hits of a query the quality facet counts and filters
+UNRATED = "unrated"  # a hit the quality book has not assessed (yet)
+RATING_NAMES = (*(name for name, _ in RATINGS), UNRATED)  # excellent, good, sufficient, bad
+# hits of a query the quality facet counts and filters: every hit of a text query (at most the
+# union of its three signals' pools)
+QUALITY_SCAN = 3 * POOL
 
 
 @dataclass
@@ -92,16 +99,17 @@ def search_with_derived(
     book = quality_book(request)
     source: Any = index
     counts: dict[str, int] = {}
+    scanned = total = 0
     if book is not None:
-        scan = index.search(_scan_query(filters)).hits
-        ratings = book.ratings([h.identifier for h in scan])
-        for rating, _ in ratings.values():
+        found = index.search(_scan_query(filters))
+        scanned, total = len(found.hits), found.total
+        ratings = book.ratings([h.identifier for h in found.hits])
+        rating_of = {h.identifier: ratings.get(h.identifier, (UNRATED, 0.0))[0] for h in found.hits}
+        for rating in rating_of.values():
             counts[rating] = counts.get(rating, 0) + 1
         if filters.quality:
             wanted = set(filters.quality)
-            source = _Kept(
-                index, [h for h in scan if ratings.get(h.identifier, ("", 0))[0] in wanted]
-            )
+            source = _Kept(index, [h for h in found.hits if rating_of[h.identifier] in wanted])
     view = run_search(cast(SearchIndex, source), catalog, filters, load)
     if book is not None and (counts or filters.quality):
         values = [
@@ -109,10 +117,17 @@ def search_with_derived(
             for name in RATING_NAMES
             if counts.get(name) or name in filters.quality
         ]
-        view.facets.append(("quality", "Quality", values))
+        view.facets.append(("quality", quality_legend(scanned, total), values))
     also_on = _one_per_work(request, view)
     badges = book.ratings([r.identifier for r in view.results]) if book is not None else {}
     return view, {"also_on": also_on, "quality_of": badges}
+
+
+def quality_legend(scanned: int, total: int) -> str:
+    """The quality facet's legend: says so when it counts only the first hits."""
+    if scanned >= total:
+        return "Quality"
+    return f"Quality (first {scanned:,} of {total:,})"
 
 
 def _one_per_work(request: Request, view: SearchView) -> dict[str, list[dict[str, str]]]:

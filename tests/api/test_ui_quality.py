@@ -106,3 +106,38 @@ def test_share_page_and_duplicates_page(world: tuple[TestClient, dict[str, str]]
     assert "script-src 'self'" in page.headers["content-security-policy"]
     for script in ("duplicates.js", "suggestions.js", "share-quality.js"):
         assert client.get(f"/ui/static/{script}").status_code == 200
+
+
+def _quality_facet(page: str) -> tuple[str, dict[str, int]]:
+    """The quality facet's legend and counts, and the result count in the summary."""
+    facet = re.search(r'data-facet="quality">\s*<legend>(.*?)</legend>(.*?)</fieldset>', page, re.S)
+    assert facet is not None
+    counts = re.findall(r'value="(\w+)".*?<span class="count">(\d+)</span>', facet.group(2), re.S)
+    return facet.group(1), {name: int(n) for name, n in counts}
+
+
+def _result_count(page: str) -> int:
+    summary = re.search(r'class="summary">\s*([\d,]+) ', page)
+    assert summary is not None
+    return int(summary.group(1).replace(",", ""))
+
+
+def test_quality_facet_counts_add_up_to_the_results(
+    world: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = world
+    for params in ({"q": "Baltic tide gauges"}, {"q": "rainfall"}, {}):
+        page = html(client.get("/", params=params))
+        legend, counts = _quality_facet(page)
+        assert legend == "Quality"  # every hit counted
+        assert sum(counts.values()) == _result_count(page) > 0, params
+        for rating, count in counts.items():  # each value filters to as many results
+            only = html(client.get("/", params={**params, "quality": rating}))
+            assert _result_count(only) == count
+    from api.ui import derived_view
+
+    monkeypatch.setattr(derived_view, "QUALITY_SCAN", 1)  # a capped facet says so
+    page = html(client.get("/"))
+    legend, counts = _quality_facet(page)
+    assert legend == f"Quality (first 1 of {_result_count(page)})"
+    assert sum(counts.values()) == 1
