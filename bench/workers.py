@@ -4,8 +4,15 @@ CPU-seconds per 1,000 requests (every process of the server: workers, the Oxigra
 server, query and parse workers), then how long a write made through one worker takes to be
 found by the other worker's search (the one channel that follows the change feed).
 
+``--replicas N``: the cluster tier beside the embedded default instead -- N replicas + nginx
+on PostgreSQL + an Oxigraph server per partition (tests/support/topology.py, as
+deploy/compose.yaml), the same datasets imported into both, the same requests through nginx
+and to the one embedded process; CPU counts every process of each side (replicas, nginx,
+PostgreSQL, Oxigraph servers); the machine's load (``uptime``) before and after.
+
     .venv/bin/python bench/workers.py                       # 5,000 datasets
     .venv/bin/python bench/workers.py --keep data/bench-workers --seconds 15
+    .venv/bin/python bench/workers.py --replicas 2          # cluster vs embedded
 
 Load comes from wrk (Debian package ``wrk``; bench/rest.py installs it when root), one thread,
 ``--connections`` connections; it shares the machine's cores with the server.
@@ -18,9 +25,11 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +39,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.machine import describe  # noqa: E402
-from bench.rest import BASE_URL, ensure_wrk, import_assets, kept_identifiers, run_wrk  # noqa: E402
+from bench.rest import (  # noqa: E402
+    BASE_URL,
+    ensure_wrk,
+    import_assets,
+    kept_identifiers,
+    load_corpus,
+    run_wrk,
+    synthetic_dataset,
+)
 from bench.server import aiod_kg_server  # noqa: E402
 
 HEADER = "x-aiod-kg-worker"
@@ -136,6 +153,158 @@ def search_lag(base: str, writes: int) -> list[float]:
     return lags
 
 
+# --------------------------------------------------------------------------- the cluster tier
+
+#: the settings both sides of the cluster comparison run with (search with the static model:
+#: the replicas of tests/support/topology.py use it; no link and quality books reconciling)
+SIDE_ENV = {
+    "AIOD_KG_WORKER_HEADER": "true",
+    "AIOD_KG_WRITE_RATE_LIMIT": "0",
+    "AIOD_KG_LINKING_ENABLED": "false",
+    "AIOD_KG_SEARCH_MODEL": "static",
+}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def import_into(settings: Any, n: int, batch: int = 1000) -> list[str]:
+    """``n`` synthetic datasets (bench/rest.py's, same seed) into the catalog of ``settings``."""
+    from kg.catalog import Catalog
+    from kg.model.fields import ASSET_TYPES
+
+    corpus, rng = load_corpus(), random.Random(42)
+    catalog = Catalog(settings)
+    identifiers: list[str] = []
+    try:
+        for start in range(0, n, batch):
+            records = [
+                synthetic_dataset(i, corpus, rng) for i in range(start, min(n, start + batch))
+            ]
+            results = catalog.save_many(ASSET_TYPES["datasets"], records, mode="create")
+            identifiers.extend(r.identifier for r in results if r.ok and r.identifier)
+    finally:
+        catalog.close()
+    return identifiers
+
+
+Result = dict[str, float]
+
+
+def measure_side(
+    wrk: str,
+    base: str,
+    roots: Callable[[], list[int]],
+    identifiers: list[str],
+    args: argparse.Namespace,
+    work: Path,
+) -> dict[str, Result]:
+    """The three runs against ``base``; CPU of every process tree ``roots()`` names."""
+    out: dict[str, Result] = {}
+    for name, paths in runs(identifiers).items():
+        run_wrk(wrk, base, paths, 2, args.connections, work)  # warm-up
+        before = sum(cpu_seconds(pid) for pid in roots())
+        result = run_wrk(wrk, base, paths, args.seconds, args.connections, work)
+        used = sum(cpu_seconds(pid) for pid in roots()) - before
+        requests = result["rps"] * args.seconds
+        result["cpu_per_1000"] = 1000 * used / requests if requests else float("nan")
+        out[name] = result
+        print(f"  {name}: {result}", flush=True)
+    return out
+
+
+def _pid_file(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure_embedded(args: argparse.Namespace, wrk: str, work: Path) -> dict[str, Result]:
+    store = work / "embedded"
+    identifiers = kept_identifiers(store)
+    if not identifiers:
+        print(f"importing {args.assets:,} datasets into the embedded store")
+        _, identifiers = import_assets(store, args.assets, 1000)
+    env = {**SIDE_ENV, "AIOD_KG_BASE_URL": BASE_URL}
+    with aiod_kg_server(store, env=env, ready_timeout=1800) as server:
+        wait_search_ready(server.base_url, 1)
+        print("embedded, one process:")
+        pid = server.process.pid
+        return measure_side(wrk, server.base_url, lambda: [pid], identifiers, args, work)
+
+
+def measure_cluster(args: argparse.Namespace, wrk: str, work: Path) -> dict[str, Result]:
+    from kg.settings import Settings
+    from tests.support.postgres import postgres_server
+    from tests.support.topology import cluster
+
+    folder = Path(tempfile.mkdtemp(prefix="cluster-", dir=work))
+    with (
+        postgres_server() as pg,
+        cluster(folder, pg.create_database(), replicas=args.replicas, env=SIDE_ENV) as c,
+    ):
+        print(f"importing {args.assets:,} datasets into the cluster")
+        settings = Settings(
+            store=c.public.url,
+            private_store=c.private.url,
+            database=c.database,
+            data_dir=str(folder / "importer"),
+            base_url=c.url,
+            search_enabled=False,
+        )
+        identifiers = import_into(settings, args.assets)
+        for replica in c.replicas:
+            wait_search_ready(replica.url, 1)
+        services = [folder / "nginx" / "nginx.pid", pg.folder / "data" / "postmaster.pid"]
+
+        def roots() -> list[int]:
+            pids = [r.server.process.pid for r in c.running() if r.server]
+            pids += [c.public.process.pid, c.private.process.pid]
+            return pids + [p for p in map(_pid_file, services) if p is not None]
+
+        print(f"{args.replicas} replicas + nginx, PostgreSQL, Oxigraph servers:")
+        return measure_side(wrk, c.url, roots, identifiers, args, work)
+
+
+def compare_cluster(args: argparse.Namespace, wrk: str, work: Path) -> None:
+    """The embedded default (one process) and ``args.replicas`` replicas + nginx, side by side."""
+    from tests.support.topology import nginx_binary
+
+    if nginx_binary() is None:
+        raise SystemExit("--replicas needs nginx (apt-get install nginx)")
+    os.environ.setdefault("AIOD_KG_ADMIN_KEY", "bench-workers-admin-key")
+    print(f"load before: {uptime()}")
+    sides: dict[str, dict[str, list[Result]]] = {"embedded": {}, "cluster": {}}
+    for _ in range(args.rounds):  # alternated: a neighbour's load weighs on both
+        for name, result in measure_embedded(args, wrk, work).items():
+            sides["embedded"].setdefault(name, []).append(result)
+        for name, result in measure_cluster(args, wrk, work).items():
+            sides["cluster"].setdefault(name, []).append(result)
+    print(f"load after: {uptime()}")
+    table = {
+        side: {
+            name: {k: statistics.median(r[k] for r in results) for k in results[0]}
+            for name, results in by_name.items()
+        }
+        for side, by_name in sides.items()
+    }
+    print(f"\nmedians of {args.rounds} rounds, {args.seconds} s per run, wrk -c{args.connections}")
+    print(
+        f"| request ({args.assets:,} datasets) | embedded req/s | {args.replicas} replicas req/s |"
+        " embedded / cluster | p50 ms emb / cl | p99 ms emb / cl | CPU s/1000 emb / cl |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, one in table["embedded"].items():
+        two = table["cluster"][name]
+        print(
+            f"| {name} | {one['rps']:,.0f} | {two['rps']:,.0f} | {one['rps'] / two['rps']:.2f}x |"
+            f" {one['p50']:.2f} / {two['p50']:.2f} | {one['p99']:.2f} / {two['p99']:.2f} |"
+            f" {one['cpu_per_1000']:.2f} / {two['cpu_per_1000']:.2f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--assets", type=int, default=5000)
@@ -144,12 +313,21 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=20, help="writes timed for the lag")
     parser.add_argument("--rounds", type=int, default=2, help="1/2-worker alternations")
     parser.add_argument("--keep", help="store directory to keep (reused if it has data)")
+    parser.add_argument(
+        "--replicas", type=int, default=0, help="compare N replicas + nginx with the embedded"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     if wrk is None:
         raise SystemExit("bench/workers.py needs wrk (apt-get install wrk)")
     print(describe())
     work = Path(tempfile.mkdtemp(prefix="aiodkg-workers-"))
+    if args.replicas:
+        try:
+            compare_cluster(args, wrk, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     store = Path(args.keep) if args.keep else work / "store"
     identifiers = kept_identifiers(store)
     if not identifiers:
