@@ -4,7 +4,8 @@
 Runs never overlap: each takes the node's sync lock (``kg.sync.state.sync_lock``, an
 exclusive ``flock`` on ``sync.lock`` beside ``sync.sqlite`` and, with ``AIOD_KG_DATABASE``, a
 PostgreSQL session advisory lock), so of several server processes (workers), replicas on other
-machines or an ``aiod-kg sync`` started by hand, one runs and the others skip that turn. A run that fails, stops (the central down) or has refused pushes is logged as a
+machines or an ``aiod-kg sync`` started by hand, one runs and the others skip that turn. A run
+that fails, stops (the central down) or has refused pushes is logged as a
 warning, and the schedule goes on.
 """
 
