@@ -7,7 +7,8 @@ process (kg/sync Pusher), the mirror a fresh embedded catalog (mappings/aiod.py 
 the same concurrency against a fresh central (what push sync could reach at best through the
 AIoD REST API, one record per POST), with the central's linker (duplicate detection across
 platforms, a follower of every write) on and off. The load average is printed before and after: on a
-shared machine the figures move with it.
+shared machine the figures move with it; the CPU seconds the central spent (and the node, for
+the push) move much less, so each phase also gives them, per 1,000 records.
 
     .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor]
 """
@@ -50,6 +51,23 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rates(n: int, seconds: float, **cpu: float) -> dict[str, float]:
+    """records/s, and each process's CPU seconds per 1,000 records."""
+    out = {"seconds": round(seconds, 2), "records_per_s": round(n / seconds)}
+    for name, spent in cpu.items():
+        out[f"{name}_cpu_s_per_1000"] = round(spent * 1000 / n, 2)
+    return out
+
+
 def floor(root: Path, n: int, concurrency: int, linking: bool) -> dict[str, float]:
     """POST ``n`` prebuilt bodies to a fresh central, ``concurrency`` at a time."""
     env = {**ENV, "AIOD_KG_LINKING_ENABLED": str(linking).lower()}
@@ -68,11 +86,25 @@ def floor(root: Path, n: int, concurrency: int, linking: bool) -> dict[str, floa
             response = client.post("/datasets", content=body, headers=headers)
             assert response.status_code == 200, response.text
 
+        cpu = cpu_seconds(central.process.pid)
         started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(post, bodies))
         seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 2), "records_per_s": round(n / seconds)}
+        # the central's followers (linker, quality) may still be catching up: wait for them
+        central_cpu = _settled_cpu(central.process.pid) - cpu
+    return rates(n, seconds, central=central_cpu)
+
+
+def _settled_cpu(pid: int, quiet: float = 1.0) -> float:
+    """The process's CPU seconds once it has spent (almost) none for ``quiet`` seconds."""
+    spent = cpu_seconds(pid)
+    while True:
+        time.sleep(quiet)
+        now = cpu_seconds(pid)
+        if now - spent < 0.05 * quiet:
+            return now
+        spent = now
 
 
 def main() -> int:
@@ -109,9 +141,12 @@ def main() -> int:
                 node.save_many(ASSET_TYPES["datasets"], records[start : start + 1000])
             pusher = Pusher(node)
             try:
+                central_cpu, node_cpu = cpu_seconds(central.process.pid), time.process_time()
                 started = time.perf_counter()
                 first = pusher.run()
                 push_s = time.perf_counter() - started
+                node_cpu = time.process_time() - node_cpu
+                central_cpu = _settled_cpu(central.process.pid) - central_cpu
                 started = time.perf_counter()
                 again = pusher.run()
                 repush_s = time.perf_counter() - started
@@ -119,7 +154,7 @@ def main() -> int:
                 pusher.close()
                 node.close()
             assert first.created == n and not first.errors, first.as_dict()
-            results["push"] = {"seconds": round(push_s, 2), "records_per_s": round(n / push_s)}
+            results["push"] = rates(n, push_s, central=central_cpu, node=node_cpu)
             results["push_no_change"] = {"seconds": round(repush_s, 3), **again.as_dict()}
 
             mirror = Catalog(Settings(store=str(root / "mirror"), admin_key=KEY))
