@@ -34,8 +34,13 @@ install: $(STAMP) $(OIDC_STAMP)
 serve: install
 	$(BIN)/aiod-kg serve --demo
 
+# the catalogue index, access tables and catalog again on PostgreSQL (AIOD_KG_DATABASE)
+PG_TESTS = tests/kg/test_catalog.py tests/kg/store/test_concurrency.py \
+	tests/kg/access/test_access.py tests/kg/test_contact_details_store.py
+
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --database=postgresql $(PG_TESTS)
 
 lint: install
 	$(BIN)/ruff check .

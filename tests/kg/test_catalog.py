@@ -164,10 +164,18 @@ def test_interrupted_write_is_repaired_on_open(settings: Settings) -> None:
 def test_missing_index_is_rebuilt_from_the_store(settings: Settings) -> None:
     catalog = Catalog(settings)
     ids = [catalog.create(DATASETS, record(i)) for i in range(3)]
+    dialect = catalog.index.dialect
     catalog.close()
-    Path(settings.store_path / "catalog.sqlite").unlink()
-    for suffix in ("-wal", "-shm"):
-        Path(str(settings.store_path / "catalog.sqlite") + suffix).unlink(missing_ok=True)
+    if dialect == "sqlite":
+        Path(settings.store_path / "catalog.sqlite").unlink()
+        for suffix in ("-wal", "-shm"):
+            Path(str(settings.store_path / "catalog.sqlite") + suffix).unlink(missing_ok=True)
+    else:  # --database=postgresql: the catalog's schema is gone
+        import psycopg
+
+        assert settings.database is not None
+        with psycopg.connect(settings.database.get_secret_value(), autocommit=True) as db:
+            db.execute("DROP SCHEMA catalog CASCADE")
     reopened = Catalog(settings)
     try:
         assert sorted(reopened.index.identifiers("datasets")) == sorted(ids)
