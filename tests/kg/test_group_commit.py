@@ -8,6 +8,8 @@ it; released, the leader writes itself and hands over to the next, who takes all
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from api.linked_data import content_etag
@@ -26,6 +29,8 @@ from kg.model.fields import ASSET_TYPES
 from kg.model.rdf_mapping import Lit, Triple
 from kg.settings import Settings
 from kg.store.embedded import EmbeddedStore
+from tests.support.data import AUTH
+from tests.support.robust import assert_index_agrees, open_catalog, server
 
 DATASETS = ASSET_TYPES["datasets"]
 
@@ -241,3 +246,49 @@ def test_group_commit_hands_each_caller_its_outcome() -> None:
     with pytest.raises(RuntimeError, match="whole batch"):
         group.submit(("boom", 0))
     assert group.submit(("e", 6)) == 60  # and the next batch is led again
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_sigkill_during_concurrent_creates_leaves_no_half_written_batch(tmp_path: Path) -> None:
+    """Concurrent POSTs to a real ``aiod-kg serve`` (batches of several creates), SIGKILLed
+    mid-stream: reopened, the index agrees with the store, nothing is pending, and every
+    create that was answered 200 is there whole."""
+    store = tmp_path / "store"
+    acknowledged: dict[str, str] = {}
+    stop = threading.Event()
+    with server(store) as live:
+
+        def writer(w: int) -> None:
+            with httpx.Client(base_url=f"{live.base_url}/v2", headers=AUTH, timeout=30) as http:
+                i = 0
+                while not stop.is_set():
+                    resource = f"w{w}-{i}"
+                    try:
+                        response = http.post(
+                            "/datasets", json=record(i, platform_resource_identifier=resource)
+                        )
+                    except httpx.HTTPError:
+                        return  # the server is gone
+                    if response.status_code == 200:
+                        acknowledged[resource] = response.json()["identifier"]
+                    i += 1
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_until(lambda: len(acknowledged) >= 120, seconds=120)
+        finally:
+            os.kill(live.process.pid, signal.SIGKILL)
+            live.process.wait()
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+    catalog = open_catalog(store, live.base_url)
+    try:
+        stored = assert_index_agrees(catalog)
+        for resource, identifier in acknowledged.items():
+            assert stored[identifier]["platform_resource_identifier"] == resource
+    finally:
+        catalog.close()
