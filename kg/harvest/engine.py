@@ -165,20 +165,12 @@ class Harvester:
                 return self._run(connector, self.resolve_since(connector, since), limit, True)
             seconds = self.settings.harvest_lease_seconds
             with Lease(self.state, connector.source, self.holder, seconds) as lease:
-                if not lease.held:
-                    return self._held(connector, lease)
+                if not lease.held:  # another replica (or process) harvests the source
+                    other = lease.other.describe() if lease.other else "another holder"
+                    return HarvestReport.not_run(connector.name, connector.source, other)
                 return self._run(
                     connector, self.resolve_since(connector, since), limit, False, lease
                 )
-
-    def _held(self, connector: Connector, lease: Lease) -> HarvestReport:
-        """The report of a run not made: another replica (or process) harvests the source."""
-        report = HarvestReport(connector.name, connector.source, "", now_text())
-        other = lease.other.describe() if lease.other else "another holder"
-        report.aborted = f"{connector.source} is being harvested by {other}"
-        report.held = True
-        report.finished = now_text()
-        return report
 
     def _run(
         self,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from kg.harvest.contract import JSON, RecordError
+from kg.harvest.state import now_text
 
 MAX_ERRORS_KEPT = 1000
 
@@ -43,6 +44,13 @@ class HarvestReport:
     )
     requests: int = 0
     retries: int = 0
+
+    @classmethod
+    def not_run(cls, connector: str, source: str, holder: str) -> HarvestReport:
+        """The report of a run not made: ``holder`` holds the source's harvest lease."""
+        report = cls(connector, source, "", now_text(), held=True, finished=now_text())
+        report.aborted = f"{source} is being harvested by {holder}"
+        return report
 
     def add(self, asset: str, outcome: str, n: int = 1) -> None:
         self.counts[asset][outcome] += n
