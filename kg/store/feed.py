@@ -7,8 +7,8 @@ to in its own transaction. ``FeedFollower`` polls it (``interval``, 0.1 s: a cha
 within it plus the time to apply it), skips the rows its own process wrote (those reached
 the process's listeners directly) and hands the others, in order, to ``apply``. When it fell
 further behind than the feed keeps, or the index was cleared, it calls ``restart`` (compare
-everything again) instead. The seam is the table: a shared database (PostgreSQL) can serve
-the same feed to replicas on other machines.
+everything again) instead. The seam is the table: with ``AIOD_KG_DATABASE`` the index lives
+in PostgreSQL and replicas on other machines follow the same feed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from kg.store.index import FEED_ALL, CatalogIndex
 
 log = logging.getLogger("kg.store.feed")
 
-FOLLOW_INTERVAL = 0.1  # seconds between two looks at the feed (one indexed SQLite read)
+FOLLOW_INTERVAL = 0.1  # seconds between two looks at the feed (one indexed read)
 
 
 class FeedFollower:
