@@ -214,6 +214,18 @@ def measure_side(
     return out
 
 
+def wait_idle(roots: Callable[[], list[int]], timeout: float = 1800) -> None:
+    """Until the processes ``roots()`` names use under 5% of a core for 2 s (background work
+    done: /health does not report a follower's queue)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(pid) for pid in roots())
+        time.sleep(2)
+        if sum(cpu_seconds(pid) for pid in roots()) - before < 0.1:
+            return
+    raise SystemExit("the servers did not settle")
+
+
 def _pid_file(path: Path) -> int | None:
     try:
         return int(path.read_text().split()[0])
@@ -264,6 +276,7 @@ def measure_cluster(args: argparse.Namespace, wrk: str, work: Path) -> dict[str,
             pids += [c.public.process.pid, c.private.process.pid]
             return pids + [p for p in map(_pid_file, services) if p is not None]
 
+        wait_idle(roots)  # each replica's search index has indexed the import (the feed)
         print(f"{args.replicas} replicas + nginx, PostgreSQL, Oxigraph servers:")
         return measure_side(wrk, c.url, roots, identifiers, args, work)
 
