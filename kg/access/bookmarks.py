@@ -39,7 +39,7 @@ class Bookmarks:
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        index.database.create(SCHEMA)
+        index.ensure("bookmarks", lambda: index.database.create(SCHEMA))
 
     def _db(self) -> Connection:
         return self.index.connection()

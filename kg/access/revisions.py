@@ -57,7 +57,7 @@ class Revisions:
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        index.database.create(SCHEMA)
+        index.ensure("revisions", lambda: index.database.create(SCHEMA))
 
     def _db(self) -> Connection:
         return self.index.connection()

@@ -315,7 +315,7 @@ class AccessControl:
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        index.database.create(SCHEMA + REVISIONS_SCHEMA + ";")
+        index.ensure("access", lambda: index.database.create(SCHEMA + REVISIONS_SCHEMA + ";"))
 
     def _db(self) -> Connection:
         return self.index.connection()

@@ -117,6 +117,9 @@ class SubmissionTable:
 
     def __init__(self, access: AccessControl) -> None:
         self.index = access.index
+        self.index.ensure("submissions", self._make)
+
+    def _make(self) -> None:
         database = self.index.database
         database.create(SCHEMA)
         if "position" not in database.columns("submission_assets"):

@@ -34,7 +34,7 @@ import secrets
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +216,8 @@ class CatalogIndex:
         self._positions_lock = threading.Lock()
         #: names this index's rows in the change feed (followers skip their own writes)
         self.origin = secrets.token_hex(8)
+        self._made: set[str] = set()
+        self._made_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CatalogIndex:
@@ -228,6 +230,14 @@ class CatalogIndex:
         return self.database.connection()
 
     _conn = connection  # the name the access tables used
+
+    def ensure(self, name: str, make: Callable[[], None]) -> None:
+        """Run ``make`` (creating the tables of ``name``, idempotent) once per index object:
+        helpers built per request (the workflow's tables) run no DDL after the first."""
+        with self._made_lock:
+            if name not in self._made:
+                make()
+                self._made.add(name)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -137,9 +137,12 @@ class PublicIndex:
 
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
-        database = index.database
+        index.ensure("public_index", self._make)
+
+    def _make(self) -> None:
+        database = self.index.database
         if database.dialect == "sqlite":
-            with index.transaction() as db:
+            with self.index.transaction() as db:
                 for statement in _INDEXES:
                     db.execute(statement)
         elif not self._pg_trigger_exists():  # replicas start at once: create() serialises
