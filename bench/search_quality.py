@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model",
         choices=("minilm", "static", "fast"),
-        default="minilm",
-        help="document vectors (AIOD_KG_SEARCH_MODEL)",
+        default=None,
+        help="document vectors (AIOD_KG_SEARCH_MODEL; default: the server's default)",
     )
     parser.add_argument(
         "--backend",
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_tokens:
         embed.MAX_TOKENS = args.max_tokens
     backend = args.backend or Settings.model_fields["embedding_backend"].default
+    args.model = args.model or Settings.model_fields["search_model"].default
     packages = ("faiss-cpu", "tantivy", "sentence-transformers", "torch", "onnxruntime")
     print(describe((*packages, "model2vec")))
     print(f"embedding: {embed.embedder_id(embed.MINILM, backend)}")

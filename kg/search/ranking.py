@@ -243,10 +243,10 @@ class Ranking(IndexStore):
         if not known.all():
             dense[~known] = self._dense_scores(docnos[~known], q_doc, q_label)
         labels = self._label_best(docnos, label_sims, dense)
-        lexical = _scatter(docnos, lex_ids, lex_scores)
+        lexical, known = _lookup(docnos, lex_ids, lex_scores)
         if lexical_weight and lex_count > len(lex_ids):
             lexical = self._more_lexical(
-                text, q, docnos, lexical, _member(docnos, lex_ids), dense + labels, lex_scores
+                text, q, docnos, lexical, known, dense + labels, lex_scores
             )
         scores = dense + labels + np.float32(lexical_weight) * lexical
         return docnos, scores, np.stack([dense, labels, lexical]), capped
@@ -459,6 +459,21 @@ def _scatter(docnos: IntArray, ids: IntArray, values: FloatArray) -> FloatArray:
     if len(ids):
         out[np.searchsorted(docnos, ids)] = values
     return out
+
+
+def _lookup(
+    docnos: IntArray, ids: IntArray, values: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """``values`` of those ``ids`` that are among the sorted ``docnos``, at their positions
+    (0 elsewhere), and which positions got one."""
+    out = np.zeros(len(docnos), dtype=np.float32)
+    found = np.zeros(len(docnos), dtype=bool)
+    if len(ids) and len(docnos):
+        pos = np.minimum(np.searchsorted(docnos, ids), len(docnos) - 1)
+        hit = docnos[pos] == ids
+        out[pos[hit]] = values[hit]
+        found[pos[hit]] = True
+    return out, found
 
 
 def _member(docnos: IntArray, ids: IntArray) -> npt.NDArray[np.bool_]:
