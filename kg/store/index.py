@@ -441,13 +441,15 @@ class CatalogIndex:
                 type_, " AND ".join(where), args, sort, descending, offset, limit
             )
         # Deferred join: the offset is walked in the (type, deleted, seq) index alone, and only
-        # the rows of the page are read (documents included).
+        # the rows of the page are read (documents included). LIMIT and OFFSET are literals
+        # (integers): PostgreSQL's generic plan of a prepared statement, not knowing them,
+        # would read the whole table for the outer query.
         sql = (
             f"SELECT {_COLUMNS}, document FROM assets WHERE seq IN ("
-            f"SELECT seq FROM assets WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?"
-            f") ORDER BY {order}"
+            f"SELECT seq FROM assets WHERE {' AND '.join(where)} ORDER BY {order}"
+            f" LIMIT {int(limit)} OFFSET {int(offset)}) ORDER BY {order}"
         )
-        rows = self._conn().execute(sql, [*args, limit, offset]).fetchall()
+        rows = self._conn().execute(sql, args).fetchall()
         return [_entry(r) for r in rows]
 
     def _deep_page(
@@ -547,9 +549,9 @@ class CatalogIndex:
         extra, args = condition if condition is not None else ("1 = 1", ())
         sql = (
             f"SELECT {_COLUMNS} FROM assets WHERE deleted = 0 AND status = ? AND ({extra})"
-            " ORDER BY date_modified, seq LIMIT ? OFFSET ?"
+            f" ORDER BY date_modified, seq LIMIT {int(limit)} OFFSET {int(offset)}"
         )
-        return [_entry(r) for r in self._conn().execute(sql, [status, *args, limit, offset])]
+        return [_entry(r) for r in self._conn().execute(sql, [status, *args])]
 
     def identifiers(self, type_: str | None = None) -> Iterator[str]:
         sql = "SELECT identifier FROM assets WHERE deleted = 0" + (" AND type = ?" if type_ else "")

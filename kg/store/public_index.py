@@ -203,8 +203,11 @@ class PublicIndex:
             where += " AND seq > ?"
             args.append(after_seq)
             offset = 0
-        sql = f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY seq LIMIT ? OFFSET ?"
-        return [_row(r) for r in self._db().execute(sql, [*args, limit, offset])]
+        sql = (
+            f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY seq"
+            f" LIMIT {int(limit)} OFFSET {int(offset)}"  # literals: see CatalogIndex.page
+        )
+        return [_row(r) for r in self._db().execute(sql, args)]
 
     def iter_live(self, types: Sequence[str], batch: int = 5000) -> Iterator[Row]:
         """Every public live asset of ``types``, in insertion order, read in batches."""
