@@ -285,8 +285,11 @@ class PublicIndex:
         if after is not None:
             where += " AND (date_modified, seq) > (?, ?)"
             args += [after[0], after[1]]
-        sql = f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY date_modified, seq LIMIT ?"
-        return [_row(r).as_change() for r in self._db().execute(sql, [*args, limit])]
+        sql = (
+            f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY date_modified, seq"
+            f" LIMIT {int(limit)}"  # a literal: see CatalogIndex.page
+        )
+        return [_row(r).as_change() for r in self._db().execute(sql, args)]
 
     def count_changes(
         self,
