@@ -217,8 +217,12 @@ class PostgresDatabase(Database):
             bootstrap.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
 
     def _raw(self) -> Any:
+        # a custom plan for every execution: a generic plan of a prepared ``LIMIT ?`` reads
+        # the whole table (a first page took 9.4 ms instead of 1.2)
         return self._psycopg.connect(
-            self.url, autocommit=True, options=f"-c search_path={self.name}"
+            self.url,
+            autocommit=True,
+            options=f"-c search_path={self.name} -c plan_cache_mode=force_custom_plan",
         )
 
     def connection(self) -> _PostgresConnection:
