@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 
+from kg.search.csr import RowLists
 from kg.search.embed import Vectors
 from kg.search.lexical import LexicalFilter
 from kg.search.store import FAST, IndexStore, IntArray
@@ -118,6 +119,14 @@ def group_by_work(
 
 class Ranking(IndexStore):
     """Queries over the index's state."""
+
+    def warm_up(self) -> None:
+        """Load the models and build the label and keyword lists now (about 3 s per
+        million documents), rather than in the first query."""
+        super().warm_up()
+        with self._lock:
+            self._lists("labels")
+            self._lists("keywords")
 
     def _mask(self, q: SearchQuery) -> tuple[npt.NDArray[np.bool_] | None, int]:
         """Rows allowed by the filters (None: every live row), and how many there are."""
@@ -305,32 +314,23 @@ class Ranking(IndexStore):
     def _label_best(
         self, docnos: IntArray, label_sims: FloatArray, dense: FloatArray
     ) -> FloatArray:
-        """Best label similarity per candidate (no labels: its dense score), over the label
-        lists in CSR form: a ragged gather and ``maximum.reduceat``, no loop per candidate."""
+        """Best label similarity per candidate (no labels: its dense score): a ragged gather
+        of their label lists and ``maximum.reduceat``, no loop per candidate."""
         best = dense.copy()
         if not len(label_sims) or not len(docnos):
             return best
-        indptr, flat = self._label_csr()
-        starts = indptr[docnos]
-        sizes = indptr[docnos + 1] - starts
-        has = sizes > 0
+        labels, starts, has = self._lists("labels").gather(docnos)
         if has.any():
-            starts, sizes = starts[has], sizes[has]
-            offsets = np.cumsum(sizes) - sizes  # where each candidate's labels start
-            gather = np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))
-            best[has] = np.maximum.reduceat(label_sims[flat[gather]], offsets)
+            best[has] = np.maximum.reduceat(label_sims[labels], starts)
         return best
 
-    def _label_csr(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
-        """The label ids of every docno as (indptr, flat), built on first use and extended
-        as documents are appended (a docno's labels never change: a replaced document gets a
-        new docno); the buffers grow by doubling, so appends cost amortised O(new rows)."""
-        cols = self.cols
-        csr = self._label_csr_cache
-        if csr is None or csr.cols is not cols:
-            csr = self._label_csr_cache = _LabelCSR(cols)
-        csr.extend()
-        return csr.view()
+    def _lists(self, column: str) -> RowLists:
+        """``cols.labels`` or ``cols.keywords`` in CSR form (``kg.search.csr``)."""
+        cache = self._row_lists
+        found = cache.get(column)
+        if found is None or found.cols is not self.cols:
+            found = cache[column] = RowLists(self.cols, column, named=column == "keywords")
+        return found.extend()
 
     def _full_rows(self) -> IntArray:
         cached = self._full_rows_cache
@@ -409,12 +409,16 @@ class Ranking(IndexStore):
             out[name] = {
                 codes.values[c]: int(counts[c]) for c in order[:top] if counts[c] and c != 0
             }
-        keyword_counts: dict[str, int] = {}
-        for docno in rows.tolist():
-            for keyword in self.cols.keywords[docno]:
-                keyword_counts[keyword] = keyword_counts.get(keyword, 0) + 1
-        ordered = sorted(keyword_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        out["keyword"] = dict(ordered)
+        keywords = self._lists("keywords")
+        counts = keywords.counts(rows)
+        assert keywords.names is not None
+        if len(counts) > top:  # the top counts and every keyword tied with the last of them
+            least = np.partition(counts, len(counts) - top)[len(counts) - top]
+            shown = np.flatnonzero(counts >= max(int(least), 1))
+        else:
+            shown = np.flatnonzero(counts)
+        ordered = sorted(((keywords.names[i], int(counts[i])) for i in shown), key=_by_count)
+        out["keyword"] = dict(ordered[:top])
         return out
 
     def similar(
@@ -453,6 +457,10 @@ def one_thread() -> Any:
     return _threads.limit(limits=1)
 
 
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
 def _scatter(docnos: IntArray, ids: IntArray, values: FloatArray) -> FloatArray:
     """``values`` of ``ids`` at their positions in the sorted ``docnos`` (0 elsewhere)."""
     out = np.zeros(len(docnos), dtype=np.float32)
@@ -482,41 +490,3 @@ def _member(docnos: IntArray, ids: IntArray) -> npt.NDArray[np.bool_]:
     if len(ids):
         out[np.searchsorted(docnos, ids)] = True
     return out
-
-
-class _LabelCSR:
-    """Growable CSR of ``cols.labels`` (see ``Ranking._label_csr``)."""
-
-    def __init__(self, cols: Any) -> None:
-        self.cols = cols
-        self.rows = 0
-        self.size = 0
-        self.indptr = np.zeros(1024, dtype=np.int64)
-        self.flat = np.zeros(4096, dtype=np.int32)
-
-    def extend(self) -> None:
-        n = self.cols.n
-        if self.rows >= n:
-            return
-        fresh = self.cols.labels[self.rows : n]
-        sizes = np.fromiter(map(len, fresh), dtype=np.int64, count=len(fresh))
-        ends = self.size + np.cumsum(sizes)
-        total = int(ends[-1]) if len(ends) else self.size
-        self.indptr = _room(self.indptr, n + 1)
-        self.flat = _room(self.flat, total)
-        self.indptr[self.rows + 1 : n + 1] = ends
-        if total > self.size:
-            self.flat[self.size : total] = np.concatenate(fresh)
-        self.rows, self.size = n, total
-
-    def view(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
-        return self.indptr[: self.rows + 1], self.flat[: self.size]
-
-
-def _room(array: Any, needed: int) -> Any:
-    """``array``, or a copy at least twice as long if it is shorter than ``needed``."""
-    if len(array) >= needed:
-        return array
-    grown = np.zeros(max(needed, 2 * len(array)), dtype=array.dtype)
-    grown[: len(array)] = array
-    return grown

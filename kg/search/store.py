@@ -190,7 +190,7 @@ class IndexStore:
         self.full_docnos: list[int] = []
         self._texts: dict[int, str] = {}  # dense texts waiting for their MiniLM vector
         self._full_rows_cache: IntArray | None = None
-        self._label_csr_cache: Any = None  # kg.search.ranking: label ids per docno, as CSR
+        self._row_lists: dict[str, Any] = {}  # labels and keywords per docno (kg.search.csr)
 
     def _load(self) -> None:
         self._reset_state()

@@ -141,3 +141,58 @@ def test_exact_filtered_dense_search_on_hnsw(index: SearchIndex) -> None:
     order = np.argsort(-sims, kind="stable")[:10]
     np.testing.assert_array_equal(rows, np.flatnonzero(mask)[order])
     np.testing.assert_allclose(scores, sims[order], rtol=1e-5)
+
+
+def _facets_by_hand(index: SearchIndex, docnos: list[int], top: int = 20) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for docno in docnos:
+        for keyword in index.cols.keywords[docno]:
+            counts[keyword] = counts.get(keyword, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+
+
+def test_keyword_facet_counts_every_hit(index: SearchIndex) -> None:
+    """The vectorised keyword facet (both its small-set gather and its whole-index mask)
+    against a count by hand, ties ordered by name."""
+    for q in (
+        SearchQuery("image classification", limit=10_000),
+        SearchQuery(""),
+        SearchQuery("", types=["datasets"]),
+    ):
+        found = index.search(q, facets=True)
+        docnos = [index.by_identifier[h.identifier] for h in found.hits]
+        if q.text:
+            assert found.facets["keyword"] == _facets_by_hand(index, docnos)
+        else:
+            alive = np.flatnonzero(index.cols.alive[: index.cols.n])
+            wanted = [
+                int(d)
+                for d in alive
+                if not q.types or index.types.values[index.cols.type[d]] in q.types
+            ]
+            assert found.total == len(wanted)
+            assert found.facets["keyword"] == _facets_by_hand(index, wanted)
+        assert sum(found.facets["type"].values()) == found.total
+
+
+def test_row_lists_follow_appended_documents() -> None:
+    from kg.search.csr import RowLists
+
+    small = SearchIndex(None)
+    try:
+        docs = _documents()[:12]
+        small.index_documents(docs[:6])
+        lists = RowLists(small.cols, "keywords", named=True).extend()
+        before = lists.counts(np.arange(small.cols.n))
+        small.index_documents(docs[6:])
+        small.index_documents([replace(docs[0], keywords=("zyxwvut",), labels=("zyxwvut",))])
+        lists.extend()
+        assert lists.rows == small.cols.n == 13 and lists.names is not None
+        for docno in range(small.cols.n):
+            ids = lists.flat[lists.indptr[docno] : lists.indptr[docno + 1]]
+            assert tuple(lists.names[i] for i in ids) == small.cols.keywords[docno]
+        assert lists.counts(np.arange(6))[: len(before)].tolist() == before.tolist()
+        hits = small.search(SearchQuery("zyxwvut", mode="lexical")).hits
+        assert [h.identifier for h in hits] == [docs[0].identifier]
+    finally:
+        small.close()
