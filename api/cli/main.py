@@ -57,16 +57,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"demo: loaded {loaded} assets into {settings.store}")
     workers = args.workers or settings.workers
     if workers > 1:  # N processes on one catalog (api/cli/workers.py)
-        if args.harvest_every or args.sync_every:
-            print(
-                "aiod-kg serve: --workers above 1 does not run scheduled harvests or syncs yet;"
-                " run them from one more `aiod-kg serve` or a timer",
-                file=sys.stderr,
-            )
-            return 2
-        from api.cli.workers import serve_workers
+        from api.cli.workers import Schedule, serve_workers
+        from kg.harvest import parse_interval
 
-        return serve_workers(settings, workers, args.log_level)
+        schedule = Schedule(args.harvest_every, args.sync_every)
+        try:
+            for every in (args.harvest_every, args.sync_every):
+                if every:
+                    parse_interval(every)
+        except ValueError as exc:
+            print(f"aiod-kg serve: {exc}", file=sys.stderr)
+            return 2
+        return serve_workers(settings, workers, args.log_level, schedule)
     from api.cli.workers import install_worker_header
 
     if not args.harvest_every and not args.sync_every:

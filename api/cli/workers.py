@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import fcntl
 import gc
+import json
 import logging
 import math
 import multiprocessing
@@ -33,6 +34,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +181,30 @@ def search_copy(folder: Path, search_dir: str | None, slot: int) -> Path:
     return Path(f"{search_dir}-worker{slot}") if search_dir else folder / f"search-worker{slot}"
 
 
-def serve_workers(settings: Settings, workers: int, log_level: str) -> int:
+@dataclass(frozen=True)
+class Schedule:
+    """``serve --harvest-every`` / ``--sync-every``: run by the worker in slot 0 (a restarted
+    worker takes the slot back); the harvest lease and the sync lock keep any other runner
+    (another replica, a shell's ``aiod-kg harvest``) from running the same source at once."""
+
+    harvest_every: str | None = None
+    sync_every: str | None = None
+
+    def to_env(self) -> str:
+        return json.dumps({"harvest_every": self.harvest_every, "sync_every": self.sync_every})
+
+    @classmethod
+    def from_env(cls) -> Schedule:
+        found = json.loads(os.environ.get(SCHEDULE_ENV) or "{}")
+        return cls(found.get("harvest_every"), found.get("sync_every"))
+
+
+SCHEDULE_ENV = "AIODKG_WORKERS_SCHEDULE"  # supervisor -> workers (not a setting)
+
+
+def serve_workers(
+    settings: Settings, workers: int, log_level: str, schedule: Schedule | None = None
+) -> int:
     """Run ``workers`` API processes on one catalog; returns the exit status."""
     import uvicorn
 
@@ -222,6 +247,7 @@ def serve_workers(settings: Settings, workers: int, log_level: str) -> int:
         for server in servers:
             server.wait_ready()
         os.environ.update(worker_environment(settings, workers, urls[0], urls[1], folder))
+        os.environ[SCHEDULE_ENV] = (schedule or Schedule()).to_env()
         seed_search_copies(folder, settings.search_dir, workers)
         print(
             f"aiod-kg: {workers} workers on http://{settings.host}:{settings.port}, store owned"
@@ -380,9 +406,31 @@ def worker_app() -> FastAPI:
     if slot:
         copy = search_copy(folder, settings.search_dir, slot)
         settings = settings.model_copy(update={"search_dir": str(copy)})
-    app = create_app(settings)
+    schedule = Schedule.from_env()
+    if slot or not (schedule.harvest_every or schedule.sync_every):
+        app = create_app(settings)
+    else:  # slot 0 also runs the scheduled harvests and syncs, on the catalog it serves
+        app = create_app(settings, _scheduled_catalog(settings, schedule))
     install_worker_header(app, settings)
     return app
+
+
+def _scheduled_catalog(settings: Settings, schedule: Schedule) -> Any:
+    """A catalog with the schedule's harvests and syncs started on it (they live as long as
+    the worker does); a ValueError (not a node) fails the worker's start, so the supervisor."""
+    from api.cli.harvest import start_scheduler
+    from api.cli.sync import start_sync_scheduler
+    from kg.catalog import Catalog
+
+    catalog = Catalog(settings)
+    if schedule.harvest_every:
+        _schedulers.append(start_scheduler(catalog, settings, schedule.harvest_every))
+    if schedule.sync_every:
+        _schedulers.append(start_sync_scheduler(catalog, schedule.sync_every))
+    return catalog
+
+
+_schedulers: list[Any] = []  # the slot-0 worker's running schedulers
 
 
 def install_worker_header(app: FastAPI, settings: Settings) -> None:

@@ -236,3 +236,30 @@ def test_the_supervisor_exits_non_zero_when_a_worker_fails_to_start(tmp_path: Pa
             process.communicate()
     assert process.returncode == 3, output.decode(errors="replace")[-3000:]
     assert b"failed to start" in output
+
+
+def test_scheduled_harvests_run_once_among_the_workers(tmp_path: Path) -> None:
+    """``serve --workers 2 --harvest-every``: the worker in slot 0 harvests (under the lease);
+    every record arrives once and the source's list is walked by one process."""
+    from api.demo.replay import ReplayData, ReplayServer
+    from tests.support.data import FIXTURES
+
+    data = ReplayData.from_fixtures(FIXTURES).scaled(openml=12)
+    with ReplayServer(data) as upstream:
+        env = {
+            "AIOD_KG_OPENML_URL": upstream.openml_url,
+            "AIOD_KG_HARVEST_SOURCES": "openml",
+            "AIOD_KG_HARVEST_PAGE_SIZE": "5",
+            "AIOD_KG_SEARCH_ENABLED": "false",
+        }
+        with running_server(
+            tmp_path / "store", args=["--workers", "2", "--harvest-every", "1h"], env=env
+        ) as live:
+            deadline = time.monotonic() + 180
+            counts: dict[str, Any] = {}
+            while counts.get("datasets", {}).get("openml") != 12:
+                assert time.monotonic() < deadline, f"not harvested: {counts}"
+                time.sleep(0.5)
+                counts = httpx.get(f"{live.base_url}/counts", timeout=10).json()
+            starts = [r for r in upstream.requests if "/data/list/" in r and r.endswith("/0")]
+            assert len(starts) == 1, upstream.requests  # one process walked the list
