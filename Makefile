@@ -36,7 +36,9 @@ serve: install
 
 # the catalogue index, access tables and catalog again on PostgreSQL (AIOD_KG_DATABASE)
 PG_TESTS = tests/kg/test_catalog.py tests/kg/store/test_concurrency.py \
-	tests/kg/access/test_access.py tests/kg/test_contact_details_store.py
+	tests/kg/access/test_access.py tests/kg/test_contact_details_store.py \
+	tests/kg/harvest/test_harvest_lease.py tests/kg/sync/test_sync_state.py tests/kg/linking \
+	tests/kg/files tests/kg/quality
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
