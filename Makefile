@@ -34,7 +34,7 @@ install: $(STAMP) $(OIDC_STAMP)
 serve: install
 	$(BIN)/aiod-kg serve --demo
 
-# the catalogue index, access tables and catalog again on PostgreSQL (AIOD_KG_DATABASE)
+# the catalogue index, access tables, catalog, harvest lease and other state again on PostgreSQL
 PG_TESTS = tests/kg/test_catalog.py tests/kg/store/test_concurrency.py \
 	tests/kg/access/test_access.py tests/kg/test_contact_details_store.py \
 	tests/kg/harvest/test_harvest_lease.py tests/kg/sync/test_sync_state.py tests/kg/linking \
