@@ -227,9 +227,15 @@ def search_router(suffix: str = "") -> APIRouter:
             total = len(found)
             found = found[offset : offset + limit]
         resources = [data if get_all else _indexed_view(data) for data in found]
-        return _json(
-            {"total_hits": total, "resources": resources, "limit": limit, "offset": offset}
-        )
+        body: dict[str, Any] = {
+            "total_hits": total,
+            "resources": resources,
+            "limit": limit,
+            "offset": offset,
+        }
+        if results.capped:  # more hits may lie beyond the candidate pool (kg/search/ranking.py)
+            body["total_hits_is_lower_bound"] = True
+        return _json(body)
 
     @router.get(
         "/search",
@@ -306,6 +312,8 @@ def search_router(suffix: str = "") -> APIRouter:
             "limit": limit,
             "items": items,
         }
+        if results.capped:  # more hits may lie beyond the candidate pool (kg/search/ranking.py)
+            body["total_hits_is_lower_bound"] = True
         if facets:
             body["facets"] = results.facets
         return _json(body)

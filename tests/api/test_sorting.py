@@ -76,3 +76,27 @@ def test_search_exact_match_dates_and_sort(client: TestClient, posted: list[str]
         "/search/datasets", params={"search_query": "speech", "date_modified_before": "2999-01-01"}
     ).json()
     assert past["total_hits"] == loose["total_hits"]
+
+
+def test_a_total_beyond_the_candidate_pool_is_marked_a_lower_bound(
+    client: TestClient, posted: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    search = client.app.state.search  # type: ignore[attr-defined]
+    if search is None:
+        pytest.skip("search is disabled in this configuration")
+    search.flush()
+    for path, params in (
+        ("/search/datasets", {"search_query": "speech"}),
+        ("/search", {"q": "speech"}),
+    ):
+        whole = client.get(path, params=params).json()
+        assert whole["total_hits"] >= 2 and "total_hits_is_lower_bound" not in whole
+    from kg.search import ranking
+
+    monkeypatch.setattr(ranking, "POOL", 1)  # each signal brings one candidate
+    for path, params in (
+        ("/search/datasets", {"search_query": "speech"}),
+        ("/search", {"q": "speech"}),
+    ):
+        cut = client.get(path, params=params).json()
+        assert cut["total_hits_is_lower_bound"] is True, cut
