@@ -23,7 +23,13 @@ Layout of a backup directory::
     database.dump       on PostgreSQL: the database (pg_dump's custom format)
 
 ``restore`` copies a backup into an empty store location and opens it once (recovery check).
-Remote SPARQL stores are backed up with their engine's own tools.
+
+A partition on an Oxigraph server (``sparql+http://``, the cluster tier) is copied as an
+N-Quads dump of the server's whole dataset (``public.nq``, ``private.nq``: its Graph Store
+endpoint, streamed), taken under the same write lock, which on PostgreSQL every replica
+honours; a restore loads it into an empty server (or into an embedded store, and a checkpoint
+into a server: a backup moves between the tiers). Other engines are backed up with their own
+tools.
 """
 
 from __future__ import annotations
@@ -38,14 +44,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
+
 from kg import __version__
 from kg.catalog import Catalog
-from kg.errors import CatalogError
+from kg.errors import CatalogError, UpstreamError
 from kg.files.backup import backup_files, restore_files
 from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 from kg.store.backends import index_path, private_location
 from kg.store.embedded import EmbeddedStore
+from kg.store.remote import RemoteStore, is_remote
 
 MANIFEST = "manifest.json"
 DUMP = "database.dump"
@@ -56,13 +65,67 @@ class BackupError(CatalogError):
     status = 409
 
 
-def _embedded(store: object, name: str) -> EmbeddedStore:
+def _partition(store: object, name: str) -> EmbeddedStore | RemoteStore:
+    """A partition a backup can copy: an on-disk embedded store (a checkpoint) or an Oxigraph
+    server (an N-Quads dump); other engines have their own tools."""
+    if isinstance(store, RemoteStore):
+        try:
+            store._whole_dataset("backup")
+        except UpstreamError as exc:  # another engine: its own tools
+            raise BackupError(f"The {name} partition: {exc.detail}") from None
+        return store
     if not isinstance(store, EmbeddedStore) or getattr(store, "path", None) is None:
         raise BackupError(
             f"The {name} partition is not an on-disk embedded store: back it up with its "
             "engine's own tools."
         )
     return store
+
+
+def _copy_partition(store: EmbeddedStore | RemoteStore, destination: Path, name: str) -> str:
+    """Copy one partition into the backup; returns how (``checkpoint`` or ``n-quads``)."""
+    if isinstance(store, RemoteStore):
+        store.dump_nquads(destination / f"{name}.nq")
+        return "n-quads"
+    store.store.flush()
+    store.store.backup(str(destination / name))
+    return "checkpoint"
+
+
+def _restore_partition(how: str, source: Path, name: str, location: str) -> None:
+    """Put one partition of the backup where ``location`` (a directory or an Oxigraph server)
+    says; the target must be empty."""
+    if is_remote(location):
+        remote = RemoteStore(location)
+        try:
+            if not remote.is_empty():
+                raise BackupError(f"Restore needs an empty store; the {name} store is not.")
+            if how == "n-quads":
+                remote.load_nquads(source / f"{name}.nq")
+            else:  # a checkpoint of an embedded store, loaded into the server as quads
+                dump = source / f".{name}.nq"
+                ox.Store.read_only(str(source / name)).dump(str(dump), ox.RdfFormat.N_QUADS)
+                try:
+                    remote.load_nquads(dump)
+                finally:
+                    dump.unlink(missing_ok=True)
+        finally:
+            remote.close()
+        return
+    target = Path(location)
+    if how == "n-quads":
+        loaded = ox.Store(str(target))
+        loaded.bulk_load(path=str(source / f"{name}.nq"), format=ox.RdfFormat.N_QUADS)
+        loaded.flush()
+        del loaded
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for item in (source / name).iterdir():
+        copy = target / item.name
+        if item.is_dir():
+            shutil.copytree(item, copy)
+        else:
+            shutil.copy2(item, copy)
 
 
 def _sqlite_files(settings: Settings) -> list[Path]:
@@ -129,15 +192,16 @@ def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()):
         raise BackupError(f"The backup directory {destination} is not empty.")
-    public = _embedded(catalog.store.public, "public")
-    private = _embedded(catalog.store.private, "private")
+    public = _partition(catalog.store.public, "public")
+    private = _partition(catalog.store.private, "private")
     destination.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with catalog._write_lock, catalog.store.lock:  # no write is half done while we copy
-        public.store.flush()
-        private.store.flush()
-        public.store.backup(str(destination / "public"))
-        private.store.backup(str(destination / "private"))
+    # no write is half done while we copy: on PostgreSQL the write lock holds every replica
+    with catalog._write_lock, catalog.store.lock:
+        stores = {
+            "public": _copy_partition(public, destination, "public"),
+            "private": _copy_partition(private, destination, "private"),
+        }
         (destination / "sqlite").mkdir()
         files = _sqlite_files(catalog.settings)
         for path in files:
@@ -162,6 +226,7 @@ def backup(catalog: Catalog, destination: Path) -> dict[str, Any]:
         "aiod_kg": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "base_url": catalog.base_url,
+        "stores": stores,
         "sqlite": [p.name for p in files],
         "database": None if url is None else {"engine": "postgresql", "dump": DUMP},
         "counts": counts,
@@ -191,21 +256,24 @@ def restore(source: Path, settings: Settings) -> dict[str, Any]:
             "This backup holds the catalogue's SQLite files, not a PostgreSQL database: "
             "restore it without AIOD_KG_DATABASE."
         )
-    store = settings.store_path
-    private = Path(private_location(settings))
-    sqlite_dir = index_path(settings).parent  # creates the store folder
-    occupied = [p for p in store.iterdir() if p.resolve() != private.resolve()]
-    if occupied or (private.exists() and any(private.iterdir())):
-        raise BackupError(f"Restore needs an empty store location; {store} is not empty.")
-    for item in (source / "public").iterdir():
-        target = store / item.name
-        if item.is_dir():
-            shutil.copytree(item, target)
-        else:
-            shutil.copy2(item, target)
-    if private.exists():
-        private.rmdir()
-    shutil.copytree(source / "private", private)
+    stores = manifest.get("stores") or {"public": "checkpoint", "private": "checkpoint"}
+    private = private_location(settings)
+    sqlite_dir = index_path(settings).parent  # creates the store folder (or the data folder)
+    if not is_remote(settings.store):
+        store = settings.store_path
+        occupied = [
+            p
+            for p in store.iterdir()
+            if is_remote(private) or p.resolve() != Path(private).resolve()
+        ]
+        if occupied or (
+            not is_remote(private) and Path(private).exists() and any(Path(private).iterdir())
+        ):
+            raise BackupError(f"Restore needs an empty store location; {store} is not empty.")
+        if not is_remote(private) and Path(private).exists():
+            Path(private).rmdir()
+    _restore_partition(str(stores["public"]), source, "public", settings.store)
+    _restore_partition(str(stores["private"]), source, "private", private)
     for name in manifest.get("sqlite", []):
         shutil.copy2(source / "sqlite" / name, sqlite_dir / name)
     if url is not None and dumped:

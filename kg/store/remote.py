@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -321,6 +322,68 @@ class RemoteStore:
 
     def serialize(self, triples: Sequence[Triple], fmt: str) -> bytes:
         return serialize_triples(triples, fmt)
+
+    # ------------------------------------------------------------------ backup
+
+    def _whole_dataset(self, what: str) -> str:
+        """The Graph Store endpoint that serves and takes the whole dataset (Oxigraph server:
+        ``/store`` without a graph): the only dialect a backup knows how to copy."""
+        e = self.endpoints
+        if e.dialect != "oxigraph" or e.store is None:
+            raise UpstreamError(
+                f"A {what} of a {e.dialect} store is made with the engine's own tools "
+                "(aiod-kg copies Oxigraph servers)."
+            )
+        return e.store
+
+    def dump_nquads(self, target: Path) -> int:
+        """Stream every quad of the store into ``target`` (N-Quads); returns its bytes."""
+        path = self._whole_dataset("backup")
+        written = 0
+        try:
+            with (
+                self.client.stream(
+                    "GET",
+                    path,
+                    headers={"Accept": "application/n-quads"},
+                    auth=self._auth(path),
+                    timeout=httpx.Timeout(self.endpoints.timeout, read=None),
+                ) as response,
+                target.open("wb") as sink,
+            ):
+                self._check(response, "dump")
+                for chunk in response.iter_bytes(1 << 20):
+                    sink.write(chunk)
+                    written += len(chunk)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"The store ({self.endpoints.base}) did not dump: {exc}") from exc
+        return written
+
+    def is_empty(self) -> bool:
+        """No quad in any graph, nor in the default graph."""
+        data = self._query_json("ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
+        return not data.get("boolean")
+
+    def load_nquads(self, source: Path) -> None:
+        """Add every quad of ``source`` (N-Quads) to the store, streamed."""
+        path = self._whole_dataset("restore")
+
+        def chunks() -> Iterator[bytes]:
+            with source.open("rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    yield chunk
+
+        try:
+            response = self.client.post(
+                path,
+                content=chunks(),
+                headers={"Content-Type": "application/n-quads"},
+                auth=self._auth(path),
+                timeout=httpx.Timeout(self.endpoints.timeout, read=None, write=None),
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"The store ({self.endpoints.base}) did not load: {exc}") from exc
+        self._check(response, "load")
 
     def close(self) -> None:
         self.client.close()

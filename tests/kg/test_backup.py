@@ -16,6 +16,7 @@ import pytest
 
 from kg.access.rules import AccessControl
 from kg.catalog import Catalog
+from kg.errors import CatalogError
 from kg.model.fields import ASSET_TYPES
 from kg.settings import Settings
 from tests.support.data import ADMIN_KEY, AUTH, REPO, example_records
@@ -202,3 +203,70 @@ def test_online_backup_during_writes(tmp_path: Path) -> None:
                 assert doc["name"] == doc["description"]["plain"]
         finally:
             catalog.close()
+
+
+@pytest.mark.engine
+def test_cluster_backup_round_trip_and_across_tiers(tmp_path: Path, postgres: object) -> None:
+    """The cluster tier: both partitions on Oxigraph servers, the relational state in
+    PostgreSQL. The backup holds an N-Quads dump of each server and the database's dump; it
+    restores into empty servers (a server with data is refused), and into an embedded store."""
+    from kg.backup import backup, restore
+    from tests.support.engines import oxigraph_binary, start_oxigraph
+    from tests.support.postgres import PostgresServer
+
+    assert isinstance(postgres, PostgresServer)
+    if oxigraph_binary() is None:
+        pytest.skip("oxigraph (pip install oxigraph) is not installed")
+
+    def settings(public: str, private: str, data: str, database: str) -> Settings:
+        return Settings(
+            store=public,
+            private_store=private,
+            data_dir=str(tmp_path / data),
+            admin_key=ADMIN_KEY,
+            base_url=BASE,
+            search_enabled=False,
+            database=database,
+        )
+
+    engines = [start_oxigraph(tmp_path / name) for name in ("pub", "priv", "pub2", "priv2")]
+    try:
+        first = settings(engines[0].url, engines[1].url, "data", postgres.create_database())
+        catalog = Catalog(first)
+        try:
+            _load(catalog)
+            before = assert_index_agrees(catalog)
+            manifest = backup(catalog, tmp_path / "backup")
+        finally:
+            catalog.close()
+        assert manifest["stores"] == {"public": "n-quads", "private": "n-quads"}
+        assert (tmp_path / "backup" / "public.nq").stat().st_size > 0
+        assert (tmp_path / "backup" / "database.dump").exists()
+        # into a server that holds data: refused
+        with pytest.raises(CatalogError, match="empty"):
+            restore(tmp_path / "backup", first)
+        # into empty servers and a new database: the same catalog
+        second = settings(engines[2].url, engines[3].url, "data2", postgres.create_database())
+        restore(tmp_path / "backup", second)
+        again = Catalog(second)
+        try:
+            assert assert_index_agrees(again) == before
+        finally:
+            again.close()
+        # and into the embedded tier
+        embedded = Settings(
+            store=str(tmp_path / "embedded"),
+            admin_key=ADMIN_KEY,
+            base_url=BASE,
+            search_enabled=False,
+            database=postgres.create_database(),
+        )
+        restore(tmp_path / "backup", embedded)
+        local = Catalog(embedded)
+        try:
+            assert assert_index_agrees(local) == before
+        finally:
+            local.close()
+    finally:
+        for engine in engines:
+            engine.stop()
