@@ -38,6 +38,7 @@ from kg.formats.representation import render_one
 from kg.formats.schema_org import schema_org
 from kg.model.fields import AssetType
 from kg.publishing.publisher import http_date
+from kg.store.index import Entry
 from kg.store.public_index import Row
 
 HTML = Format("html", "text/html", ("htm",))
@@ -112,13 +113,18 @@ def _headers(iri: str, etag: str, modified: str | None) -> dict[str, str]:
 
 
 async def asset_get(
-    request: Request, catalog: Catalog, asset: AssetType, identifier: str
+    request: Request,
+    catalog: Catalog,
+    asset: AssetType,
+    identifier: str,
+    entry: Entry | None = None,
 ) -> Response:
-    """``GET /{collection}/{identifier}``: AIoD JSON from the document cache straight on the
-    event loop (one SQLite lookup); everything else in the thread pool."""
+    """``GET /{collection}/{identifier}``: AIoD JSON from the document cache (``entry``'s, when
+    the caller read the row with its document already; else one SQLite lookup, straight on
+    the event loop); everything else in the thread pool."""
     fmt = negotiate(request, asset)
     if fmt.name == "json":
-        cached = catalog.cached_document(asset, identifier)
+        cached = entry.document if entry is not None else catalog.cached_document(asset, identifier)
         if cached is not None:
             return cached_json_response(request, catalog.iri(asset, identifier), cached)
     return await run_in_threadpool(asset_response, request, catalog, asset, identifier, fmt)

@@ -39,10 +39,18 @@ def readable(
 
 
 def check_read(
-    catalog: Catalog, access: AccessControl, principal: Principal, asset: AssetType, identifier: str
-) -> None:
-    """``readable`` without the facts (one index lookup for a published asset)."""
-    access.check_read(principal, asset, identifier, catalog.not_found(asset, identifier))
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    identifier: str,
+    with_document: bool = False,
+) -> Entry:
+    """``readable`` without the facts (one index lookup for a published asset, which
+    ``with_document`` also brings the cached AIoD JSON); the asset's index row."""
+    return access.check_read(
+        principal, asset, identifier, catalog.not_found(asset, identifier), with_document
+    )
 
 
 def check_write(

@@ -226,15 +226,22 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         catalog: Catalog = request.app.state.catalog
         principal = await get_principal(request)
         access = get_access(request)
-        # 404, exactly as for a missing asset, unless the caller may read it (kg/access/rules.py)
-        check_read(catalog, access, principal, asset, identifier)
+        # 404, exactly as for a missing asset, unless the caller may read it (kg/access/rules.py);
+        # the same lookup brings the cached document. SQLite answers it in microseconds, on the
+        # event loop; a PostgreSQL round trip goes to the thread pool
+        if catalog.index.dialect == "sqlite":
+            entry = check_read(catalog, access, principal, asset, identifier, True)
+        else:
+            entry = await run_in_threadpool(
+                check_read, catalog, access, principal, asset, identifier, True
+            )
         # contact details for those who may see them (kg/access/privacy.py), else public
         if principal.authenticated:
             private = private_response(request, catalog, access, principal, asset, identifier)
             if private is not None:
                 return private
         # the asset IRI: content negotiation (HTML, Croissant too), ETag, 304 (api/linked_data)
-        return await asset_get(request, catalog, asset, identifier)
+        return await asset_get(request, catalog, asset, identifier, entry)
 
     router.add_api_route(
         f"/{name}/{{identifier}}",

@@ -353,15 +353,22 @@ class AccessControl:
         return found
 
     def check_read(
-        self, principal: Principal, asset: AssetType, identifier: str, not_found: NotFound
-    ) -> None:
-        """``readable`` for pure reads: a published asset costs one index lookup."""
-        entry = self.index.get(identifier)
+        self,
+        principal: Principal,
+        asset: AssetType,
+        identifier: str,
+        not_found: NotFound,
+        with_document: bool = False,
+    ) -> Entry:
+        """``readable`` for pure reads: a published asset costs one index lookup, which
+        ``with_document`` also brings the cached AIoD JSON. Returns the asset's row."""
+        entry = self.index.get(identifier, with_document=with_document)
         if entry is None or entry.type != asset.collection:
             raise not_found
         if entry.status in PUBLIC_STATUSES or principal.admin:
-            return
+            return entry
         self.readable(principal, asset, identifier, not_found)
+        return entry
 
     def is_readable(self, principal: Principal, identifier: str) -> bool:
         found = self.facts(identifier)

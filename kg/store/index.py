@@ -376,10 +376,15 @@ class CatalogIndex:
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, identifier: str, include_deleted: bool = False) -> Entry | None:
+    def get(
+        self, identifier: str, include_deleted: bool = False, with_document: bool = False
+    ) -> Entry | None:
+        """The row of an asset; ``with_document``: its cached AIoD JSON too, in the same
+        lookup (a GET needs both: one round trip on PostgreSQL instead of two)."""
+        columns = f"{_COLUMNS}, document" if with_document else _COLUMNS
         row = (
             self._conn()
-            .execute(f"SELECT {_COLUMNS} FROM assets WHERE identifier = ?", (identifier,))
+            .execute(f"SELECT {columns} FROM assets WHERE identifier = ?", (identifier,))
             .fetchone()
         )
         if row is None or (row[7] and not include_deleted):
