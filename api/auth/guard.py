@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth.principal import forbidden, unauthorized
@@ -51,6 +52,22 @@ def check_read(
     return access.check_read(
         principal, asset, identifier, catalog.not_found(asset, identifier), with_document
     )
+
+
+async def check_read_off_loop(
+    catalog: Catalog,
+    access: AccessControl,
+    principal: Principal,
+    asset: AssetType,
+    identifier: str,
+    with_document: bool = False,
+) -> Entry:
+    """``check_read`` from a coroutine: on SQLite (microseconds) right here, on PostgreSQL (a
+    network round trip) in the thread pool, never blocking the event loop."""
+    args = (catalog, access, principal, asset, identifier, with_document)
+    if catalog.index.dialect == "sqlite":
+        return check_read(*args)
+    return await run_in_threadpool(check_read, *args)
 
 
 def check_write(

@@ -160,6 +160,13 @@ def resolve(request: Request, token: str) -> Principal:
     return principal_from_claims(claims, settings)
 
 
+def _local_index(request: Request) -> bool:
+    """Whether an API key lookup is a local SQLite read (microseconds: fine on the event
+    loop), not a PostgreSQL round trip (thread pool)."""
+    catalog = getattr(request.app.state, "catalog", None)
+    return catalog is None or catalog.index.dialect == "sqlite"
+
+
 async def get_principal(request: Request) -> Principal:
     """FastAPI dependency: the request's principal (cached on the request)."""
     state = request.scope.setdefault("state", {})  # what request.state wraps
@@ -172,8 +179,11 @@ async def get_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         principal = ANONYMOUS
-    elif token.startswith("aiodkg_") or hmac.compare_digest(
-        token.encode(), _admin_key(request.app.state.settings).encode() or b"\0"
+    elif _local_index(request) and (
+        token.startswith("aiodkg_")
+        or hmac.compare_digest(
+            token.encode(), _admin_key(request.app.state.settings).encode() or b"\0"
+        )
     ):
         principal = resolve(request, token)  # one SQLite lookup at most: on the loop
     else:

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from api.auth.guard import (
     check_create,
     check_delete,
-    check_read,
+    check_read_off_loop,
     check_replace,
     private_response,
     readable,
@@ -227,14 +227,8 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         principal = await get_principal(request)
         access = get_access(request)
         # 404, exactly as for a missing asset, unless the caller may read it (kg/access/rules.py);
-        # the same lookup brings the cached document. SQLite answers it in microseconds, on the
-        # event loop; a PostgreSQL round trip goes to the thread pool
-        if catalog.index.dialect == "sqlite":
-            entry = check_read(catalog, access, principal, asset, identifier, True)
-        else:
-            entry = await run_in_threadpool(
-                check_read, catalog, access, principal, asset, identifier, True
-            )
+        # the same lookup brings the cached document
+        entry = await check_read_off_loop(catalog, access, principal, asset, identifier, True)
         # contact details for those who may see them (kg/access/privacy.py), else public
         if principal.authenticated:
             private = private_response(request, catalog, access, principal, asset, identifier)

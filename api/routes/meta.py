@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from api.auth.guard import check_read, visible_page
+from api.auth.guard import check_read, check_read_off_loop, visible_page
 from api.auth.principal import PrincipalDep, get_access
 from api.deps import CatalogDep
 from api.negotiation import choose_format
@@ -154,7 +154,7 @@ def meta_router(suffix: str = "") -> APIRouter:
         asset = catalog.type_of_identifier(identifier)
         if asset is None:
             raise HTTPException(404, f"Asset '{identifier}' not found in the database.")
-        check_read(catalog, get_access(request), principal, asset, identifier)
+        await check_read_off_loop(catalog, get_access(request), principal, asset, identifier)
         fmt = choose_format(request)
         body = await run_in_threadpool(render_one, catalog, asset, identifier, fmt.name)
         return Response(body, media_type=fmt.media_type, headers={"Vary": "Accept"})
