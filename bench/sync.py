@@ -10,7 +10,7 @@ platforms, a follower of every write) on and off. The load average is printed be
 shared machine the figures move with it; the CPU seconds the central spent (and the node, for
 the push) move much less, so each phase also gives them, per 1,000 records.
 
-    .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor]
+    .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor] [--central-linking off]
 """
 
 from __future__ import annotations
@@ -114,15 +114,23 @@ def main() -> int:
         "--concurrency", type=int, help="pushes in flight (default: AIOD_KG_SYNC_CONCURRENCY)"
     )
     parser.add_argument("--floor", action="store_true", help="also measure the central alone")
+    parser.add_argument(
+        "--central-linking",
+        choices=("on", "off"),
+        default="on",
+        help="the push/pull central's linker (off: what its followers cost the push)",
+    )
     args = parser.parse_args()
     n = args.records
     node_settings: dict[str, object] = {}
     if args.concurrency:
         node_settings["sync_concurrency"] = args.concurrency
     results: dict[str, object] = {"records": n, "load_before": load()}
+    central_env = {**ENV, "AIOD_KG_LINKING_ENABLED": str(args.central_linking == "on").lower()}
+    results["central_linking"] = args.central_linking
     with tempfile.TemporaryDirectory(prefix="aiod-kg-bench-sync-") as folder:
         root = Path(folder)
-        with aiod_kg_server(root / "central", env=ENV) as central:
+        with aiod_kg_server(root / "central", env=central_env) as central:
             node = Catalog(
                 Settings(
                     store=str(root / "node"),
