@@ -3,6 +3,12 @@
 Every write follows the flow of docs/design.md section 2: AIoD JSON -> RDF (field
 table) -> SHACL validation -> atomic graph replace in the store + index row -> change event.
 Nothing is written for a record that fails validation.
+
+Writes are serialised under one write lock (shared with other processes on the same index).
+Single creates and replaces are converted and validated in their callers' threads, then
+committed in batches with those of other threads arriving meanwhile (group commit,
+kg/group_commit.py): one lock hold, one journal, one store and one index transaction per
+batch, each caller with its own outcome (``_commit_writes``).
 """
 
 from __future__ import annotations
@@ -127,7 +133,7 @@ def _unstorable(conversion: Conversion) -> list[Problem]:
 
 
 class Catalog:
-    """All reads and writes of assets. Thread-safe; writes are serialised per process."""
+    """All reads and writes of assets. Thread-safe; writes are serialised (group-committed)."""
 
     def __init__(
         self, settings: Settings, store: GraphStore | None = None, index: CatalogIndex | None = None
