@@ -14,6 +14,8 @@ batch, each caller with its own outcome (``_commit_writes``).
 from __future__ import annotations
 
 import builtins
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +47,14 @@ from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
 from kg.store.index import CatalogIndex, Entry
 from kg.store.partition import PartitionedStore, is_public_status
 
+log = logging.getLogger("kg.catalog")
+
 JSON = dict[str, Any]
 XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 _ENTRY_DATES = ("http://purl.org/dc/terms/created", "http://purl.org/dc/terms/modified")
 DEFAULT_STATUS = "published"
 USER_PLATFORM = "aiod"
+REPAIR_EVERY = 1.0  # seconds between two looks for another process's interrupted write
 BULK_WRITE_MIN = 64  # batches with at least this many new assets use the store's bulk loader
 
 
@@ -161,6 +166,13 @@ class Catalog:
         with self._write_lock:  # another process's write in progress is not a crashed one
             self.recover()
             run_migrations(self)  # data written by earlier versions (kg/migrations.py)
+        # a writer in another process (a worker, a replica) killed mid-write left its journal:
+        # the survivors repair it, not only the next start
+        self._closing = threading.Event()
+        self._repairer = threading.Thread(
+            target=self._repair_others, name="catalog-repair", daemon=True
+        )
+        self._repairer.start()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -182,14 +194,33 @@ class Catalog:
         return asset_iri(self.base_url, asset, identifier)
 
     def close(self) -> None:
+        self._closing.set()
+        if self._repairer.is_alive() and self._repairer is not threading.current_thread():
+            self._repairer.join(timeout=5)
         self.index.close()
         self.store.close()
         self._write_lock.close()
 
     # ------------------------------------------------------------------ consistency
 
-    def recover(self) -> int:
-        """Repair index rows whose write was interrupted; rebuild a missing index.
+    def _repair_others(self) -> None:
+        """Every ``REPAIR_EVERY`` seconds: journal rows seen outside any write are another
+        process's interrupted write once the write lock is ours (a live writer holds it from
+        its journal to its commit; the lock dies with a killed holder), so they are repaired
+        (``recover``): on every worker and replica, within a second or two of the kill."""
+        while not self._closing.wait(REPAIR_EVERY):
+            try:
+                if self.index.pending():
+                    with self._write_lock:
+                        repaired = self.recover(rebuild=False)
+                    if repaired:
+                        log.warning("repaired %d interrupted writes of another process", repaired)
+            except Exception:  # a closing store or database: the next round tries again
+                log.debug("repairing interrupted writes failed", exc_info=True)
+
+    def recover(self, rebuild: bool = True) -> int:
+        """Repair index rows whose write was interrupted; rebuild a missing index (unless
+        ``rebuild`` is False).
 
         Returns the number of rows repaired.
         """
@@ -218,7 +249,11 @@ class Catalog:
             self.index.commit_entries(upserts, deletes, deleted_at=now())
             self.index.clear_pending(i for i, _ in pending)
             repaired = len(pending)
-        if self.index.count_by_platform() == {} and next(self.store.graph_names(), None):
+        if (
+            rebuild
+            and self.index.count_by_platform() == {}
+            and next(self.store.graph_names(), None)
+        ):
             repaired += self.rebuild_index()
         return repaired
 

@@ -282,8 +282,15 @@ def test_a_replica_killed_during_a_bulk_import_leaves_whole_assets(
     assert len(acknowledged) >= 40, "the import was too slow to be interrupted"
     try:
         for survivor in replicas.replicas[:2]:
-            listed = _listed(http, survivor.url)
-            stored = _graphs(http, survivor.url, replicas.url)
+            # the killed replica's interrupted write is repaired by a survivor (its journal
+            # is seen once the write lock is free: kg/catalog.py, a look every second)
+            deadline = time.monotonic() + 15
+            while True:
+                listed = _listed(http, survivor.url)
+                stored = _graphs(http, survivor.url, replicas.url)
+                if set(listed) == stored or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             assert set(listed) == stored  # the catalogue index is the store
             assert set(acknowledged) <= stored  # nothing answered 200 was lost
             counted = http.get(f"{survivor.url}/counts").json()

@@ -215,3 +215,36 @@ def test_a_create_prepared_before_a_second_boundary_takes_the_commits_time(
     assert item.entry.date_created == item.entry.date_modified == "2020-01-02T03:04:06"
     dates = {o.lexical for _, _, o in item.conversion.triples if getattr(o, "lexical", None)}
     assert "2020-01-02T03:04:06" in dates and "2020-01-02T03:04:05" not in dates
+
+
+def test_a_running_catalog_repairs_another_writers_interrupted_write(catalog: Catalog) -> None:
+    """A writer killed between its store write and its index commit (another worker or
+    replica) leaves its journal row and a graph; a running catalog repairs it within seconds,
+    not only at its next start: the unacknowledged create is rolled back."""
+    import time
+
+    from kg.model.rdf_mapping import Lit, asset_iri
+
+    datasets = ASSET_TYPES["datasets"]
+    kept = catalog.create(datasets, record(1))
+    orphan = "data_interruptedwrite000000001"
+    iri = asset_iri(catalog.base_url, datasets, orphan)
+    with catalog.write_lock:  # the other writer, up to the moment it was killed
+        catalog.index.mark_pending([(orphan, datasets.collection)])
+        catalog.store.replace_graphs(
+            {
+                iri: [
+                    (
+                        iri,
+                        "https://schema.org/name",
+                        Lit("half", "http://www.w3.org/2001/XMLSchema#string"),
+                    )
+                ]
+            }
+        )
+    deadline = time.monotonic() + 30
+    while catalog.index.pending() or catalog.store.has_graph(iri):
+        assert time.monotonic() < deadline, "the interrupted write was not repaired"
+        time.sleep(0.1)
+    assert catalog.get(datasets, kept)["name"] == record(1)["name"]
+    assert catalog.count(datasets) == 1
