@@ -164,3 +164,10 @@ def test_long_texts_are_not_remembered(catalog: Catalog) -> None:
     svc.query(text)
     svc.query(text)
     assert len(svc.decisions) == 0 and svc.decisions.hits == 0
+
+
+@pytest.mark.parametrize("query", [COUNT, "", "SELECT * WHERE { ?s ?p ?o } # from"])
+def test_a_dataset_iri_that_is_no_iri_is_the_callers_error(catalog: Catalog, query: str) -> None:
+    svc = SparqlService(catalog.store, catalog.settings)
+    with pytest.raises(ParseError):
+        svc.query(query, default_graphs=[""], named_graphs=["not an iri"])
