@@ -382,7 +382,7 @@ def main() -> None:
         "--settle-max",
         type=float,
         default=600.0,
-        help="then at most this many seconds until our server is idle (its start-up work done)"
+        help="then at most this many seconds until our server is idle (its start-up work done)",
     )
     parser.add_argument(
         "--budget",

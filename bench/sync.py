@@ -10,7 +10,8 @@ platforms, a follower of every write) on and off. The load average is printed be
 shared machine the figures move with it; the CPU seconds the central spent (and the node, for
 the push) move much less, so each phase also gives them, per 1,000 records.
 
-    .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor] [--central-linking off]
+    .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor]
+        [--central-linking off]
 """
 
 from __future__ import annotations
