@@ -246,6 +246,15 @@ class ReplayServer:
         with self.lock:
             return sum(1 for r in self.requests if match in r)
 
+    def settled(self, quiet: float) -> int:
+        """How many requests were answered once those in flight (a killed client's, recorded
+        when their delay has passed) are in: none for ``quiet`` seconds."""
+        count = -1
+        while len(self.requests) != count:
+            count = len(self.requests)
+            time.sleep(quiet)
+        return count
+
     # ------------------------------------------------------------------ routing
 
     def handle(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

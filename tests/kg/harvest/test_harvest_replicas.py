@@ -48,16 +48,6 @@ def offsets(server: ReplayServer, since: int = 0) -> list[int]:
     return [int(r.rsplit("/", 1)[1]) for r in server.requests[since:] if "/data/list/" in r]
 
 
-def settled(server: ReplayServer, quiet: float) -> int:
-    """How many requests the replay has answered once those in flight (a killed client's,
-    recorded when their delay has passed) are in: none for ``quiet`` seconds."""
-    count = -1
-    while len(server.requests) != count:
-        count = len(server.requests)
-        time.sleep(quiet)
-    return count
-
-
 def wait(condition: object, what: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -122,7 +112,7 @@ def test_one_replica_harvests_and_another_takes_over_a_killed_one(
                 assert killed_at is not None and killed_at.cursor is not None
                 offset = int(killed_at.cursor["offset"])
                 assert 0 < offset < DATASETS
-                before = settled(server, 1.0)  # the killed replica's requests in flight
+                before = server.settled(1.0)  # the killed replica's requests in flight
                 server.delay = 0.0
 
                 # after the lease expires the second replica takes the source over

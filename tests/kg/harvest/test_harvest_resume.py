@@ -62,16 +62,6 @@ def committed_offset(state: HarvestState, source: str) -> int:
     return int(run.cursor.get("offset", 0)) if run and run.cursor else 0
 
 
-def settled(server: ReplayServer, quiet: float) -> int:
-    """How many requests the replay has answered once those in flight (a killed client's,
-    recorded when their delay has passed) are in: none for ``quiet`` seconds."""
-    count = -1
-    while len(server.requests) != count:
-        count = len(server.requests)
-        time.sleep(quiet)
-    return count
-
-
 def open_snapshot(store: Path, database: str | None = None) -> dict:  # type: ignore[type-arg]
     catalog = Catalog(Settings(store=str(store), database=database))
     try:
@@ -112,7 +102,7 @@ def test_sigkill_mid_harvest_resumes_to_the_same_state(
         assert lease is not None  # the killed holder never released it
 
         # its lease has not expired yet: a harvest now says who holds the source, runs nothing
-        before = settled(server, 0.2)
+        before = server.settled(0.2)
         server.delay = 0.0
         early = harvest_process(killed, server.openml_url, database=database)
         output = early.communicate(timeout=120)[0].decode()
