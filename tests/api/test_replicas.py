@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from kg.settings import Settings
+from tests.support.auth import AUDIENCE, Issuer
 from tests.support.data import AUTH, REPO
 from tests.support.postgres import PostgresServer
 from tests.support.server import needs_engine, starts_server
@@ -53,9 +54,20 @@ def replicas(
     if nginx_binary() is None:
         pytest.skip("nginx is not installed (.ci/run installs it)")
     folder: Path = tmp_path_factory.mktemp("replicas")
-    env = {"AIOD_KG_WRITE_RATE_LIMIT": str(RATE_LIMIT), "AIOD_KG_WRITE_RATE_WINDOW": "3600"}
-    with cluster(folder, postgres.create_database(), env=env) as running:
-        yield running
+    issuer = Issuer()  # the identity provider every replica trusts (its JWKS on loopback)
+    env = {
+        "AIOD_KG_WRITE_RATE_LIMIT": str(RATE_LIMIT),
+        "AIOD_KG_WRITE_RATE_WINDOW": "3600",
+        "AIOD_KG_OIDC_ISSUER": issuer.url,
+        "AIOD_KG_OIDC_AUDIENCE": AUDIENCE,
+        "AIOD_KG_OIDC_JWKS_MIN_REFRESH": "0.5",
+    }
+    try:
+        with cluster(folder, postgres.create_database(), env=env) as running:
+            running.issuer = issuer  # type: ignore[attr-defined]
+            yield running
+    finally:
+        issuer.close()
 
 
 @pytest.fixture
@@ -380,6 +392,24 @@ def test_an_api_key_and_its_revocation_reach_every_replica(
     revoked = http.delete(f"{replicas.replicas[1].url}/api_keys/{key_id}", headers=AUTH)
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True, revoked.text
     _on_every_replica(http, replicas, "/authorization_test", key, 401)
+
+
+@slow
+def test_a_new_signing_key_is_accepted_by_every_replica(
+    replicas: Cluster, http: httpx.Client
+) -> None:
+    """The provider rotates its key: a token signed with the new one is accepted by every
+    replica within a second (each refetches the key set in the background on the first
+    unknown key id; AIOD_KG_OIDC_JWKS_MIN_REFRESH bounds how often) and the retired key's
+    tokens are refused."""
+    issuer: Issuer = replicas.issuer  # type: ignore[attr-defined]
+    old = {"Authorization": f"Bearer {issuer.token('carol')}"}
+    _on_every_replica(http, replicas, "/authorization_test", old, 200)
+    time.sleep(0.6)  # past the least time between two refetches of a replica
+    new_key = issuer.rotate(f"key-{time.monotonic_ns()}")
+    new = {"Authorization": f"Bearer {issuer.token('carol', key=new_key)}"}
+    _on_every_replica(http, replicas, "/authorization_test", new, 200)
+    _on_every_replica(http, replicas, "/authorization_test", old, 401)
 
 
 @slow
