@@ -65,6 +65,7 @@ def replicas(
     try:
         with cluster(folder, postgres.create_database(), env=env) as running:
             running.issuer = issuer  # type: ignore[attr-defined]
+            _search_ready(running)
             yield running
     finally:
         issuer.close()
@@ -84,6 +85,26 @@ def _dataset(name: str, resource: str, words: str = "") -> dict[str, Any]:
         "description": {"plain": f"{name}: readings of a test rig {words}".strip()},
         "keyword": ["replica", resource],
     }
+
+
+def _search_ready(replicas: Cluster) -> None:
+    """Until every replica's search has caught up (``/health`` stops reporting its progress)
+    and loaded its models (which happens in the background: a first write, found by every
+    replica's search): the 1 s bounds below are for replicas in service, not starting."""
+    deadline = time.monotonic() + 180
+    with httpx.Client(timeout=30) as http:
+        for replica in replicas.replicas:
+            while "search" in http.get(f"{replica.url}/health").json():
+                assert time.monotonic() < deadline, f"replica {replica.index} search not ready"
+                time.sleep(0.2)
+        first = replicas.replicas[0].url
+        record = _dataset("Warm-up rig", "warm-up", "wombat")
+        made = http.post(f"{first}/datasets", headers=AUTH, json=record)
+        assert made.status_code == 200, made.text
+        for replica in replicas.replicas:
+            while made.json()["identifier"] not in _searched(http, replica.url, "wombat"):
+                assert time.monotonic() < deadline, f"replica {replica.index} search is cold"
+                time.sleep(0.2)
 
 
 def eventually(check: Callable[[], Any], what: str) -> None:
