@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -36,11 +35,11 @@ from kg.model.rdf_mapping import (
     Lit,
     Problem,
     Triple,
-    asset_iri,
     asset_to_triples,
     triples_to_asset,
 )
 from kg.model.validation import validate_conversions
+from kg.recovery import Recovery, now
 from kg.settings import Settings
 from kg.store.backends import open_store
 from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
@@ -54,13 +53,7 @@ XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 _ENTRY_DATES = ("http://purl.org/dc/terms/created", "http://purl.org/dc/terms/modified")
 DEFAULT_STATUS = "published"
 USER_PLATFORM = "aiod"
-REPAIR_EVERY = 1.0  # seconds between two looks for another process's interrupted write
 BULK_WRITE_MIN = 64  # batches with at least this many new assets use the store's bulk loader
-
-
-def now() -> str:
-    """The server clock as AIoD writes it: UTC, seconds, no zone suffix."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(frozen=True)
@@ -137,8 +130,9 @@ def _unstorable(conversion: Conversion) -> list[Problem]:
     ]
 
 
-class Catalog:
-    """All reads and writes of assets. Thread-safe; writes are serialised (group-committed)."""
+class Catalog(Recovery):
+    """All reads and writes of assets. Thread-safe; writes are serialised (group-committed).
+    Keeping the index equal to the store after an interrupted write: ``kg.recovery``."""
 
     def __init__(
         self, settings: Settings, store: GraphStore | None = None, index: CatalogIndex | None = None
@@ -190,9 +184,6 @@ class Catalog:
         as a status change holds it around both steps so no write lands in between."""
         return self._write_lock
 
-    def iri(self, asset: AssetType, identifier: str) -> str:
-        return asset_iri(self.base_url, asset, identifier)
-
     def close(self) -> None:
         self._closing.set()
         if self._repairer.is_alive() and self._repairer is not threading.current_thread():
@@ -200,123 +191,6 @@ class Catalog:
         self.index.close()
         self.store.close()
         self._write_lock.close()
-
-    # ------------------------------------------------------------------ consistency
-
-    def _repair_others(self) -> None:
-        """Every ``REPAIR_EVERY`` seconds: journal rows seen outside any write are another
-        process's interrupted write once the write lock is ours (a live writer holds it from
-        its journal to its commit; the lock dies with a killed holder), so they are repaired
-        (``recover``): on every worker and replica, within a second or two of the kill."""
-        while not self._closing.wait(REPAIR_EVERY):
-            try:
-                if self.index.pending():
-                    with self._write_lock:
-                        repaired = self.recover(rebuild=False)
-                    if repaired:
-                        log.warning("repaired %d interrupted writes of another process", repaired)
-            except Exception:  # a closing store or database: the next round tries again
-                log.debug("repairing interrupted writes failed", exc_info=True)
-
-    def recover(self, rebuild: bool = True) -> int:
-        """Repair index rows whose write was interrupted; rebuild a missing index (unless
-        ``rebuild`` is False).
-
-        Returns the number of rows repaired.
-        """
-        pending = self.index.pending()
-        repaired = 0
-        if pending:
-            upserts, deletes, rolled_back = [], [], []
-            for identifier, type_ in pending:
-                asset = ASSET_TYPES[type_]
-                if self.index.get(identifier) is None:
-                    # a create that never committed (its graph may be partial): roll back
-                    rolled_back.append(self.iri(asset, identifier))
-                    continue
-                # a replace or delete of a live asset: the store holds the old or the new
-                # graph as a whole (one transaction), so roll the index forward to it
-                entry = self._entry_from_store(asset, identifier)
-                if entry is None:
-                    deletes.append((identifier, type_))
-                else:
-                    upserts.append(entry)
-            self.store.delete_graphs(rolled_back)
-            # an asset that was changing partition may have a copy in both: keep one
-            self.store.reconcile(
-                (self.iri(ASSET_TYPES[t], i) for i, t in pending), is_annex=self._is_private_annex
-            )
-            self.index.commit_entries(upserts, deletes, deleted_at=now())
-            self.index.clear_pending(i for i, _ in pending)
-            repaired = len(pending)
-        if (
-            rebuild
-            and self.index.count_by_platform() == {}
-            and next(self.store.graph_names(), None)
-        ):
-            repaired += self.rebuild_index()
-        return repaired
-
-    def _is_private_annex(self, iri: str, private_triples: list[Triple]) -> bool:
-        """Whether a graph's private-partition copy holds only the private fields of a public
-        asset (kept beside the public graph, kg/model/private.py) rather than a whole copy."""
-        asset, _ = self._parse_iri(iri)
-        if asset is None or not has_private(asset):
-            return False
-        public, private = split_triples(asset, private_triples)
-        return bool(private) and not public
-
-    def rebuild_index(self) -> int:
-        """Recreate the index from the store (the source of truth)."""
-        with self._write_lock:
-            self.index.clear()
-            batch: list[Entry] = []
-            count = 0
-            for iri in self.store.graph_names():
-                asset, identifier = self._parse_iri(iri)
-                if asset is None or identifier is None:
-                    continue
-                entry = self._entry_from_store(asset, identifier)
-                if entry is not None:
-                    batch.append(entry)
-                if len(batch) >= 5000:
-                    self.index.commit_entries(batch)
-                    count += len(batch)
-                    batch = []
-            self.index.commit_entries(batch)
-            return count + len(batch)
-
-    def _parse_iri(self, iri: str) -> tuple[AssetType | None, str | None]:
-        prefix = self.base_url + "/"
-        if not iri.startswith(prefix):
-            return None, None
-        collection, _, identifier = iri[len(prefix) :].partition("/")
-        asset = ASSET_TYPES.get(collection)
-        if asset is None or not IDENTIFIER_RE.match(identifier):
-            return None, None
-        return asset, identifier
-
-    def _entry_from_store(self, asset: AssetType, identifier: str) -> Entry | None:
-        triples = self.store.graph(self.iri(asset, identifier))
-        if not triples:
-            return None
-        data = triples_to_asset(asset, self.iri(asset, identifier), triples, self.base_url)
-        data = public_view(asset, data)  # documents never hold private fields
-        return dataclass_replace(self._entry(asset, identifier, data), document=orjson.dumps(data))
-
-    @staticmethod
-    def _entry(asset: AssetType, identifier: str, data: JSON) -> Entry:
-        entry = data.get("aiod_entry") or {}
-        created = str(entry.get("date_created") or now())
-        return Entry(
-            identifier=identifier,
-            type=asset.collection,
-            platform=data.get("platform") if asset.collection != "platforms" else None,
-            platform_resource_identifier=data.get("platform_resource_identifier"),
-            status=entry.get("status"),
-            date_created=created,
-            date_modified=str(entry.get("date_modified") or created),
-        )
 
     # ------------------------------------------------------------------ writes
 
