@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL of real ``aiod-kg`` processes at random points of an import, a bulk
 update (upsert of changed records) and a search reindex. After a restart every asset is wholly
-old or wholly new, the catalogue index agrees with the store (kg/catalog.py ``recover``), and
+old or wholly new, the catalogue index agrees with the store (kg/recovery.py ``recover``), and
 the search index agrees with the store (or is rebuilt by the next open's reconcile).
 (Harvest kills are covered by tests/kg/harvest/test_harvest_resume.py.)
 
