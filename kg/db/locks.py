@@ -44,84 +44,28 @@ class WriteLock(Protocol):
     def close(self) -> None: ...
 
 
-class ProcessLock:
-    """A re-entrant lock across the threads of this process and the processes of a host."""
+class _ReentrantHold:
+    """Re-entrant within this process (a ``threading.RLock`` counting holds); the outermost
+    hold also takes the lock other processes see (``_take``) and the last release gives it
+    back (``_give``)."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    def __init__(self) -> None:
         self._threads = threading.RLock()
         self._depth = 0
-        self._fd: int | None = None
-        self._pid = 0
 
-    def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():
-            assert self.path is not None
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            self._pid = os.getpid()  # a forked child opens its own description
-        return self._fd
+    def _take(self) -> None:
+        raise NotImplementedError
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if not self._threads.acquire(blocking, timeout):
-            return False
-        if self._depth == 0 and self.path is not None:
-            try:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
-            except BaseException:
-                self._threads.release()
-                raise
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-class AdvisoryLock:
-    """A re-entrant lock across threads, processes and machines: a PostgreSQL session advisory
-    lock on ``key``, held on a connection made by ``connect`` for the lock alone."""
-
-    def __init__(self, connect: Callable[[], Any], key: int) -> None:
-        self._connect = connect
-        self.key = key
-        self._threads = threading.RLock()
-        self._depth = 0
-        self._conn: Any = None
-        self._pid = 0
-
-    def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed or self._pid != os.getpid():
-            self._conn = self._connect()
-            self._pid = os.getpid()
-        return self._conn
+    def _give(self) -> None:
+        raise NotImplementedError
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if not self._threads.acquire(blocking, timeout):
             return False
         if self._depth == 0:
             try:
-                self._connection().execute("SELECT pg_advisory_lock(%s)", (self.key,))
+                self._take()
             except BaseException:
-                self._conn = None  # a broken connection: the next hold makes a new one
                 self._threads.release()
                 raise
         self._depth += 1
@@ -130,10 +74,8 @@ class AdvisoryLock:
     def release(self) -> None:
         self._depth -= 1
         try:
-            if self._depth == 0 and self._conn is not None:
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-        except Exception:  # the connection broke: PostgreSQL dropped the lock with it
-            self._conn = None
+            if self._depth == 0:
+                self._give()
         finally:
             self._threads.release()
 
@@ -147,6 +89,69 @@ class AdvisoryLock:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class ProcessLock(_ReentrantHold):
+    """A re-entrant lock across the threads of this process and the processes of a host."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            assert self.path is not None
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = os.getpid()  # a forked child opens its own description
+        return self._fd
+
+    def _take(self) -> None:
+        if self.path is not None:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+
+    def _give(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class AdvisoryLock(_ReentrantHold):
+    """A re-entrant lock across threads, processes and machines: a PostgreSQL session advisory
+    lock on ``key``, held on a connection made by ``connect`` for the lock alone."""
+
+    def __init__(self, connect: Callable[[], Any], key: int) -> None:
+        super().__init__()
+        self._connect = connect
+        self.key = key
+        self._conn: Any = None
+        self._pid = 0
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed or self._pid != os.getpid():
+            self._conn = self._connect()
+            self._pid = os.getpid()
+        return self._conn
+
+    def _take(self) -> None:
+        try:
+            self._connection().execute("SELECT pg_advisory_lock(%s)", (self.key,))
+        except BaseException:
+            self._conn = None  # a broken connection: the next hold makes a new one
+            raise
+
+    def _give(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        except Exception:  # the connection broke: PostgreSQL dropped the lock with it
+            self._conn = None
 
     def close(self) -> None:
         if self._conn is not None:
