@@ -113,20 +113,13 @@ def _headers(iri: str, etag: str, modified: str | None) -> dict[str, str]:
 
 
 async def asset_get(
-    request: Request,
-    catalog: Catalog,
-    asset: AssetType,
-    identifier: str,
-    entry: Entry | None = None,
+    request: Request, catalog: Catalog, asset: AssetType, identifier: str, entry: Entry
 ) -> Response:
-    """``GET /{collection}/{identifier}``: AIoD JSON from the document cache (``entry``'s, when
-    the caller read the row with its document already; else one SQLite lookup, straight on
-    the event loop); everything else in the thread pool."""
+    """``GET /{collection}/{identifier}``: AIoD JSON from the document cache, which the caller
+    read with the asset's index row (``entry``); everything else in the thread pool."""
     fmt = negotiate(request, asset)
-    if fmt.name == "json":
-        cached = entry.document if entry is not None else catalog.cached_document(asset, identifier)
-        if cached is not None:
-            return cached_json_response(request, catalog.iri(asset, identifier), cached)
+    if fmt.name == "json" and entry.document is not None:
+        return cached_json_response(request, catalog.iri(asset, identifier), entry.document)
     return await run_in_threadpool(asset_response, request, catalog, asset, identifier, fmt)
 
 
