@@ -264,8 +264,14 @@ def test_two_nodes_and_a_central(tmp_path: Path) -> None:
         assert json.loads(harvest.stdout)["completed"], harvest.stdout
         with running_server(tmp_path / "central", port=ports["central"], env=central_env()):
             wanted = {west["shared"], west["edited"], offline_id}
-            until(lambda: set(names(central, "node-west")) == wanted, "nothing lost")
-            assert names(central, "node-west")[west["shared"]] == "west edited offline"
+            # the push may bring the new asset before the edit: wait for both
+            until(
+                lambda: (
+                    set(names(central, "node-west")) == wanted
+                    and names(central, "node-west")[west["shared"]] == "west edited offline"
+                ),
+                "nothing lost",
+            )
             # push + DCAT harvest of node-east: still one asset each
             east_now = held(central, "node-east")
             assert set(east_now) == {east["seed"], east["shared"], east["edited"]}
