@@ -202,16 +202,25 @@ def timed(
     reps: int,
     make: Callable[[int], tuple[str, dict[str, Any]]],
     method: str = "GET",
+    refused: list[int] | None = None,
 ) -> tuple[float, float]:
+    """p50 and p99 in ms of ``reps`` sequential requests. A 503 (the SPARQL time limit) is
+    counted in ``refused`` when given, and timed like any answer; any other error stops."""
     samples = []
     for i in range(reps):
         url, params = make(i)
         t0 = time.perf_counter()
         answer = client.request(method, url, **params)
         samples.append(time.perf_counter() - t0)
-        if answer.status_code >= 400:
+        if answer.status_code == 503 and refused is not None:
+            refused.append(i)
+        elif answer.status_code >= 400:
             raise SystemExit(f"{url}: {answer.status_code} {answer.text[:300]}")
     return pct(samples, 0.5), pct(samples, 0.99)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def vm_hwm_mib(pid: int) -> float:
@@ -221,7 +230,9 @@ def vm_hwm_mib(pid: int) -> float:
     return 0.0
 
 
-def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
+def measure(
+    store: Path, reps: int, walk_limit: float, linking: bool = False, wrk_seconds: int = 10
+) -> dict[str, Any]:
     settings = Settings(store=str(store), base_url=BASE_URL, search_enabled=False)
     catalog = Catalog(settings)
     rng = random.Random(5)
@@ -229,6 +240,8 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
     for collection in ("datasets", "ml_models", "publications", "persons"):
         all_ids = list(catalog.index.identifiers(collection))
         ids[collection] = rng.sample(all_ids, min(2000, len(all_ids)))
+        if collection == "datasets":
+            every_dataset = all_ids
     totals = {c: catalog.count(ASSET_TYPES[c]) for c in ("datasets", "ml_models")}
     catalog.close()
     corpus = load_corpus()
@@ -238,8 +251,12 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
         "AIOD_KG_ADMIN_KEY": ADMIN_KEY,
         "AIOD_KG_SEARCH_MODEL": "static",
         "AIOD_KG_SEARCH_WARMUP": "true",
+        # the first start after an offline import builds the link, quality and suggestion
+        # books of every asset in the background (suggestions embed with MiniLM): that is
+        # `aiod-kg relink`'s work, not a request's, and would weigh on every figure below
+        "AIOD_KG_LINKING_ENABLED": "true" if linking else "false",
     }
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"linking_enabled": linking}
     with aiod_kg_server(store, env=env, log=DISCARD, ready_timeout=600) as server:
         process = server.process
         with httpx.Client(base_url=server.base_url, timeout=120) as client:
@@ -255,6 +272,12 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
                 client, reps // 2, lambda i: (f"/ml_models/{mm[i % len(mm)]}?format=turtle", {})
             )
             dn = max(1, int(totals["datasets"]) - 100)
+            out["list 100 (first pages)"] = timed(
+                client,
+                reps // 2,
+                lambda i: ("/datasets", {"params": {"limit": 100, "offset": (i % 10) * 100}}),
+            )
+            out["counts"] = timed(client, max(5, reps // 20), lambda i: ("/counts", {}))
             out["list 100 (deep offsets)"] = timed(
                 client,
                 reps // 2,
@@ -275,6 +298,7 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
             for query in sparql_queries(iris, "data", "image"):
                 body = query.make
                 prologue = SPARQL_PROLOGUE
+                refused: list[int] = []
                 out[f"SPARQL {query.name}"] = timed(
                     client,
                     max(5, reps // 20),
@@ -288,8 +312,15 @@ def measure(store: Path, reps: int, walk_limit: float) -> dict[str, Any]:
                         },
                     ),
                     method="POST",
+                    refused=refused,
                 )
+                if refused:
+                    out[f"SPARQL {query.name}: 503 (time limit)"] = len(refused)
+            out["load_after_sequential"] = load_average()
+            out.update(concurrent(server.base_url, every_dataset, wrk_seconds))
+            out["load_after_concurrent"] = load_average()
             out["catalog_walk"] = walk(client, walk_limit)
+            out["oai_walk"] = walk_oai(client, walk_limit)
         out["server_rss_mib"] = vm_hwm_mib(process.pid)
     return out
 
@@ -323,6 +354,52 @@ def walk(client: httpx.Client, limit: float) -> dict[str, Any]:
     }
 
 
+TOKEN = re.compile(rb"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
+
+
+def walk_oai(client: httpx.Client, limit: float) -> dict[str, Any]:
+    """OAI-PMH ListRecords (oai_dc) from the first page, following resumption tokens."""
+    params: dict[str, str] = {"verb": "ListRecords", "metadataPrefix": "oai_dc"}
+    pages = records = 0
+    started = time.perf_counter()
+    complete = False
+    while time.perf_counter() - started < limit:
+        answer = client.get("/oai", params=params)
+        if answer.status_code != 200:
+            raise SystemExit(f"/oai: {answer.status_code} {answer.text[:300]}")
+        pages += 1
+        records += answer.content.count(b"<record>")
+        found = TOKEN.search(answer.content)
+        if not found:
+            complete = True
+            break
+        params = {"verb": "ListRecords", "resumptionToken": found.group(1).decode()}
+    seconds = time.perf_counter() - started
+    return {
+        "pages": pages,
+        "records": records,
+        "seconds": round(seconds, 1),
+        "records_per_s": round(records / max(seconds, 1e-9)),
+        "complete": complete,
+    }
+
+
+def concurrent(base: str, identifiers: list[str], seconds: int) -> dict[str, Any]:
+    """bench/rest.py's wrk runs (16 connections): hello-world and GET by id alternated, then
+    lists of 100 at random offsets over the whole of the datasets."""
+    from bench.rest import ensure_wrk
+    from bench.rest import measure as rest_measure
+
+    if ensure_wrk() is None:
+        return {"wrk": "not installed: no concurrent figures"}
+    options = argparse.Namespace(connections=16, seconds=seconds, rounds=3)
+    with tempfile.TemporaryDirectory() as work:
+        medians, ratios = rest_measure(base, identifiers, options, Path(work))
+    out: dict[str, Any] = {f"wrk {name}": figures for name, figures in medians.items()}
+    out["GET by id / hello-world (median of rounds)"] = round(sorted(ratios)[len(ratios) // 2], 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--assets", type=int, default=1_000_000)
@@ -335,6 +412,13 @@ def main() -> None:
         help="stop the /catalog walk after this many seconds",
     )
     parser.add_argument("--keep", type=Path, help="store directory (reused when it exists)")
+    parser.add_argument(
+        "--with-linking",
+        action="store_true",
+        help="measure with the link/quality/suggestion books on (their first build runs in the "
+        "server's background during the measurements)",
+    )
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="each wrk run's length")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
     print(describe(("pyoxigraph", "fastapi", "uvicorn", "tantivy", "faiss-cpu", "model2vec")))
@@ -359,8 +443,12 @@ def main() -> None:
             print(f"store on disk: {figures['store_bytes'] / 2**30:.2f} GiB", flush=True)
             figures["search_index_s"] = index_search(store)
             print(f"search indexing: {figures['search_index_s']:.0f} s", flush=True)
+            figures["load_after_ingest"] = load_average()
             figures["store_bytes_with_search"] = dir_size(store)
-        figures.update(measure(store, args.reps, args.walk_limit))
+        figures["load_before_measure"] = load_average()
+        figures.update(
+            measure(store, args.reps, args.walk_limit, args.with_linking, args.wrk_seconds)
+        )
         for name, value in figures.items():
             if isinstance(value, tuple):
                 print(f"{name:<40} p50 {value[0]:8.1f} ms   p99 {value[1]:8.1f} ms")
