@@ -35,6 +35,14 @@ class Settings(BaseSettings):
         "change feed, API keys, grants, reviews, harvest and sync state, links, files ledger, "
         "rate limits. Unset: SQLite files beside the store (docs/deploy.md).",
     )
+    document_cache_mb: int = Field(
+        64,
+        ge=0,
+        description="Memory (MB) per process for the hot-document cache of GET by id: on "
+        "when AIOD_KG_DATABASE is set (PostgreSQL), so hot assets are answered without a "
+        "database round trip; kept coherent by the change feed within 0.1 s "
+        "(kg/store/document_cache.py). Not used on SQLite. 0 turns it off.",
+    )
     host: str = Field("127.0.0.1", description="Address `aiod-kg serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `aiod-kg serve` listens on.")
     workers: int = Field(

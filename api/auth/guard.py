@@ -19,6 +19,7 @@ from api.auth.principal import forbidden, unauthorized
 from api.linked_data import content_etag, negotiate
 from kg.access.privacy import private_allowed
 from kg.access.rules import (
+    PUBLIC_STATUSES,
     AccessControl,
     AssetFacts,
     Principal,
@@ -63,10 +64,20 @@ async def check_read_off_loop(
     with_document: bool = False,
 ) -> Entry:
     """``check_read`` from a coroutine: on SQLite (microseconds) right here, on PostgreSQL (a
-    network round trip) in the thread pool, never blocking the event loop."""
+    network round trip) in the thread pool, never blocking the event loop -- unless the row is
+    in the hot-document cache (kg/store/document_cache.py) and decides the check alone (a
+    published asset, an admin, another type's identifier): then here too, from memory. (The
+    row evicted between the look and the check costs one lookup here, not a wrong answer.)"""
     args = (catalog, access, principal, asset, identifier, with_document)
-    if catalog.index.dialect == "sqlite":
+    index = catalog.index
+    if index.dialect == "sqlite":
         return check_read(*args)
+    if with_document and index.cache is not None:
+        hot = index.cache.lookup(identifier)
+        if hot is not None and (
+            hot.status in PUBLIC_STATUSES or principal.admin or hot.type != asset.collection
+        ):
+            return check_read(*args)
     return await run_in_threadpool(check_read, *args)
 
 

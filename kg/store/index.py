@@ -26,6 +26,10 @@ follow it (``kg.store.feed``) to keep their own caches, such as the search index
 The feed keeps the last ``FEED_KEEP`` changes; a follower further behind starts over. Feed
 numbers are ``MAX(n) + 1`` taken inside the serialised write transaction, never a sequence
 (PostgreSQL's sequences leave gaps on rollback, and a follower reads a gap as "pruned").
+
+On PostgreSQL the rows GET by id reads are kept in a per-process cache
+(``kg.store.document_cache``, ``AIOD_KG_DOCUMENT_CACHE_MB``): writes through this object evict
+them when their transaction ends, the feed carries the others' writes to it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from kg.db.database import Connection, Database, SqliteDatabase, open_database
 from kg.db.locks import WriteLock
+from kg.store.document_cache import DocumentCache
 
 if TYPE_CHECKING:
     from kg.settings import Settings
@@ -220,12 +225,19 @@ class CatalogIndex:
         self.origin = secrets.token_hex(8)
         self._made: set[str] = set()
         self._made_lock = threading.Lock()
+        #: the hot-document cache of GET by id (None: every GET reads the database)
+        self.cache: DocumentCache | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CatalogIndex:
         """The catalog's index where the settings put it: the ``catalog`` database
-        (``kg.db.open_database``: SQLite beside the store, or PostgreSQL)."""
-        return cls(open_database(settings, "catalog"))
+        (``kg.db.open_database``: SQLite beside the store, or PostgreSQL), with the
+        hot-document cache on PostgreSQL (``AIOD_KG_DOCUMENT_CACHE_MB``; SQLite answers a
+        lookup in microseconds without it, docs/deploy.md)."""
+        index = cls(open_database(settings, "catalog"))
+        if index.dialect == "postgresql" and settings.document_cache_mb > 0:
+            index.cache = DocumentCache(index, settings.document_cache_mb * 1024 * 1024).start()
+        return index
 
     def connection(self) -> Connection:
         """This thread's connection (autocommit: each statement on its own)."""
@@ -274,6 +286,16 @@ class CatalogIndex:
         deleted_at: str = "",
     ) -> None:
         """Write rows and clear their pending marks in one transaction."""
+        try:
+            self._commit_entries(upserts, deletes, deleted_at)
+        finally:  # even when the commit's outcome is unknown: the next GET reads the database
+            if self.cache is not None:
+                self.cache.evict([e.identifier for e in upserts] + [i for i, _ in deletes])
+        self._maybe_analyze(len(upserts) + len(deletes))
+
+    def _commit_entries(
+        self, upserts: Sequence[Entry], deletes: Sequence[tuple[str, str]], deleted_at: str
+    ) -> None:
         with self.transaction() as db:
             (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM assets").fetchone()
             rewrites = bool(deletes)
@@ -315,7 +337,6 @@ class CatalogIndex:
             _bump(db, sorted(appended) + ([REWRITES] if rewrites else []))
             changed = [(e.identifier, e.type) for e in upserts] + list(deletes)
             self._feed(db, changed)
-        self._maybe_analyze(len(upserts) + len(deletes))
 
     def _maybe_analyze(self, rows: int) -> None:
         """PostgreSQL plans from table statistics; right after a bulk import there are none
@@ -380,7 +401,13 @@ class CatalogIndex:
         self, identifier: str, include_deleted: bool = False, with_document: bool = False
     ) -> Entry | None:
         """The row of an asset; ``with_document``: its cached AIoD JSON too, in the same
-        lookup (a GET needs both: one round trip on PostgreSQL instead of two)."""
+        lookup (a GET needs both: one round trip on PostgreSQL instead of two), through the
+        hot-document cache when it is on."""
+        if with_document and not include_deleted and self.cache is not None:
+            return self.cache.load(identifier, lambda: self._get(identifier, False, True))
+        return self._get(identifier, include_deleted, with_document)
+
+    def _get(self, identifier: str, include_deleted: bool, with_document: bool) -> Entry | None:
         columns = f"{_COLUMNS}, document" if with_document else _COLUMNS
         row = (
             self._conn()
@@ -587,12 +614,20 @@ class CatalogIndex:
             yield str(identifier), str(type_), str(modified), status
 
     def clear(self) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM assets")
-            db.execute("DELETE FROM pending")
-            _bump(db, [REWRITES])
-            self._feed(db, [(FEED_ALL, FEED_ALL)])
+        try:
+            with self.transaction() as db:
+                db.execute("DELETE FROM assets")
+                db.execute("DELETE FROM pending")
+                _bump(db, [REWRITES])
+                self._feed(db, [(FEED_ALL, FEED_ALL)])
+        finally:
+            if self.cache is not None:
+                self.cache.clear()
 
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Close this thread's connection (and stop the cache's feed thread: the owner's
+        close at the end)."""
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
         self.database.close()
