@@ -247,6 +247,46 @@ def test_concurrent_puts_with_one_etag_through_two_replicas(
     assert body["name"] == f"Numbat rig edited through {winner}"
 
 
+@slow
+def test_a_hot_asset_changed_through_one_replica_is_read_anew_through_another(
+    replicas: Cluster, http: httpx.Client
+) -> None:
+    """Replica B answers a hot asset from its hot-document cache (kg/store/document_cache.py);
+    an edit, a restriction (a status change: no longer public) and a deletion through A
+    reach B's answers within 1 s."""
+    first, second = replicas.replicas[0].url, replicas.replicas[1].url
+    made = http.post(f"{first}/datasets", headers=AUTH, json=_dataset("Bilby rig", "bilby"))
+    assert made.status_code == 200, made.text
+    path = f"/datasets/{made.json()['identifier']}"
+    eventually(lambda: http.get(second + path).status_code == 200, "the create on B")
+
+    def hot(headers: dict[str, str] | None = None) -> httpx.Response:
+        for _ in range(50):
+            answer = http.get(second + path, headers=headers or {})
+        return answer
+
+    assert hot().json()["name"] == "Bilby rig"
+    etag = http.get(first + path).headers["etag"]
+    renamed = http.put(
+        first + path, headers={**AUTH, "If-Match": etag}, json=_dataset("Bilby rig II", "bilby")
+    )
+    assert renamed.status_code == 200, renamed.text
+    eventually(lambda: http.get(second + path).json()["name"] == "Bilby rig II", "the edit")
+
+    assert hot().status_code == 200 and hot(AUTH).status_code == 200
+    access = f"{first}/assets/{made.json()['identifier']}/access"
+    restricted = http.put(access, headers=AUTH, json={"restricted": True})
+    assert restricted.status_code == 200 and restricted.json()["status"] == "restricted"
+    eventually(lambda: http.get(second + path).status_code == 404, "the restriction")
+    seen = http.get(second + path, headers=AUTH)  # an admin still reads it, restricted
+    assert seen.status_code == 200 and seen.json()["aiod_entry"]["status"] == "restricted"
+
+    assert hot(AUTH).status_code == 200
+    gone = http.delete(first + path, headers=AUTH)
+    assert gone.status_code == 200, gone.text
+    eventually(lambda: http.get(second + path, headers=AUTH).status_code == 404, "the deletion")
+
+
 def _graphs(http: httpx.Client, url: str, base: str) -> set[str]:
     """The identifiers of the dataset graphs in the public store (SPARQL)."""
     prefix = f"{base}/datasets/"
