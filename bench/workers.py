@@ -8,7 +8,10 @@ found by the other worker's search (the one channel that follows the change feed
 on PostgreSQL + an Oxigraph server per partition (tests/support/topology.py, as
 deploy/compose.yaml), the same datasets imported into both, the same requests through nginx
 and to the one embedded process; CPU counts every process of each side (replicas, nginx,
-PostgreSQL, Oxigraph servers); the machine's load (``uptime``) before and after.
+PostgreSQL, Oxigraph servers); the machine's load (``uptime``) before and after, and the
+1-minute load average at the start of each measured run beside its figures (a shared machine).
+``--document-cache-mb M`` sets the replicas' hot-document cache (kg/store/document_cache.py;
+0: off, every GET reads PostgreSQL, as before issue 13's cache).
 
     .venv/bin/python bench/workers.py                       # 5,000 datasets
     .venv/bin/python bench/workers.py --keep data/bench-workers --seconds 15
@@ -204,11 +207,13 @@ def measure_side(
     out: dict[str, Result] = {}
     for name, paths in runs(identifiers).items():
         run_wrk(wrk, base, paths, 2, args.connections, work)  # warm-up
+        load = os.getloadavg()[0]
         before = sum(cpu_seconds(pid) for pid in roots())
         result = run_wrk(wrk, base, paths, args.seconds, args.connections, work)
         used = sum(cpu_seconds(pid) for pid in roots()) - before
         requests = result["rps"] * args.seconds
         result["cpu_per_1000"] = 1000 * used / requests if requests else float("nan")
+        result["load"] = load
         out[name] = result
         print(f"  {name}: {result}", flush=True)
     return out
@@ -255,9 +260,12 @@ def measure_cluster(args: argparse.Namespace, wrk: str, work: Path) -> dict[str,
     from tests.support.topology import cluster
 
     folder = Path(tempfile.mkdtemp(prefix="cluster-", dir=work))
+    env = dict(SIDE_ENV)
+    if args.document_cache_mb is not None:
+        env["AIOD_KG_DOCUMENT_CACHE_MB"] = str(args.document_cache_mb)
     with (
         postgres_server() as pg,
-        cluster(folder, pg.create_database(), replicas=args.replicas, env=SIDE_ENV) as c,
+        cluster(folder, pg.create_database(), replicas=args.replicas, env=env) as c,
     ):
         print(f"importing {args.assets:,} datasets into the cluster")
         settings = Settings(
@@ -313,14 +321,16 @@ def compare_cluster(args: argparse.Namespace, wrk: str, work: Path) -> None:
     print(
         f"| request ({args.assets:,} datasets) | embedded req/s | {args.replicas} replicas req/s |"
         " embedded / cluster | p50 ms emb / cl | p99 ms emb / cl | CPU s/1000 emb / cl |"
+        " load emb / cl |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, one in table["embedded"].items():
         two = table["cluster"][name]
         print(
             f"| {name} | {one['rps']:,.0f} | {two['rps']:,.0f} | {one['rps'] / two['rps']:.2f}x |"
             f" {one['p50']:.2f} / {two['p50']:.2f} | {one['p99']:.2f} / {two['p99']:.2f} |"
             f" {one['cpu_per_1000']:.2f} / {two['cpu_per_1000']:.2f} |"
+            f" {one['load']:.1f} / {two['load']:.1f} |"
         )
 
 
@@ -334,6 +344,12 @@ def main() -> None:
     parser.add_argument("--keep", help="store directory to keep (reused if it has data)")
     parser.add_argument(
         "--replicas", type=int, default=0, help="compare N replicas + nginx with the embedded"
+    )
+    parser.add_argument(
+        "--document-cache-mb",
+        type=int,
+        default=None,
+        help="the replicas' AIOD_KG_DOCUMENT_CACHE_MB (default: the setting's; 0: off)",
     )
     args = parser.parse_args()
     wrk = ensure_wrk()
