@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -178,6 +178,15 @@ class SuggestionBook:
             )
         self.write(identifier)
         return found
+
+    def follow(self, changes: Sequence[tuple[str, str, JSON | None]]) -> None:
+        """Follow a batch (``(collection, identifier, data)``; data None: forget the asset):
+        queued when the thread runs, else suggested in one encode."""
+        if self._worker is not None:
+            for change in changes:
+                self._put(change)
+        elif changes:
+            self._apply(list(changes))
 
     def remove(self, identifier: str) -> None:
         if self._worker is not None:

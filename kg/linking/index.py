@@ -9,6 +9,7 @@ across rebuilds). The quality and suggestion books keep their tables in the same
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,10 @@ class LinkIndex:
         self.db = db if isinstance(db, Database) else SqliteDatabase(db, "links")
         self.path = getattr(self.db, "path", None)
         self._lock = threading.RLock()
+        self._open: Connection | None = None  # the transaction the lock's holder has open
+        # name tokens known to be held by more than BLOCK_MAX_DF assets (they no longer block:
+        # their capped count is not run again for every asset written; forgotten on removals)
+        self._frequent: set[str] = set()
         self.create(SCHEMA)
 
     def create(self, ddl: str) -> None:
@@ -74,8 +79,19 @@ class LinkIndex:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self._lock, self.db.transaction() as conn:
-            yield conn
+        """A write transaction; one opened inside another (same thread: the lock is held)
+        joins it, so a batch (kg.linking's linker and the books following it) commits or rolls
+        back as one."""
+        with self._lock:
+            if self._open is not None:
+                yield self._open
+                return
+            with self.db.transaction() as conn:
+                self._open = conn
+                try:
+                    yield conn
+                finally:
+                    self._open = None
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:
@@ -119,6 +135,7 @@ class LinkIndex:
     def remove(self, identifier: str) -> None:
         with self.transaction() as db:
             self._drop(db, identifier)
+        self._frequent.clear()  # a token may have fallen under the limit again
 
     def clear_derived(self) -> None:
         """Forget everything derived from the store (the moderators' decisions stay)."""
@@ -126,6 +143,7 @@ class LinkIndex:
             for table in ("assets", "keys", "claims", "tokens"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM duplicates WHERE status = 'proposed'")
+        self._frequent.clear()
 
     @staticmethod
     def _drop(db: Connection, identifier: str) -> None:
@@ -180,13 +198,15 @@ class LinkIndex:
         """``(identifier, name)`` of assets of the same type whose names share blocking keys
         with ``name``, those sharing most first."""
         tokens = []
-        for token in blocking_keys(name):
+        for token in sorted(blocking_keys(name) - self._frequent):
             (count,) = self.query(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE token = ? LIMIT ?) AS hits",
                 [token, BLOCK_MAX_DF + 1],
             )[0]
             if int(str(count)) <= BLOCK_MAX_DF:
                 tokens.append(token)
+            else:
+                self._frequent.add(token)
         if not tokens:
             return []
         marks = ",".join("?" * len(tokens))
@@ -199,6 +219,44 @@ class LinkIndex:
             [*tokens, identifier, type_, limit],
         )
         return [(str(i), str(n)) for (i, n) in rows]
+
+    def candidates_many(
+        self, wanted: list[tuple[str, str, str]], limit: int = 100
+    ) -> dict[str, list[tuple[str, str]]]:
+        """``candidates`` of several ``(identifier, type, name)`` at once (the same result
+        for each): every blocking key is counted and its holders read once for the batch,
+        then each asset's holders are counted in memory (assets written together, from one
+        harvest or node, share most of their name tokens)."""
+        keys = {identifier: blocking_keys(name) for identifier, _, name in wanted}
+        postings: dict[str, dict[str, list[tuple[str, str]]]] = {}  # token -> type -> holders
+        for token in sorted(set().union(*keys.values()) - self._frequent):
+            rows = self.query(
+                "SELECT t.identifier, a.type, a.name FROM tokens t JOIN assets a"
+                " ON a.identifier = t.identifier WHERE t.token = ? LIMIT ?",
+                [token, BLOCK_MAX_DF + 1],
+            )
+            if len(rows) > BLOCK_MAX_DF:
+                self._frequent.add(token)
+                continue
+            by_type = postings[token] = {}
+            for holder, kind, name in rows:
+                by_type.setdefault(str(kind), []).append((str(holder), str(name)))
+        out: dict[str, list[tuple[str, str]]] = {}
+        for identifier, type_, _ in wanted:
+            shared: Counter[tuple[str, str]] = Counter()
+            for token in keys[identifier]:
+                shared.update(postings.get(token, {}).get(type_, ()))
+            by_count: dict[int, list[tuple[str, str]]] = {}
+            for holder, count in shared.items():
+                if holder[0] != identifier:
+                    by_count.setdefault(count, []).append(holder)
+            found: list[tuple[str, str]] = []
+            for count in sorted(by_count, reverse=True):
+                found += sorted(by_count[count])[: limit - len(found)]
+                if len(found) >= limit:
+                    break
+            out[identifier] = found
+        return out
 
     def features(self, identifier: str) -> tuple[str, str, list[str], list[str]] | None:
         rows = self.query(

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import orjson
 
@@ -42,16 +42,27 @@ SAME_AS = SCHEMA + "sameAs"
 DCT_DESCRIPTION = "http://purl.org/dc/terms/description"  # a link's evidence
 PROPOSE_AT = 0.85  # proposed duplicates: score threshold (bench/linking.py)
 STRONG_DERIVED = ("is_derived_from",)
+BATCH = 128  # queued changes followed together (one index transaction, one store write each)
+RECONCILE_BATCH = 256  # assets read (document cache) and followed together by ``reconcile``
+
+
+class Change(NamedTuple):
+    """One asset to follow: its AIoD JSON, or ``data`` None when it is gone (deleted, or not
+    for this follower: a draft for those that follow public assets only)."""
+
+    collection: str
+    identifier: str
+    data: dict[str, Any] | None
 
 
 class Follower(Protocol):
     """What else follows the catalog with the linker (kg.quality's book, kg.enrichment's):
     the public assets, or every asset when the follower's ``everything`` is true (it then
-    keeps what it derives from a draft as private as the draft)."""
+    keeps what it derives from a draft as private as the draft). ``follow`` takes a batch
+    (at most one change per asset), inside the link index's open transaction: the rows it
+    writes there commit with the linker's, after its derived graphs are in the store."""
 
-    def update(self, collection: str, identifier: str, data: dict[str, Any]) -> Any: ...
-
-    def remove(self, identifier: str) -> None: ...
+    def follow(self, changes: Sequence[tuple[str, str, dict[str, Any] | None]]) -> object: ...
 
     def modified(self) -> dict[str, str]: ...
 
@@ -65,6 +76,15 @@ class SameWork:
 
 def _everything(follower: Follower) -> bool:
     return bool(getattr(follower, "everything", False))
+
+
+def _visible(change: Change, everything: bool) -> bool:
+    """Whether a follower sees the asset: present, and public unless it follows everything."""
+    if change.data is None:
+        return False
+    return everything or is_public_status(
+        (change.data.get("aiod_entry") or {}).get("status", "published")
+    )
 
 
 class Linker:
@@ -203,16 +223,19 @@ class Linker:
             frozenset(files),
         )
 
-    def propose(self, identifier: str) -> int:
-        """Score the likely duplicates of ``identifier``; store those above ``PROPOSE_AT``."""
+    def propose(self, identifier: str, blocked: list[tuple[str, str]] | None = None) -> int:
+        """Score the likely duplicates of ``identifier`` (``blocked``: its candidates, when
+        ``LinkIndex.candidates_many`` found them); store those above ``PROPOSE_AT``."""
         me = self.index.asset(identifier)
         mine = self._candidate(identifier)
         if me is None or mine is None:
             return 0
         strong = {s.identifier for s in self.same_work(identifier)}
+        if blocked is None:
+            blocked = self.index.candidates(identifier, me[0], me[2])
         proposed = 0
         with self.index.transaction() as db:
-            for other, other_name in self.index.candidates(identifier, me[0], me[2]):
+            for other, other_name in blocked:
                 # most blocked candidates cannot reach the threshold on their names alone
                 if other in strong or name_bound(mine.name, other_name) < PROPOSE_AT - 1e-4:
                     continue
@@ -364,34 +387,87 @@ class Linker:
 
     def _run(self) -> None:
         while True:
-            event = self._queue.get()
+            batch = [self._queue.get()]
+            while len(batch) < BATCH:  # what queued meanwhile is followed with it
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             if self._closed:
                 self.index.close()  # this thread's connection
                 return
             try:
-                if event is None:
-                    self.reconcile()
-                elif event.kind == "delete" or event.asset is None:
-                    self.write(self.remove(event.identifier))
-                    self._follow(event.asset_type.collection, event.identifier, None)
-                else:
-                    collection = event.asset_type.collection
-                    self.write(self.update(collection, event.identifier, event.asset))
-                    self._follow(collection, event.identifier, event.asset)
+                self._follow_events(batch)
             except Exception:
                 log.exception("linking failed")
             finally:
                 with self._idle:
-                    self._pending -= 1
+                    self._pending -= len(batch)
                     self._idle.notify_all()
 
-    def _follow(self, collection: str, identifier: str, data: dict[str, Any] | None) -> None:
-        status = (data.get("aiod_entry") or {}).get("status", "published") if data else None
-        for follower in self.followers:
-            if data is not None and (is_public_status(status) or _everything(follower)):
-                follower.update(collection, identifier, data)
-            else:
-                follower.remove(identifier)
+    def _follow_events(self, batch: list[ChangeEvent | None]) -> None:
+        """Follow queued events in order; ``None`` is the reconcile (first after attach)."""
+        changes: dict[str, Change] = {}
+        for event in batch:
+            if event is None:
+                self.follow(list(changes.values()))
+                changes.clear()
+                self.reconcile()
+                continue
+            data = None if event.kind == "delete" else event.asset
+            changes.pop(event.identifier, None)  # the last change of an asset is its state
+            changes[event.identifier] = Change(event.asset_type.collection, event.identifier, data)
+        self.follow(list(changes.values()))
+
+    def follow(
+        self,
+        changes: Sequence[Change],
+        link: bool = True,
+        followers: Sequence[Sequence[Change]] | None = None,
+    ) -> None:
+        """Follow a batch of changes (at most one per asset) in one link index transaction:
+        the link rows, the duplicate proposals and the followers' rows commit together, after
+        the derived graphs are written (one store write per kind of graph). A crash before the
+        commit leaves the index as it was, so ``reconcile`` follows the batch again.
+        ``link`` False: the link index is up to date; ``followers``: each follower's own
+        changes (default: every change, a draft as gone to those following public assets)."""
+        if not changes and not followers:
+            return
+        if followers is None:
+            followers = [
+                [c if _visible(c, _everything(f)) else c._replace(data=None) for c in changes]
+                for f in self.followers
+            ]
+        with self.index.transaction():
+            if link and changes:
+                self.write(self._link(changes))
+            for follower, mine in zip(self.followers, followers, strict=True):
+                if mine:
+                    follower.follow(mine)
+
+    def _link(self, changes: Sequence[Change]) -> set[str]:
+        """``update`` / ``remove`` for a batch, the proposals' blocking done once for all;
+        the identifiers whose derived links may change."""
+        touched: set[str] = set()
+        indexed: list[tuple[Change, str]] = []  # with the name
+        for change in changes:
+            if not _visible(change, False):
+                touched |= self.remove(change.identifier)
+                continue
+            assert change.data is not None
+            touched |= {change.identifier} | self._neighbours(change.identifier)
+            entry = change.data.get("aiod_entry") or {}
+            found = features(ASSET_TYPES[change.collection], change.identifier, change.data)
+            self.index.put(found, str(entry.get("date_modified") or ""))
+            indexed.append((change, found.name))
+        blocked = self.index.candidates_many(
+            [(c.identifier, c.collection, name) for c, name in indexed if c.collection != "persons"]
+        )
+        for identifier, candidates in blocked.items():
+            self.propose(identifier, candidates)
+        for change, _ in indexed:
+            touched |= self._neighbours(change.identifier)
+        return touched
 
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until the changes seen so far are followed (by the followers with a thread of
@@ -404,39 +480,73 @@ class Linker:
                 done = bool(wait(timeout))
         return done
 
-    def reconcile(self) -> int:
-        """Index what changed in the catalog while nobody followed it; drop what is gone."""
+    def reconcile(self, batch: int = RECONCILE_BATCH) -> int:
+        """Index what changed in the catalog while nobody followed it; drop what is gone.
+        The catalogue index says what changed (its modification dates against the link
+        index's and each follower's); the changed assets are read ``batch`` at a time from its
+        document cache and followed as one batch each. How many assets the link index took
+        or dropped."""
         if self.catalog is None:
             return 0
         known = self.index.modified()
         followed = [(f, f.modified()) for f in self.followers]
         live: set[str] = set()
-        changed = 0
         every: set[str] = set()  # every asset, for the followers of everything
+        todo: list[tuple[str, str, bool, bool, list[bool]]] = []
+        changed = 0
         for identifier, type_, modified, status in self.catalog.index.modified():
             public = is_public_status(status)
             every.add(identifier)
             if public:
                 live.add(identifier)
+            link = public and known.get(identifier) != modified
             stale = [
-                f
+                (public or _everything(f)) and seen.get(identifier) != modified
                 for f, seen in followed
-                if (public or _everything(f)) and seen.get(identifier) != modified
             ]
-            if (public and known.get(identifier) != modified) or stale:
-                data = self.catalog.get(ASSET_TYPES[type_], identifier)
-                if public and known.get(identifier) != modified:
-                    self.write(self.update(type_, identifier, data))
-                    changed += 1
-                for follower in stale:
-                    follower.update(type_, identifier, data)
-        for identifier in set(known) - live:
-            self.write(self.remove(identifier))
-            changed += 1
-        for follower, seen in followed:
-            for identifier in set(seen) - (every if _everything(follower) else live):
-                follower.remove(identifier)
+            if link or any(stale):
+                todo.append((identifier, type_, public, link, stale))
+                changed += link
+            if len(todo) >= batch:
+                self._catch_up(todo)
+                todo.clear()
+        self._catch_up(todo)
+        gone = sorted(set(known) - live)
+        changed += len(gone)
+        dropped = [sorted(set(seen) - (every if _everything(f) else live)) for f, seen in followed]
+        longest = max([len(gone), *(len(d) for d in dropped)])
+        for start in range(0, longest, batch):
+            end = start + batch
+            self.follow(
+                [Change("", i, None) for i in gone[start:end]],
+                followers=[[Change("", i, None) for i in d[start:end]] for d in dropped],
+            )
         return changed
+
+    def _catch_up(self, todo: list[tuple[str, str, bool, bool, list[bool]]]) -> None:
+        """Follow one batch of ``reconcile``: the documents in one read of the cache."""
+        if not todo or self.catalog is None:
+            return
+        cached = self.catalog.index.documents([t[0] for t in todo])
+        changes: list[tuple[Change, bool, list[bool]]] = []
+        for identifier, type_, _, link, stale in todo:
+            document = cached.get(identifier)
+            try:
+                data = (
+                    orjson.loads(document)
+                    if document is not None
+                    else self.catalog.get(ASSET_TYPES[type_], identifier)
+                )
+            except Exception:  # gone since it was listed: its delete event follows it
+                log.warning("reconcile: %s could not be read", identifier)
+                continue
+            changes.append((Change(type_, identifier, data), link, stale))
+        self.follow(
+            [c for c, link, _ in changes if link],
+            followers=[
+                [c for c, _, stale in changes if stale[n]] for n in range(len(self.followers))
+            ],
+        )
 
     def close(self) -> None:
         """Stop following the catalog (what is queued is dropped: ``reconcile`` catches up on

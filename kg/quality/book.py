@@ -8,7 +8,7 @@ for the whole, each ``dqv:computedOn`` the asset and ``dqv:isMeasurementOf`` a `
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,11 +65,50 @@ class QualityBook:
 
     def update(self, collection: str, identifier: str, data: dict[str, Any]) -> Assessment:
         """Assess one public asset, keep it and rewrite its DQV graph."""
-        found = assess(ASSET_TYPES[collection], data)
-        modified = str((data.get("aiod_entry") or {}).get("date_modified") or "")
+        return self.follow([(collection, identifier, data)])[identifier]
+
+    def remove(self, identifier: str) -> None:
+        self.follow([("", identifier, None)])
+
+    def follow(
+        self, changes: Sequence[tuple[str, str, dict[str, Any] | None]]
+    ) -> dict[str, Assessment]:
+        """Assess a batch of public assets (``(collection, identifier, data)``; data None:
+        forget the asset) in one transaction (the caller's when one is open: the linker's),
+        committed after their DQV graphs are replaced or dropped in one store write each;
+        the assessments."""
+        latest = {identifier: (c, data) for c, identifier, data in changes}
+        found: dict[str, Assessment] = {}
+        rows, problems, graphs = [], [], {}
+        for identifier, (collection, data) in latest.items():
+            if data is None:
+                continue
+            assessed = found[identifier] = assess(ASSET_TYPES[collection], data)
+            modified = str((data.get("aiod_entry") or {}).get("date_modified") or "")
+            rows.append(
+                (
+                    identifier,
+                    collection,
+                    str(data.get("platform") or ""),
+                    assessed.score,
+                    assessed.points,
+                    assessed.max_points,
+                    assessed.rating,
+                    orjson.dumps(assessed.dimensions),
+                    orjson.dumps(assessed.results),
+                    modified,
+                )
+            )
+            problems += [(identifier, p) for p in assessed.problems]
+            iri = f"{self.base_url}/{collection}/{identifier}"
+            graphs[self.graph_iri(identifier)] = self.triples(iri, identifier, assessed, modified)
+        gone = [(i,) for i, (_, data) in latest.items() if data is None]
         with self.index.transaction() as db:
-            db.execute("DELETE FROM quality_problems WHERE identifier = ?", (identifier,))
-            db.execute(
+            db.executemany(
+                "DELETE FROM quality_problems WHERE identifier = ?", [(i,) for i in latest]
+            )
+            db.executemany("DELETE FROM quality WHERE identifier = ?", gone)
+            db.executemany(
                 "INSERT INTO quality (identifier, type, platform, score, points, max_points,"
                 " rating, dimensions, results, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (identifier) DO UPDATE SET type = excluded.type,"
@@ -77,36 +116,13 @@ class QualityBook:
                 " points = excluded.points, max_points = excluded.max_points,"
                 " rating = excluded.rating, dimensions = excluded.dimensions,"
                 " results = excluded.results, modified = excluded.modified",
-                (
-                    identifier,
-                    collection,
-                    str(data.get("platform") or ""),
-                    found.score,
-                    found.points,
-                    found.max_points,
-                    found.rating,
-                    orjson.dumps(found.dimensions),
-                    orjson.dumps(found.results),
-                    modified,
-                ),
+                rows,
             )
-            db.executemany(
-                "INSERT INTO quality_problems VALUES (?, ?)",
-                [(identifier, p) for p in found.problems],
-            )
-        if self.catalog is not None:
-            iri = f"{self.base_url}/{collection}/{identifier}"
-            self.catalog.store.replace_graphs(
-                {self.graph_iri(identifier): self.triples(iri, identifier, found, modified)}
-            )
+            db.executemany("INSERT INTO quality_problems VALUES (?, ?)", problems)
+            if self.catalog is not None:  # before the commit: a crash leaves the rows stale
+                self.catalog.store.replace_graphs(graphs)
+                self.catalog.store.delete_graphs([self.graph_iri(i) for (i,) in gone])
         return found
-
-    def remove(self, identifier: str) -> None:
-        with self.index.transaction() as db:
-            db.execute("DELETE FROM quality WHERE identifier = ?", (identifier,))
-            db.execute("DELETE FROM quality_problems WHERE identifier = ?", (identifier,))
-        if self.catalog is not None:
-            self.catalog.store.delete_graphs([self.graph_iri(identifier)])
 
     def clear(self) -> None:
         with self.index.transaction() as db:
