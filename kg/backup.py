@@ -9,7 +9,8 @@ the first open after a restore rebuilds it from the store (its reconcile).
 
 With ``AIOD_KG_DATABASE`` (PostgreSQL: the catalogue index, access tables, harvest and sync
 state, ...) the backup also holds a dump of that database (``pg_dump --format=custom``, taken
-inside the same write lock) and ``restore`` loads it back (``pg_restore --clean --if-exists``).
+inside the same write lock) and ``restore`` loads it back in one transaction, all or nothing
+(``pg_restore --clean --if-exists --single-transaction``).
 The binaries come with Debian's ``postgresql-client`` (on ``PATH`` or under
 ``/usr/lib/postgresql/*/bin``). The database URL's password is passed in ``PGPASSWORD``,
 never on a command line, in the manifest or in an error message.
@@ -285,7 +286,8 @@ def restore(source: Path, settings: Settings) -> dict[str, Any]:
                 "--if-exists",
                 "--no-owner",
                 "--no-privileges",
-                "--exit-on-error",
+                # all or nothing: a restore that fails half-way leaves the database as it was
+                "--single-transaction",
                 str(source / str(dumped.get("dump") or DUMP)),
             ],
         )

@@ -136,6 +136,57 @@ def test_backup_restore_round_trip(tmp_path: Path, database: str | None) -> None
         again.close()
 
 
+def test_failed_database_restore_changes_nothing(tmp_path: Path, postgres_url: str) -> None:
+    """A PostgreSQL restore is one transaction: one that breaks half-way (here a view an
+    operator added on a catalogue table stops its DROP) leaves the database exactly as it
+    was, instead of some tables dropped and others not."""
+    import psycopg
+
+    store = tmp_path / "store"
+    catalog = _catalog(store, postgres_url)
+    try:
+        _load(catalog)
+    finally:
+        catalog.close()
+    assert aiod(store, "backup", str(tmp_path / "backup"), database=postgres_url).returncode == 0
+    catalog = _catalog(store, postgres_url)
+    try:  # the shared database moves on after the backup
+        AccessControl(catalog.index).create_key("later", [], "test")
+        before = _tables(catalog), assert_index_agrees(catalog)
+    finally:
+        catalog.close()
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE VIEW public.key_names AS SELECT name FROM catalog.api_keys")
+        objects = _schema_objects(db)
+    failed = aiod(tmp_path / "restored", "restore", str(tmp_path / "backup"), database=postgres_url)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "Traceback" not in failed.stderr and "pg_restore" in failed.stderr, failed.stderr
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        assert _schema_objects(db) == objects
+    catalog = _catalog(store, postgres_url)
+    try:
+        assert (_tables(catalog), assert_index_agrees(catalog)) == before
+    finally:
+        catalog.close()
+
+
+def _schema_objects(db: object) -> list[tuple[str, ...]]:
+    """Every table, index and constraint of the database's schemas."""
+    import psycopg
+
+    assert isinstance(db, psycopg.Connection)
+    rows = db.execute(
+        "SELECT 'index', schemaname, indexname FROM pg_indexes "
+        "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') "
+        "UNION ALL SELECT 'constraint', n.nspname, c.conname FROM pg_constraint c "
+        "JOIN pg_namespace n ON n.oid = c.connamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "UNION ALL SELECT 'table', schemaname, tablename FROM pg_tables "
+        "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+    ).fetchall()
+    return sorted(tuple(str(v) for v in row) for row in rows)
+
+
 @pytest.mark.slow
 @pytest.mark.server
 def test_online_backup_during_writes(tmp_path: Path) -> None:
