@@ -228,7 +228,8 @@ class LinkIndex:
         then each asset's holders are counted in memory (assets written together, from one
         harvest or node, share most of their name tokens)."""
         keys = {identifier: blocking_keys(name) for identifier, _, name in wanted}
-        postings: dict[str, dict[str, list[tuple[str, str]]]] = {}  # token -> type -> holders
+        postings: dict[str, dict[str, list[str]]] = {}  # token -> type -> holders
+        names: dict[str, str] = {}
         for token in sorted(set().union(*keys.values()) - self._frequent):
             rows = self.query(
                 "SELECT t.identifier, a.type, a.name FROM tokens t JOIN assets a"
@@ -240,22 +241,23 @@ class LinkIndex:
                 continue
             by_type = postings[token] = {}
             for holder, kind, name in rows:
-                by_type.setdefault(str(kind), []).append((str(holder), str(name)))
+                by_type.setdefault(str(kind), []).append(str(holder))
+                names[str(holder)] = str(name)
         out: dict[str, list[tuple[str, str]]] = {}
         for identifier, type_, _ in wanted:
-            shared: Counter[tuple[str, str]] = Counter()
+            shared: Counter[str] = Counter()
             for token in keys[identifier]:
                 shared.update(postings.get(token, {}).get(type_, ()))
-            by_count: dict[int, list[tuple[str, str]]] = {}
+            shared.pop(identifier, None)
+            by_count: dict[int, list[str]] = {}
             for holder, count in shared.items():
-                if holder[0] != identifier:
-                    by_count.setdefault(count, []).append(holder)
-            found: list[tuple[str, str]] = []
+                by_count.setdefault(count, []).append(holder)
+            found: list[str] = []
             for count in sorted(by_count, reverse=True):
                 found += sorted(by_count[count])[: limit - len(found)]
                 if len(found) >= limit:
                     break
-            out[identifier] = found
+            out[identifier] = [(holder, names[holder]) for holder in found]
         return out
 
     def features(self, identifier: str) -> tuple[str, str, list[str], list[str]] | None:
