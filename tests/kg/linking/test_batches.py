@@ -136,7 +136,7 @@ def test_reconcile_catches_up_page_by_page(catalog: Catalog) -> None:
         ]
         + [{"name": "hidden", "aiod_entry": {"status": "draft"}}],
     )
-    ids = [r.identifier for r in saved]
+    ids = [str(r.identifier) for r in saved]
     linker = open_linker(catalog.settings, catalog, follow=False)
     book = next(f for f in linker.followers if isinstance(f, QualityBook))
     assert linker.reconcile() == 70  # one page: the new quality graphs bulk-loaded
