@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ log = logging.getLogger("kg.search.embed")
 RECIPE = 2
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
+#: texts per inference call (sorted by length, padded to the batch's longest)
+BATCH_SIZE = 32
 
 
 def export_dir(cache_dir: Path) -> Path:
@@ -183,7 +186,11 @@ def _session(path: Path, threads: int) -> Any:
 
 
 class OnnxMiniLMEmbedder:
-    """all-MiniLM-L6-v2 on onnxruntime (384 dimensions), int8 weights by default."""
+    """all-MiniLM-L6-v2 on onnxruntime (384 dimensions), int8 weights by default.
+
+    One session with one intra-op thread, run by up to ``threads`` Python threads at once (one
+    batch each; onnxruntime releases the GIL): whole batches in parallel waste less CPU than
+    one batch split over threads, which wait for each other at every operator."""
 
     name = MINILM
     dim = 384
@@ -194,7 +201,7 @@ class OnnxMiniLMEmbedder:
         *,
         quantised: bool = True,
         max_tokens: int = 128,
-        batch_size: int = 32,
+        batch_size: int = BATCH_SIZE,
         threads: int | None = None,
     ) -> None:
         from tokenizers import Tokenizer
@@ -203,14 +210,14 @@ class OnnxMiniLMEmbedder:
         folder = ensure_export(cache_dir)
         model = folder / (INT8_FILE if quantised else FP32_FILE)
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
-        self._batch_session = _session(model, self.threads)
-        self._query_session = _session(model, 1)  # one query: one thread, no hand-offs
+        self._session = _session(model, 1)
         self.tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.tokenizer.no_padding()
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self._lock = threading.Lock()  # the Rust tokenizer refuses concurrent use
+        self._pool: ThreadPoolExecutor | None = None
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
         with self._lock:
@@ -220,20 +227,36 @@ class OnnxMiniLMEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = self.tokenize(texts)
-        session = self._query_session if len(texts) <= 8 or threads == 1 else self._batch_session
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths together
+        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         out = np.empty((len(ids), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        workers = min(len(batches), threads or self.threads)
+        if workers <= 1:
+            self._run(ids, batches, out)
+        else:  # interleaved shares of the sorted batches: each worker gets long and short ones
+            shares = [batches[w::workers] for w in range(workers)]
+            pool = self._workers()
+            for done in [pool.submit(self._run, ids, share, out) for share in shares]:
+                done.result()
+        return _normalise(out)
+
+    def _run(self, ids: list[list[int]], batches: list[list[int]], out: Vectors) -> None:
+        """Embed these batches (rows of ``ids``) into their rows of ``out``, padded per batch."""
+        for rows in batches:
             width = max(len(ids[i]) for i in rows)
             input_ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
                 input_ids[r, : len(ids[i])] = ids[i]
                 mask[r, : len(ids[i])] = 1
-            (vectors,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+            (vectors,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
             out[rows] = vectors
-        return _normalise(out)
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="minilm")
+            return self._pool
 
 
 def main(argv: list[str] | None = None) -> int:
