@@ -11,7 +11,10 @@ and to the one embedded process; CPU counts every process of each side (replicas
 PostgreSQL, Oxigraph servers); the machine's load (``uptime``) before and after, and the
 1-minute load average at the start of each measured run beside its figures (a shared machine).
 ``--document-cache-mb M`` sets the replicas' hot-document cache (kg/store/document_cache.py;
-0: off, every GET reads PostgreSQL, as before issue 13's cache).
+0: off, every GET reads PostgreSQL, as before issue 13's cache). ``--warm``: before the runs,
+GET every dataset once from each replica (and from the embedded process), so that GET by id
+measures hot assets; without it the ids are drawn uniformly from all of them, and a replica
+sees about half of its ids for the first time during the 10 s run.
 
     .venv/bin/python bench/workers.py                       # 5,000 datasets
     .venv/bin/python bench/workers.py --keep data/bench-workers --seconds 15
@@ -219,6 +222,25 @@ def measure_side(
     return out
 
 
+def warm(bases: list[str], identifiers: list[str], threads: int = 8) -> None:
+    """GET every dataset once from each of ``bases`` (a replica, or the embedded process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(base: str, part: list[str]) -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for identifier in part:
+                client.get(f"/datasets/{identifier}").raise_for_status()
+
+    with ThreadPoolExecutor(threads) as pool:
+        jobs = [
+            pool.submit(one, base, identifiers[k::threads])
+            for base in bases
+            for k in range(threads)
+        ]
+        for job in jobs:
+            job.result()
+
+
 def wait_idle(roots: Callable[[], list[int]], timeout: float = 1800) -> None:
     """Until the processes ``roots()`` names use under 5% of a core for 2 s (background work
     done: /health does not report a follower's queue)."""
@@ -247,6 +269,8 @@ def measure_embedded(args: argparse.Namespace, wrk: str, work: Path) -> dict[str
     env = {**SIDE_ENV, "AIOD_KG_BASE_URL": BASE_URL}
     with aiod_kg_server(store, env=env, ready_timeout=1800) as server:
         wait_search_ready(server.base_url, 1)
+        if args.warm:
+            warm([server.base_url], identifiers)
         print("embedded, one process:")
         pid = server.process.pid
         return measure_side(wrk, server.base_url, lambda: [pid], identifiers, args, work)
@@ -291,6 +315,8 @@ def measure_cluster(args: argparse.Namespace, wrk: str, work: Path) -> dict[str,
             return pids + [p for p in map(_pid_file, services) if p is not None]
 
         wait_idle(roots)  # each replica's search index has indexed the import (the feed)
+        if args.warm:
+            warm([r.url for r in c.replicas], identifiers)
         print(f"{args.replicas} replicas + nginx, PostgreSQL, Oxigraph servers:")
         return measure_side(wrk, c.url, roots, identifiers, args, work)
 
@@ -344,6 +370,9 @@ def main() -> None:
     parser.add_argument("--keep", help="store directory to keep (reused if it has data)")
     parser.add_argument(
         "--replicas", type=int, default=0, help="compare N replicas + nginx with the embedded"
+    )
+    parser.add_argument(
+        "--warm", action="store_true", help="GET every dataset from every replica first"
     )
     parser.add_argument(
         "--document-cache-mb",
