@@ -243,21 +243,26 @@ class LinkIndex:
             for holder, kind, name in rows:
                 by_type.setdefault(str(kind), []).append(str(holder))
                 names[str(holder)] = str(name)
+        # the keys every asset of a type shares (one harvest's common words) counted once
+        common: dict[str, set[str]] = {}
+        for identifier, type_, _ in wanted:
+            mine = keys[identifier]
+            common[type_] = common[type_] & mine if type_ in common else set(mine)
+        base: dict[str, Counter[str]] = {}
+        for type_, shared_keys in common.items():
+            base[type_] = Counter()
+            for token in sorted(shared_keys):
+                base[type_].update(postings.get(token, {}).get(type_, ()))
         out: dict[str, list[tuple[str, str]]] = {}
         for identifier, type_, _ in wanted:
-            shared: Counter[str] = Counter()
-            for token in keys[identifier]:
+            shared = base[type_].copy()
+            for token in keys[identifier] - common[type_]:
                 shared.update(postings.get(token, {}).get(type_, ()))
             shared.pop(identifier, None)
-            by_count: dict[int, list[str]] = {}
-            for holder, count in shared.items():
-                by_count.setdefault(count, []).append(holder)
-            found: list[str] = []
-            for count in sorted(by_count, reverse=True):
-                found += sorted(by_count[count])[: limit - len(found)]
-                if len(found) >= limit:
-                    break
-            out[identifier] = [(holder, names[holder]) for holder in found]
+            # most shared keys first, then by identifier (stable sorts, in C)
+            ranked = sorted(shared)
+            ranked.sort(key=shared.__getitem__, reverse=True)
+            out[identifier] = [(holder, names[holder]) for holder in ranked[:limit]]
         return out
 
     def features(self, identifier: str) -> tuple[str, str, list[str], list[str]] | None:

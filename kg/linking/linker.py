@@ -26,7 +26,7 @@ import orjson
 
 from kg.linking.extract import features, normalise_name
 from kg.linking.index import LinkIndex
-from kg.linking.similarity import Candidate, name_bound, score
+from kg.linking.similarity import CONFLICT_FACTOR, Candidate, conflict, name_bound, score
 from kg.model.fields import ASSET_TYPES
 from kg.model.namespaces import PROV, RDF_TYPE, SCHEMA
 from kg.model.rdf_mapping import IRI, Lit, Triple
@@ -237,7 +237,12 @@ class Linker:
         with self.index.transaction() as db:
             for other, other_name in blocked:
                 # most blocked candidates cannot reach the threshold on their names alone
-                if other in strong or name_bound(mine.name, other_name) < PROPOSE_AT - 1e-4:
+                # (names in conflict cannot: checked first, it is cheaper)
+                if (
+                    other in strong
+                    or (CONFLICT_FACTOR < PROPOSE_AT and conflict(mine.name, other_name))
+                    or name_bound(mine.name, other_name) < PROPOSE_AT - 1e-4
+                ):
                     continue
                 theirs = self._candidate(other)
                 if theirs is None:

@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS quality_problems (identifier TEXT, indicator TEXT,
   PRIMARY KEY (identifier, indicator));
 """
 TOP_PROBLEMS = 10
-BULK_MIN = 64  # new graphs written together through the store's bulk loader (``_write``)
 
 
 class Database(Protocol):
@@ -121,24 +120,9 @@ class QualityBook:
             )
             db.executemany("INSERT INTO quality_problems VALUES (?, ?)", problems)
             if self.catalog is not None:  # before the commit: a crash leaves the rows stale
-                self._write(graphs)
+                self.catalog.store.replace_graphs(graphs)
                 self.catalog.store.delete_graphs([self.graph_iri(i) for (i,) in gone])
         return found
-
-    def _write(self, graphs: dict[str, list[Triple]]) -> None:
-        """Replace graphs in the public store; many graphs that do not exist yet (new assets,
-        a rebuild) go through the store's bulk loader, three times cheaper per quad. It is not
-        transactional: a crash may leave one of them partial, with its rows not committed, so
-        the next ``reconcile`` replaces it (a diff against what is there)."""
-        assert self.catalog is not None
-        store = self.catalog.store
-        new: dict[str, list[Triple]] = {}
-        if len(graphs) >= BULK_MIN:
-            new = {iri: triples for iri, triples in graphs.items() if not store.has_graph(iri)}
-        if len(new) >= BULK_MIN:
-            store.insert_new_graphs(new)
-            graphs = {iri: triples for iri, triples in graphs.items() if iri not in new}
-        store.replace_graphs(graphs)
 
     def clear(self) -> None:
         with self.index.transaction() as db:

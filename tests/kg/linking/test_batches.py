@@ -139,7 +139,7 @@ def test_reconcile_catches_up_page_by_page(catalog: Catalog) -> None:
     ids = [str(r.identifier) for r in saved]
     linker = open_linker(catalog.settings, catalog, follow=False)
     book = next(f for f in linker.followers if isinstance(f, QualityBook))
-    assert linker.reconcile() == 70  # one page: the new quality graphs bulk-loaded
+    assert linker.reconcile() == 70
     assert set(linker.index.modified()) == set(ids[:70]) == set(book.modified())
     assert all(catalog.store.graph(book.graph_iri(i)) for i in ids[:70])
     assert linker.reconcile(batch=8) == 0  # nothing changed
