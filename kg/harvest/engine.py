@@ -17,31 +17,28 @@ the engine does everything else, the same way for every platform:
   ``Catalog.save_many(mode="upsert")``; a record whose mapped content did not change is not
   rewritten (so a second harvest changes nothing, not even ``date_modified``);
 * related assets (a dataset's creators, citations) written first, references filled in with
-  their identifiers;
+  their identifiers (``kg.harvest.items``);
 * deletions: explicit ones from the connector (OAI-PMH ``deleted`` headers, deactivated
   datasets) and, after a run that listed everything, records the source produced before but
   no longer lists (``Catalog.delete_many`` keeps a tombstone) unless another source still
   yields them (one asset reached through two routes: a node's push and a harvest of it);
 * a per-record error list in the report instead of an abort; a progress bar on a terminal.
 
-Fetching and mapping run one page ahead in a background thread (per-record requests in a
-small thread pool; ``map`` in that thread, in order), so upstream latency and the connector's
-mapping overlap with the conversion, validation and writing of the page before (the writer
-thread is the critical path: mapping was 28% of its time).
+Fetching and mapping run one page ahead in a background thread (``kg.harvest.prefetch``:
+per-record requests in a small thread pool; ``map`` in that thread, in order), so upstream
+latency and the connector's mapping overlap with the conversion, validation and writing of
+the page before (the writer thread is the critical path: mapping was 28% of its time).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import queue
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TextIO
@@ -49,9 +46,11 @@ from typing import Any, Literal, TextIO
 import orjson
 
 from kg.catalog import Catalog
-from kg.harvest.contract import JSON, Connector, Item, Key, MappingError, Page, RecordError
+from kg.harvest.contract import JSON, Connector, Item, Key, MappingError, RecordError
 from kg.harvest.http import FetchError, Http
+from kg.harvest.items import flatten, resolved
 from kg.harvest.lease import Lease, holder_id
+from kg.harvest.prefetch import Fetched, map_one, prefetch
 from kg.harvest.report import HarvestReport, Progress
 from kg.harvest.state import HarvestState, LeaseLost, OpenRun, Produced, now_text
 from kg.model.fields import ASSET_TYPES, AssetType
@@ -70,17 +69,6 @@ def content_hash(asset: str, record: JSON) -> str:
 
 
 @dataclass
-class _Fetched:
-    page: Page
-    raws: list[tuple[Any, Any | BaseException]]  # (entry, detail or the error)
-    seconds: float
-    # the connector's ``map`` of each raw detail (items or the error), computed in the
-    # fetching thread, so that mapping overlaps with the writes of the page before
-    items: list[list[Item] | BaseException] | None = None
-    map_seconds: float = 0.0
-
-
-@dataclass
 class _Mapped:
     """One page after mapping, waiting to be written with the rest of its batch."""
 
@@ -88,18 +76,6 @@ class _Mapped:
     protected: set[Key] = field(default_factory=set)  # keys of records that failed
     deletions: list[Key] = field(default_factory=list)
     cursor: JSON | None = None
-
-
-_END = object()
-
-
-def _depth(item: Item, memo: dict[int, int]) -> int:
-    if id(item) in memo:
-        return memo[id(item)]
-    memo[id(item)] = 0  # guards against reference cycles
-    value = 1 + max((_depth(r, memo) for refs in item.refs.values() for r in refs), default=-1)
-    memo[id(item)] = value
-    return value
 
 
 Since = datetime | Literal["auto"] | None
@@ -208,7 +184,16 @@ class Harvester:
         batched = 0
         batch_size = max(1, self.settings.harvest_write_batch)
         try:
-            for fetched in self._prefetch(connector, run.cursor, since, limit, report, flags):
+            for fetched in prefetch(
+                connector,
+                self.http,
+                self.settings.harvest_concurrency,
+                run.cursor,
+                since,
+                limit,
+                report,
+                flags,
+            ):
                 report.stages["fetch"] += fetched.seconds
                 page = fetched.page
                 if page.total is not None:
@@ -258,99 +243,15 @@ class Harvester:
 
     # ------------------------------------------------------------------ fetching
 
-    def _prefetch(
-        self,
-        connector: Connector,
-        cursor: JSON | None,
-        since: datetime | None,
-        limit: int | None,
-        report: HarvestReport,
-        flags: dict[str, bool],
-    ) -> Iterator[_Fetched]:
-        """Pages with their per-record details, fetched one page ahead in a thread."""
-        out: queue.Queue[Any] = queue.Queue(maxsize=2)
-        stop = threading.Event()
-        workers = max(1, self.settings.harvest_concurrency)
-
-        def produce() -> None:
-            remaining = limit
-            try:
-                with ThreadPoolExecutor(workers, thread_name_prefix="harvest-fetch") as pool:
-                    for page in connector.pages(self.http, cursor, since):
-                        started = time.perf_counter()
-                        if stop.is_set():
-                            return
-                        entries = page.entries
-                        if remaining is not None and len(entries) >= remaining:
-                            if len(entries) > remaining:
-                                entries = entries[:remaining]
-                                page.cursor = None  # the page is not finished
-                            page.entries = entries
-                            remaining = 0
-                        elif remaining is not None:
-                            remaining -= len(entries)
-                        raws = list(pool.map(lambda e: self._fetch_one(connector, e), entries))
-                        fetched = _Fetched(page, list(zip(entries, raws, strict=True)), 0.0)
-                        mapping = time.perf_counter()  # in order, one call at a time
-                        fetched.items = [self._map_one(connector, raw) for raw in raws]
-                        fetched.seconds, fetched.map_seconds = (
-                            mapping - started,
-                            time.perf_counter() - mapping,
-                        )
-                        out.put(fetched)
-                        if remaining == 0:
-                            flags["limited"] = True
-                            return
-            except BaseException as exc:  # handed to the consumer (FetchError: run aborted)
-                out.put(exc)
-            finally:
-                out.put(_END)
-
-        thread = threading.Thread(target=produce, name=f"harvest-{connector.name}", daemon=True)
-        thread.start()
-        try:
-            while True:
-                got = out.get()
-                if got is _END:
-                    break
-                if isinstance(got, FetchError):
-                    report.aborted = str(got)
-                    report.error(RecordError(got.url, "list", str(got)))
-                    continue
-                if isinstance(got, BaseException):
-                    raise got
-                yield got
-        finally:
-            stop.set()
-            while thread.is_alive():  # unblock the producer if it waits on a full queue
-                with contextlib.suppress(queue.Empty):
-                    out.get(timeout=0.05)
-            thread.join()
-
-    def _fetch_one(self, connector: Connector, entry: Any) -> Any:
-        try:
-            return connector.fetch(self.http, entry)
-        except Exception as exc:  # one record's failure never stops the run
-            return exc
-
-    @staticmethod
-    def _map_one(connector: Connector, raw: Any) -> list[Item] | BaseException:
-        if isinstance(raw, BaseException):
-            return raw  # the fetch failed: reported as such by ``_map_page``
-        try:
-            return connector.map(raw)
-        except Exception as exc:  # a mapping error of this record only
-            return exc
-
     # ------------------------------------------------------------------ writing
 
-    def _map_page(self, connector: Connector, fetched: _Fetched, report: HarvestReport) -> _Mapped:
+    def _map_page(self, connector: Connector, fetched: Fetched, report: HarvestReport) -> _Mapped:
         page = fetched.page
         started = time.perf_counter()
         mapped = _Mapped(deletions=list(page.deletions), cursor=page.cursor)
         results = fetched.items
         if results is None:  # not mapped by the fetching thread
-            results = [self._map_one(connector, raw) for _, raw in fetched.raws]
+            results = [map_one(connector, raw) for _, raw in fetched.raws]
         for (entry, raw), result in zip(fetched.raws, results, strict=True):
             report.listed += 1
             entry_id = self._entry_id(connector, entry)
@@ -417,68 +318,10 @@ class Harvester:
         except Exception:
             return []
 
-    def _flatten(
-        self, primaries: list[tuple[str, Item]]
-    ) -> tuple[dict[Key, Item], dict[Key, str], dict[Key, int]]:
-        """Unique items by key, the report label of each, and their write order (depth)."""
-        items: dict[Key, Item] = {}
-        labels: dict[Key, str] = {}
-        depth: dict[Key, int] = {}
-        memo: dict[int, int] = {}
-        visited: set[int] = set()
-
-        def visit(item: Item, label: str) -> None:
-            if id(item) in visited:
-                return
-            visited.add(id(item))
-            key = item.key
-            if key not in items:
-                items[key] = item
-                labels[key] = label
-            depth[key] = max(depth.get(key, 0), _depth(item, memo))
-            for refs in item.refs.values():
-                for ref in refs:
-                    visit(ref, f"{label} -> {ref.key}")
-
-        for entry_id, item in primaries:
-            items[item.key] = item  # a primary record wins over the same key met as a reference
-            labels[item.key] = entry_id
-        for entry_id, item in primaries:
-            visit(item, entry_id)
-        # A key met several times (a listed organisation with members, and the same
-        # organisation as a dataset's funder without them) is written after everything any
-        # of its occurrences refers to, and before whatever refers to it.
-        children: dict[Key, set[Key]] = defaultdict(set)
-        for key, item in items.items():
-            children[key].update(r.key for refs in item.refs.values() for r in refs)
-        by_key: dict[Key, int] = {}
-
-        def key_depth(key: Key) -> int:
-            if key not in by_key:
-                by_key[key] = 0  # guards against reference cycles
-                by_key[key] = 1 + max((key_depth(c) for c in children[key]), default=-1)
-            return by_key[key]
-
-        depth = {key: max(value, key_depth(key)) for key, value in depth.items()}
-        return items, labels, depth
-
-    def _resolved(self, item: Item, identifiers: dict[Key, str]) -> JSON:
-        record = dict(item.record)
-        asset = ASSET_TYPES[item.asset]
-        for name, refs in item.refs.items():
-            found = [identifiers[r.key] for r in refs if r.key in identifiers]
-            found = list(dict.fromkeys(found))
-            fld = asset.by_name.get(name)
-            if fld is not None and not fld.many:
-                record[name] = found[0] if found else None
-            else:
-                record[name] = found
-        return record
-
     def _write(
         self, connector: Connector, primaries: list[tuple[str, Item]], report: HarvestReport
     ) -> tuple[dict[Key, tuple[Produced, bool]], set[Key], set[Key]]:
-        items, labels, depth = self._flatten(primaries)
+        items, labels, depth = flatten(primaries)
         primary_keys = {item.key for _, item in primaries}
         known = self.state.produced(connector.source, list(items))
         identifiers: dict[Key, str] = {}
@@ -494,7 +337,7 @@ class Harvester:
             started = time.perf_counter()
             todo: list[tuple[Key, JSON, str]] = []
             for key in keys:
-                record = self._resolved(items[key], identifiers)
+                record = resolved(items[key], identifiers)
                 digest = content_hash(asset_name, record)
                 previous = known.get(key)
                 # A related asset (a creator, a citation) that this source wrote before is kept
@@ -603,7 +446,7 @@ class Harvester:
 
     def _dry_run(self, primaries: list[tuple[str, Item]], report: HarvestReport) -> None:
         """Map and validate without writing (references get placeholder identifiers)."""
-        items, labels, _ = self._flatten(primaries)
+        items, labels, _ = flatten(primaries)
         placeholders = {key: f"{ASSET_TYPES[key.asset].prefix}_{'0' * 24}" for key in items}
         base = self.catalog.base_url
         started = time.perf_counter()
@@ -615,7 +458,7 @@ class Harvester:
                 (
                     key,
                     asset_to_triples(
-                        asset, self._resolved(item, placeholders), f"{iri}-{len(conversions)}", base
+                        asset, resolved(item, placeholders), f"{iri}-{len(conversions)}", base
                     ),
                 )
             )
