@@ -11,6 +11,10 @@ and resolves when the target arrives (its keys then match the claim's key).
 Same work: a shared strong key (DOI, arXiv id, canonical URL), a dataset derived from a
 dataset of another platform, or a duplicate a moderator confirmed. Likely duplicates without
 a strong key are proposed with a score (``kg.linking.similarity``), never linked unconfirmed.
+
+Changes are followed in batches (``follow``): what queued while the previous batch was followed
+(up to ``BATCH``), or a page of ``reconcile``, goes through one link index transaction that
+the followers' rows join, with one store write per kind of derived graph before it commits.
 """
 
 from __future__ import annotations
@@ -369,6 +373,8 @@ class Linker:
                 drop.append(self.graph_iri(identifier))
         if replace:
             self.catalog.store.replace_graphs(replace)
+        # most assets have no links: only drop what is there (no store write otherwise)
+        drop = [iri for iri in drop if self.catalog.store.has_graph(iri)]
         if drop:
             self.catalog.store.delete_graphs(drop)
 

@@ -121,7 +121,8 @@ class QualityBook:
             db.executemany("INSERT INTO quality_problems VALUES (?, ?)", problems)
             if self.catalog is not None:  # before the commit: a crash leaves the rows stale
                 self.catalog.store.replace_graphs(graphs)
-                self.catalog.store.delete_graphs([self.graph_iri(i) for (i,) in gone])
+                store = self.catalog.store
+                store.delete_graphs([g for (i,) in gone if store.has_graph(g := self.graph_iri(i))])
         return found
 
     def clear(self) -> None:
