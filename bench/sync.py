@@ -6,9 +6,10 @@ process (kg/sync Pusher), the mirror a fresh embedded catalog (mappings/aiod.py 
 ``--floor`` also measures the central alone: the same POSTs, prebuilt, from a bare client with
 the same concurrency against a fresh central (what push sync could reach at best through the
 AIoD REST API, one record per POST), with the central's linker (duplicate detection across
-platforms, a follower of every write) on and off. The load average is printed before and after: on a
-shared machine the figures move with it; the CPU seconds the central spent (and the node, for
-the push) move much less, so each phase also gives them, per 1,000 records.
+platforms, a follower of every write) on and off. The load average is printed before and after
+each phase (``load``): on a shared machine the figures move with it; the CPU seconds the central
+spent (and the node, for the push) move much less, so each phase also gives them, per 1,000
+records.
 
     .venv/bin/python bench/sync.py --records 1000 [--concurrency 8] [--floor]
         [--central-linking off]
@@ -154,24 +155,35 @@ def main() -> int:
                 started = time.perf_counter()
                 first = pusher.run()
                 push_s = time.perf_counter() - started
+                push_load = load()
                 node_cpu = time.process_time() - node_cpu
                 central_cpu = _settled_cpu(central.process.pid) - central_cpu
                 started = time.perf_counter()
                 again = pusher.run()
                 repush_s = time.perf_counter() - started
+                repush_load = load()
             finally:
                 pusher.close()
                 node.close()
             assert first.created == n and not first.errors, first.as_dict()
-            results["push"] = rates(n, push_s, central=central_cpu, node=node_cpu)
-            results["push_no_change"] = {"seconds": round(repush_s, 3), **again.as_dict()}
+            results["push"] = {
+                **rates(n, push_s, central=central_cpu, node=node_cpu),
+                "load": push_load,
+            }
+            results["push_no_change"] = {
+                "seconds": round(repush_s, 3),
+                "load": repush_load,
+                **again.as_dict(),
+            }
 
             mirror = Catalog(Settings(store=str(root / "mirror"), admin_key=KEY))
             harvester = Harvester(mirror, http=Http(max_retries=2), progress=False)
             try:
                 connector = AiodConnector(f"{central.base_url}/v2", page_size=1000)
                 pulled = harvester.run(connector)
+                pull_load = load()
                 again_pull = harvester.run(AiodConnector(f"{central.base_url}/v2", page_size=1000))
+                repull_load = load()
             finally:
                 harvester.close()
                 mirror.close()
@@ -179,8 +191,12 @@ def main() -> int:
             results["pull"] = {
                 "seconds": round(pulled.seconds, 2),
                 "records_per_s": round(pulled.listed / pulled.seconds),
+                "load": pull_load,
             }
-            results["pull_no_change"] = {"seconds": round(again_pull.seconds, 2)}
+            results["pull_no_change"] = {
+                "seconds": round(again_pull.seconds, 2),
+                "load": repull_load,
+            }
         results["load_after_push_pull"] = load()
         if args.floor:
             results["central_post_floor"] = floor(root, n, concurrency, linking=True)
