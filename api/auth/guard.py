@@ -72,8 +72,8 @@ async def check_read_off_loop(
     index = catalog.index
     if index.dialect == "sqlite":
         return check_read(*args)
-    if with_document and index.cache is not None:
-        hot = index.cache.lookup(identifier)
+    if with_document and (cache := index.cache) is not None:
+        hot = cache.lookup(identifier)
         if hot is not None and (
             hot.status in PUBLIC_STATUSES or principal.admin or hot.type != asset.collection
         ):

@@ -289,8 +289,8 @@ class CatalogIndex:
         try:
             self._commit_entries(upserts, deletes, deleted_at)
         finally:  # even when the commit's outcome is unknown: the next GET reads the database
-            if self.cache is not None:
-                self.cache.evict([e.identifier for e in upserts] + [i for i, _ in deletes])
+            if (cache := self.cache) is not None:
+                cache.evict([e.identifier for e in upserts] + [i for i, _ in deletes])
         self._maybe_analyze(len(upserts) + len(deletes))
 
     def _commit_entries(
@@ -403,8 +403,8 @@ class CatalogIndex:
         """The row of an asset; ``with_document``: its cached AIoD JSON too, in the same
         lookup (a GET needs both: one round trip on PostgreSQL instead of two), through the
         hot-document cache when it is on."""
-        if with_document and not include_deleted and self.cache is not None:
-            return self.cache.load(identifier, lambda: self._get(identifier, False, True))
+        if with_document and not include_deleted and (cache := self.cache) is not None:
+            return cache.load(identifier, lambda: self._get(identifier, False, True))
         return self._get(identifier, include_deleted, with_document)
 
     def _get(self, identifier: str, include_deleted: bool, with_document: bool) -> Entry | None:
@@ -621,13 +621,13 @@ class CatalogIndex:
                 _bump(db, [REWRITES])
                 self._feed(db, [(FEED_ALL, FEED_ALL)])
         finally:
-            if self.cache is not None:
-                self.cache.clear()
+            if (cache := self.cache) is not None:
+                cache.clear()
 
     def close(self) -> None:
         """Close this thread's connection (and stop the cache's feed thread: the owner's
         close at the end)."""
-        if self.cache is not None:
-            self.cache.close()
-            self.cache = None
+        cache, self.cache = self.cache, None
+        if cache is not None:
+            cache.close()
         self.database.close()
