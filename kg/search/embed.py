@@ -5,10 +5,10 @@ static model is distilled locally from those weights by model2vec (once, ~40 s, 
 MiniLM runs on one of three back ends (setting ``embedding_backend``): ``onnx-int8`` (the
 default: a local ONNX export quantised to int8, ``kg.search.embed_onnx``), ``onnx`` (the same
 export in float32) or ``torch`` (sentence-transformers, the reference). ``embedder_id`` names
-the vectors an embedder makes (model + back end), which the search index records so that an
-index built by another back end is rebuilt. torch and sentence-transformers take seconds to
-import, so nothing here is imported until an embedder is first needed, and each model is loaded
-once per process.
+the vectors an embedder makes (model, back end, export recipe, token limit), which the search
+index records so that an index built by another configuration is re-embedded. torch and
+sentence-transformers take seconds to import, so nothing here is imported until an embedder is
+first needed, and each model is loaded once per process.
 """
 
 from __future__ import annotations
@@ -155,7 +155,11 @@ def embedder_id(name: str, backend: str = DEFAULT_BACKEND) -> str:
         return f"{STATIC}-{STATIC_DIMS}"
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding back end {backend!r} (one of {', '.join(BACKENDS)})")
-    return f"{name}/{backend}/{MAX_TOKENS}"
+    if backend == TORCH:
+        return f"{name}/{backend}/{MAX_TOKENS}"
+    from kg.search.embed_onnx import RECIPE  # light: onnxruntime is imported on first use only
+
+    return f"{name}/{backend}-r{RECIPE}/{MAX_TOKENS}"
 
 
 _cache: dict[tuple[str, str, str], Embedder] = {}

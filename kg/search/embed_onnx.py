@@ -8,9 +8,12 @@ onnxruntime's transformer optimiser and, for ``onnx-int8``, quantised dynamicall
 ahead of time with ``python -m kg.search.embed_onnx [CACHE_DIR]``, and is cached under
 ``<cache>/minilm-onnx-<weights version>-r<recipe>/`` (a new export removes older ones);
 processes that start together wait on a file lock and the first one's export is reused.
+onnxruntime's SkipLayerNormalization and BiasGelu fusions are left out (its CPU kernels for them
+are slower than the operators they replace) and every MatMul has int8 weights (per channel).
 Texts are tokenised by the fast (Rust) tokenizer shipped with the model (``tokenizer.json``),
 padded per batch to the longest text of the batch, and batches are made of texts of similar
-length (sorted), so little time goes into padding. Measured: docs/measurements.md.
+length (sorted), so little time goes into padding; batches run in parallel, one per thread.
+Measured: docs/measurements.md.
 """
 
 from __future__ import annotations
@@ -35,8 +38,18 @@ from kg.search.embed import MINILM, ONNX, ONNX_INT8, Vectors, _normalise, minilm
 
 log = logging.getLogger("kg.search.embed")
 
-#: bump when the export recipe changes: caches made by another recipe are not reused
-RECIPE = 2
+#: bump when the export recipe changes: caches made by another recipe are not reused, and
+#: indexes record it (``embed.embedder_id``), so their vectors are re-embedded
+RECIPE = 4
+#: layers whose feed-forward output MatMul stays float32 in the int8 model: none since recipe 4
+#: (keeping layers 0-1 in float32 costs 15% of the speed and measured no better nDCG@10 on the
+#: eval set, though cosine to the reference rises from 0.986 to 0.991 at worst: the report of
+#: bench/embed_speed.py)
+FLOAT_FFN_OUTPUT_LAYERS: tuple[int, ...] = ()
+#: onnxruntime fusions left out, offline and at session start: its SkipLayerNormalization and
+#: BiasGelu CPU kernels are slower than the plain operators they replace (measured on
+#: (32, 86, 384) tensors: SkipLayerNormalization 5.6 ms, Add + LayerNormalization 1.5 ms)
+UNFUSED = ("SkipLayerNormFusion", "BiasGeluFusion")
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
 #: texts per inference call (sorted by length, padded to the batch's longest)
@@ -129,24 +142,28 @@ def _export(out: Path) -> None:
         )
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
+    fusions = FusionOptions("bert")
+    fusions.enable_skip_layer_norm = False  # see UNFUSED
+    fusions.enable_bias_gelu = False
     fused = optimize_model(
         str(raw),
         model_type="bert",
         num_heads=model.config.num_attention_heads,
         hidden_size=model.config.hidden_size,
+        optimization_options=fusions,
     )
     fused.save_model_to_file(str(out / FP32_FILE))
     raw.unlink()
     log.info("fused operators: %s", fused.get_fused_operator_statistics())
-    # The feed-forward output of the first two layers stays float32: quantising its activations
-    # (GELU outputs, long-tailed) costs the most accuracy (cosine to the reference: 0.984 at
-    # worst over demo-like texts with every MatMul in int8, 0.990 with these two kept).
+    # Quantising the feed-forward output's activations (GELU outputs, long-tailed) costs the
+    # most accuracy: layers listed in FLOAT_FFN_OUTPUT_LAYERS keep those MatMuls in float32.
     keep_float = [
         node.name
         for node in fused.model.graph.node
-        if node.op_type == "MatMul" and _ffn_output_layer(node.name) in (0, 1)
+        if node.op_type == "MatMul" and _ffn_output_layer(node.name) in FLOAT_FFN_OUTPUT_LAYERS
     ]
     root = logging.getLogger()  # the quantiser logs a line per tensor on the root logger
     level = root.level
@@ -171,7 +188,8 @@ def _ffn_output_layer(node: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _session(path: Path, threads: int) -> Any:
+def _session(path: Path, threads: int, optimized: Path | None = None) -> Any:
+    """An onnxruntime session of ``path`` (``optimized``: where to write the graph it runs)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -182,7 +200,11 @@ def _session(path: Path, threads: int) -> Any:
     # no spin-waiting: on a busy 2-core machine spinning threads steal each other's time
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    if optimized is not None:
+        options.optimized_model_filepath = str(optimized)
+    return ort.InferenceSession(
+        str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=list(UNFUSED)
+    )
 
 
 class OnnxMiniLMEmbedder:

@@ -22,6 +22,7 @@ from kg.search.embed import MINILM, ONNX, ONNX_INT8, TORCH, embedder_id, get_emb
 from kg.search.embed_onnx import (
     FP32_FILE,
     INT8_FILE,
+    RECIPE,
     OnnxMiniLMEmbedder,
     ensure_export,
     export_dir,
@@ -60,7 +61,7 @@ def reference() -> tuple[list[str], np.ndarray]:
     return texts, get_embedder(MINILM, backend=TORCH).encode(texts)
 
 
-@pytest.mark.parametrize(("backend", "least"), [(ONNX_INT8, 0.99), (ONNX, 0.9999)])
+@pytest.mark.parametrize(("backend", "least"), [(ONNX_INT8, 0.985), (ONNX, 0.9999)])
 def test_onnx_vectors_match_the_torch_reference(
     reference: tuple[list[str], np.ndarray], backend: str, least: float
 ) -> None:
@@ -73,8 +74,8 @@ def test_onnx_vectors_match_the_torch_reference(
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, rtol=1e-5)
     cosines = (batch * expected).sum(axis=1)
     assert cosines[:-1].min() >= least, (cosines.min(), texts[int(cosines.argmin())])
-    # a one-letter text, all special tokens: int8's largest error (0.985 measured)
-    assert cosines[-1] >= min(least, 0.98)
+    # a one-letter text, all special tokens: int8's largest error (0.976 measured)
+    assert cosines[-1] >= min(least, 0.97)
     # padding a text beside longer ones changes nothing beyond float noise in float32; int8
     # quantises activations per batch, so a text's vector moves a little with its batch
     assert ((one_by_one * batch[:8]).sum(axis=1) >= least).all()
@@ -124,7 +125,7 @@ def test_the_index_records_its_back_end_and_another_one_re_embeds(tmp_path: Path
     index.close()
     meta = json.loads((path / "meta.json").read_text())
     assert meta["embedding"] == embedder_id(MINILM, ONNX_INT8)
-    assert meta["embedding"] == f"minilm/onnx-int8/{embed.MAX_TOKENS}"
+    assert meta["embedding"] == f"minilm/onnx-int8-r{RECIPE}/{embed.MAX_TOKENS}"
 
     same = SearchIndex(path, embedding_backend=ONNX_INT8)
     assert len(same) == 2  # same back end: kept
@@ -135,6 +136,17 @@ def test_the_index_records_its_back_end_and_another_one_re_embeds(tmp_path: Path
     other.index_documents(_documents())
     other.close()
     assert json.loads((path / "meta.json").read_text())["embedding"] == embedder_id(MINILM, TORCH)
+
+    # an index made by an older export recipe (same back end and token limit) is re-embedded
+    again = SearchIndex(path, embedding_backend=ONNX_INT8)
+    again.index_documents(_documents())
+    again.close()
+    meta = json.loads((path / "meta.json").read_text())
+    meta["embedding"] = f"minilm/onnx-int8/{embed.MAX_TOKENS}"  # as recipe 2 recorded it
+    (path / "meta.json").write_text(json.dumps(meta))
+    older = SearchIndex(path, embedding_backend=ONNX_INT8)
+    assert len(older) == 0
+    older.close()
 
     # an index from before back ends were recorded (torch vectors, no "embedding") is re-embedded
     meta = json.loads((path / "meta.json").read_text())
