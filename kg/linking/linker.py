@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -47,6 +48,10 @@ DCT_DESCRIPTION = "http://purl.org/dc/terms/description"  # a link's evidence
 PROPOSE_AT = 0.85  # proposed duplicates: score threshold (bench/linking.py)
 STRONG_DERIVED = ("is_derived_from",)
 BATCH = 128  # queued changes followed together (one index transaction, one store write each)
+LINGER = 0.05  # seconds a batch waits for more changes (derived graphs follow that much later)
+# from this many assets in a batch, their candidates are blocked together (holders read once,
+# counted in memory); fewer are counted in the database one by one
+BLOCK_TOGETHER = 8
 RECONCILE_BATCH = 256  # assets read (document cache) and followed together by ``reconcile``
 
 
@@ -399,9 +404,12 @@ class Linker:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while len(batch) < BATCH:  # what queued meanwhile is followed with it
+            # what queued meanwhile is followed with it, and what comes within LINGER: the
+            # requests that write one asset each come in bursts a little apart
+            until = time.monotonic() + LINGER
+            while len(batch) < BATCH and not self._closed:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
                 except queue.Empty:
                     break
             if self._closed:
@@ -471,11 +479,14 @@ class Linker:
             found = features(ASSET_TYPES[change.collection], change.identifier, change.data)
             self.index.put(found, str(entry.get("date_modified") or ""))
             indexed.append((change, found.name))
-        blocked = self.index.candidates_many(
-            [(c.identifier, c.collection, name) for c, name in indexed if c.collection != "persons"]
-        )
-        for identifier, candidates in blocked.items():
-            self.propose(identifier, candidates)
+        named = [(c.identifier, c.collection, name) for c, name in indexed]
+        named = [n for n in named if n[1] != "persons"]
+        if len(named) >= BLOCK_TOGETHER:
+            for identifier, candidates in self.index.candidates_many(named).items():
+                self.propose(identifier, candidates)
+        else:  # counted in the database, per asset: cheaper for a few
+            for identifier, _, _ in named:
+                self.propose(identifier)
         for change, _ in indexed:
             touched |= self._neighbours(change.identifier)
         return touched
