@@ -30,8 +30,10 @@ ONNX = "onnx"
 ONNX_INT8 = "onnx-int8"
 BACKENDS = (ONNX_INT8, ONNX, TORCH)
 DEFAULT_BACKEND = ONNX_INT8
-#: tokens of a text that MiniLM reads (the model's own limit is 256; see docs/measurements.md)
-MAX_TOKENS = 128
+#: tokens of a text that MiniLM reads (the model's own limit is 256). 96 keeps hybrid and
+#: dense-only nDCG@10 within 0.01 of the reference at 256 on both eval splits, 80 and 64 do not
+#: (bench/embed_speed.py). Demo-like texts: 86 tokens on average at 128, 83 at 96 (23% cut)
+MAX_TOKENS = 96
 
 
 class Embedder(Protocol):
