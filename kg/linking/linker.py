@@ -96,6 +96,14 @@ def _visible(change: Change, everything: bool) -> bool:
     )
 
 
+def _withdraws(event: ChangeEvent | None) -> bool:
+    """Whether a change takes an asset out of the public catalog (deleted, or now a draft,
+    restricted, ...): the derived graphs of public assets must follow it without delay."""
+    if event is None or event.kind == "delete" or event.asset is None:
+        return True
+    return not is_public_status((event.asset.get("aiod_entry") or {}).get("status", "published"))
+
+
 class Linker:
     def __init__(self, index: LinkIndex, base_url: str, catalog: Catalog | None = None) -> None:
         self.index = index
@@ -405,11 +413,17 @@ class Linker:
         while True:
             batch = [self._queue.get()]
             # what queued meanwhile is followed with it, and what comes within LINGER: the
-            # requests that write one asset each come in bursts a little apart
+            # requests that write one asset each come in bursts a little apart. An asset that
+            # leaves the public catalog does not wait: its derived graphs go at once.
             until = time.monotonic() + LINGER
-            while len(batch) < BATCH and not self._closed:
+            while len(batch) < BATCH and not self._closed and not _withdraws(batch[-1]):
                 try:
                     batch.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
+                except queue.Empty:
+                    break
+            while len(batch) < BATCH and not self._closed:  # what is queued already
+                try:
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             if self._closed:
