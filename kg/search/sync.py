@@ -9,6 +9,7 @@ the source of truth: ``rebuild()`` drops everything and indexes the catalog agai
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -224,7 +225,7 @@ class CatalogSync(IndexStore):
             ]
         if not items:
             return 0
-        missing = [(i, t) for _, i, t, text in items if text is None]
+        missing = [(i, t, "") for _, i, t, text in items if text is None]  # texts only
         fetched = (
             {d.identifier: d.dense_text for d in self._documents_from_store(missing)}
             if missing
@@ -300,13 +301,13 @@ class CatalogSync(IndexStore):
         with self._lock:
             known = {i: self.cols.modified[d] for i, d in self.by_identifier.items()}
         live: dict[str, str] = {}
-        changed: list[tuple[str, str]] = []
+        changed: list[tuple[str, str, str]] = []
         for identifier, type_, modified, status in catalog.index.modified():
             if not is_public_status(status):  # drafts and restricted assets are never found
                 continue
             live[identifier] = type_
             if known.get(identifier) != modified:
-                changed.append((identifier, type_))
+                changed.append((identifier, type_, modified))
         gone = [i for i in known if i not in live]
         self.delete(gone)
         indexed = 0
@@ -332,13 +333,18 @@ class CatalogSync(IndexStore):
         self.save()
         return indexed
 
-    def _documents_from_store(self, batch: Sequence[tuple[str, str]]) -> Iterator[SearchDocument]:
+    def _documents_from_store(
+        self, batch: Sequence[tuple[str, str, str]]
+    ) -> Iterator[SearchDocument]:
+        """The documents of ``(identifier, type, date_modified)``: the catalogue index's
+        modification time is the one kept (an asset without ``aiod_entry``, a platform, has
+        none in its JSON, and would otherwise be indexed again by every reconcile)."""
         from kg.errors import NotFound
         from kg.model.fields import ASSET_TYPES
 
         catalog = self._catalog
         assert catalog is not None
-        for identifier, type_ in batch:
+        for identifier, type_, modified in batch:
             asset = ASSET_TYPES.get(type_)
             if asset is None:
                 continue
@@ -346,7 +352,7 @@ class CatalogSync(IndexStore):
                 data = catalog.get(asset, identifier)
             except NotFound:
                 continue
-            yield document_of(type_, identifier, data)
+            yield dataclasses.replace(document_of(type_, identifier, data), date_modified=modified)
 
     def close(self) -> None:
         """Stop the background work (what is not indexed yet is caught up by the next open's

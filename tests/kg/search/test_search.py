@@ -463,6 +463,25 @@ def test_static_and_fast_models(settings: Settings, catalog: Catalog) -> None:
         reopened.close()
 
 
+def test_a_reconcile_of_an_unchanged_catalog_indexes_nothing(
+    settings: Settings, catalog: Catalog
+) -> None:
+    """Every start reconciles the index with the catalogue index's modification times: an
+    asset whose JSON has no ``aiod_entry`` (a platform) must not look changed every time."""
+    load(catalog)
+    platforms = ASSET_TYPES["platforms"]
+    saved = catalog.save_many(platforms, [{"name": "someplatform"}], mode="create")
+    assert saved[0].ok, saved
+    assert "aiod_entry" not in catalog.get(platforms, str(saved[0].identifier))
+    index = open_index(settings, catalog)
+    try:
+        index.flush()
+        assert index.rebuild() == len(RECORDS) + 1
+        assert index.reconcile() == (0, 0)
+    finally:
+        index.close()
+
+
 def test_search_says_when_the_index_is_catching_up(
     settings: Settings, catalog: Catalog, client: TestClient
 ) -> None:
