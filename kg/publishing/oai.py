@@ -59,8 +59,11 @@ class ListRequest:
     until: str | None
     after: tuple[str, int] | None = None
     cursor: int = 0
+    # the list's size counted on its first page (counting again on every page read the rest
+    # of the list each time: seconds per page at 1M); None in a token of an older version
+    size: int | None = None
 
-    def token(self, after: tuple[str, int], cursor: int) -> str:
+    def token(self, after: tuple[str, int], cursor: int, size: int) -> str:
         payload = {
             "m": self.prefix,
             "s": self.set_spec,
@@ -69,6 +72,7 @@ class ListRequest:
             "d": after[0],
             "q": after[1],
             "c": cursor,
+            "n": size,
         }
         return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
@@ -84,6 +88,7 @@ class ListRequest:
                 payload["u"],
                 (str(payload["d"]), int(payload["q"])),
                 int(payload["c"]),
+                int(payload["n"]) if payload.get("n") is not None else None,
             )
         except (
             binascii.Error,
@@ -377,12 +382,15 @@ class OaiProvider:
             items = "".join(self._header(row) for row in rows)
         token = ""
         if more or request.after is not None:
-            done = public.count_changes(
-                types, platform, request.since, request.until, request.after
-            )
-            total = request.cursor + done
+            if request.size is not None:
+                total = request.size
+            else:
+                done = public.count_changes(
+                    types, platform, request.since, request.until, request.after
+                )
+                total = request.cursor + done
             value = (
-                request.token((last.date_modified, last.seq), request.cursor + listed)
+                request.token((last.date_modified, last.seq), request.cursor + listed, total)
                 if more
                 else ""
             )

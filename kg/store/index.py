@@ -102,6 +102,7 @@ ORDER_INDEXES = """
 CREATE INDEX IF NOT EXISTS assets_type_identifier ON assets (type, deleted, identifier);
 CREATE INDEX IF NOT EXISTS assets_type_created ON assets (type, deleted, date_created, seq);
 CREATE INDEX IF NOT EXISTS assets_type_modified_seq ON assets (type, deleted, date_modified, seq);
+CREATE INDEX IF NOT EXISTS assets_modified_seq ON assets (date_modified, seq, type, platform);
 """
 NAME_INDEX = {
     "sqlite": "CREATE INDEX IF NOT EXISTS assets_type_name"

@@ -285,8 +285,11 @@ class PublicIndex:
         if after is not None:
             where += " AND (date_modified, seq) > (?, ?)"
             args += [after[0], after[1]]
+        # SQLite would take the rows of the types and sort them all for every page (3.8 s a
+        # page at 1M); walking the (date_modified, seq) index stops after ``limit`` rows
+        walk = " INDEXED BY assets_modified_seq" if self.index.dialect == "sqlite" else ""
         sql = (
-            f"SELECT {_COLUMNS} FROM assets WHERE {where} ORDER BY date_modified, seq"
+            f"SELECT {_COLUMNS} FROM assets{walk} WHERE {where} ORDER BY date_modified, seq"
             f" LIMIT {int(limit)}"  # a literal: see CatalogIndex.page
         )
         return [_row(r).as_change() for r in self._db().execute(sql, args)]

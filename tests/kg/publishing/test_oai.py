@@ -203,14 +203,17 @@ def test_responses_validate_against_schemas(oai_server: tuple[LiveServer, Loaded
     for verb in ("Identify", "ListSets", "ListMetadataFormats"):
         check_response(httpx.get(f"{base}/oai", params={"verb": verb}).content)
     for prefix in ("oai_dc", "oai_datacite", "dcat_ap"):
-        cursors = []
+        cursors, sizes, records = [], set(), 0
         for body in harvest_raw(base, verb="ListRecords", metadataPrefix=prefix):
             root = check_response(body)
+            records += len(root.findall(".//o:record", NS))
             token = root.find(".//o:resumptionToken", NS)
             if token is not None:
                 cursors.append(int(token.get("cursor")))
-                assert int(token.get("completeListSize")) > 0
+                sizes.add(int(token.get("completeListSize")))
         assert cursors == sorted(cursors) and cursors[0] == 0
+        # counted on the first page, carried by the tokens: the size of the whole list
+        assert sizes == {records}, (sizes, records)
         for body in harvest_raw(base, verb="ListIdentifiers", metadataPrefix=prefix):
             check_response(body)
     check_response(httpx.get(f"{base}/oai", params={"verb": "Nope"}).content)
