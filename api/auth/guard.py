@@ -47,11 +47,13 @@ def check_read(
     asset: AssetType,
     identifier: str,
     with_document: bool = False,
+    known: Entry | None = None,
 ) -> Entry:
     """``readable`` without the facts (one index lookup for a published asset, which
-    ``with_document`` also brings the cached AIoD JSON); the asset's index row."""
+    ``with_document`` also brings the cached AIoD JSON; ``known``: that row, in hand); the
+    asset's index row."""
     return access.check_read(
-        principal, asset, identifier, catalog.not_found(asset, identifier), with_document
+        principal, asset, identifier, catalog.not_found(asset, identifier), with_document, known
     )
 
 
@@ -66,8 +68,9 @@ async def check_read_off_loop(
     """``check_read`` from a coroutine: on SQLite (microseconds) right here, on PostgreSQL (a
     network round trip) in the thread pool, never blocking the event loop -- unless the row is
     in the hot-document cache (kg/store/document_cache.py) and decides the check alone (a
-    published asset, an admin, another type's identifier): then here too, from memory. (The
-    row evicted between the look and the check costs one lookup here, not a wrong answer.)"""
+    published asset, an admin, another type's identifier): then here too, from memory, on
+    the row the cache gave (no second lookup that an eviction in between would send to the
+    database from the event loop)."""
     args = (catalog, access, principal, asset, identifier, with_document)
     index = catalog.index
     if index.dialect == "sqlite":
@@ -77,7 +80,7 @@ async def check_read_off_loop(
         if hot is not None and (
             hot.status in PUBLIC_STATUSES or principal.admin or hot.type != asset.collection
         ):
-            return check_read(*args)
+            return check_read(*args, hot)
     return await run_in_threadpool(check_read, *args)
 
 

@@ -359,10 +359,12 @@ class AccessControl:
         identifier: str,
         not_found: NotFound,
         with_document: bool = False,
+        known: Entry | None = None,
     ) -> Entry:
         """``readable`` for pure reads: a published asset costs one index lookup, which
-        ``with_document`` also brings the cached AIoD JSON. Returns the asset's row."""
-        entry = self.index.get(identifier, with_document=with_document)
+        ``with_document`` also brings the cached AIoD JSON (``known``: that row, already in
+        the caller's hands). Returns the asset's row."""
+        entry = known or self.index.get(identifier, with_document=with_document)
         if entry is None or entry.type != asset.collection:
             raise not_found
         if entry.status in PUBLIC_STATUSES or principal.admin:
