@@ -28,21 +28,24 @@ from kg.errors import Conflict, Invalid, NotFound
 from kg.group_commit import GroupCommit, OwnedLock
 from kg.migrations import run_migrations
 from kg.model.fields import ASSET_TYPES, PREFIX_TO_TYPE, AssetType
-from kg.model.identifiers import IDENTIFIER_RE, new_identifier
+from kg.model.identifiers import IDENTIFIER_RE
 from kg.model.private import has_private, public_view, split_triples
-from kg.model.rdf_mapping import (
-    Conversion,
-    Lit,
-    Problem,
-    Triple,
-    asset_to_triples,
-    triples_to_asset,
-)
+from kg.model.rdf_mapping import Lit, Problem, Triple, triples_to_asset
 from kg.model.validation import validate_conversions
+from kg.prepare import (
+    DEFAULT_STATUS,
+    USER_PLATFORM,
+    Prepared,
+    SaveResult,
+    prepare_batch,
+    prepare_record,
+    render,
+    unstorable,
+)
 from kg.recovery import Recovery, now
 from kg.settings import Settings
 from kg.store.backends import open_store
-from kg.store.embedded import EmbeddedStore, GraphStore, unsafe_terms
+from kg.store.embedded import EmbeddedStore, GraphStore
 from kg.store.index import CatalogIndex, Entry
 from kg.store.partition import PartitionedStore, is_public_status
 
@@ -51,8 +54,6 @@ log = logging.getLogger("kg.catalog")
 JSON = dict[str, Any]
 XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 _ENTRY_DATES = ("http://purl.org/dc/terms/created", "http://purl.org/dc/terms/modified")
-DEFAULT_STATUS = "published"
-USER_PLATFORM = "aiod"
 BULK_WRITE_MIN = 64  # batches with at least this many new assets use the store's bulk loader
 
 
@@ -64,29 +65,8 @@ class ChangeEvent:
     asset: JSON | None = None
 
 
-@dataclass
-class SaveResult:
-    """Outcome of one record of a batch write."""
-
-    index: int
-    identifier: str | None = None
-    created: bool = False
-    problems: list[Problem] = field(default_factory=list)
-    conflict: str | None = None  # identifier of the existing asset with the same platform id
-
-    @property
-    def ok(self) -> bool:
-        return self.identifier is not None and not self.problems and self.conflict is None
-
-
-@dataclass
-class _Prepared:
-    index: int
-    identifier: str
-    entry: Entry
-    conversion: Conversion
-    created: bool
-    data: JSON | None = None  # the asset as GET will return it, set when written
+_Prepared = Prepared  # the name the write path uses
+__all__ = ["DEFAULT_STATUS", "USER_PLATFORM", "Catalog", "ChangeEvent", "SaveResult", "now"]
 
 
 @dataclass
@@ -119,15 +99,14 @@ def _restamp(item: _Prepared, timestamp: str) -> None:
     ]
     created = timestamp if item.created else item.entry.date_created
     item.entry = dataclass_replace(item.entry, date_created=created, date_modified=timestamp)
+    entry = item.data.get("aiod_entry") if item.data is not None else None
+    if isinstance(entry, dict):  # rendered already (a bulk import's worker): the same dates
+        entry["date_modified"] = timestamp
+        if item.created:
+            entry["date_created"] = timestamp
 
 
-def _unstorable(conversion: Conversion) -> list[Problem]:
-    """Problems for IRIs the store's writer could not serialise (defence in depth: the field
-    mapping refuses them first, kg.model.iris)."""
-    return [
-        Problem("", "This value cannot be stored as an IRI.", value)
-        for value in unsafe_terms(conversion.triples)
-    ]
+_unstorable = unstorable
 
 
 class Catalog(Recovery):
@@ -203,41 +182,7 @@ class Catalog(Recovery):
         previous: Entry | None,
         timestamp: str,
     ) -> _Prepared | SaveResult:
-        if not isinstance(data, dict):
-            return SaveResult(position, problems=[Problem("", "Expected a JSON object.", data)])
-        identifier = identifier or new_identifier(asset)
-        data = dict(data)
-        if asset.collection != "platforms":
-            has_platform = data.get("platform") is not None
-            has_id = data.get("platform_resource_identifier") is not None
-            if not has_platform and not has_id:
-                data["platform"] = USER_PLATFORM
-                data["platform_resource_identifier"] = identifier
-        given_entry = data.get("aiod_entry")
-        given_status = given_entry.get("status") if isinstance(given_entry, dict) else None
-        status = given_status or (previous.status if previous else None) or DEFAULT_STATUS
-        entry_fields: JSON = {
-            "status": status,
-            "date_created": previous.date_created if previous else timestamp,
-            "date_modified": timestamp,
-        }
-        iri = self.iri(asset, identifier)
-        server: JSON = {"identifier": identifier}
-        if "aiod_entry" in asset.by_name:
-            server["aiod_entry"] = entry_fields
-        conversion = asset_to_triples(asset, data, iri, self.base_url, server)
-        platform = data.get("platform") if asset.collection != "platforms" else None
-        resource_id = data.get("platform_resource_identifier")
-        entry = Entry(
-            identifier=identifier,
-            type=asset.collection,
-            platform=platform if isinstance(platform, str) else None,
-            platform_resource_identifier=resource_id if isinstance(resource_id, str) else None,
-            status=status if isinstance(status, str) else None,
-            date_created=entry_fields["date_created"],
-            date_modified=timestamp,
-        )
-        return _Prepared(position, identifier, entry, conversion, previous is None)
+        return prepare_record(asset, self.base_url, position, data, identifier, previous, timestamp)
 
     def save_many(
         self,
@@ -271,42 +216,28 @@ class Catalog(Recovery):
         self, asset: AssetType, records: Sequence[Any], mode: Literal["create", "upsert"]
     ) -> tuple[dict[int, SaveResult], list[_Prepared], str]:
         """Map and validate records: (refused ones by position, valid ones, their timestamp)."""
-        clock = time.perf_counter()
         timestamp = now()
-        results: dict[int, SaveResult] = {}
-        prepared: list[_Prepared] = []
-        for position, data in enumerate(records):
-            previous = None
-            if mode == "upsert" and isinstance(data, dict) and data.get("platform"):
-                previous = self.index.find_platform(
+        previous = None
+        if mode == "upsert":
+            previous = [
+                self.index.find_platform(
                     asset.collection,
                     str(data.get("platform")),
                     str(data.get("platform_resource_identifier")),
                 )
-            item = self._prepare(
-                asset,
-                position,
-                data,
-                previous.identifier if previous else None,
-                previous,
-                timestamp,
-            )
-            if isinstance(item, SaveResult):
-                results[position] = item
-            else:
-                prepared.append(item)
-        clock = self._tick("convert", clock)
-        problems = validate_conversions(
-            [p.conversion for p in prepared], engine=self.settings.validator
+                if isinstance(data, dict) and data.get("platform")
+                else None
+                for data in records
+            ]
+        results, valid = prepare_batch(
+            asset,
+            self.base_url,
+            records,
+            timestamp,
+            self.settings.validator,
+            previous,
+            self.timings,
         )
-        self._tick("validate", clock)
-        valid: list[_Prepared] = []
-        for item in prepared:
-            found = problems.get(item.conversion.iri) or _unstorable(item.conversion)
-            if found:
-                results[item.index] = SaveResult(item.index, problems=found)
-            else:
-                valid.append(item)
         return results, valid, timestamp
 
     def _admit(
@@ -431,13 +362,8 @@ class Catalog(Recovery):
         if not items:
             return
         for item in items:
-            asset = ASSET_TYPES[item.entry.type]
-            item.data = public_view(  # documents and change events: no private fields
-                asset,
-                triples_to_asset(
-                    asset, item.conversion.iri, item.conversion.triples, self.base_url
-                ),
-            )
+            if item.data is None:  # documents and change events: no private fields
+                item.data = render(item, ASSET_TYPES[item.entry.type], self.base_url)
             item.entry = dataclass_replace(item.entry, document=orjson.dumps(item.data))
         self.index.mark_pending((i.identifier, i.entry.type) for i in items)
         # non-public assets (drafts, ...) go to the private partition (kg/store/partition.py)
