@@ -37,6 +37,7 @@ from kg.access.revisions import SCHEMA as REVISIONS_SCHEMA
 from kg.db.database import Connection
 from kg.errors import CatalogError, Conflict, NotFound
 from kg.model.fields import ASSET_TYPES, AssetType
+from kg.store.counts import Visibility
 from kg.store.index import CatalogIndex, Entry
 from kg.store.public_index import PUBLIC_STATUSES
 
@@ -281,6 +282,42 @@ def visible_where(principal: Principal) -> tuple[str, list[object]]:
     return "(" + " OR ".join(clauses) + ")", args
 
 
+def visibility(principal: Principal) -> Visibility:
+    """``visible_where`` for the maintained counts (``kg.store.counts``): the clauses on
+    status, type and platform as sets, ownership and grants as a per-row SQL condition."""
+    if principal.admin:
+        return Visibility(everything=True)
+    if not principal.authenticated:
+        return Visibility()
+    statuses = set(PUBLIC_STATUSES) | ({"submitted"} if principal.reviewer else set())
+    rows: list[str] = []
+    args: list[object] = []
+    if principal.subject:
+        rows.append(
+            "EXISTS (SELECT 1 FROM asset_owners o"
+            " WHERE o.identifier = assets.identifier AND o.owner = ?)"
+        )
+        args.append(principal.subject)
+    who = ["(g.kind = 'user' AND g.name = ?)"] if principal.subject else []
+    who_args: list[object] = [principal.subject] if principal.subject else []
+    if principal.groups:
+        sql, more = _in("g.name", sorted(principal.groups))
+        who.append(f"(g.kind = 'group' AND {sql})")
+        who_args += more
+    if who:
+        rows.append(
+            "EXISTS (SELECT 1 FROM asset_grants g WHERE g.identifier = assets.identifier"
+            f" AND ({' OR '.join(who)}))"
+        )
+        args += who_args
+    return Visibility(
+        frozenset(statuses),
+        frozenset(principal.moderated_types()),
+        frozenset(principal.platforms - {USER_PLATFORM}),
+        row_condition=(" OR ".join(rows), args) if rows else None,
+    )
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -408,10 +445,13 @@ class AccessControl:
     def count_by_platform(
         self, principal: Principal, collection: str | None = None
     ) -> dict[str, dict[str, int]]:
-        return self.index.count_by_platform(collection, condition=visible_where(principal))
+        """Live assets per type and platform this principal may read: the maintained counts
+        plus its own and granted non-public ones (``visibility``; the rows ``visible_where``
+        picks)."""
+        return self.index.count_visible(visibility(principal), collection)
 
     def count(self, principal: Principal, collection: str) -> int:
-        return self.index.count(collection, condition=visible_where(principal))
+        return sum(self.count_by_platform(principal, collection).get(collection, {}).values())
 
     def find_platform(
         self, principal: Principal, collection: str, platform: str, resource_id: str

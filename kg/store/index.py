@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from kg.db.database import Connection, Database, SqliteDatabase, open_database
 from kg.db.locks import WriteLock
+from kg.store import counts
 from kg.store.document_cache import DocumentCache
 
 if TYPE_CHECKING:
@@ -218,6 +219,7 @@ class CatalogIndex:
         if "name" not in columns:
             database.create(NAME_COLUMN[self.dialect])
         database.create(ORDER_INDEXES + NAME_INDEX[self.dialect] + ";")
+        counts.ensure(database)  # the maintained counts (kg.store.counts), built once
         self._positions: OrderedDict[tuple[str, str | None, str, str], _Positions] = OrderedDict()
         self._positions_lock = threading.Lock()
         self._written = 0  # rows written since the last ANALYZE (PostgreSQL)
@@ -299,6 +301,7 @@ class CatalogIndex:
     ) -> None:
         with self.transaction() as db:
             (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM assets").fetchone()
+            counts.record(db, upserts, deletes)  # before the rows change: it reads them
             rewrites = bool(deletes)
             appended: set[str] = set()
             for e in upserts:
@@ -561,31 +564,29 @@ class CatalogIndex:
         return [_entry(r) for r in rows]
 
     def count(self, type_: str, condition: tuple[str, Sequence[object]] | None = None) -> int:
-        """Live assets of one type (``condition``: an extra SQL condition, as in ``page``)."""
-        extra, args = condition if condition is not None else ("1 = 1", ())
-        row = (
-            self._conn()
-            .execute(
-                f"SELECT COUNT(*) FROM assets WHERE type = ? AND deleted = 0 AND ({extra})",
-                [type_, *args],
-            )
-            .fetchone()
-        )
-        return int(row[0])
+        """Live assets of one type (``condition``: an extra SQL condition, as in ``page``;
+        without one, from the maintained counts)."""
+        return sum(self.count_by_platform(type_, condition).get(type_, {}).values())
 
     def count_by_platform(
         self, type_: str | None = None, condition: tuple[str, Sequence[object]] | None = None
     ) -> dict[str, dict[str, int]]:
-        extra, extra_args = condition if condition is not None else ("1 = 1", ())
-        sql = (
-            f"SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
-            f" AND ({extra})" + (" AND type = ?" if type_ else "") + " GROUP BY type, platform"
-        )
-        args = [*extra_args, type_] if type_ else list(extra_args)
-        out: dict[str, dict[str, int]] = {}
-        for t, platform, n in self._conn().execute(sql, args):
-            out.setdefault(str(t), {})[str(platform)] = int(n)
-        return out
+        """Live assets per type and platform: all of them from the maintained counts, under a
+        ``condition`` by one pass over the rows (``count_visible`` for a reader's view)."""
+        if condition is None:
+            return counts.visible(self._conn(), counts.Visibility(everything=True), type_)
+        return counts.scan(self._conn(), type_, condition)
+
+    def count_visible(
+        self, visibility: counts.Visibility, type_: str | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Live assets per type and platform that a reader sees (``kg.store.counts``)."""
+        return counts.visible(self._conn(), visibility, type_)
+
+    def recount(self) -> None:
+        """Build the maintained counts again from the rows (a repair)."""
+        with self.transaction() as db:
+            counts.recount(db)
 
     def with_status(
         self,
@@ -618,6 +619,7 @@ class CatalogIndex:
         try:
             with self.transaction() as db:
                 db.execute("DELETE FROM assets")
+                counts.clear(db)
                 db.execute("DELETE FROM pending")
                 _bump(db, [REWRITES])
                 self._feed(db, [(FEED_ALL, FEED_ALL)])

@@ -27,9 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kg.db.database import Connection
+from kg.store import counts
+from kg.store.counts import PUBLIC_STATUSES
 from kg.store.index import CatalogIndex
 
-PUBLIC_STATUSES: tuple[str, ...] = ("published",)
+__all__ = ["PUBLIC_STATUSES", "PublicIndex", "Row"]
+
 _PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATUSES)  # fixed words, not input
 
 # rows published before the triggers existed
@@ -184,7 +187,9 @@ class PublicIndex:
     def count(
         self, types: Sequence[str], modified_since: str | None = None, platform: str | None = None
     ) -> int:
-        """Public live assets of ``types``."""
+        """Public live assets of ``types`` (without a date: from the maintained counts)."""
+        if modified_since is None and platform != "":
+            return counts.listed(self._db(), types, platform, deleted=False, ever=False)
         where, args = self._live_where(types, modified_since, platform)
         row = self._db().execute(f"SELECT COUNT(*) FROM assets WHERE {where}", args).fetchone()
         return int(row[0])
@@ -302,12 +307,56 @@ class PublicIndex:
         until: str | None = None,
         after: tuple[str, int] | None = None,
     ) -> int:
-        where, args = self._changes_where(types, platform, since, until)
+        """The size of an OAI-PMH list (what ``changes`` walks from ``after`` on). Without
+        dates, from the maintained counts; else the public rows in the window (an index-only
+        count on ``harvest_modified``) plus the withdrawn ones (few: non-public statuses)."""
+        if since is None and until is None and after is None and platform != "":
+            return counts.listed(self._db(), types, platform, deleted=None, ever=True)
+        # every row OAI lists has a public status now, or a non-public one and public_ever
+        withdrawn = sorted(
+            {s for (_, _, s, _, e) in counts.rows(self._db()) if e and not counts.is_public(s)}
+        )
+        parts = [(_in("status", PUBLIC_STATUSES), False)]
+        if named := [s for s in withdrawn if s]:
+            parts.append((_in("status", named), True))
+        if "" in withdrawn:  # NULL or '' (one key in the counts)
+            parts += [(("status IS NULL", []), True), (("status = ''", []), True)]
+        total = 0
+        for status, once in parts:
+            where, args = self._window(status, types, platform, since, until, after)
+            if once:
+                where += (
+                    " AND EXISTS (SELECT 1 FROM public_ever p"
+                    " WHERE p.identifier = assets.identifier)"
+                )
+            row = self._db().execute(f"SELECT COUNT(*) FROM assets WHERE {where}", args)
+            total += int(row.fetchone()[0])
+        return total
+
+    @staticmethod
+    def _window(
+        status: tuple[str, list[object]],
+        types: Sequence[str],
+        platform: str | None,
+        since: str | None,
+        until: str | None,
+        after: tuple[str, int] | None,
+    ) -> tuple[str, list[object]]:
+        type_sql, type_args = _in("type", types)
+        where, args = [status[0], type_sql], [*status[1], *type_args]
+        if platform is not None:
+            where.append("platform = ?")
+            args.append(platform)
+        if since is not None:
+            where.append("date_modified >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("date_modified <= ?")
+            args.append(until)
         if after is not None:
-            where += " AND (date_modified, seq) > (?, ?)"
+            where.append("(date_modified, seq) > (?, ?)")
             args += [after[0], after[1]]
-        row = self._db().execute(f"SELECT COUNT(*) FROM assets WHERE {where}", args).fetchone()
-        return int(row[0])
+        return " AND ".join(where), args
 
     def earliest_change(self, types: Sequence[str]) -> str | None:
         where, args = self._changes_where(types, None, None, None)

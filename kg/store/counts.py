@@ -1,0 +1,295 @@
+"""Counting the catalogue index's assets: the maintained ``asset_counts`` table and its readers.
+
+``GET /counts`` at 1,000,000 assets took 3.9 s when it grouped every row of ``assets``, and the
+first OAI-PMH page up to 13 s when it counted the list. Now the index keeps, in the same write
+transaction as every row change (``record``, called by ``CatalogIndex._commit_entries``; the
+index is the one writer of ``assets``), the number of rows per
+
+    (type, platform, status, deleted, ever)
+
+(``platform`` and ``status`` with NULL as ``''``; ``ever``: the identifier is in
+``public_ever``, i.e. the asset was public once, so OAI-PMH lists it, as a deleted record if it
+is not public now). A few dozen rows answer the anonymous and the admin counts, the catalogue's
+``count``/``counts`` and the size of an OAI-PMH list without dates.
+
+A signed-in reader (``Visibility``) sees the rows picked by their (type, platform, status)
+alone (public, submitted for a reviewer, a moderated type, a connector's platform: summed from
+the table) plus the rows it owns or was granted among the others; those are counted row by row
+among the *non-public* rows of the (type, status) pairs the table says are left, through the
+index on ``(type, deleted, status, seq)``: fast while non-public rows are few (drafts, pending
+submissions), as they are in a harvested catalogue.
+
+``public_ever`` (``kg.store.public_index`` reads it) is made here, so that the index marks
+every asset it publishes whether or not the harvesting interfaces were ever opened on it (they
+add their trigger, which does the same). ``ensure`` builds the table from the rows the first
+time an index opens (a migration, once, in one transaction; a restored backup without it too);
+``recount`` builds it again (a repair; tests compare it against the maintained one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kg.db.database import Connection, Database
+from kg.db.dialect import postgres_schema
+
+if TYPE_CHECKING:
+    from kg.store.index import Entry
+
+#: the statuses whose assets anyone may read and every outward channel lists
+PUBLIC_STATUSES: tuple[str, ...] = ("published",)
+_PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATUSES)  # fixed words, not input
+
+TABLE = "asset_counts"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS public_ever (identifier TEXT PRIMARY KEY)",
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    " type TEXT NOT NULL, platform TEXT NOT NULL, status TEXT NOT NULL,"
+    " deleted INTEGER NOT NULL, ever INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (type, platform, status, deleted, ever))",
+)
+# rows published before anything kept public_ever (the harvesting interfaces' first version)
+_BACKFILL = (
+    "INSERT INTO public_ever (identifier)"
+    f" SELECT identifier FROM assets WHERE status IN ({_PUBLIC_SQL}) ON CONFLICT DO NOTHING"
+)
+_RECOUNT = (
+    f"INSERT INTO {TABLE} (type, platform, status, deleted, ever, n)"
+    " SELECT type, COALESCE(platform, ''), COALESCE(status, ''), deleted,"
+    " CASE WHEN EXISTS (SELECT 1 FROM public_ever p WHERE p.identifier = a.identifier)"
+    " THEN 1 ELSE 0 END AS ever, COUNT(*) FROM assets a"
+    " GROUP BY type, COALESCE(platform, ''), COALESCE(status, ''), deleted, ever"
+)
+
+#: (type, platform, status, deleted, ever); NULL platform and status as ''
+Key = tuple[str, str, str, int, int]
+Counts = dict[str, dict[str, int]]  # type -> platform -> n
+
+
+def is_public(status: str | None) -> bool:
+    return status in PUBLIC_STATUSES
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def ensure(database: Database) -> None:
+    """Make the table (and ``public_ever``) if missing, filled from the rows, in one write
+    transaction (serialised with every writer and every other process opening the index)."""
+    if database.columns(TABLE):
+        return
+    with database.transaction() as db:
+        if database.columns(TABLE):  # another process made it meanwhile
+            return
+        for statement in _SCHEMA:
+            db.execute(postgres_schema(statement) if database.dialect != "sqlite" else statement)
+        db.execute(_BACKFILL)
+        db.execute(_RECOUNT)
+
+
+def recount(db: Connection) -> None:
+    """Count every row again (inside the caller's write transaction)."""
+    db.execute(f"DELETE FROM {TABLE}")
+    db.execute(_RECOUNT)
+
+
+def clear(db: Connection) -> None:
+    """The assets table was emptied (inside the same write transaction)."""
+    db.execute(f"DELETE FROM {TABLE}")
+
+
+def record(db: Connection, upserts: Sequence[Entry], deletes: Sequence[tuple[str, str]]) -> None:
+    """Count the changes ``CatalogIndex._commit_entries`` is about to write, in its write
+    transaction (serialised: the rows read here are the rows the writes replace). Also marks
+    the identifiers this write publishes in ``public_ever``."""
+    identifiers = list(dict.fromkeys([e.identifier for e in upserts] + [i for i, _ in deletes]))
+    if not identifiers:
+        return
+    state: dict[str, Key] = {}
+    ever: set[str] = set()
+    for chunk in _chunks(identifiers):
+        marks = ",".join("?" * len(chunk))
+        for identifier, type_, platform, status, deleted in db.execute(
+            "SELECT identifier, type, COALESCE(platform, ''), COALESCE(status, ''), deleted"
+            f" FROM assets WHERE identifier IN ({marks})",
+            chunk,
+        ):
+            state[str(identifier)] = (str(type_), str(platform), str(status), int(deleted), 0)
+        ever.update(
+            str(i)
+            for (i,) in db.execute(
+                f"SELECT identifier FROM public_ever WHERE identifier IN ({marks})", chunk
+            )
+        )
+    state = {i: (t, p, s, d, int(i in ever)) for i, (t, p, s, d, _) in state.items()}
+    delta: dict[Key, int] = {}
+
+    def move(identifier: str, new: Key | None) -> None:
+        old = state.get(identifier)
+        if old is not None:
+            delta[old] = delta.get(old, 0) - 1
+        if new is not None:
+            delta[new] = delta.get(new, 0) + 1
+            state[identifier] = new
+
+    published: list[str] = []
+    for e in upserts:
+        if is_public(e.status) and e.identifier not in ever:
+            ever.add(e.identifier)
+            published.append(e.identifier)
+        key = (e.type, e.platform or "", e.status or "", 0, int(e.identifier in ever))
+        move(e.identifier, key)
+    for identifier, _ in deletes:
+        old = state.get(identifier)
+        if old is not None:  # (no row: the UPDATE changes nothing)
+            move(identifier, (old[0], old[1], old[2], 1, old[4]))
+    db.executemany(
+        "INSERT INTO public_ever (identifier) VALUES (?) ON CONFLICT DO NOTHING",
+        [(i,) for i in published],
+    )
+    changed = sorted((key, n) for key, n in delta.items() if n)
+    db.executemany(
+        f"INSERT INTO {TABLE} (type, platform, status, deleted, ever, n) VALUES (?,?,?,?,?,?)"
+        f" ON CONFLICT (type, platform, status, deleted, ever)"
+        f" DO UPDATE SET n = {TABLE}.n + excluded.n",
+        [(*key, n) for key, n in changed],
+    )
+    if changed:
+        db.execute(f"DELETE FROM {TABLE} WHERE n = 0")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def rows(db: Connection) -> dict[Key, int]:
+    """The whole table (a few dozen rows): key -> number of rows."""
+    return {
+        (str(t), str(p), str(s), int(d), int(e)): int(n)
+        for t, p, s, d, e, n in db.execute(
+            f"SELECT type, platform, status, deleted, ever, n FROM {TABLE} WHERE n <> 0"
+        )
+    }
+
+
+def live(table: dict[Key, int], keep: Callable[[Key], bool], type_: str | None = None) -> Counts:
+    """Live rows per type and platform among the keys ``keep`` accepts."""
+    out: Counts = {}
+    for key, n in table.items():
+        if key[3] == 0 and (type_ is None or key[0] == type_) and keep(key):
+            platforms = out.setdefault(key[0], {})
+            platforms[key[1]] = platforms.get(key[1], 0) + n
+    return out
+
+
+def add(into: Counts, more: Counts) -> Counts:
+    for type_, platforms in more.items():
+        mine = into.setdefault(type_, {})
+        for platform, n in platforms.items():
+            mine[platform] = mine.get(platform, 0) + n
+    return into
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The live rows one reader sees: every row with one of ``statuses``, of one of ``types``
+    or of one of ``platforms`` (all rows if ``everything``), plus the rows among the others
+    that ``row_condition`` (SQL on ``assets``, with its parameters: ownership, grants)
+    accepts. Must pick the same rows as the reader's ``visible_where``."""
+
+    statuses: frozenset[str] = frozenset(PUBLIC_STATUSES)
+    types: frozenset[str] = frozenset()
+    platforms: frozenset[str] = frozenset()
+    everything: bool = False
+    row_condition: tuple[str, Sequence[object]] | None = None
+
+    def by_key(self, key: Key) -> bool:
+        """Whether every row of this key is visible (decided by type, platform, status)."""
+        type_, platform, status = key[0], key[1], key[2]
+        return (
+            self.everything
+            or status in self.statuses
+            or type_ in self.types
+            or (platform != "" and platform in self.platforms)
+        )
+
+
+def visible(db: Connection, visibility: Visibility, type_: str | None = None) -> Counts:
+    """Live rows this reader sees, per type and platform."""
+    table = rows(db)
+    out = live(table, visibility.by_key, type_)
+    if visibility.everything or visibility.row_condition is None:
+        return out
+    # the rest: the rows of the keys not visible as a whole, one by one (index on type,
+    # deleted, status); their statuses and types are in no clause of the reader, so only the
+    # platform clause must be excluded again
+    left = [k for k in table if k[3] == 0 and (type_ is None or k[0] == type_)]
+    left = [k for k in left if not visibility.by_key(k)]
+    if not left:
+        return out
+    types = sorted({k[0] for k in left})
+    statuses = sorted({k[2] for k in left})
+    condition, condition_args = visibility.row_condition
+    rest = f"({condition})"
+    rest_args: list[object] = list(condition_args)
+    if visibility.platforms:
+        marks = ",".join("?" * len(visibility.platforms))
+        rest = f"COALESCE(platform, '') NOT IN ({marks}) AND {rest}"
+        rest_args = [*sorted(visibility.platforms), *rest_args]
+    named = [s for s in statuses if s]
+    selects: list[tuple[str, list[object]]] = []
+    if named:
+        selects.append((f"status IN ({','.join('?' * len(named))})", list(named)))
+    if "" in statuses:  # NULL or '' (one key in the table)
+        selects += [("status IS NULL", []), ("status = ''", [])]
+    for status_sql, status_args in selects:
+        sql = (
+            "SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets"
+            f" WHERE type IN ({','.join('?' * len(types))}) AND deleted = 0 AND {status_sql}"
+            f" AND {rest} GROUP BY type, COALESCE(platform, '')"
+        )
+        found: Counts = {}
+        for t, p, n in db.execute(sql, [*types, *status_args, *rest_args]):
+            found.setdefault(str(t), {})[str(p)] = int(n)
+        add(out, found)
+    return out
+
+
+def scan(
+    db: Connection, type_: str | None, condition: tuple[str, Sequence[object]] | None
+) -> Counts:
+    """Live rows per type and platform under any SQL condition on ``assets``: one pass over
+    the rows of the type (for conditions no reader's ``Visibility`` expresses)."""
+    extra, extra_args = condition if condition is not None else ("1 = 1", ())
+    sql = (
+        f"SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets WHERE deleted = 0"
+        f" AND ({extra})" + (" AND type = ?" if type_ else "") + " GROUP BY type, platform"
+    )
+    args = [*extra_args, type_] if type_ else list(extra_args)
+    out: Counts = {}
+    for t, platform, n in db.execute(sql, args):
+        mine = out.setdefault(str(t), {})
+        mine[str(platform)] = mine.get(str(platform), 0) + int(n)
+    return out
+
+
+def listed(
+    db: Connection, types: Sequence[str], platform: str | None, deleted: bool | None, ever: bool
+) -> int:
+    """Rows of ``types`` (and ``platform``) from the table: public live ones (``ever`` False,
+    ``deleted`` False) or every row OAI-PMH lists (``ever`` True, ``deleted`` None)."""
+    total = 0
+    for (t, p, s, d, e), n in rows(db).items():
+        if t not in types or (platform is not None and p != platform):
+            continue
+        if deleted is not None and d != int(deleted):
+            continue
+        if (e == 1) if ever else is_public(s):
+            total += n
+    return total
