@@ -15,6 +15,7 @@ from api.limits import BodySizeLimit
 from api.routes.assets import all_asset_routers
 from api.routes.backup import backup_router
 from api.routes.bookmarks import bookmarks_router
+from api.routes.bulk import bulk_router
 from api.routes.duplicates import duplicates_router
 from api.routes.enrichment import enrichment_router
 from api.routes.files import files_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
     for suffix, prefix in (("", ""), ("_v2", "/v2")):
         for router in all_asset_routers(suffix):
             app.include_router(router, prefix=prefix)
+        app.include_router(bulk_router(suffix), prefix=prefix)  # api/routes/bulk.py
     app.include_router(auth_router())
     app.include_router(user_router())  # GET /user/resources (api/routes/user.py)
     app.include_router(publishing_router())

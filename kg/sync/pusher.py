@@ -46,6 +46,9 @@ NATIVE = (None, "", "aiod")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 BUSY = "another sync run of this node is in progress"  # ``stopped`` of a skipped run
 PAGE = 1000  # listing page asked of the central (it may answer with smaller pages)
+BULK = 250  # new assets in one bulk create (an aiod-kg central: api/routes/bulk.py)
+BULK_BYTES = 1 << 20  # and at most this many bytes of records in one request
+NO_BULK = frozenset({404, 405, 501})  # the central has no bulk route (the AIoD API)
 
 
 class CentralDown(Exception):
@@ -116,6 +119,7 @@ class Pusher:
         self.backoff_max = settings.harvest_backoff_max
         self.sleep = sleep
         self._stop = threading.Event()  # set when the central is down: the run winds up
+        self._bulk: bool | None = None  # whether the central takes bulk creates (None: unknown)
         self._tally_lock = threading.Lock()
 
     def close(self) -> None:
@@ -169,6 +173,10 @@ class Pusher:
                         continue
                     # what the central already holds from us (a run killed after a POST)
                     known = self._remote(collection) if any(b is None for *_, b in todo) else {}
+                    fresh: list[tuple[str, str]] = []  # new to the central: bulk creates
+                    if known is not None and self._bulk is not False:
+                        fresh = [(i, m) for i, m, b in todo if b is None and i not in known]
+                        todo = [t for t in todo if t[2] is not None or t[0] in known]
                     futures = [
                         pool.submit(
                             self._push,
@@ -181,6 +189,12 @@ class Pusher:
                             known,
                         )
                         for identifier, modified, before in todo
+                    ]
+                    futures += [
+                        pool.submit(
+                            self._push_bulk, collection, fresh[at : at + BULK], pushed, report
+                        )
+                        for at in range(0, len(fresh), BULK)
                     ]
                     for future in futures:  # a collection is done before the next refers to it
                         future.result()
@@ -281,6 +295,79 @@ class Pusher:
                 return
             self._tally(report, "updated")
         self._commit(identifier, Pushed(collection, remote_id, digest, modified), pushed)
+
+    def _push_bulk(
+        self,
+        collection: str,
+        rows: list[tuple[str, str]],
+        pushed: dict[str, Pushed],
+        report: SyncReport,
+    ) -> None:
+        """Create ``(identifier, modified)`` assets the central does not hold yet, many per
+        request (``POST {central}/bulk/{collection}``, at most ``BULK_BYTES`` a request); one
+        by one (``_push``) when the central has no bulk route or refuses the request."""
+        if self._stop.is_set():
+            return
+        batch: list[tuple[str, str, bytes]] = []
+        size = 0
+        for identifier, modified in rows:
+            body = self._body(identifier, collection, pushed)
+            if batch and size + len(body) > BULK_BYTES:
+                self._send_bulk(collection, batch, pushed, report)
+                batch, size = [], 0
+            batch.append((identifier, modified, body))
+            size += len(body) + 1
+        if batch:
+            self._send_bulk(collection, batch, pushed, report)
+
+    def _send_bulk(
+        self,
+        collection: str,
+        batch: list[tuple[str, str, bytes]],
+        pushed: dict[str, Pushed],
+        report: SyncReport,
+    ) -> None:
+        if self._stop.is_set():
+            return
+        answers: list[Any] | None = None
+        if self._bulk is not False:
+            content = b"[" + b",".join(body for *_, body in batch) + b"]"
+            response = self._call("POST", f"{self.central}/bulk/{collection}", content)
+            if response.status_code in NO_BULK:
+                self._bulk = False  # an AIoD REST API: one asset per request from now on
+            elif response.status_code == 200:
+                self._bulk = True
+                try:
+                    answers = response.json()
+                except ValueError:
+                    answers = None
+        if not isinstance(answers, list) or len(answers) != len(batch):
+            # no bulk, refused or unreadable: one by one, each looked up first (an unreadable
+            # answer may follow creates: the lookup finds them, nothing is made twice)
+            for identifier, modified, _ in batch:
+                self._push(identifier, collection, modified, None, pushed, report)
+            return
+        for (identifier, modified, body), answer in zip(batch, answers, strict=True):
+            answer = answer if isinstance(answer, dict) else {}
+            remote = answer.get("identifier")
+            if remote:
+                digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+                self._tally(report, "created")
+                self._commit(identifier, Pushed(collection, str(remote), digest, modified), pushed)
+            elif answer.get("status") == 409 and answer.get("existing"):
+                # created meanwhile (another run): replace it as any known asset
+                known = {identifier: str(answer["existing"])}
+                self._push(identifier, collection, modified, None, pushed, report, known)
+            else:
+                detail = answer.get("detail", answer)
+                with self._tally_lock:
+                    report.errors.append(
+                        {
+                            "identifier": identifier,
+                            "status": str(answer.get("status", "")),
+                            "detail": orjson.dumps(detail).decode(),
+                        }
+                    )
 
     def _tally(self, report: SyncReport, outcome: str) -> None:
         with self._tally_lock:
