@@ -10,7 +10,10 @@ The outbox is the difference between the catalogue and ``kg.sync.state``: an ass
 ``date_modified`` moved and whose body changed is PUT (POST the first time, unless the central
 already holds it: one listing ``GET /platforms/{platform}/{type}`` per type with assets not
 in the state, so a run killed between a POST and its state row makes no duplicate), a pushed
-asset that is no longer shared is DELETEd. Each push records its state row, so a run is
+asset that is no longer shared is DELETEd. Assets new to the central go in bulk creates
+(``POST /bulk/{type}``, ``BULK`` records a request, ``sync_concurrency`` requests in flight)
+when the central is an aiod-kg (api/routes/bulk.py); a central without that route (the AIoD
+REST API answers 404/405) gets one ``POST /{type}`` per asset for the rest of the run. Each push records its state row, so a run is
 idempotent and resumable (rows are written in batches, kg/sync/state.py: a killed run's last
 batch is found again by the listing). The assets of one type are pushed ``sync_concurrency``
 at a time over as many keep-alive connections, types one after the other (agents first:
