@@ -16,14 +16,23 @@ from typing import Any
 
 from kg.model.fields import AssetType
 from kg.model.identifiers import new_identifier
-from kg.model.private import public_view
-from kg.model.rdf_mapping import Conversion, Problem, asset_iri, asset_to_triples, triples_to_asset
+from kg.model.private import has_private, public_view, split_triples
+from kg.model.rdf_mapping import (
+    Conversion,
+    Problem,
+    Triple,
+    asset_iri,
+    asset_to_triples,
+    triples_to_asset,
+)
 from kg.model.validation import validate_conversions
-from kg.store.embedded import unsafe_terms
+from kg.store.embedded import iri_ref, nt_term, unsafe_terms
 from kg.store.index import Entry
+from kg.store.partition import is_public_status
 
 JSON = dict[str, Any]
 DEFAULT_STATUS = "published"
+ENTRY_DATES = ("http://purl.org/dc/terms/created", "http://purl.org/dc/terms/modified")
 USER_PLATFORM = "aiod"
 
 
@@ -52,6 +61,10 @@ class Prepared:
     conversion: Conversion
     created: bool
     data: JSON | None = None  # the asset as GET will return it (rendered late or by a worker)
+    # a new asset serialised by a bulk import's worker (``serialise``): N-Quads of its graph
+    # (for its partition) and of its private fields (for the private one); ``conversion``
+    # then holds only the triples a commit restamps (``aiod_entry``'s dates)
+    quads: tuple[bytes, bytes] | None = None
 
 
 def unstorable(conversion: Conversion) -> list[Problem]:
@@ -163,3 +176,25 @@ def render(item: Prepared, asset: AssetType, base_url: str) -> JSON:
     """The asset's AIoD JSON as GET returns it (no private fields), from its triples."""
     iri = item.conversion.iri
     return public_view(asset, triples_to_asset(asset, iri, item.conversion.triples, base_url))
+
+
+def nquads(graph: str, triples: Sequence[Triple]) -> bytes:
+    """The triples as N-Quads in ``graph`` (what the store's bulk loader reads)."""
+    name = iri_ref(graph)
+    return "".join(
+        f"{iri_ref(s)} {iri_ref(p)} {nt_term(o)} {name} .\n" for s, p, o in triples
+    ).encode()
+
+
+def serialise(item: Prepared) -> None:
+    """Turn a new asset's graph into N-Quads (``Prepared.quads``), keeping as triples only
+    those a commit restamps; its private fields apart when the asset is public."""
+    iri = item.conversion.iri
+    node = iri + "#aiod_entry"
+    stamped = [t for t in item.conversion.triples if t[0] == node and t[1] in ENTRY_DATES]
+    rest = [t for t in item.conversion.triples if not (t[0] == node and t[1] in ENTRY_DATES)]
+    hidden: list[Triple] = []
+    if is_public_status(item.entry.status) and has_private(item.entry.type):
+        rest, hidden = split_triples(item.entry.type, rest)
+    item.quads = (nquads(iri, rest), nquads(iri, hidden))
+    item.conversion = Conversion(iri, stamped)

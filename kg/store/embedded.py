@@ -225,6 +225,11 @@ class EmbeddedStore:
         if data:
             self.store.bulk_load(data.encode(), format=ox.RdfFormat.N_QUADS)
 
+    def insert_new_nquads(self, data: bytes) -> None:
+        """``insert_new_graphs`` of graphs serialised already (a bulk import's workers)."""
+        if data:
+            self.store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+
     def delete_graphs(self, iris: Iterable[str]) -> None:
         present = [iri for iri in iris if self.store.contains_named_graph(ox.NamedNode(iri))]
         request = update_request({}, present)

@@ -90,6 +90,21 @@ class PartitionedStore:
             if public_part:
                 self.version += 1
 
+    @property
+    def takes_nquads(self) -> bool:
+        """Whether both partitions load N-Quads text with their bulk loader."""
+        return all(hasattr(s, "insert_new_nquads") for s in (self.public, self.private))
+
+    def insert_new_nquads(self, public: bytes, private: bytes) -> None:
+        """Write brand-new graphs serialised as N-Quads already, into each partition (only
+        when ``takes_nquads``; not transactional, like ``insert_new_graphs``)."""
+        with self.lock:
+            if private:
+                self.private.insert_new_nquads(private)  # type: ignore[attr-defined]
+            if public:
+                self.public.insert_new_nquads(public)  # type: ignore[attr-defined]
+                self.version += 1
+
     def delete_graphs(self, iris: Iterable[str]) -> None:
         names = list(iris)
         if not names:

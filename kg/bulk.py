@@ -1,0 +1,207 @@
+"""Bulk imports on every core: mapping and SHACL validation in worker processes, one writer.
+
+This module owns the parallel form of ``Catalog.save_many`` for large imports (``aiod-kg
+import --jobs N``, ``bench/scale.py``). A write is two halves (docs/design.md section 2):
+the pure half -- server fields, field-table mapping, SHACL validation, the AIoD JSON
+document (``kg.prepare``) -- needs nothing but the record, so ``jobs`` worker processes
+(spawned once; the shapes compiled once in each) run it; the writing half -- platform-id
+admission, commit timestamps, journal, store bulk load, catalogue index -- stays in this
+process, under the catalog's write lock (``Catalog._commit_writes``, the same code as every
+other write). The batches are pipelined: while the writer commits batch k the workers
+prepare the next ones, so the writer does not wait for them.
+
+Each record still succeeds or fails on its own, with the same ``SaveResult`` as
+``save_many``; a worker's crash stops the import with nothing half-written (only whole
+batches are written, through the journalled path; kg/recovery.py rolls back an interrupted
+one). An upsert looks up the asset it replaces when its batch is dispatched; if that asset
+changed, vanished or appeared meanwhile (an earlier batch of the same import, another
+writer), the record is written again through ``save_many`` so it gets the serial answer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
+from typing import Any, Literal
+
+from kg.catalog import Catalog, ChangeEvent, _Write
+from kg.errors import Conflict, NotFound
+from kg.model.fields import ASSET_TYPES, AssetType
+from kg.model.rdf_mapping import Conversion
+from kg.prepare import Prepared, SaveResult, prepare_batch, render, serialise
+from kg.recovery import now
+from kg.store.index import Entry
+
+Mode = Literal["create", "upsert"]
+AHEAD = 2  # batches prepared ahead of the writer, per worker
+
+# ------------------------------------------------------------------ worker processes
+
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(base_url: str, validator: str, quads: bool) -> None:
+    """A worker's start: its settings, and the shapes compiled before the first batch.
+    ``quads``: serialise new assets to N-Quads here (the store takes them)."""
+    _worker.update(base_url=base_url, validator=validator, quads=quads)
+    prepare_batch(ASSET_TYPES["datasets"], base_url, [{"name": "warm-up"}], now(), validator)
+
+
+@dataclass
+class _Batch:
+    results: dict[int, SaveResult]
+    prepared: list[Prepared]
+    timings: dict[str, float]
+
+
+def _prepare_in_worker(
+    collection: str, records: Sequence[Any], timestamp: str, previous: list[Entry | None] | None
+) -> _Batch:
+    """Convert, validate and render one batch (runs in a worker process)."""
+    asset = ASSET_TYPES[collection]
+    base_url = _worker["base_url"]
+    timings: dict[str, float] = {}
+    results, prepared = prepare_batch(
+        asset, base_url, records, timestamp, _worker["validator"], previous, timings
+    )
+    for item in prepared:
+        item.data = render(item, asset, base_url)
+        if _worker["quads"] and item.created:  # N-Quads text: cheap to send, loaded as is
+            serialise(item)
+        else:  # what validation needed (node specs, value paths) is not sent back
+            item.conversion = Conversion(item.conversion.iri, item.conversion.triples)
+    return _Batch(results, prepared, timings)
+
+
+# ------------------------------------------------------------------ the writer
+
+
+@dataclass
+class _Pending:
+    asset: AssetType
+    records: list[Any]
+    previous: list[Entry | None] | None
+    future: Future[_Batch]
+
+
+class BulkImport:
+    """Imports batches of records with ``jobs`` worker processes preparing them and this
+    process writing them. Use as a context manager (the workers stop on exit)."""
+
+    def __init__(self, catalog: Catalog, jobs: int = 2) -> None:
+        self.catalog = catalog
+        self.jobs = max(1, jobs)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> BulkImport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _workers(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            settings = self.catalog.settings
+            self._pool = ProcessPoolExecutor(
+                self.jobs,
+                # spawn, not fork: the writer holds RocksDB, SQLite and lock handles and threads
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(
+                    self.catalog.base_url,
+                    settings.validator,
+                    self.catalog.store.takes_nquads,
+                ),
+            )
+        return self._pool
+
+    def save(
+        self, batches: Iterable[tuple[AssetType, Sequence[Any]]], mode: Mode = "create"
+    ) -> Iterator[tuple[AssetType, list[SaveResult]]]:
+        """Each batch's results (as ``Catalog.save_many`` answers them), in the batches'
+        order, as they are written. ``jobs=1``: ``save_many`` itself, no worker."""
+        if self.jobs == 1:
+            for asset, records in batches:
+                yield asset, self.catalog.save_many(asset, records, mode)
+            return
+        pool = self._workers()
+        queue: deque[_Pending] = deque()
+        for asset, records in batches:
+            records = list(records)
+            previous = self._previous(asset, records) if mode == "upsert" else None
+            future = pool.submit(_prepare_in_worker, asset.collection, records, now(), previous)
+            queue.append(_Pending(asset, records, previous, future))
+            while len(queue) > AHEAD * self.jobs:
+                yield self._commit(queue.popleft(), mode)
+        while queue:
+            yield self._commit(queue.popleft(), mode)
+
+    def _previous(self, asset: AssetType, records: Sequence[Any]) -> list[Entry | None]:
+        find = self.catalog.index.find_platform
+        return [
+            find(
+                asset.collection,
+                str(data.get("platform")),
+                str(data.get("platform_resource_identifier")),
+            )
+            if isinstance(data, dict) and data.get("platform")
+            else None
+            for data in records
+        ]
+
+    def _commit(self, pending: _Pending, mode: Mode) -> tuple[AssetType, list[SaveResult]]:
+        """Write one prepared batch (one lock hold, journal, store and index transaction)."""
+        catalog, asset = self.catalog, pending.asset
+        batch = pending.future.result()  # a worker's crash raises here: nothing was written
+        for stage, seconds in batch.timings.items():
+            catalog.timings[stage] = catalog.timings.get(stage, 0.0) + seconds
+        results = batch.results
+        writes = []
+        for item in batch.prepared:
+            before = pending.previous[item.index] if pending.previous is not None else None
+            if before is None:
+                writes.append(_Write(asset, item))
+            else:  # checked against the asset as it is at commit time (prepared again if not)
+                data = pending.records[item.index]
+                writes.append(_Write(asset, item, [], before.identifier, before, data))
+        outcomes = catalog._commit_writes(writes, isolate=False)
+        written: list[Prepared] = []
+        again: list[int] = []
+        ours = {o.identifier for o in outcomes if isinstance(o, Prepared)}
+        for item, outcome in zip(batch.prepared, outcomes, strict=True):
+            if (
+                mode == "upsert"
+                and isinstance(outcome, Conflict | NotFound)
+                and getattr(outcome, "existing", None) not in ours
+            ):  # its target changed since dispatch: written the serial way
+                again.append(item.index)
+            elif isinstance(outcome, Conflict):  # (save_many's answer to a twin in a batch)
+                results[item.index] = SaveResult(item.index, conflict=outcome.existing)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                written.append(outcome)
+                results[item.index] = SaveResult(item.index, outcome.identifier, outcome.created)
+        if catalog._listeners and written:
+            catalog._emit(
+                ChangeEvent("upsert", asset, item.identifier, item.data) for item in written
+            )
+        for position in again:
+            (result,) = catalog.save_many(asset, [pending.records[position]], mode)
+            results[position] = dataclass_replace(result, index=position)
+        return asset, [results[i] for i in sorted(results)]
+
+
+def default_jobs() -> int:
+    """Worker processes for a bulk import: one per core (the writer overlaps with them)."""
+    return max(1, len(os.sched_getaffinity(0)))
