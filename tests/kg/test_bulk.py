@@ -166,7 +166,7 @@ def test_a_dead_worker_stops_the_import_with_whole_batches_only(catalog: Catalog
                 written += sum(r.ok for r in results)
                 if written == 80:  # after the first batch: kill the workers
                     assert bulk._pool is not None
-                    for pid in list(bulk._pool._processes):  # type: ignore[attr-defined]
+                    for pid in list(bulk._pool._processes):
                         os.kill(pid, signal.SIGKILL)
     assert written >= 80
     assert catalog.count(DATASETS) == written  # nothing of a batch that was not reported
