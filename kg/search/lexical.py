@@ -203,21 +203,23 @@ class LexicalIndex:
         flt: LexicalFilter | None = None,
         fields: Sequence[str] = ("text",),
         within: Sequence[int] | None = None,
+        count: bool = True,
     ) -> tuple[dict[int, float], int]:
         """``({docno: normalised score}, number of matching documents)``.
 
-        ``within`` restricts the search to these docnos (to score given candidates)."""
+        ``within`` restricts the search to these docnos (to score given candidates). Without
+        ``count`` the number is only that of the hits returned (a lower bound): counting every
+        match scores every match, while the top ``limit`` alone lets tantivy skip the blocks
+        that cannot enter it (block-max WAND, on an unfiltered query: see ``_query``)."""
         terms = self.terms(query)
         if not terms or limit <= 0:
             return {}, 0
-        clauses = [(tantivy.Occur.Must, self._text_query(terms, fields))]
-        clauses += self._filter_clauses(flt or LexicalFilter())
-        if within is not None:
-            if not within:
-                return {}, 0
-            clauses.append(_filter(_docnos(self.schema, within)))
+        if within is not None and not within:
+            return {}, 0
         searcher = self.index.searcher()
-        result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=True)
+        result = searcher.search(
+            self._query(terms, fields, flt or LexicalFilter(), within), limit=limit, count=count
+        )
         bound = sum(self.upper_bound(terms, f) for f in fields) or 1.0
         hits = result.hits
         # the docno column, not the stored documents (~30 us each, a thousand per query)
@@ -227,7 +229,26 @@ class LexicalIndex:
             for (score, _), docno in zip(hits, docnos, strict=True)
             if docno is not None
         }
-        return scores, int(getattr(result, "count", 0) or 0)
+        return scores, int(getattr(result, "count", 0) or 0) if count else len(scores)
+
+    def _query(
+        self,
+        terms: Sequence[str],
+        fields: Sequence[str],
+        flt: LexicalFilter,
+        within: Sequence[int] | None,
+    ) -> tantivy.Query:
+        """The text query, with the filters and ``within`` as clauses that must match and add
+        nothing. Unrestricted, it is the bare disjunction of term queries: the one shape on
+        which tantivy runs block-max WAND for a top-k (a disjunction nested in a conjunction
+        is scored document by document)."""
+        text = self._text_query(terms, fields)
+        restrictions = self._filter_clauses(flt)
+        if within is not None:
+            restrictions.append(_filter(_docnos(self.schema, within)))
+        if not restrictions:
+            return text
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, text), *restrictions])
 
     def highlight(self, query: str, text: str, max_chars: int = 240) -> str | None:
         """``text`` with the query's matched terms in ``<em>``, or None if nothing matches."""

@@ -201,15 +201,20 @@ class Ranking(IndexStore):
         return SearchResults(hits, total, found, capped)
 
     def _lexical(
-        self, text: str, q: SearchQuery, limit: int, fields: Sequence[str] = ("text",)
+        self,
+        text: str,
+        q: SearchQuery,
+        limit: int,
+        fields: Sequence[str] = ("text",),
+        count: bool = True,
     ) -> tuple[IntArray, FloatArray, int]:
         """The best ``limit`` BM25 matches (live documents): docnos, scores, number of
-        matches."""
-        found, count = self.lexical.search(text, limit, q.filter, fields)
+        matches (without ``count``: of those returned, see ``LexicalIndex.search``)."""
+        found, count_ = self.lexical.search(text, limit, q.filter, fields, count=count)
         docnos = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
         scores = np.fromiter(found.values(), dtype=np.float32, count=len(found))
         live = self._live(docnos)
-        return docnos[live], scores[live], count
+        return docnos[live], scores[live], count_
 
     def _live(self, docnos: IntArray) -> npt.NDArray[np.bool_]:
         inside = docnos < self.cols.n
@@ -242,7 +247,12 @@ class Ranking(IndexStore):
         lex_scores = np.zeros(0, dtype=np.float32)
         lex_count = 0
         if lexical_weight:
-            lex_ids, lex_scores, lex_count = self._lexical(text, q, POOL)
+            # the pool and one more (not a count of every match: that would score every match
+            # of a frequent term, a tail of 100+ ms at 1M): beyond the pool there are matches
+            # if that one is there
+            lex_ids, lex_scores, lex_count = self._lexical(text, q, POOL + 1, count=False)
+            if lex_count > POOL:
+                lex_ids, lex_scores = lex_ids[:POOL], lex_scores[:POOL]
             capped = capped or lex_count > POOL
         label_sims = self._label_sims(q_label)
         label_rows = self._label_candidates(label_sims, mask)
@@ -279,7 +289,7 @@ class Ranking(IndexStore):
         if not could.any():
             return lexical
         within = docnos[could].tolist()
-        more, _ = self.lexical.search(text, len(within), q.filter, within=within)
+        more, _ = self.lexical.search(text, len(within), q.filter, within=within, count=False)
         if more:
             ids = np.fromiter(more.keys(), dtype=np.int64, count=len(more))
             values = np.fromiter(more.values(), dtype=np.float32, count=len(more))
