@@ -13,6 +13,10 @@ write is repaired on the next start (``recover``).
 
 Deleted assets keep a row (``deleted = 1``) so that harvesters and OAI-PMH can see deletions.
 
+Counts are not counted: ``kg.store.counts`` keeps them per (type, platform, status, ...) in
+the same write transaction as the rows (``GET /counts`` at 1M assets: a few dozen rows read
+instead of 3.9 s of grouping). The orders of ``page`` are in ``kg.store.ordering``.
+
 Deep pages (offset >= ``DEEP_OFFSET``) do not walk the offset: ``page`` keeps, per type, order
 and filter, the array of row keys (``seq``) in that order, and answers a page by slicing it.
 The array is valid while the type's change counters (table ``changes``, bumped in the same
@@ -48,6 +52,9 @@ from kg.db.database import Connection, Database, SqliteDatabase, open_database
 from kg.db.locks import WriteLock
 from kg.store import counts
 from kg.store.document_cache import DocumentCache
+from kg.store.ordering import NAME_COLUMN, NAME_INDEX, ORDER_INDEXES, SORT_COLUMNS, order_by
+
+__all__ = ["SORT_COLUMNS", "CatalogIndex", "Entry", "order_by"]
 
 if TYPE_CHECKING:
     from kg.settings import Settings
@@ -88,42 +95,6 @@ CREATE TABLE IF NOT EXISTS feed (
 """
 
 
-# Ordered listing (?sort=name|date_modified|date_created|identifier&direction=asc|desc): each
-# order walks its own index, so a page costs the same at any catalogue size (no sort step).
-SORT_COLUMNS: dict[str, str] = {
-    "identifier": "identifier",
-    "name": "name COLLATE NOCASE",
-    "date_modified": "date_modified",
-    "date_created": "date_created",
-}
-# PostgreSQL orders names as SQLite's NOCASE does: ASCII letters folded (lower() under the "C"
-# collation folds nothing else), then by code point; missing names first when ascending.
-_PG_NAME = 'lower(name COLLATE "C")'
-ORDER_INDEXES = """
-CREATE INDEX IF NOT EXISTS assets_type_identifier ON assets (type, deleted, identifier);
-CREATE INDEX IF NOT EXISTS assets_type_created ON assets (type, deleted, date_created, seq);
-CREATE INDEX IF NOT EXISTS assets_type_modified_seq ON assets (type, deleted, date_modified, seq);
-CREATE INDEX IF NOT EXISTS assets_modified_seq ON assets (date_modified, seq, type, platform);
-"""
-NAME_INDEX = {
-    "sqlite": "CREATE INDEX IF NOT EXISTS assets_type_name"
-    " ON assets (type, deleted, name COLLATE NOCASE, seq)",
-    "postgresql": "CREATE INDEX IF NOT EXISTS assets_type_name"
-    f" ON assets (type, deleted, ({_PG_NAME}) NULLS FIRST, seq)",
-}
-# The sort key of ?sort=name, read from the cached document (a generated column on both; on
-# PostgreSQL through a function declared immutable: the database's encoding never changes).
-NAME_COLUMN = {
-    "sqlite": "ALTER TABLE assets ADD COLUMN name TEXT GENERATED ALWAYS AS"
-    " (json_extract(CAST(document AS TEXT), '$.name')) VIRTUAL",
-    "postgresql": "CREATE OR REPLACE FUNCTION asset_name(document BYTEA) RETURNS TEXT"
-    " LANGUAGE sql IMMUTABLE PARALLEL SAFE"
-    " AS $$ SELECT convert_from(document, 'UTF8')::jsonb ->> 'name' $$;"
-    " ALTER TABLE assets ADD COLUMN IF NOT EXISTS name TEXT"
-    " GENERATED ALWAYS AS (asset_name(document)) STORED",
-}
-
-
 # Offsets from which a page is answered from the kept positions (below: LIMIT/OFFSET, cheap).
 DEEP_OFFSET = 2000
 POSITION_CACHE = 8  # (type, order, filter) position arrays kept per index
@@ -141,19 +112,6 @@ class _Positions:
     appends: int
     rewrites: int
     seqs: array[int]
-
-
-def order_by(sort: str | None, descending: bool = False, dialect: str = "sqlite") -> str:
-    """The ORDER BY clause of one sort order (ties broken by insertion); KeyError if unknown."""
-    if sort is None:
-        return "seq DESC" if descending else "seq"
-    way = " DESC" if descending else ""
-    column = SORT_COLUMNS[sort]
-    if sort == "identifier":
-        return f"{column}{way}"
-    if sort == "name" and dialect == "postgresql":
-        return f"{_PG_NAME}{way} NULLS {'LAST' if descending else 'FIRST'}, seq{way}"
-    return f"{column}{way}, seq{way}"
 
 
 @dataclass(frozen=True)
