@@ -4,7 +4,9 @@ finds no such route (404/405) creates one asset per ``POST /{collection}``, as t
 asks; this route does exactly what that many of those would, in one catalog batch.
 
 The body is a JSON array of at most ``BULK_MAX`` AIoD records (AIoD JSON only, no RDF or
-Croissant). Authorisation first, as for one create (401/403 before the body is read), then
+Croissant). Authorisation first, as for one create (401/403 before the body is read; only
+the admin and principals with a ``platform_<name>`` role: a bulk request is one write of the
+write-rate limit, api/hardening.py), then
 each record's own ``check_create`` (platform scope; user uploads become drafts); the records
 allowed are converted, validated and written by ``Catalog.save_many`` (mode ``create``: a
 record whose platform id exists is refused, not replaced). The answer is one item per record,
@@ -22,9 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth.guard import check_create
-from api.auth.principal import PrincipalDep, get_access
+from api.auth.principal import PrincipalDep, forbidden, get_access
 from api.deps import CatalogDep
 from api.routes.assets import authorise_write
+from kg.access.rules import USER_PLATFORM
 from kg.errors import CatalogError, NotFound, ParseError
 from kg.formats.rdf_input import load_json
 from kg.model.fields import ASSET_TYPES
@@ -66,6 +69,10 @@ def bulk_router(suffix: str = "") -> APIRouter:
             raise NotFound(f"No asset type '{collection}'.")
         access = get_access(request)
         authorise_write(catalog, access, principal, asset)  # before any parsing
+        if not (principal.admin or principal.platforms - {USER_PLATFORM}):
+            # for nodes (a platform_<name> key) and the admin: one request is one write of the
+            # write-rate limit, so users keep creating one asset per request
+            raise forbidden("Bulk creates need a platform_<name> role or the admin key.")
         raw = await request.body()
         requires_role = catalog.settings.create_requires_role
 

@@ -13,9 +13,10 @@ in the state, so a run killed between a POST and its state row makes no duplicat
 asset that is no longer shared is DELETEd. Assets new to the central go in bulk creates
 (``POST /bulk/{type}``, ``BULK`` records a request, ``sync_concurrency`` requests in flight)
 when the central is an aiod-kg (api/routes/bulk.py); a central without that route (the AIoD
-REST API answers 404/405) gets one ``POST /{type}`` per asset for the rest of the run. Each push records its state row, so a run is
-idempotent and resumable (rows are written in batches, kg/sync/state.py: a killed run's last
-batch is found again by the listing). The assets of one type are pushed ``sync_concurrency``
+REST API answers 404/405) or that refuses it to this key (403) gets one ``POST /{type}`` per
+asset for the rest of the run. Each push records its state row, so a run is idempotent and
+resumable (rows are written in batches, kg/sync/state.py: a killed run's last batch is found
+again by the listing). The assets of one type are pushed ``sync_concurrency``
 at a time over as many keep-alive connections, types one after the other (agents first:
 later bodies name their central identifiers), then withdrawals, as concurrently.
 Requests go through the one outbound client (kg/outbound.py); transport errors, 429 and 5xx
@@ -336,8 +337,9 @@ class Pusher:
         if self._bulk is not False:
             content = b"[" + b",".join(body for *_, body in batch) + b"]"
             response = self._call("POST", f"{self.central}/bulk/{collection}", content)
-            if response.status_code in NO_BULK:
-                self._bulk = False  # an AIoD REST API: one asset per request from now on
+            if response.status_code in NO_BULK or response.status_code == 403:
+                # an AIoD REST API, or a key without bulk: one asset per request from now on
+                self._bulk = False
             elif response.status_code == 200:
                 self._bulk = True
                 try:

@@ -96,6 +96,13 @@ def test_bulk_route_answers_each_record_and_checks_before_parsing(tmp_path: Path
         assert (
             httpx.post(f"{central.base_url}/v2/bulk/nothing", content=b"[]", headers=AUTH)
         ).status_code == 404
+        user = httpx.post(
+            f"{central.base_url}/api_keys", headers=AUTH, json={"name": "u", "roles": []}
+        ).json()["key"]
+        as_user = {"Authorization": f"Bearer {user}"}
+        assert httpx.post(url, content=b"{not json", headers=as_user).status_code == 403
+        odd = httpx.post(url, content=b"[1, null]", headers=AUTH)
+        assert [a["status"] for a in odd.json()] == [422, 422]
         records = [
             {"name": "Bulk one", "platform": "node-b", "platform_resource_identifier": "n1"},
             {"platform": "node-b", "platform_resource_identifier": "n2"},  # no name
