@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from api.cli.options import add_remote_options, add_store_options, settings_from
 from kg.settings import Settings
 
+IMPORT_BATCH = 1000  # records of a batch of ``import --jobs N`` (one write transaction each)
 SUFFIX_FORMATS = {
     ".json": "json",
     ".jsonld": "jsonld",
@@ -155,13 +156,19 @@ def _guess_type(path: Path) -> str | None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from collections import deque
+
+    from kg.bulk import BulkImport
     from kg.catalog import Catalog
-    from kg.model.fields import ASSET_TYPES
+    from kg.model.fields import ASSET_TYPES, AssetType
 
     settings = settings_from(args)
     catalog = Catalog(settings)
     failures = 0
-    try:
+    size = IMPORT_BATCH if args.jobs > 1 else None  # one process: a file's type at once
+    labels: deque[tuple[Path, int]] = deque()  # each batch's file and first position
+
+    def batches() -> Iterator[tuple[AssetType, list[Any]]]:
         for file_name in args.files:
             path = Path(file_name)
             records = _records_from_file(path, args.type, settings.base)
@@ -169,20 +176,28 @@ def cmd_import(args: argparse.Namespace) -> int:
             for name, record in records:
                 by_type.setdefault(name, []).append(record)
             for name, items in by_type.items():
-                results = catalog.save_many(ASSET_TYPES[name], items, mode=args.mode)
+                for start in range(0, len(items), size or len(items)):
+                    labels.append((path, start))
+                    yield ASSET_TYPES[name], items[start : start + (size or len(items))]
+
+    try:
+        # --jobs N: mapping and validation in N worker processes, this one writing (kg/bulk.py)
+        with BulkImport(catalog, jobs=args.jobs) as bulk:
+            for _, results in bulk.save(batches(), mode=args.mode):
+                path, start = labels.popleft()
                 for result in results:
+                    position = start + result.index
                     if result.ok:
-                        print(f"{path}[{result.index}]: {result.identifier}")
+                        print(f"{path}[{position}]: {result.identifier}")
                         continue
                     failures += 1
                     if result.conflict:
                         print(
-                            f"{path}[{result.index}]: conflict with {result.conflict}",
-                            file=sys.stderr,
+                            f"{path}[{position}]: conflict with {result.conflict}", file=sys.stderr
                         )
                     for problem in result.problems:
                         print(
-                            f"{path}[{result.index}]: {problem.field}: {problem.message}"
+                            f"{path}[{position}]: {problem.field}: {problem.message}"
                             f" (value: {problem.value!r})",
                             file=sys.stderr,
                         )
@@ -386,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("create", "upsert"),
         default="upsert",
         help="upsert (default) replaces assets with the same platform id",
+    )
+    imp.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="map and validate in N worker processes while this one writes (bulk imports: "
+        "one per core; default 1, no worker)",
     )
     add_store_options(imp)
     imp.set_defaults(func=cmd_import)
