@@ -102,9 +102,12 @@ class LinkIndex:
 
     # ------------------------------------------------------------------ writes
 
-    def put(self, f: Features, modified: str) -> None:
+    def put(self, f: Features, modified: str, fresh: bool = False) -> None:
+        """Index an asset's features; ``fresh``: it is not indexed (``indexed`` said so, in
+        this transaction), so there are no rows of it to drop first."""
         with self.transaction() as db:
-            self._drop(db, f.identifier)
+            if not fresh:
+                self._drop(db, f.identifier)
             db.execute(
                 "INSERT INTO assets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -158,6 +161,16 @@ class LinkIndex:
             "SELECT type, platform, name FROM assets WHERE identifier = ?", [identifier]
         )
         return (str(rows[0][0]), str(rows[0][1]), str(rows[0][2])) if rows else None
+
+    def indexed(self, identifiers: list[str]) -> set[str]:
+        """Those of ``identifiers`` that are indexed (have an ``assets`` row)."""
+        out: set[str] = set()
+        for start in range(0, len(identifiers), 500):
+            chunk = identifiers[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(f"SELECT identifier FROM assets WHERE identifier IN ({marks})", chunk)
+            out.update(str(i) for (i,) in rows)
+        return out
 
     def modified(self) -> dict[str, str]:
         return {str(i): str(m) for i, m in self.query("SELECT identifier, modified FROM assets")}

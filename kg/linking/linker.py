@@ -483,15 +483,21 @@ class Linker:
         the identifiers whose derived links may change."""
         touched: set[str] = set()
         indexed: list[tuple[Change, str]] = []  # with the name
+        # assets new to the index (a node's first push, a harvest) have no neighbours yet and
+        # no rows to drop: one query for the batch instead of four per asset
+        known = self.index.indexed([c.identifier for c in changes])
         for change in changes:
             if not _visible(change, False):
                 touched |= self.remove(change.identifier)
                 continue
             assert change.data is not None
-            touched |= {change.identifier} | self._neighbours(change.identifier)
+            fresh = change.identifier not in known
+            touched.add(change.identifier)
+            if not fresh:
+                touched |= self._neighbours(change.identifier)
             entry = change.data.get("aiod_entry") or {}
             found = features(ASSET_TYPES[change.collection], change.identifier, change.data)
-            self.index.put(found, str(entry.get("date_modified") or ""))
+            self.index.put(found, str(entry.get("date_modified") or ""), fresh=fresh)
             indexed.append((change, found.name))
         named = [(c.identifier, c.collection, name) for c, name in indexed]
         named = [n for n in named if n[1] != "persons"]
