@@ -386,8 +386,15 @@ class Assessment:
         return sorted(missing, key=lambda k: (-BY_KEY[k].points * (1 - self.results[k]), k))
 
 
+_APPLICABLE: dict[str, list[Indicator]] = {}  # per asset type: the same for every record
+
+
 def applicable(asset: AssetType) -> list[Indicator]:
-    return [i for i in INDICATORS if any(f in asset.by_name for f in i.fields)]
+    found = _APPLICABLE.get(asset.collection)
+    if found is None:
+        found = [i for i in INDICATORS if any(f in asset.by_name for f in i.fields)]
+        _APPLICABLE[asset.collection] = found
+    return found
 
 
 def assess(asset: AssetType, data: JSON) -> Assessment:
