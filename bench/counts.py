@@ -2,6 +2,9 @@
 (kg/store/counts.py) against the queries they replaced, on synthetic index rows.
 
     python bench/counts.py [--rows 1000000] [--repeat 200] [--database postgresql://...]
+                           [--path catalog.sqlite]
+
+(``--path``: a SQLite file kept between runs; filled when new, reused as it is otherwise.)
 
 Rows are written straight into a fresh ``CatalogIndex`` through ``commit_entries`` (no RDF):
 every asset type, five platforms, 98% published and the rest drafts, submissions and
@@ -147,18 +150,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=200, help="calls timed per figure (after)")
     parser.add_argument("--repeat-before", type=int, default=5, help="calls of the old queries")
     parser.add_argument("--database", help="a PostgreSQL URL (default: a SQLite file)")
+    parser.add_argument("--path", type=Path, help="the SQLite file (reused if it exists)")
     args = parser.parse_args(argv)
     print(describe(("pyoxigraph", "psycopg")))
     with tempfile.TemporaryDirectory(prefix="aiodkg-counts-") as tmp:
         database: Database = (
             PostgresDatabase(args.database, f"bench_counts_{os.getpid()}")
             if args.database
-            else SqliteDatabase(Path(tmp) / "catalog.sqlite")
+            else SqliteDatabase(args.path or Path(tmp) / "catalog.sqlite")
         )
         index = CatalogIndex(database)
         access, public = AccessControl(index), PublicIndex(index)
         started = time.perf_counter()
-        fill(index, access, args.rows)
+        if index.count_by_platform() == {}:
+            fill(index, access, args.rows)
+        args.rows = index.connection().execute("SELECT COUNT(*) FROM assets").fetchone()[0]
         if index.dialect == "postgresql":
             index.connection().execute("ANALYZE")
         filled = time.perf_counter() - started

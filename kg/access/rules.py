@@ -292,12 +292,16 @@ def visibility(principal: Principal) -> Visibility:
     statuses = set(PUBLIC_STATUSES) | ({"submitted"} if principal.reviewer else set())
     rows: list[str] = []
     args: list[object] = []
+    members: list[tuple[str, tuple[object, ...]]] = []
     if principal.subject:
         rows.append(
             "EXISTS (SELECT 1 FROM asset_owners o"
             " WHERE o.identifier = assets.identifier AND o.owner = ?)"
         )
         args.append(principal.subject)
+        members.append(
+            ("SELECT identifier FROM asset_owners WHERE owner = ?", (principal.subject,))
+        )
     who = ["(g.kind = 'user' AND g.name = ?)"] if principal.subject else []
     who_args: list[object] = [principal.subject] if principal.subject else []
     if principal.groups:
@@ -305,16 +309,21 @@ def visibility(principal: Principal) -> Visibility:
         who.append(f"(g.kind = 'group' AND {sql})")
         who_args += more
     if who:
+        granted = " OR ".join(who)
         rows.append(
-            "EXISTS (SELECT 1 FROM asset_grants g WHERE g.identifier = assets.identifier"
-            f" AND ({' OR '.join(who)}))"
+            "EXISTS (SELECT 1 FROM asset_grants g"
+            f" WHERE g.identifier = assets.identifier AND ({granted}))"
         )
         args += who_args
+        members.append(
+            (f"SELECT g.identifier FROM asset_grants g WHERE {granted}", tuple(who_args))
+        )
     return Visibility(
         frozenset(statuses),
         frozenset(principal.moderated_types()),
         frozenset(principal.platforms - {USER_PLATFORM}),
         row_condition=(" OR ".join(rows), args) if rows else None,
+        members=tuple(members),
     )
 
 

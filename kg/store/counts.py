@@ -14,10 +14,11 @@ is not public now). A few dozen rows answer the anonymous and the admin counts, 
 
 A signed-in reader (``Visibility``) sees the rows picked by their (type, platform, status)
 alone (public, submitted for a reviewer, a moderated type, a connector's platform: summed from
-the table) plus the rows it owns or was granted among the others; those are counted row by row
-among the *non-public* rows of the (type, status) pairs the table says are left, through the
-index on ``(type, deleted, status, seq)``: fast while non-public rows are few (drafts, pending
-submissions), as they are in a harvested catalogue.
+the table) plus the rows it owns or was granted among the others. Those are counted row by
+row from the smaller side: its owned and granted identifiers (a user with a few drafts), or
+the rows of the keys left (the non-public ones, through the index on ``(type, deleted,
+status, seq)``: few in a harvested catalogue). Only a reader owning many assets in a
+catalogue with many non-public ones pays in proportion.
 
 ``public_ever`` (``kg.store.public_index`` reads it) is made here, so that the index marks
 every asset it publishes whether or not the harvesting interfaces were ever opened on it (they
@@ -199,15 +200,17 @@ def add(into: Counts, more: Counts) -> Counts:
 @dataclass(frozen=True)
 class Visibility:
     """The live rows one reader sees: every row with one of ``statuses``, of one of ``types``
-    or of one of ``platforms`` (all rows if ``everything``), plus the rows among the others
-    that ``row_condition`` (SQL on ``assets``, with its parameters: ownership, grants)
-    accepts. Must pick the same rows as the reader's ``visible_where``."""
+    or of one of ``platforms`` (all rows if ``everything``), plus, among the others, its own
+    rows (ownership, grants). Those are given twice: ``members``, queries of the identifiers
+    (``SELECT identifier FROM ... WHERE ...``, with parameters), and ``row_condition``, the
+    same as an SQL condition on one ``assets`` row. Must pick the rows ``visible_where`` does."""
 
     statuses: frozenset[str] = frozenset(PUBLIC_STATUSES)
     types: frozenset[str] = frozenset()
     platforms: frozenset[str] = frozenset()
     everything: bool = False
     row_condition: tuple[str, Sequence[object]] | None = None
+    members: tuple[tuple[str, tuple[object, ...]], ...] = ()
 
     def by_key(self, key: Key) -> bool:
         """Whether every row of this key is visible (decided by type, platform, status)."""
@@ -220,44 +223,94 @@ class Visibility:
         )
 
 
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
 def visible(db: Connection, visibility: Visibility, type_: str | None = None) -> Counts:
-    """Live rows this reader sees, per type and platform."""
+    """Live rows this reader sees, per type and platform: the keys visible as a whole from
+    the table, then the reader's own rows among the others, walked from whichever side is
+    smaller: its owned and granted identifiers, or the rows of the other keys (the
+    non-public ones, through the index on (type, deleted, status)). Each side's size is
+    known for at most the other's cost (the table gives the rows; the identifiers are
+    counted up to that number)."""
     table = rows(db)
     out = live(table, visibility.by_key, type_)
     if visibility.everything or visibility.row_condition is None:
         return out
-    # the rest: the rows of the keys not visible as a whole, one by one (index on type,
-    # deleted, status); their statuses and types are in no clause of the reader, so only the
-    # platform clause must be excluded again
-    left = [k for k in table if k[3] == 0 and (type_ is None or k[0] == type_)]
-    left = [k for k in left if not visibility.by_key(k)]
+    left = [
+        k
+        for k in table
+        if k[3] == 0 and (type_ is None or k[0] == type_) and not visibility.by_key(k)
+    ]
     if not left:
         return out
+    rows_left = sum(table[k] for k in left)
+    owned = 0
+    for sql, args in visibility.members:
+        capped = f"SELECT COUNT(*) FROM ({sql} LIMIT {int(rows_left) + 1}) AS capped"
+        owned += int(db.execute(capped, args).fetchone()[0])
+    if owned <= rows_left:
+        return add(out, from_members(db, visibility, type_))
+    return add(out, from_keys(db, visibility, left))
+
+
+def _group(db: Connection, sql: str, args: Sequence[object]) -> Counts:
+    found: Counts = {}
+    for t, p, n in db.execute(f"{sql} GROUP BY type, COALESCE(platform, '')", args):
+        mine = found.setdefault(str(t), {})
+        mine[str(p)] = mine.get(str(p), 0) + int(n)
+    return found
+
+
+def from_members(db: Connection, visibility: Visibility, type_: str | None) -> Counts:
+    """The reader's owned and granted rows not visible by their key (few)."""
+    members = " UNION ".join(sql for sql, _ in visibility.members)
+    args: list[object] = [a for _, more in visibility.members for a in more]
+    statuses = sorted(visibility.statuses)
+    where = [f"COALESCE(status, '') NOT IN ({_marks(statuses)})", "deleted = 0"]
+    args += statuses
+    if visibility.types:
+        where.append(f"type NOT IN ({_marks(list(visibility.types))})")
+        args += sorted(visibility.types)
+    if visibility.platforms:
+        where.append(f"COALESCE(platform, '') NOT IN ({_marks(list(visibility.platforms))})")
+        args += sorted(visibility.platforms)
+    if type_ is not None:
+        where.append("type = ?")
+        args.append(type_)
+    sql = (
+        "SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets"
+        f" WHERE identifier IN ({members}) AND {' AND '.join(where)}"
+    )
+    return _group(db, sql, args)
+
+
+def from_keys(db: Connection, visibility: Visibility, left: Sequence[Key]) -> Counts:
+    """The rows of the keys ``left`` that ``row_condition`` accepts, one by one: their
+    statuses and types are in no clause of the reader, so only the platforms are excluded."""
+    assert visibility.row_condition is not None
     types = sorted({k[0] for k in left})
     statuses = sorted({k[2] for k in left})
     condition, condition_args = visibility.row_condition
-    rest = f"({condition})"
-    rest_args: list[object] = list(condition_args)
+    rest, rest_args = f"({condition})", list(condition_args)
     if visibility.platforms:
-        marks = ",".join("?" * len(visibility.platforms))
-        rest = f"COALESCE(platform, '') NOT IN ({marks}) AND {rest}"
-        rest_args = [*sorted(visibility.platforms), *rest_args]
+        platforms = sorted(visibility.platforms)
+        rest = f"COALESCE(platform, '') NOT IN ({_marks(platforms)}) AND {rest}"
+        rest_args = [*platforms, *rest_args]
     named = [s for s in statuses if s]
     selects: list[tuple[str, list[object]]] = []
     if named:
-        selects.append((f"status IN ({','.join('?' * len(named))})", list(named)))
+        selects.append((f"status IN ({_marks(named)})", list(named)))
     if "" in statuses:  # NULL or '' (one key in the table)
         selects += [("status IS NULL", []), ("status = ''", [])]
+    out: Counts = {}
     for status_sql, status_args in selects:
         sql = (
             "SELECT type, COALESCE(platform, ''), COUNT(*) FROM assets"
-            f" WHERE type IN ({','.join('?' * len(types))}) AND deleted = 0 AND {status_sql}"
-            f" AND {rest} GROUP BY type, COALESCE(platform, '')"
+            f" WHERE type IN ({_marks(types)}) AND deleted = 0 AND {status_sql} AND {rest}"
         )
-        found: Counts = {}
-        for t, p, n in db.execute(sql, [*types, *status_args, *rest_args]):
-            found.setdefault(str(t), {})[str(p)] = int(n)
-        add(out, found)
+        add(out, _group(db, sql, [*types, *status_args, *rest_args]))
     return out
 
 

@@ -18,6 +18,10 @@ copy. ``public_ever`` remembers which identifiers were ever public; a trigger on
 ``assets`` table fills it in the same transaction as the write that publishes, so it cannot
 miss one (on PostgreSQL a PL/pgSQL trigger function does the same). Drafts that were never
 public stay invisible: no identifier of theirs leaves.
+
+Sizes (``count``, ``count_changes``: the DCAT-AP and VoID totals, OAI-PMH's
+``completeListSize``) come from the maintained counts of ``kg.store.counts`` when no date
+bounds them, which also defines ``PUBLIC_STATUSES`` and marks ``public_ever`` on every write.
 """
 
 from __future__ import annotations

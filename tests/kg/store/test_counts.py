@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
-from kg.access.rules import AccessControl, Principal, visible_where
+from kg.access.rules import AccessControl, Principal, visibility, visible_where
 from kg.store import counts
 from kg.store.index import CatalogIndex, Entry
 from kg.store.public_index import PublicIndex
@@ -80,12 +80,27 @@ def _walk(
         after = (rows[-1].date_modified, rows[-1].seq)
 
 
+def _both_ways(index: CatalogIndex, principal: Principal, type_: str | None) -> list[dict]:
+    """A reader's counts with its own rows walked from its identifiers, and from the rows."""
+    db, seen = index.connection(), visibility(principal)
+    table = counts.rows(db)
+    if seen.everything or seen.row_condition is None:
+        return []
+    left = [k for k in table if k[3] == 0 and type_ in (None, k[0]) and not seen.by_key(k)]
+    walked = [counts.from_members(db, seen, type_)]
+    if left:
+        walked.append(counts.from_keys(db, seen, left))
+    return [counts.add(counts.live(table, seen.by_key, type_), w) for w in walked]
+
+
 def _check(index: CatalogIndex, access: AccessControl, public: PublicIndex) -> None:
     assert counts.rows(index.connection()) == _recounted(index)
     for principal in PRINCIPALS:
         for type_ in (None, "datasets", "ml_models"):
             expected = _scanned(index, principal, type_)
             assert access.count_by_platform(principal, type_) == expected, (principal, type_)
+            for found in _both_ways(index, principal, type_):
+                assert found == expected, (principal, type_)
         assert access.count(principal, "datasets") == sum(
             _scanned(index, principal, "datasets").get("datasets", {}).values()
         )
