@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,9 @@ from bench.server import DISCARD, aiod_kg_server  # noqa: E402
 from bench.sparql import PROLOGUE as SPARQL_PROLOGUE  # noqa: E402
 from bench.sparql import queries as sparql_queries  # noqa: E402
 from bench.workers import wait_search_ready  # noqa: E402
+from kg.bulk import BulkImport, default_jobs  # noqa: E402
 from kg.catalog import Catalog  # noqa: E402
-from kg.model.fields import ASSET_TYPES  # noqa: E402
+from kg.model.fields import ASSET_TYPES, AssetType  # noqa: E402
 from kg.settings import Settings  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -122,7 +123,9 @@ def rss_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ingest(store: Path, n: int, batch: int) -> dict[str, Any]:
+def ingest(store: Path, n: int, batch: int, jobs: int) -> dict[str, Any]:
+    """The assets through the validated write path: ``jobs`` worker processes mapping and
+    validating while this one writes (kg/bulk.py, ``aiod-kg import --jobs``); 0 = save_many."""
     corpus = load_corpus()
     shapes = templates()
     rng = random.Random(9)
@@ -130,8 +133,11 @@ def ingest(store: Path, n: int, batch: int) -> dict[str, Any]:
     catalog = Catalog(settings)
     counts = plan(n)
     done = 0
+    load_start = load_average()
+    cpu_start = os.times()
     started = time.perf_counter()
-    try:
+
+    def batches() -> Iterator[tuple[AssetType, list[dict[str, Any]]]]:
         # interleave the types batch by batch, as a harvest of several platforms would
         left = dict(counts)
         position = {c: 0 for c in counts}
@@ -140,32 +146,55 @@ def ingest(store: Path, n: int, batch: int) -> dict[str, Any]:
                 take = min(batch, left[collection])
                 if take <= 0:
                     continue
-                records = [
-                    synthetic(collection, position[collection] + k, corpus, shapes, rng)
-                    for k in range(take)
-                ]
-                results = catalog.save_many(ASSET_TYPES[collection], records, mode="create")
-                bad = [r for r in results if not r.ok]
-                if bad:
-                    raise SystemExit(f"{collection}: import failed: {bad[0]}")
+                yield (
+                    ASSET_TYPES[collection],
+                    [
+                        synthetic(collection, position[collection] + k, corpus, shapes, rng)
+                        for k in range(take)
+                    ],
+                )
                 position[collection] += take
                 left[collection] -= take
-                done += take
-            rate = done / (time.perf_counter() - started)
-            print(
-                f"  {done:>9,} assets ({rate:,.0f}/s, RSS peak {rss_peak_mib():,.0f} MiB)",
-                flush=True,
-            )
+
+    try:
+        with BulkImport(catalog, jobs=jobs) as bulk:
+            for asset, results in bulk.save(batches(), mode="create"):
+                bad = [r for r in results if not r.ok]
+                if bad:
+                    raise SystemExit(f"{asset.collection}: import failed: {bad[0]}")
+                before = done
+                done += len(results)
+                if done // (batch * 20) != before // (batch * 20):
+                    rate = done / (time.perf_counter() - started)
+                    print(
+                        f"  {done:>9,} assets ({rate:,.0f}/s, RSS peak {rss_peak_mib():,.0f} MiB,"
+                        f" load {load_average()})",
+                        flush=True,
+                    )
         seconds = time.perf_counter() - started
         catalog.store.flush()
     finally:
         catalog.close()
+    cpu_end = os.times()  # the workers are joined: their CPU is in children_*
+    cpu = {
+        "writer_cpu_s": round(cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system),
+        "workers_cpu_s": round(
+            cpu_end.children_user
+            + cpu_end.children_system
+            - cpu_start.children_user
+            - cpu_start.children_system
+        ),
+    }
     return {
         "assets": done,
+        "jobs": jobs,
         "ingest_s": seconds,
         "rate": done / seconds,
         "counts": counts,
         "ingest_rss_mib": rss_peak_mib(),
+        "ingest_load": f"{load_start} -> {load_average()}",
+        "ingest_stages_s": {k: round(v) for k, v in catalog.timings.items()},
+        **cpu,
     }
 
 
@@ -243,7 +272,7 @@ def measure(
         ids[collection] = rng.sample(all_ids, min(2000, len(all_ids)))
         if collection == "datasets":
             every_dataset = all_ids
-    totals = {c: catalog.count(ASSET_TYPES[c]) for c in ("datasets", "ml_models")}
+    totals: dict[str, Any] = {c: catalog.count(ASSET_TYPES[c]) for c in ("datasets", "ml_models")}
     catalog.close()
     corpus = load_corpus()
     words = [w for c in corpus[:200] for w in str(c.get("name", "")).replace("_", " ").split()]
@@ -299,21 +328,23 @@ def measure(
                 "persons": [catalog_iri("persons", i) for i in ids["persons"]],
             }
             for query in sparql_queries(iris, "data", "image"):
-                body = query.make
-                prologue = SPARQL_PROLOGUE
                 refused: list[int] = []
-                out[f"SPARQL {query.name}"] = timed(
-                    client,
-                    max(5, reps // 20),
-                    lambda i, body=body, prologue=prologue: (
+
+                def sparql(i: int, body: Callable[[int], str] = query.make) -> tuple[str, Any]:
+                    return (
                         "/sparql",
                         {
-                            "data": {"query": prologue + body(i)},
+                            "data": {"query": SPARQL_PROLOGUE + body(i)},
                             "headers": {
                                 "Accept": "application/sparql-results+json, application/n-triples"
                             },
                         },
-                    ),
+                    )
+
+                out[f"SPARQL {query.name}"] = timed(
+                    client,
+                    max(5, reps // 20),
+                    sparql,
                     method="POST",
                     refused=refused,
                 )
@@ -407,6 +438,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--assets", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="worker processes mapping and validating (aiod-kg import --jobs); 0: none",
+    )
     parser.add_argument("--reps", type=int, default=1000, help="requests per REST measurement")
     parser.add_argument(
         "--walk-limit",
@@ -435,11 +472,15 @@ def main() -> None:
     try:
         if not (store / "catalog.sqlite").exists():
             print(f"ingesting {args.assets:,} assets into {store}", flush=True)
-            figures.update(ingest(store, args.assets, args.batch))
+            figures.update(ingest(store, args.assets, args.batch, args.jobs))
+            cpu = figures["writer_cpu_s"] + figures["workers_cpu_s"]
             print(
                 f"ingest: {figures['assets']:,} assets in {figures['ingest_s']:.0f} s "
-                f"= {figures['rate']:,.0f} assets/s, peak RSS {figures['ingest_rss_mib']:,.0f}"
-                " MiB",
+                f"= {figures['rate']:,.0f} assets/s (--jobs {args.jobs}, load "
+                f"{figures['ingest_load']}), CPU {figures['writer_cpu_s']} s writer + "
+                f"{figures['workers_cpu_s']} s workers = {figures['assets'] / max(cpu, 1):,.0f}"
+                f" assets per CPU-second, stages {figures['ingest_stages_s']}, peak RSS "
+                f"{figures['ingest_rss_mib']:,.0f} MiB",
                 flush=True,
             )
             figures["store_bytes"] = dir_size(store)

@@ -91,11 +91,12 @@ class _Pending:
 
 class BulkImport:
     """Imports batches of records with ``jobs`` worker processes preparing them and this
-    process writing them. Use as a context manager (the workers stop on exit)."""
+    process writing them (``jobs=0``: no worker, ``save_many`` itself). Use as a context
+    manager (the workers stop on exit)."""
 
     def __init__(self, catalog: Catalog, jobs: int = 2) -> None:
         self.catalog = catalog
-        self.jobs = max(1, jobs)
+        self.jobs = max(0, jobs)
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> BulkImport:
@@ -129,8 +130,8 @@ class BulkImport:
         self, batches: Iterable[tuple[AssetType, Sequence[Any]]], mode: Mode = "create"
     ) -> Iterator[tuple[AssetType, list[SaveResult]]]:
         """Each batch's results (as ``Catalog.save_many`` answers them), in the batches'
-        order, as they are written. ``jobs=1``: ``save_many`` itself, no worker."""
-        if self.jobs == 1:
+        order, as they are written."""
+        if self.jobs == 0:
             for asset, records in batches:
                 yield asset, self.catalog.save_many(asset, records, mode)
             return

@@ -165,7 +165,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     catalog = Catalog(settings)
     failures = 0
-    size = IMPORT_BATCH if args.jobs > 1 else None  # one process: a file's type at once
+    size = IMPORT_BATCH if args.jobs else None  # no worker: a file's type at once
     labels: deque[tuple[Path, int]] = deque()  # each batch's file and first position
 
     def batches() -> Iterator[tuple[AssetType, list[Any]]]:
@@ -405,10 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--jobs",
         type=int,
-        default=1,
+        default=0,
         metavar="N",
         help="map and validate in N worker processes while this one writes (bulk imports: "
-        "one per core; default 1, no worker)",
+        "one per core; default 0: all in this process)",
     )
     add_store_options(imp)
     imp.set_defaults(func=cmd_import)

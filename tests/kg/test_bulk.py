@@ -149,8 +149,8 @@ def test_bulk_conflicts_across_batches(catalog: Catalog) -> None:
     assert catalog.count(DATASETS) == 2
 
 
-def test_one_job_is_save_many(catalog: Catalog) -> None:
-    with BulkImport(catalog, jobs=1) as bulk:
+def test_no_job_is_save_many(catalog: Catalog) -> None:
+    with BulkImport(catalog, jobs=0) as bulk:
         ((_, results),) = list(bulk.save([(DATASETS, [dataset(1), "no"])]))
     assert [r.ok for r in results] == [True, False]
     assert bulk._pool is None  # no worker process started
