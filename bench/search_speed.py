@@ -23,6 +23,7 @@ with the machine's load average (the machine is shared).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -187,7 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     print(describe((*packages, "model2vec", "numpy")))
     print(f"model {args.model}, MiniLM {embedder_id(MINILM, args.backend)}")
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    docs = make_documents(max([*sizes, args.minilm_sample]))
+    made: list = []
+
+    def docs() -> list:
+        """The synthetic assets, made on first need (not when every index is reused): a
+        million of them held through the measurements would leave the collector a million
+        more objects to walk than a server has."""
+        if not made:
+            made.extend(make_documents(max([*sizes, args.minilm_sample])))
+        return made
+
     qs = queries(args.queries)
     with tempfile.TemporaryDirectory(prefix="aiodkg-searchs-") as tmp_dir:
         tmp = str(args.index_dir) if args.index_dir else tmp_dir
@@ -196,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                 Path(tmp) / "minilm", model="minilm", embedding_backend=args.backend
             )
             index.warm_up()
-            index.index_documents(docs[:64])  # warm up torch
-            rate = index_rate(index, docs[64 : args.minilm_sample], label="minilm: ")
+            index.index_documents(docs()[:64])  # warm up torch
+            rate = index_rate(index, docs()[64 : args.minilm_sample], label="minilm: ")
             print(f"minilm  indexing: {rate:.0f} assets/s ({args.minilm_sample} assets; {load()})")
             index.close()
         for size in sizes:
@@ -213,12 +223,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 index.clear()
                 started = time.perf_counter()
-                rate = index_rate(index, docs[:size], label=f"{args.model} {size}: ")
+                rate = index_rate(index, docs()[:size], label=f"{args.model} {size}: ")
                 print(
                     f"{args.model:7s} indexing: {rate:.0f} assets/s ({size} assets, "
                     f"{time.perf_counter() - started:.0f} s; {load()})",
                     flush=True,
                 )
+            made.clear()  # (made again for a further size if needed)
+            gc.collect()
             assert index.dense is not None
             print(f"faiss {'HNSW' if index.dense.is_hnsw else 'flat'}", flush=True)
             for q in qs[:10]:

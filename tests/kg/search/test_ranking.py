@@ -122,6 +122,19 @@ def test_filters_do_not_change_bm25(index: SearchIndex) -> None:
     assert all(within[d] == pytest.approx(plain[d]) for d in within)
 
 
+def test_top_k_without_counting_is_the_counted_top_k(index: SearchIndex) -> None:
+    """The hybrid pool asks tantivy for its top k without a count (block-max WAND may then skip
+    what cannot enter it): the same documents with the same scores, and a count that is that
+    of the hits, filtered or not."""
+    for text in ("image classification", "data set of images for training models"):
+        for flt in (None, SearchQuery(text, types=["datasets", "ml_models"]).filter):
+            counted, total = index.lexical.search(text, 40, flt)
+            top, count = index.lexical.search(text, 40, flt, count=False)
+            assert total > 40 and count == len(top) == 40
+            assert list(top) == list(counted)
+            assert all(top[d] == pytest.approx(counted[d]) for d in top)
+
+
 def test_exact_filtered_dense_search_on_hnsw(index: SearchIndex) -> None:
     """The HNSW index's flat storage answers a narrow filter exactly, with the scores the
     vectors give."""
