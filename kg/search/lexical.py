@@ -27,6 +27,11 @@ FILTER_FIELDS = ("type", "platform", "license", "keyword")
 # scores 1.0), to filtered queries only; the search-eval queries are all filtered and lose
 # 0.0115 nDCG@10 without it (0.9002 -> 0.8887), so every query now gets it, filters or not.
 MATCH_BONUS = 1.0
+# The top k of a query without a count (the search pool) leaves the terms in at least this share
+# of the documents optional (``LexicalIndex._top_by_rare_terms``), when their postings number
+# at least SPLIT_MIN_POSTINGS (below that, scoring them all is cheap)
+FREQUENT_SHARE = 0.05
+SPLIT_MIN_POSTINGS = 50_000
 WITHIN_TERMS = 1000  # up to this many docnos, ``within`` is a disjunction of term queries
 
 
@@ -192,8 +197,7 @@ class LexicalIndex:
         n = max(searcher.num_docs, 1)
         total = 0.0
         for term in terms:
-            df = searcher.doc_freq(field, term)
-            total += math.log(1 + (n - df + 0.5) / (df + 0.5)) * (K1 + 1)
+            total += _idf(n, searcher.doc_freq(field, term)) * (K1 + 1)
         return total
 
     def search(
@@ -204,24 +208,33 @@ class LexicalIndex:
         fields: Sequence[str] = ("text",),
         within: Sequence[int] | None = None,
         count: bool = True,
+        deleted: int = 0,
     ) -> tuple[dict[int, float], int]:
         """``({docno: normalised score}, number of matching documents)``.
 
         ``within`` restricts the search to these docnos (to score given candidates). Without
-        ``count`` the number is only that of the hits returned (a lower bound): counting every
-        match scores every match, while the top ``limit`` alone lets tantivy skip the blocks
-        that cannot enter it (block-max WAND, on an unfiltered query: see ``_query``)."""
+        ``count`` the number is only that of the hits returned (a lower bound), and the top
+        ``limit`` may be found without scoring every match of the query's frequent terms
+        (``_top_by_rare_terms``; ``deleted``: at least as many documents as were ever
+        deleted from the index, for its bound)."""
         terms = self.terms(query)
         if not terms or limit <= 0:
             return {}, 0
         if within is not None and not within:
             return {}, 0
+        flt = flt or LexicalFilter()
         searcher = self.index.searcher()
-        result = searcher.search(
-            self._query(terms, fields, flt or LexicalFilter(), within), limit=limit, count=count
-        )
+        hits = None
+        if not count:
+            hits = self._top_by_rare_terms(searcher, terms, fields, flt, within, limit, deleted)
+        total = 0
+        if hits is None:
+            result = searcher.search(
+                self._query(terms, fields, flt, within), limit=limit, count=count
+            )
+            hits = result.hits
+            total = int(getattr(result, "count", 0) or 0)
         bound = sum(self.upper_bound(terms, f) for f in fields) or 1.0
-        hits = result.hits
         # the docno column, not the stored documents (~30 us each, a thousand per query)
         docnos = searcher.fast_field_values("docno", [address for _, address in hits])
         scores = {
@@ -229,7 +242,62 @@ class LexicalIndex:
             for (score, _), docno in zip(hits, docnos, strict=True)
             if docno is not None
         }
-        return scores, int(getattr(result, "count", 0) or 0) if count else len(scores)
+        return scores, total if count else len(scores)
+
+    def _top_by_rare_terms(
+        self,
+        searcher: tantivy.Searcher,
+        terms: Sequence[str],
+        fields: Sequence[str],
+        flt: LexicalFilter,
+        within: Sequence[int] | None,
+        limit: int,
+        deleted: int,
+    ) -> list[tuple[float, tantivy.DocAddress]] | None:
+        """The exact top ``limit`` of the query without scoring every match of its frequent
+        terms, or None when that cannot be shown (then the whole query is run).
+
+        tantivy-py collects a top k through a multi-collector, which scores every match (no
+        block-max WAND): a query with a term in most documents (``languag``: 88% of them at
+        1M) cost 40-60 ms whatever the k. So, as MaxScore does: the terms in at least
+        ``FREQUENT_SHARE`` of the documents only add to the score of documents matching one
+        of the others (a clause that must match; the frequent ones are optional). A
+        document matching frequent terms alone scores at most their BM25 ceilings' sum (each
+        ``idf * (k1 + 1)``); if the ``limit``-th hit scores more than that, no such document
+        could enter the top, which is then the query's own, scores included."""
+        if within is not None or len(terms) < 2:
+            return None
+        pairs = sorted(
+            ((f, t, searcher.doc_freq(f, t)) for f in fields for t in terms), key=lambda p: p[2]
+        )
+        n = searcher.num_docs
+        rare = max(1, sum(1 for p in pairs if p[2] < FREQUENT_SHARE * n))
+        frequent = pairs[rare:]
+        if (
+            sum(p[2] for p in frequent) < SPLIT_MIN_POSTINGS
+            or sum(p[2] for p in pairs[:rare]) < limit
+        ):
+            return None
+        required = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, f, t))
+                for f, t, _ in pairs[:rare]
+            ]
+        )
+        clauses = [(tantivy.Occur.Must, required)]
+        clauses += [
+            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, f, t))
+            for f, t, _ in frequent
+        ]
+        clauses += self._filter_clauses(flt)
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False)
+        found = hits.hits
+        # tantivy's idf counts deleted documents not yet merged away: N is at most this
+        most = n + deleted
+        ceiling = sum(_idf(most, df) * (K1 + 1) for _, _, df in frequent) * (1 + 1e-4)
+        if len(found) < limit or float(found[-1][0]) <= ceiling:
+            return None
+        return list(found)
 
     def _query(
         self,
@@ -239,9 +307,7 @@ class LexicalIndex:
         within: Sequence[int] | None,
     ) -> tantivy.Query:
         """The text query, with the filters and ``within`` as clauses that must match and add
-        nothing. Unrestricted, it is the bare disjunction of term queries: the one shape on
-        which tantivy runs block-max WAND for a top-k (a disjunction nested in a conjunction
-        is scored document by document)."""
+        nothing (unrestricted: the bare disjunction of its term queries)."""
         text = self._text_query(terms, fields)
         restrictions = self._filter_clauses(flt)
         if within is not None:
@@ -263,6 +329,11 @@ class LexicalIndex:
     def close(self) -> None:
         if self._writer is not None:
             self.commit()
+
+
+def _idf(n: int, df: int) -> float:
+    """tantivy's BM25 idf of a term in ``df`` of ``n`` documents."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def _filter(query: tantivy.Query) -> tuple[tantivy.Occur, tantivy.Query]:

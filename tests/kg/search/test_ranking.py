@@ -135,6 +135,39 @@ def test_top_k_without_counting_is_the_counted_top_k(index: SearchIndex) -> None
             assert all(top[d] == pytest.approx(counted[d]) for d in top)
 
 
+def test_top_k_with_frequent_terms_optional_is_the_top_k(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's top k leaves the frequent terms optional (MaxScore) only when the k-th hit
+    outscores any document matching them alone: the same ranking and scores as the whole
+    query, or the whole query is run."""
+    from kg.search import lexical
+
+    monkeypatch.setattr(lexical, "FREQUENT_SHARE", 0.15)
+    monkeypatch.setattr(lexical, "SPLIT_MIN_POSTINGS", 0)
+    searcher = index.lexical.index.searcher()
+    split = 0
+    for text in (
+        "image classification dataset",
+        "speech recognition audio data",
+        "question answering text",
+        "sentiment of movie reviews",
+        "data",
+    ):
+        for flt in (None, SearchQuery(text, types=["datasets"]).filter):
+            for k in (5, 20, 60):
+                whole, _ = index.lexical.search(text, k, flt)
+                top, _ = index.lexical.search(text, k, flt, count=False)
+                assert list(top) == list(whole), (text, flt, k)
+                assert all(top[d] == pytest.approx(whole[d], abs=1e-6) for d in top)
+                terms = index.lexical.terms(text)
+                found = index.lexical._top_by_rare_terms(
+                    searcher, terms, ["text"], flt or lexical.LexicalFilter(), None, k, 0
+                )
+                split += found is not None
+    assert 0 < split < 30  # the split taken, and refused when it could not be shown exact
+
+
 def test_exact_filtered_dense_search_on_hnsw(index: SearchIndex) -> None:
     """The HNSW index's flat storage answers a narrow filter exactly, with the scores the
     vectors give."""
