@@ -38,7 +38,8 @@ from kg.recovery import now
 from kg.store.index import Entry
 
 Mode = Literal["create", "upsert"]
-AHEAD = 2  # batches prepared ahead of the writer, per worker
+AHEAD = 3  # batches prepared ahead of the writer, per worker
+COMMIT_RECORDS = 5000  # prepared batches written together up to this many records
 
 # ------------------------------------------------------------------ worker processes
 
@@ -142,10 +143,21 @@ class BulkImport:
             previous = self._previous(asset, records) if mode == "upsert" else None
             future = pool.submit(_prepare_in_worker, asset.collection, records, now(), previous)
             queue.append(_Pending(asset, records, previous, future))
-            while len(queue) > AHEAD * self.jobs:
-                yield self._commit(queue.popleft(), mode)
+            if len(queue) > AHEAD * self.jobs:
+                yield from self._commit(self._group(queue), mode)
         while queue:
-            yield self._commit(queue.popleft(), mode)
+            yield from self._commit(self._group(queue), mode)
+
+    @staticmethod
+    def _group(queue: deque[_Pending]) -> list[_Pending]:
+        """The next batch, and those after it that are prepared already, up to
+        ``COMMIT_RECORDS`` records: written together (fewer, larger store bulk loads)."""
+        group = [queue.popleft()]
+        size = len(group[0].records)
+        while queue and queue[0].future.done() and size + len(queue[0].records) <= COMMIT_RECORDS:
+            size += len(queue[0].records)
+            group.append(queue.popleft())
+        return group
 
     def _previous(self, asset: AssetType, records: Sequence[Any]) -> list[Entry | None]:
         find = self.catalog.index.find_platform
@@ -160,22 +172,37 @@ class BulkImport:
             for data in records
         ]
 
-    def _commit(self, pending: _Pending, mode: Mode) -> tuple[AssetType, list[SaveResult]]:
-        """Write one prepared batch (one lock hold, journal, store and index transaction)."""
-        catalog, asset = self.catalog, pending.asset
-        batch = pending.future.result()  # a worker's crash raises here: nothing was written
-        for stage, seconds in batch.timings.items():
-            catalog.timings[stage] = catalog.timings.get(stage, 0.0) + seconds
-        results = batch.results
+    def _commit(
+        self, group: list[_Pending], mode: Mode
+    ) -> Iterator[tuple[AssetType, list[SaveResult]]]:
+        """Write prepared batches (one lock hold, journal, store and index transaction), then
+        answer each batch."""
+        catalog = self.catalog
+        prepared = [pending.future.result() for pending in group]  # a worker's crash: raises
         writes = []
-        for item in batch.prepared:
-            before = pending.previous[item.index] if pending.previous is not None else None
-            if before is None:
-                writes.append(_Write(asset, item))
-            else:  # checked against the asset as it is at commit time (prepared again if not)
-                data = pending.records[item.index]
-                writes.append(_Write(asset, item, [], before.identifier, before, data))
-        outcomes = catalog._commit_writes(writes, isolate=False)
+        for pending, batch in zip(group, prepared, strict=True):
+            for stage, seconds in batch.timings.items():
+                catalog.timings[stage] = catalog.timings.get(stage, 0.0) + seconds
+            for item in batch.prepared:
+                before = pending.previous[item.index] if pending.previous is not None else None
+                if before is None:
+                    writes.append(_Write(pending.asset, item))
+                else:  # checked against the asset as it is at commit (prepared again if not)
+                    data = pending.records[item.index]
+                    writes.append(_Write(pending.asset, item, [], before.identifier, before, data))
+        outcomes = iter(catalog._commit_writes(writes, isolate=False))
+        for pending, batch in zip(group, prepared, strict=True):
+            yield self._answer(pending, batch, [next(outcomes) for _ in batch.prepared], mode)
+
+    def _answer(
+        self,
+        pending: _Pending,
+        batch: _Batch,
+        outcomes: list[Prepared | BaseException],
+        mode: Mode,
+    ) -> tuple[AssetType, list[SaveResult]]:
+        """One batch's results from its writes' outcomes; its change events."""
+        catalog, asset, results = self.catalog, pending.asset, batch.results
         written: list[Prepared] = []
         again: list[int] = []
         ours = {o.identifier for o in outcomes if isinstance(o, Prepared)}

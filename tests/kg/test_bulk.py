@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kg.bulk import BulkImport
+from kg.bulk import BulkImport, _Batch, _Pending, _prepare_in_worker, _start_worker
 from kg.catalog import Catalog, ChangeEvent, SaveResult
 from kg.model.fields import ASSET_TYPES, AssetType
+from kg.recovery import now
 from kg.settings import Settings
 
 DATASETS = ASSET_TYPES["datasets"]
@@ -173,3 +176,27 @@ def test_a_dead_worker_stops_the_import_with_whole_batches_only(catalog: Catalog
     assert catalog.index.pending() == []
     names = list(catalog.store.graph_names())
     assert len(names) == written
+
+
+def test_prepared_batches_are_written_together(catalog: Catalog) -> None:
+    """Batches prepared already when the writer comes to them share one write transaction,
+    and each keeps its own answers."""
+    _start_worker(catalog.base_url, catalog.settings.validator, catalog.store.takes_nquads)
+    queue: deque[_Pending] = deque()
+    for k in range(3):
+        records: list[Any] = [dataset(k * 10 + i) for i in range(10)]
+        records[k] = dataset(0) if k else records[k]  # batches 1 and 2: a twin of record 0
+        future: Future[_Batch] = Future()
+        future.set_result(_prepare_in_worker("datasets", records, now(), None))
+        queue.append(_Pending(DATASETS, records, None, future))
+    group = BulkImport._group(queue)
+    assert len(group) == 3 and not queue
+    answers = [results for _, results in BulkImport(catalog, jobs=2)._commit(group, "create")]
+    first = answers[0][0].identifier
+    assert [[r.conflict for r in results if not r.ok] for results in answers] == [
+        [],
+        [first],
+        [first],
+    ]
+    assert [len(results) for results in answers] == [10, 10, 10]
+    assert catalog.count(DATASETS) == 28 == len(list(catalog.store.graph_names()))
