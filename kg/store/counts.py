@@ -2,8 +2,9 @@
 
 ``GET /counts`` at 1,000,000 assets took 3.9 s when it grouped every row of ``assets``, and the
 first OAI-PMH page up to 13 s when it counted the list. Now the index keeps, in the same write
-transaction as every row change (``record``, called by ``CatalogIndex._commit_entries``; the
-index is the one writer of ``assets``), the number of rows per
+transaction as every row change (``counting``, around the writes of
+``CatalogIndex._commit_entries``; the index is the one writer of ``assets``), the number of
+rows per
 
     (type, platform, status, deleted, ever)
 
@@ -20,24 +21,22 @@ the rows of the keys left (the non-public ones, through the index on ``(type, de
 status, seq)``: few in a harvested catalogue). Only a reader owning many assets in a
 catalogue with many non-public ones pays in proportion.
 
-``public_ever`` (``kg.store.public_index`` reads it) is made here, so that the index marks
-every asset it publishes whether or not the harvesting interfaces were ever opened on it (they
-add their trigger, which does the same). ``ensure`` builds the table from the rows the first
-time an index opens (a migration, once, in one transaction; a restored backup without it too);
+``public_ever`` is filled by the harvesting interfaces' triggers (``kg.store.public_index``,
+from their first use on): ``counting`` reads it after the write, so ``ever`` is what the
+triggers decided, and their backfill of older rows is followed by ``recount``. The table
+(``public_ever`` too, empty, if missing) is built from the rows the first time an index opens
+(``ensure``: a migration, once, in one transaction; a restored backup without it too);
 ``recount`` builds it again (a repair; tests compare it against the maintained one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from kg.db.database import Connection, Database
 from kg.db.dialect import postgres_schema
-
-if TYPE_CHECKING:
-    from kg.store.index import Entry
 
 #: the statuses whose assets anyone may read and every outward channel lists
 PUBLIC_STATUSES: tuple[str, ...] = ("published",)
@@ -50,11 +49,6 @@ _SCHEMA = (
     " type TEXT NOT NULL, platform TEXT NOT NULL, status TEXT NOT NULL,"
     " deleted INTEGER NOT NULL, ever INTEGER NOT NULL, n INTEGER NOT NULL,"
     " PRIMARY KEY (type, platform, status, deleted, ever))",
-)
-# rows published before anything kept public_ever (the harvesting interfaces' first version)
-_BACKFILL = (
-    "INSERT INTO public_ever (identifier)"
-    f" SELECT identifier FROM assets WHERE status IN ({_PUBLIC_SQL}) ON CONFLICT DO NOTHING"
 )
 _RECOUNT = (
     f"INSERT INTO {TABLE} (type, platform, status, deleted, ever, n)"
@@ -91,7 +85,6 @@ def ensure(database: Database) -> None:
             return
         for statement in _SCHEMA:
             db.execute(postgres_schema(statement) if database.dialect != "sqlite" else statement)
-        db.execute(_BACKFILL)
         db.execute(_RECOUNT)
 
 
@@ -106,14 +99,9 @@ def clear(db: Connection) -> None:
     db.execute(f"DELETE FROM {TABLE}")
 
 
-def record(db: Connection, upserts: Sequence[Entry], deletes: Sequence[tuple[str, str]]) -> None:
-    """Count the changes ``CatalogIndex._commit_entries`` is about to write, in its write
-    transaction (serialised: the rows read here are the rows the writes replace). Also marks
-    the identifiers this write publishes in ``public_ever``."""
-    identifiers = list(dict.fromkeys([e.identifier for e in upserts] + [i for i, _ in deletes]))
-    if not identifiers:
-        return
-    state: dict[str, Key] = {}
+def _keys(db: Connection, identifiers: Sequence[str]) -> dict[str, Key]:
+    """The keys of these identifiers' rows as they are now."""
+    found: dict[str, tuple[str, str, str, int]] = {}
     ever: set[str] = set()
     for chunk in _chunks(identifiers):
         marks = ",".join("?" * len(chunk))
@@ -122,39 +110,31 @@ def record(db: Connection, upserts: Sequence[Entry], deletes: Sequence[tuple[str
             f" FROM assets WHERE identifier IN ({marks})",
             chunk,
         ):
-            state[str(identifier)] = (str(type_), str(platform), str(status), int(deleted), 0)
+            found[str(identifier)] = (str(type_), str(platform), str(status), int(deleted))
         ever.update(
             str(i)
             for (i,) in db.execute(
                 f"SELECT identifier FROM public_ever WHERE identifier IN ({marks})", chunk
             )
         )
-    state = {i: (t, p, s, d, int(i in ever)) for i, (t, p, s, d, _) in state.items()}
+    return {i: (t, p, s, d, int(i in ever)) for i, (t, p, s, d) in found.items()}
+
+
+@contextmanager
+def counting(db: Connection, identifiers: Sequence[str]) -> Iterator[None]:
+    """Count what the body writes to the rows of ``identifiers`` (inside the index's write
+    transaction, serialised with every writer: nobody else changes them in between): their
+    keys before and after, ``ever`` as ``public_ever`` says once the write's triggers ran."""
+    identifiers = list(dict.fromkeys(identifiers))
+    before = _keys(db, identifiers)
+    yield
+    if not identifiers:
+        return
     delta: dict[Key, int] = {}
-
-    def move(identifier: str, new: Key | None) -> None:
-        old = state.get(identifier)
-        if old is not None:
-            delta[old] = delta.get(old, 0) - 1
-        if new is not None:
-            delta[new] = delta.get(new, 0) + 1
-            state[identifier] = new
-
-    published: list[str] = []
-    for e in upserts:
-        if is_public(e.status) and e.identifier not in ever:
-            ever.add(e.identifier)
-            published.append(e.identifier)
-        key = (e.type, e.platform or "", e.status or "", 0, int(e.identifier in ever))
-        move(e.identifier, key)
-    for identifier, _ in deletes:
-        old = state.get(identifier)
-        if old is not None:  # (no row: the UPDATE changes nothing)
-            move(identifier, (old[0], old[1], old[2], 1, old[4]))
-    db.executemany(
-        "INSERT INTO public_ever (identifier) VALUES (?) ON CONFLICT DO NOTHING",
-        [(i,) for i in published],
-    )
+    for key in before.values():
+        delta[key] = delta.get(key, 0) - 1
+    for key in _keys(db, identifiers).values():
+        delta[key] = delta.get(key, 0) + 1
     changed = sorted((key, n) for key, n in delta.items() if n)
     db.executemany(
         f"INSERT INTO {TABLE} (type, platform, status, deleted, ever, n) VALUES (?,?,?,?,?,?)"

@@ -258,47 +258,56 @@ class CatalogIndex:
         self, upserts: Sequence[Entry], deletes: Sequence[tuple[str, str]], deleted_at: str
     ) -> None:
         with self.transaction() as db:
-            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM assets").fetchone()
-            counts.record(db, upserts, deletes)  # before the rows change: it reads them
-            rewrites = bool(deletes)
-            appended: set[str] = set()
-            for e in upserts:
-                (seq,) = db.execute(
-                    "INSERT INTO assets (identifier, type, platform, platform_resource_identifier,"
-                    " status, date_created, date_modified, deleted, document)"
-                    " VALUES (?,?,?,?,?,?,?,0,?)"
-                    " ON CONFLICT(identifier) DO UPDATE SET type=excluded.type,"
-                    " platform=excluded.platform,"
-                    " platform_resource_identifier=excluded.platform_resource_identifier,"
-                    " status=excluded.status, date_created=excluded.date_created,"
-                    " date_modified=excluded.date_modified, deleted=0,"
-                    " document=excluded.document RETURNING seq",
-                    (
-                        e.identifier,
-                        e.type,
-                        e.platform,
-                        e.platform_resource_identifier,
-                        e.status,
-                        e.date_created,
-                        e.date_modified,
-                        e.document,
-                    ),
-                ).fetchone()
-                if seq > last:
-                    appended.add(e.type)
-                else:  # an existing row changed (maybe its type, status or order keys)
-                    rewrites = True
-            for identifier, _ in deletes:
-                db.execute(
-                    "UPDATE assets SET deleted = 1, date_modified = ?, document = NULL"
-                    " WHERE identifier = ?",
-                    (deleted_at, identifier),
-                )
-            ids = [(e.identifier,) for e in upserts] + [(i,) for i, _ in deletes]
-            db.executemany("DELETE FROM pending WHERE identifier = ?", ids)
+            written = [e.identifier for e in upserts] + [i for i, _ in deletes]
+            with counts.counting(db, written):  # the maintained counts (kg.store.counts)
+                appended, rewrites = self._write_rows(db, upserts, deletes, deleted_at)
+            db.executemany("DELETE FROM pending WHERE identifier = ?", [(i,) for i in written])
             _bump(db, sorted(appended) + ([REWRITES] if rewrites else []))
             changed = [(e.identifier, e.type) for e in upserts] + list(deletes)
             self._feed(db, changed)
+
+    @staticmethod
+    def _write_rows(
+        db: Connection, upserts: Sequence[Entry], deletes: Sequence[tuple[str, str]], at: str
+    ) -> tuple[set[str], bool]:
+        """Upsert and mark deleted; returns the types appended to and whether any existing
+        row was rewritten."""
+        (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM assets").fetchone()
+        rewrites = bool(deletes)
+        appended: set[str] = set()
+        for e in upserts:
+            (seq,) = db.execute(
+                "INSERT INTO assets (identifier, type, platform, platform_resource_identifier,"
+                " status, date_created, date_modified, deleted, document)"
+                " VALUES (?,?,?,?,?,?,?,0,?)"
+                " ON CONFLICT(identifier) DO UPDATE SET type=excluded.type,"
+                " platform=excluded.platform,"
+                " platform_resource_identifier=excluded.platform_resource_identifier,"
+                " status=excluded.status, date_created=excluded.date_created,"
+                " date_modified=excluded.date_modified, deleted=0,"
+                " document=excluded.document RETURNING seq",
+                (
+                    e.identifier,
+                    e.type,
+                    e.platform,
+                    e.platform_resource_identifier,
+                    e.status,
+                    e.date_created,
+                    e.date_modified,
+                    e.document,
+                ),
+            ).fetchone()
+            if seq > last:
+                appended.add(e.type)
+            else:  # an existing row changed (maybe its type, status or order keys)
+                rewrites = True
+        for identifier, _ in deletes:
+            db.execute(
+                "UPDATE assets SET deleted = 1, date_modified = ?, document = NULL"
+                " WHERE identifier = ?",
+                (at, identifier),
+            )
+        return appended, rewrites
 
     def _maybe_analyze(self, rows: int) -> None:
         """PostgreSQL plans from table statistics; right after a bulk import there are none

@@ -151,9 +151,12 @@ class PublicIndex:
         if database.dialect == "sqlite":
             with self.index.transaction() as db:
                 for statement in _INDEXES:
-                    db.execute(statement)
+                    marked = db.execute(statement).rowcount
+                    if statement is _BACKFILL and marked > 0:  # older rows now public_ever
+                        counts.recount(db)
         elif not self._pg_trigger_exists():  # replicas start at once: create() serialises
             database.create(";\n".join(_PG_INDEXES))
+            self.index.recount()  # (the backfill may have marked older rows public_ever)
 
     def _pg_trigger_exists(self) -> bool:
         row = (
