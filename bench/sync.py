@@ -2,7 +2,8 @@
 live aiod-kg with the universal connector, and what a no-change re-sync costs each way.
 
 The central is a real ``aiod-kg serve`` on loopback; the node is an embedded catalog in this
-process (kg/sync Pusher), the mirror a fresh embedded catalog (mappings/aiod.py harvest).
+process (kg/sync Pusher: new assets in bulk creates, ``POST /bulk/{type}``, since the central
+is an aiod-kg), the mirror a fresh embedded catalog (mappings/aiod.py harvest).
 ``--floor`` also measures the central alone: the same POSTs, prebuilt, from a bare client with
 the same concurrency against a fresh central (what push sync could reach at best through the
 AIoD REST API, one record per POST), with the central's linker (duplicate detection across
@@ -169,6 +170,7 @@ def main() -> int:
             results["push"] = {
                 **rates(n, push_s, central=central_cpu, node=node_cpu),
                 "load": push_load,
+                "bulk": pusher.bulk,  # the central took bulk creates (api/routes/bulk.py)
             }
             results["push_no_change"] = {
                 "seconds": round(repush_s, 3),

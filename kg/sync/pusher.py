@@ -123,7 +123,7 @@ class Pusher:
         self.backoff_max = settings.harvest_backoff_max
         self.sleep = sleep
         self._stop = threading.Event()  # set when the central is down: the run winds up
-        self._bulk: bool | None = None  # whether the central takes bulk creates (None: unknown)
+        self.bulk: bool | None = None  # whether the central takes bulk creates (None: unknown)
         self._tally_lock = threading.Lock()
 
     def close(self) -> None:
@@ -161,6 +161,8 @@ class Pusher:
         started = time.perf_counter()
         pushed = self.state.pushed()
         self._stop.clear()
+        if self.bulk is False:  # asked again each run (the central or its key may have changed)
+            self.bulk = None
         try:
             shared = self.shared()
             wanted = {identifier for identifier, _, _ in shared}
@@ -178,7 +180,7 @@ class Pusher:
                     # what the central already holds from us (a run killed after a POST)
                     known = self._remote(collection) if any(b is None for *_, b in todo) else {}
                     fresh: list[tuple[str, str]] = []  # new to the central: bulk creates
-                    if known is not None and self._bulk is not False:
+                    if known is not None and self.bulk is not False:
                         fresh = [(i, m) for i, m, b in todo if b is None and i not in known]
                         todo = [t for t in todo if t[2] is not None or t[0] in known]
                     futures = [
@@ -334,14 +336,14 @@ class Pusher:
         if self._stop.is_set():
             return
         answers: list[Any] | None = None
-        if self._bulk is not False:
+        if self.bulk is not False:
             content = b"[" + b",".join(body for *_, body in batch) + b"]"
             response = self._call("POST", f"{self.central}/bulk/{collection}", content)
             if response.status_code in NO_BULK or response.status_code == 403:
                 # an AIoD REST API, or a key without bulk: one asset per request from now on
-                self._bulk = False
+                self.bulk = False
             elif response.status_code == 200:
-                self._bulk = True
+                self.bulk = True
                 try:
                     answers = response.json()
                 except ValueError:

@@ -132,7 +132,7 @@ def test_push_creates_in_bulk_then_nothing_on_a_rerun(tmp_path: Path) -> None:
             assert local is not None
             pusher.state.set_local_only(local, True)
             first = pusher.run()
-            assert pusher._bulk is True
+            assert pusher.bulk is True
             again = pusher.run()
             pusher.close()
         finally:
@@ -154,7 +154,7 @@ def test_an_aiod_api_central_gets_one_post_per_asset(tmp_path: Path) -> None:
             saved = catalog.save_many(DATASETS, [{"name": f"Node set {i}"} for i in range(30)])
             pusher = Pusher(catalog)
             report = pusher.run()
-            assert pusher._bulk is False
+            assert pusher.bulk is False
             pusher.close()
         finally:
             catalog.close()
