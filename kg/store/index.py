@@ -44,7 +44,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,9 @@ from kg.db.database import Connection, Database, SqliteDatabase, open_database
 from kg.db.locks import WriteLock
 from kg.store import counts
 from kg.store.document_cache import DocumentCache
+from kg.store.entry import COLUMNS as _COLUMNS
+from kg.store.entry import Entry
+from kg.store.entry import entry_of as _entry
 from kg.store.ordering import NAME_COLUMN, NAME_INDEX, ORDER_INDEXES, SORT_COLUMNS, order_by
 
 __all__ = ["SORT_COLUMNS", "CatalogIndex", "Entry", "order_by"]
@@ -112,44 +115,6 @@ class _Positions:
     appends: int
     rewrites: int
     seqs: array[int]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One row of the index."""
-
-    identifier: str
-    type: str
-    platform: str | None
-    platform_resource_identifier: str | None
-    status: str | None
-    date_created: str
-    date_modified: str
-    deleted: bool = False
-    # The asset's AIoD JSON (UTF-8), derived from its graph at write time: GET and list
-    # answer from it without reading and converting the graph. NULL means "read the store".
-    document: bytes | None = field(default=None, repr=False, compare=False)
-
-
-_COLUMNS = (
-    "identifier, type, platform, platform_resource_identifier, status, date_created, "
-    "date_modified, deleted"
-)
-
-
-def _entry(row: Sequence[object]) -> Entry:
-    document = row[8] if len(row) > 8 else None
-    return Entry(
-        str(row[0]),
-        str(row[1]),
-        row[2] if row[2] is None else str(row[2]),
-        row[3] if row[3] is None else str(row[3]),
-        row[4] if row[4] is None else str(row[4]),
-        str(row[5]),
-        str(row[6]),
-        bool(row[7]),
-        bytes(document) if isinstance(document, (bytes, bytearray, memoryview)) else None,
-    )
 
 
 def _bump(db: Connection, rows: Sequence[str]) -> None:
