@@ -210,7 +210,9 @@ class Ranking(IndexStore):
     ) -> tuple[IntArray, FloatArray, int]:
         """The best ``limit`` BM25 matches (live documents): docnos, scores, number of
         matches (without ``count``: of those returned, see ``LexicalIndex.search``)."""
-        found, count_ = self.lexical.search(text, limit, q.filter, fields, count=count)
+        found, count_ = self.lexical.search(
+            text, limit, q.filter, fields, count=count, deleted=self.dead
+        )
         docnos = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
         scores = np.fromiter(found.values(), dtype=np.float32, count=len(found))
         live = self._live(docnos)
@@ -236,7 +238,9 @@ class Ranking(IndexStore):
         with ``parts`` rows dense, labels, lexical. ``capped``: a signal filled its pool, so
         hits beyond the pool may exist."""
         dense_ids, dense_scores = self._dense_search(q_doc, q_label, POOL, mask, selected)
-        capped = len(dense_ids) >= POOL and selected > POOL
+        # rows the dense search did not bring: a full pool, or a filtered HNSW search that
+        # found fewer (it explores efSearch nodes, filtered or not)
+        capped = selected > len(dense_ids)
         if mode == "dense":
             parts = np.zeros((3, len(dense_ids)), dtype=np.float32)
             parts[0] = dense_scores
