@@ -37,7 +37,6 @@ from kg.access.revisions import SCHEMA as REVISIONS_SCHEMA
 from kg.db.database import Connection
 from kg.errors import CatalogError, Conflict, NotFound
 from kg.model.fields import ASSET_TYPES, AssetType
-from kg.store.counts import Visibility
 from kg.store.index import CatalogIndex, Entry
 from kg.store.public_index import PUBLIC_STATUSES
 
@@ -282,51 +281,6 @@ def visible_where(principal: Principal) -> tuple[str, list[object]]:
     return "(" + " OR ".join(clauses) + ")", args
 
 
-def visibility(principal: Principal) -> Visibility:
-    """``visible_where`` for the maintained counts (``kg.store.counts``): the clauses on
-    status, type and platform as sets, ownership and grants as a per-row SQL condition."""
-    if principal.admin:
-        return Visibility(everything=True)
-    if not principal.authenticated:
-        return Visibility()
-    statuses = set(PUBLIC_STATUSES) | ({"submitted"} if principal.reviewer else set())
-    rows: list[str] = []
-    args: list[object] = []
-    members: list[tuple[str, tuple[object, ...]]] = []
-    if principal.subject:
-        rows.append(
-            "EXISTS (SELECT 1 FROM asset_owners o"
-            " WHERE o.identifier = assets.identifier AND o.owner = ?)"
-        )
-        args.append(principal.subject)
-        members.append(
-            ("SELECT identifier FROM asset_owners WHERE owner = ?", (principal.subject,))
-        )
-    who = ["(g.kind = 'user' AND g.name = ?)"] if principal.subject else []
-    who_args: list[object] = [principal.subject] if principal.subject else []
-    if principal.groups:
-        sql, more = _in("g.name", sorted(principal.groups))
-        who.append(f"(g.kind = 'group' AND {sql})")
-        who_args += more
-    if who:
-        granted = " OR ".join(who)
-        rows.append(
-            "EXISTS (SELECT 1 FROM asset_grants g"
-            f" WHERE g.identifier = assets.identifier AND ({granted}))"
-        )
-        args += who_args
-        members.append(
-            (f"SELECT g.identifier FROM asset_grants g WHERE {granted}", tuple(who_args))
-        )
-    return Visibility(
-        frozenset(statuses),
-        frozenset(principal.moderated_types()),
-        frozenset(principal.platforms - {USER_PLATFORM}),
-        row_condition=(" OR ".join(rows), args) if rows else None,
-        members=tuple(members),
-    )
-
-
 # --------------------------------------------------------------------------- the store
 
 
@@ -457,6 +411,8 @@ class AccessControl:
         """Live assets per type and platform this principal may read: the maintained counts
         plus its own and granted non-public ones (``visibility``; the rows ``visible_where``
         picks)."""
+        from kg.access.visibility import visibility  # (it reads this module's principals)
+
         return self.index.count_visible(visibility(principal), collection)
 
     def count(self, principal: Principal, collection: str) -> int:

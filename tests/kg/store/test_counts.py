@@ -10,7 +10,8 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
-from kg.access.rules import AccessControl, Principal, visibility, visible_where
+from kg.access.rules import AccessControl, Principal, visible_where
+from kg.access.visibility import visibility
 from kg.store import counts
 from kg.store.index import CatalogIndex, Entry
 from kg.store.public_index import PublicIndex
