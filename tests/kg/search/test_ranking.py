@@ -168,6 +168,23 @@ def test_top_k_with_frequent_terms_optional_is_the_top_k(
     assert 0 < split < 30  # the split taken, and refused when it could not be shown exact
 
 
+def test_within_many_docnos_is_searched_in_chunks(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates scored a chunk at a time score as in one query, filtered or not."""
+    from kg.search import lexical
+
+    text = "image classification dataset"
+    docnos = list(range(0, index.cols.n, 2))
+    for flt in (None, SearchQuery(text, types=["datasets"]).filter):
+        whole, total = index.lexical.search(text, len(docnos), flt, within=docnos)
+        monkeypatch.setattr(lexical, "WITHIN_CHUNK", 7)
+        chunked, count = index.lexical.search(text, len(docnos), flt, within=docnos)
+        monkeypatch.setattr(lexical, "WITHIN_CHUNK", 500)
+        assert whole and chunked.keys() == whole.keys() and count == total
+        assert all(chunked[d] == pytest.approx(whole[d]) for d in whole)
+
+
 def test_exact_filtered_dense_search_on_hnsw(index: SearchIndex) -> None:
     """The HNSW index's flat storage answers a narrow filter exactly, with the scores the
     vectors give."""
