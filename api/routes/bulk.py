@@ -92,6 +92,8 @@ def bulk_router(suffix: str = "") -> APIRouter:
                 except HTTPException as exc:
                     out[position] = {"status": exc.status_code, "detail": exc.detail}
             results = catalog.save_many(asset, [r for _, r in allowed], mode="create")
+            created = [r.identifier for r in results if r.ok and r.identifier]
+            access.set_owners(created, principal.subject)  # one transaction for the batch
             for (position, _), result in zip(allowed, results, strict=True):
                 if result.problems:
                     problems = [p.as_dict() for p in result.problems]
@@ -99,7 +101,6 @@ def bulk_router(suffix: str = "") -> APIRouter:
                 elif result.conflict is not None:
                     out[position] = _conflict(asset.singular, result.conflict)
                 elif result.identifier is not None:
-                    access.set_owner(result.identifier, principal.subject)
                     out[position] = {"identifier": result.identifier}
             return [o if o is not None else {"status": 500, "detail": "not written"} for o in out]
 

@@ -30,6 +30,10 @@ def test_keys_owners_grants_and_visibility(index: CatalogIndex) -> None:
     assert access.key_principal(secret) is None
     index.commit_entries([_entry("data_a", "draft"), _entry("data_b", "published")])
     access.set_owner("data_a", "alice")
+    access.set_owners(["data_b", "data_c"], "bob")  # a bulk create's batch, one transaction
+    access.set_owners(["data_c"], "dora")  # a new owner replaces the old one
+    access.set_owners([], "nobody")
+    assert [access.owner(i) for i in ("data_a", "data_b", "data_c")] == ["alice", "bob", "dora"]
     access.set_grants("data_a", [("user", "carol", "read")], "alice")
     access.set_grants("data_a", [("user", "carol", "admin")], "alice")  # replaces
     carol = Principal("user", "carol")
