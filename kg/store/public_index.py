@@ -232,9 +232,21 @@ class PublicIndex:
             after = rows[-1].seq
 
     def platforms(self, types: Sequence[str]) -> list[str]:
-        where, args = self._live_where(types, None, None)
-        sql = f"SELECT DISTINCT platform FROM assets WHERE {where} AND platform IS NOT NULL"
-        return sorted(str(p) for (p,) in self._db().execute(sql, args))
+        """The platforms of the public live assets of ``types`` (from the maintained counts)."""
+        return self._platforms_counted(types, ever=False)
+
+    def _platforms_counted(
+        self, types: Sequence[str], ever: bool, platformless: bool = False
+    ) -> list[str]:
+        """The platforms with rows of ``types`` that are public and live, or (``ever``) that
+        OAI-PMH lists; ``platformless`` keeps ``''`` for rows without a platform."""
+        found = set()
+        for (type_, platform, status, deleted, was_public), n in counts.rows(self._db()).items():
+            if n <= 0 or type_ not in types or not (platform or platformless):
+                continue
+            if (was_public == 1) if ever else (deleted == 0 and counts.is_public(status)):
+                found.add(platform)
+        return sorted(found)
 
     def latest_modified(self, types: Sequence[str]) -> str | None:
         where, args = self._live_where(types, None, None)
@@ -366,15 +378,14 @@ class PublicIndex:
         return " AND ".join(where), args
 
     def earliest_change(self, types: Sequence[str]) -> str | None:
-        where, args = self._changes_where(types, None, None, None)
-        row = (
-            self._db()
-            .execute(f"SELECT MIN(date_modified) FROM assets WHERE {where}", args)
-            .fetchone()
-        )
-        return None if row[0] is None else str(row[0])
+        """The oldest datestamp OAI-PMH lists (Identify): the first row of the walk of
+        ``changes``, not a MIN over every listed row (seconds at 1M)."""
+        if not self._platforms_counted(types, ever=True, platformless=True):
+            return None  # nothing listed: no walk through every row to find that out
+        first = self.changes(types, 1)
+        return first[0].date_modified if first else None
 
     def change_platforms(self, types: Sequence[str]) -> list[str]:
-        where, args = self._changes_where(types, None, None, None)
-        sql = f"SELECT DISTINCT platform FROM assets WHERE {where} AND platform IS NOT NULL"
-        return sorted(str(p) for (p,) in self._db().execute(sql, args))
+        """The platforms OAI-PMH lists records of (ListSets: public once, maybe deleted
+        since), from the maintained counts."""
+        return self._platforms_counted(types, ever=True)

@@ -14,7 +14,7 @@ from kg.access.rules import AccessControl, Principal, visible_where
 from kg.access.visibility import visibility
 from kg.store import counts
 from kg.store.index import CatalogIndex, Entry
-from kg.store.public_index import PublicIndex
+from kg.store.public_index import PublicIndex, Row
 
 STATUSES = ("published", "published", "draft", "submitted", "rejected", "restricted", None)
 PLATFORMS = ("aiod", "openml", "zenodo", None)
@@ -62,6 +62,17 @@ def _recounted(index: CatalogIndex) -> dict[counts.Key, int]:
 
 def _scanned(index: CatalogIndex, principal: Principal, type_: str | None) -> dict:
     return counts.scan(index.connection(), type_, visible_where(principal))
+
+
+def _listed(public: PublicIndex, types: list[str]) -> list[Row]:
+    """Every record of an OAI-PMH list (ListSets and Identify are read from these)."""
+    found: list[Row] = []
+    while True:
+        after = (found[-1].date_modified, found[-1].seq) if found else None
+        rows = public.changes(types, 50, after=after)
+        found += rows
+        if len(rows) < 50:
+            return found
 
 
 def _walk(
@@ -115,6 +126,11 @@ def _check(index: CatalogIndex, access: AccessControl, public: PublicIndex) -> N
             assert public.count_changes(types, platform, *window) == _walk(
                 public, types, platform, *window
             )
+        listed = _listed(public, types)
+        assert public.change_platforms(types) == sorted({r.platform for r in listed if r.platform})
+        assert public.earliest_change(types) == min((r.date_modified for r in listed), default=None)
+        live_platforms = {r.platform for r in public.iter_live(types) if r.platform}
+        assert public.platforms(types) == sorted(live_platforms)
     rows = public.changes(list(TYPES), 5)
     if rows:  # a token without the size (older ones): counted from its key
         after = (rows[-1].date_modified, rows[-1].seq)
