@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,17 +42,29 @@ from kg.store.index import Entry
 Mode = Literal["create", "upsert"]
 AHEAD = 3  # batches prepared ahead of the writer, per worker
 COMMIT_RECORDS = 5000  # prepared batches written together up to this many records
+ORPHAN_CHECK = 1.0  # seconds between a worker's looks at whether its writer is alive
 
 # ------------------------------------------------------------------ worker processes
 
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(base_url: str, validator: str, quads: bool) -> None:
+def _start_worker(base_url: str, validator: str, quads: bool, writer: int | None) -> None:
     """A worker's start: its settings, and the shapes compiled before the first batch.
     ``quads``: serialise new assets to N-Quads here (the store takes them)."""
     _worker.update(base_url=base_url, validator=validator, quads=quads)
+    if writer is not None:  # a worker process (not a test calling this in its own)
+        threading.Thread(target=_orphaned, args=(writer,), daemon=True).start()
     prepare_batch(ASSET_TYPES["datasets"], base_url, [{"name": "warm-up"}], now(), validator)
+
+
+def _orphaned(writer: int) -> None:
+    """A worker whose writer (its parent, ``writer``) died -- killed: no shutdown -- exits
+    instead of waiting forever for a reader of its answers (its siblings hold the other end
+    of that pipe); also when the writer died before this worker started."""
+    while os.getppid() == writer:
+        time.sleep(ORPHAN_CHECK)
+    os._exit(1)
 
 
 @dataclass
@@ -123,6 +137,7 @@ class BulkImport:
                     self.catalog.base_url,
                     settings.validator,
                     self.catalog.store.takes_nquads,
+                    os.getpid(),
                 ),
             )
         return self._pool

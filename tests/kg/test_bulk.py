@@ -181,7 +181,7 @@ def test_a_dead_worker_stops_the_import_with_whole_batches_only(catalog: Catalog
 def test_prepared_batches_are_written_together(catalog: Catalog) -> None:
     """Batches prepared already when the writer comes to them share one write transaction,
     and each keeps its own answers."""
-    _start_worker(catalog.base_url, catalog.settings.validator, catalog.store.takes_nquads)
+    _start_worker(catalog.base_url, catalog.settings.validator, catalog.store.takes_nquads, None)
     queue: deque[_Pending] = deque()
     for k in range(3):
         records: list[Any] = [dataset(k * 10 + i) for i in range(10)]
