@@ -9,6 +9,9 @@ Single creates and replaces are converted and validated in their callers' thread
 committed in batches with those of other threads arriving meanwhile (group commit,
 kg/group_commit.py): one lock hold, one journal, one store and one index transaction per
 batch, each caller with its own outcome (``_commit_writes``).
+
+The pure half of a write (server fields, mapping, validation, the cached document) is
+``kg.prepare``; a bulk import prepares it in worker processes and commits here (``kg.bulk``).
 """
 
 from __future__ import annotations
