@@ -27,10 +27,10 @@ FILTER_FIELDS = ("type", "platform", "license", "keyword")
 # scores 1.0), to filtered queries only; the search-eval queries are all filtered and lose
 # 0.0115 nDCG@10 without it (0.9002 -> 0.8887), so every query now gets it, filters or not.
 MATCH_BONUS = 1.0
-# The top k of a query without a count (the search pool) leaves the terms in at least this share
+# The top k of a query without a count (the search pool) leaves the terms in at least a share
 # of the documents optional (``LexicalIndex._top_by_rare_terms``), when their postings number
 # at least SPLIT_MIN_POSTINGS (below that, scoring them all is cheap)
-FREQUENT_SHARE = 0.05
+FREQUENT_SHARES = (0.05, 0.3)  # tried in turn: the terms in at least this share are optional
 SPLIT_MIN_POSTINGS = 50_000
 WITHIN_TERMS = 1000  # up to this many docnos, ``within`` is a disjunction of term queries
 WITHIN_CHUNK = 500  # a longer ``within`` is searched this many docnos at a time
@@ -286,19 +286,42 @@ class LexicalIndex:
 
         tantivy-py collects a top k through a multi-collector, which scores every match (no
         block-max WAND): a query with a term in most documents (``languag``: 88% of them at
-        1M) cost 40-60 ms whatever the k. So, as MaxScore does: the terms in at least
-        ``FREQUENT_SHARE`` of the documents only add to the score of documents matching one
-        of the others (a clause that must match; the frequent ones are optional). A
-        document matching frequent terms alone scores at most their BM25 ceilings' sum (each
-        ``idf * (k1 + 1)``); if the ``limit``-th hit scores more than that, no such document
-        could enter the top, which is then the query's own, scores included."""
+        1M) cost 40-60 ms whatever the k. So, as MaxScore does: the terms in at least a
+        share of the documents (``FREQUENT_SHARES``: 5%, else 30%) only add to the score of
+        documents matching one of the others (a clause that must match; the frequent ones
+        are optional). A document matching frequent terms alone scores at most their BM25
+        ceilings' sum (each ``idf * (k1 + 1)``); if the ``limit``-th hit scores more than
+        that, no such document could enter the top, which is then the query's own, scores
+        included."""
         if within is not None or len(terms) < 2:
             return None
         pairs = sorted(
             ((f, t, searcher.doc_freq(f, t)) for f in fields for t in terms), key=lambda p: p[2]
         )
         n = searcher.num_docs
-        rare = max(1, sum(1 for p in pairs if p[2] < FREQUENT_SHARE * n))
+        tried = 0
+        for share in FREQUENT_SHARES:
+            rare = max(1, sum(1 for p in pairs if p[2] < share * n))
+            if rare == tried or rare == len(pairs):
+                continue
+            tried = rare
+            found = self._top_with_optional(searcher, pairs, rare, flt, limit, n + deleted)
+            if found is not None:
+                return found
+        return None
+
+    def _top_with_optional(
+        self,
+        searcher: tantivy.Searcher,
+        pairs: Sequence[tuple[str, str, int]],
+        rare: int,
+        flt: LexicalFilter,
+        limit: int,
+        most: int,
+    ) -> list[tuple[float, tantivy.DocAddress]] | None:
+        """One try of ``_top_by_rare_terms``: ``pairs[rare:]`` (field, term, document
+        frequency) optional; ``most``: at least tantivy's N (its idf counts deleted documents
+        not yet merged away)."""
         frequent = pairs[rare:]
         if (
             sum(p[2] for p in frequent) < SPLIT_MIN_POSTINGS
@@ -319,8 +342,6 @@ class LexicalIndex:
         clauses += self._filter_clauses(flt)
         hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False)
         found = hits.hits
-        # tantivy's idf counts deleted documents not yet merged away: N is at most this
-        most = n + deleted
         ceiling = sum(_idf(most, df) * (K1 + 1) for _, _, df in frequent) * (1 + 1e-4)
         if len(found) < limit or float(found[-1][0]) <= ceiling:
             return None

@@ -143,7 +143,7 @@ def test_top_k_with_frequent_terms_optional_is_the_top_k(
     query, or the whole query is run."""
     from kg.search import lexical
 
-    monkeypatch.setattr(lexical, "FREQUENT_SHARE", 0.15)
+    monkeypatch.setattr(lexical, "FREQUENT_SHARES", (0.15, 0.5))
     monkeypatch.setattr(lexical, "SPLIT_MIN_POSTINGS", 0)
     searcher = index.lexical.index.searcher()
     split = 0
