@@ -54,13 +54,28 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds so far of a process and its live descendants (the workers
+    of ``serve --workers N``, query workers; Linux /proc, 0 elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        fields = _stat(current)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
+        todo += children.get(current, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rates(n: int, seconds: float, **cpu: float) -> dict[str, float]:
@@ -101,13 +116,25 @@ def floor(root: Path, n: int, concurrency: int, linking: bool) -> dict[str, floa
 
 def _settled_cpu(pid: int, quiet: float = 1.0) -> float:
     """The process's CPU seconds once it has spent (almost) none for ``quiet`` seconds."""
-    spent = cpu_seconds(pid)
+    return _settled(pid, quiet)[0]
+
+
+def _settled(pid: int, quiet: float = 1.0, step: float = 0.1) -> tuple[float, float]:
+    """``(CPU seconds, perf_counter when it went quiet)``: sampled every ``step`` seconds, the
+    process is quiet once it has spent under 5% of a core for ``quiet`` seconds; the time is
+    that of the last sample where it was still busy (its followers' work done)."""
+    spent, busy_until = cpu_seconds(pid), time.perf_counter()
+    window: list[tuple[float, float]] = [(busy_until, spent)]
     while True:
-        time.sleep(quiet)
-        now = cpu_seconds(pid)
-        if now - spent < 0.05 * quiet:
-            return now
-        spent = now
+        time.sleep(step)
+        now, cpu = time.perf_counter(), cpu_seconds(pid)
+        if cpu - window[-1][1] >= 0.05 * step:
+            busy_until = now
+        window.append((now, cpu))
+        while len(window) > 1 and now - window[1][0] >= quiet:
+            window.pop(0)
+        if now - window[0][0] >= quiet and cpu - window[0][1] < 0.05 * quiet:
+            return cpu, busy_until
 
 
 def main() -> int:
@@ -123,6 +150,12 @@ def main() -> int:
         default="on",
         help="the push/pull central's linker (off: what its followers cost the push)",
     )
+    parser.add_argument(
+        "--central-workers",
+        type=int,
+        default=1,
+        help="the push/pull central's `serve --workers N` (processes sharing its catalog)",
+    )
     args = parser.parse_args()
     n = args.records
     node_settings: dict[str, object] = {}
@@ -133,7 +166,9 @@ def main() -> int:
     results["central_linking"] = args.central_linking
     with tempfile.TemporaryDirectory(prefix="aiod-kg-bench-sync-") as folder:
         root = Path(folder)
-        with aiod_kg_server(root / "central", env=central_env) as central:
+        central_args = ["--workers", str(args.central_workers)] if args.central_workers > 1 else []
+        results["central_workers"] = args.central_workers
+        with aiod_kg_server(root / "central", env=central_env, args=central_args) as central:
             node = Catalog(
                 Settings(
                     store=str(root / "node"),
@@ -158,7 +193,9 @@ def main() -> int:
                 push_s = time.perf_counter() - started
                 push_load = load()
                 node_cpu = time.process_time() - node_cpu
-                central_cpu = _settled_cpu(central.process.pid) - central_cpu
+                settled_cpu, settled_at = _settled(central.process.pid)
+                central_cpu = settled_cpu - central_cpu
+                settled_s = max(push_s, settled_at - started)
                 started = time.perf_counter()
                 again = pusher.run()
                 repush_s = time.perf_counter() - started
@@ -171,6 +208,9 @@ def main() -> int:
                 **rates(n, push_s, central=central_cpu, node=node_cpu),
                 "load": push_load,
                 "bulk": pusher.bulk,  # the central took bulk creates (api/routes/bulk.py)
+                # until the central's followers (links, quality) had caught up as well
+                "settled_seconds": round(settled_s, 2),
+                "settled_records_per_s": round(n / settled_s),
             }
             results["push_no_change"] = {
                 "seconds": round(repush_s, 3),
