@@ -32,6 +32,10 @@ log = logging.getLogger("kg.search.index")
 
 UPGRADE_BATCH = 32
 BATCH = 256
+# a reconcile beside a serving process indexes 64 assets per lock hold (searches wait less);
+# a rebuild (``aiod-kg reindex``) 1,024: faiss inserts a batch into HNSW on every core
+RECONCILE_BATCH = 64
+REBUILD_BATCH = 1024
 SAVE_EVERY_SECONDS = 30.0
 
 
@@ -292,9 +296,11 @@ class CatalogSync(IndexStore):
             self.delete(deletes)
         self.index_documents(upserts)
 
-    def reconcile(self, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    def reconcile(
+        self, progress: Callable[[int], None] | None = None, batch: int = RECONCILE_BATCH
+    ) -> tuple[int, int]:
         """Bring the index in line with the catalog: index new or changed assets, drop deleted
-        ones. Returns ``(indexed, deleted)``."""
+        ones, ``batch`` at a time. Returns ``(indexed, deleted)``."""
         catalog = self._catalog
         if catalog is None:
             return 0, 0
@@ -312,13 +318,13 @@ class CatalogSync(IndexStore):
         self.delete(gone)
         indexed = 0
         self._reconcile_done, self._reconcile_total = 0, len(changed)
-        for batch in _chunks(changed, 64):
+        for part in _chunks(changed, batch):
             if self._closed:  # closing: the next open reconciles the rest
                 break
-            docs = list(self._documents_from_store(batch))
+            docs = list(self._documents_from_store(part))
             self.index_documents(docs)
             indexed += len(docs)
-            self._reconcile_done += len(batch)
+            self._reconcile_done += len(part)
             if progress:
                 progress(indexed)
         if indexed or gone:
@@ -329,7 +335,7 @@ class CatalogSync(IndexStore):
         """Drop everything and index every asset of the catalog again."""
         with self._lock:
             self.clear()
-        indexed, _ = self.reconcile(progress)
+        indexed, _ = self.reconcile(progress, REBUILD_BATCH)
         self.save()
         return indexed
 
