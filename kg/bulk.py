@@ -155,7 +155,7 @@ class BulkImport:
         queue: deque[_Pending] = deque()
         for asset, records in batches:
             records = list(records)
-            previous = self._previous(asset, records) if mode == "upsert" else None
+            previous = self.catalog.replaced_entries(asset, records) if mode == "upsert" else None
             future = pool.submit(_prepare_in_worker, asset.collection, records, now(), previous)
             queue.append(_Pending(asset, records, previous, future))
             if len(queue) > AHEAD * self.jobs:
@@ -173,19 +173,6 @@ class BulkImport:
             size += len(queue[0].records)
             group.append(queue.popleft())
         return group
-
-    def _previous(self, asset: AssetType, records: Sequence[Any]) -> list[Entry | None]:
-        find = self.catalog.index.find_platform
-        return [
-            find(
-                asset.collection,
-                str(data.get("platform")),
-                str(data.get("platform_resource_identifier")),
-            )
-            if isinstance(data, dict) and data.get("platform")
-            else None
-            for data in records
-        ]
 
     def _commit(
         self, group: list[_Pending], mode: Mode

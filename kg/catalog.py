@@ -216,23 +216,26 @@ class Catalog(Recovery):
             )
         return [results[i] for i in sorted(results)]
 
+    def replaced_entries(self, asset: AssetType, records: Sequence[Any]) -> list[Entry | None]:
+        """The index entry an upsert of each record replaces (same platform and platform
+        identifier), or None."""
+        return [
+            self.index.find_platform(
+                asset.collection,
+                str(data.get("platform")),
+                str(data.get("platform_resource_identifier")),
+            )
+            if isinstance(data, dict) and data.get("platform")
+            else None
+            for data in records
+        ]
+
     def _convert_and_validate(
         self, asset: AssetType, records: Sequence[Any], mode: Literal["create", "upsert"]
     ) -> tuple[dict[int, SaveResult], list[_Prepared], str]:
         """Map and validate records: (refused ones by position, valid ones, their timestamp)."""
         timestamp = now()
-        previous = None
-        if mode == "upsert":
-            previous = [
-                self.index.find_platform(
-                    asset.collection,
-                    str(data.get("platform")),
-                    str(data.get("platform_resource_identifier")),
-                )
-                if isinstance(data, dict) and data.get("platform")
-                else None
-                for data in records
-            ]
+        previous = self.replaced_entries(asset, records) if mode == "upsert" else None
         results, valid = prepare_batch(
             asset,
             self.base_url,

@@ -282,18 +282,8 @@ class PublicIndex:
         self, types: Sequence[str], platform: str | None, since: str | None, until: str | None
     ) -> tuple[str, list[object]]:
         # public now, or public once (then a deleted record): public_ever holds both
-        type_sql, args = _in("type", types)
-        where = ["identifier IN (SELECT identifier FROM public_ever)", type_sql]
-        if platform is not None:
-            where.append("platform = ?")
-            args.append(platform)
-        if since is not None:
-            where.append("date_modified >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("date_modified <= ?")
-            args.append(until)
-        return " AND ".join(where), args
+        ever: tuple[str, list[object]] = ("identifier IN (SELECT identifier FROM public_ever)", [])
+        return self._window(ever, types, platform, since, until, None)
 
     def changes(
         self,
