@@ -427,9 +427,10 @@ class CatalogIndex:
             where.append("platform = ?")
             args.append(platform)
         if offset >= DEEP_OFFSET:
-            return self._deep_page(
-                type_, " AND ".join(where), args, sort, descending, offset, limit
-            )
+            with self._page_readers:  # PAGE_READERS at a time
+                return self._deep_page(
+                    type_, " AND ".join(where), args, sort, descending, offset, limit
+                )
         # Deferred join: the offset is walked in the (type, deleted, seq) index alone, and only
         # the rows of the page are read (documents included). LIMIT and OFFSET are literals
         # (integers): PostgreSQL's generic plan of a prepared statement, not knowing them,
@@ -454,19 +455,6 @@ class CatalogIndex:
     ) -> list[Entry]:
         """A page sliced from the kept positions; the counters, the positions (if rebuilt) and
         the rows are read in one read transaction, so the page is of one snapshot."""
-        with self._page_readers:
-            return self._deep_page_read(type_, where, args, sort, descending, offset, limit)
-
-    def _deep_page_read(
-        self,
-        type_: str,
-        where: str,
-        args: list[object],
-        sort: str | None,
-        descending: bool,
-        offset: int,
-        limit: int,
-    ) -> list[Entry]:
         key = (type_, sort, where, repr(args))
         db = self._conn()
         # one snapshot for every statement (SQLite's read transactions are snapshots)
