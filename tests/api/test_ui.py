@@ -45,10 +45,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
             json={"name": f"Hidden {MARK}", "aiod_entry": {"status": "draft"}},
         ).json()
         ids["hidden"] = hidden["identifier"]
-        for key, *rest in DATASETS:
-            record = dataset(key, *rest, creator=ids["person"])
+        for row in DATASETS:
+            record = dataset(*row, creator=ids["person"])
             record["creator"].append(ids["hidden"])
-            ids[key] = client.post("/datasets", headers=AUTH, json=record).json()["identifier"]
+            ids[row[0]] = client.post("/datasets", headers=AUTH, json=record).json()["identifier"]
         draft = dataset(
             "draft",
             f"Draft dataset {MARK}",

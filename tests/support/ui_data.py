@@ -111,8 +111,8 @@ def seed(client: Client) -> dict[str, str]:
             "aiod_entry": {"status": "published"},
         },
     )
-    for key, *rest in DATASETS:
-        ids[key] = client.create("datasets", dataset(key, *rest, creator=ids["person"]))
+    for row in DATASETS:
+        ids[row[0]] = client.create("datasets", dataset(*row, creator=ids["person"]))
     ids["paper"] = client.create(
         "publications",
         {
