@@ -10,9 +10,16 @@ import pytest
 from kg.catalog import Catalog, ChangeEvent, SaveResult
 from kg.errors import Conflict, Invalid, NotFound
 from kg.model.fields import ASSET_TYPES
+from kg.model.rdf_mapping import Lit, Term
 from kg.settings import Settings
 
 DATASETS = ASSET_TYPES["datasets"]
+
+
+def _text(term: Term) -> str:
+    """A literal's lexical form (a keyword is never an IRI)."""
+    assert isinstance(term, Lit)
+    return term.lexical
 
 
 def record(i: int, **extra: Any) -> dict[str, Any]:
@@ -55,7 +62,9 @@ def test_upsert_is_idempotent_and_keeps_identifiers(catalog: Catalog) -> None:
     assert catalog.count(DATASETS) == 5
     changed = catalog.save_many(DATASETS, [record(2, name="changed")], mode="upsert")
     assert changed[0].identifier == first[2].identifier
-    assert catalog.get(DATASETS, first[2].identifier)["name"] == "changed"
+    changed_identifier = first[2].identifier
+    assert changed_identifier is not None
+    assert catalog.get(DATASETS, changed_identifier)["name"] == "changed"
 
 
 def test_create_conflict_and_not_found(catalog: Catalog) -> None:
@@ -105,7 +114,7 @@ def test_replace_is_atomic_for_readers(catalog: Catalog) -> None:
     def reader() -> None:
         while not stop.is_set():
             keywords = tuple(
-                sorted(o.lexical for s, p, o in catalog.store.graph(iri) if p.endswith("#keyword"))
+                sorted(_text(o) for s, p, o in catalog.store.graph(iri) if p.endswith("#keyword"))
             )
             seen.add(keywords)
 
@@ -213,7 +222,7 @@ def test_a_create_prepared_before_a_second_boundary_takes_the_commits_time(
     assert not isinstance(item, SaveResult)
     _restamp(item, "2020-01-02T03:04:06")
     assert item.entry.date_created == item.entry.date_modified == "2020-01-02T03:04:06"
-    dates = {o.lexical for _, _, o in item.conversion.triples if getattr(o, "lexical", None)}
+    dates = {o.lexical for _, _, o in item.conversion.triples if isinstance(o, Lit) and o.lexical}
     assert "2020-01-02T03:04:06" in dates and "2020-01-02T03:04:05" not in dates
 
 

@@ -115,7 +115,11 @@ time.sleep(float(sys.argv[2]))
 def test_the_write_lock_excludes_another_process_and_dies_with_it(
     database: Database, tmp_path: Path
 ) -> None:
-    target = database.url if isinstance(database, PostgresDatabase) else str(database.path)
+    if isinstance(database, PostgresDatabase):
+        target = database.url
+    else:
+        assert isinstance(database, SqliteDatabase)
+        target = str(database.path)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, target, "60"], stdout=subprocess.PIPE, text=True
     )

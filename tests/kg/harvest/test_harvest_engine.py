@@ -4,6 +4,7 @@ resumption, run against the OpenML replay (the engine itself knows no platform).
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -111,7 +112,9 @@ def test_limit_stops_and_the_next_run_resumes(catalog: Catalog) -> None:
     assert catalog.count(ASSET_TYPES["ml_models"]) == 3
 
 
-def test_listing_failure_aborts_and_resumes_to_the_same_state(catalog: Catalog, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_listing_failure_aborts_and_resumes_to_the_same_state(
+    catalog: Catalog, tmp_path: Path
+) -> None:
     from kg.settings import Settings
 
     with replay() as server:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -62,7 +63,9 @@ def committed_offset(state: HarvestState, source: str) -> int:
     return int(run.cursor.get("offset", 0)) if run and run.cursor else 0
 
 
-def open_snapshot(store: Path, database: str | None = None) -> dict:  # type: ignore[type-arg]
+def open_snapshot(
+    store: Path, database: str | None = None
+) -> dict[tuple[str, str, str], dict[str, Any]]:
     catalog = Catalog(Settings(store=str(store), database=database))
     try:
         return snapshot(catalog)
@@ -173,7 +176,7 @@ def test_serve_harvest_every_and_demo(tmp_path: Path) -> None:
         ) as live:
             base = live.base_url
             deadline = time.monotonic() + 60
-            counts: dict = {}  # type: ignore[type-arg]
+            counts: dict[str, Any] = {}
             while time.monotonic() < deadline:
                 counts = httpx.get(f"{base}/counts", timeout=5).json()
                 if counts.get("ml_models", {}).get("openml") == 3:

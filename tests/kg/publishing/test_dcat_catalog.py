@@ -9,6 +9,7 @@ import pyshacl
 import pytest
 from fastapi.testclient import TestClient
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib.term import Node
 
 from api.app import create_app
 from api.demo.catalog import load_demo
@@ -31,6 +32,13 @@ def shapes() -> Graph:
     for name in DCAT_SHAPES:
         graph.parse(SHAPES_DIR / name, format="turtle")
     return graph
+
+
+def integer(graph: Graph, subject: Node, predicate: Node) -> int:
+    """The integer literal ``graph`` states for ``subject predicate``."""
+    value = graph.value(subject, predicate)
+    assert isinstance(value, Literal), (subject, predicate, value)
+    return int(value)
 
 
 def violations(data: Graph) -> list[str]:
@@ -87,9 +95,9 @@ def test_demo_catalog_pages_validate(tmp_path) -> None:
     try:
         with TestClient(create_app(settings, catalog)) as client:
             pages = harvest(client, "/catalog?page_size=200")
-            total = pages[0].value(URIRef("http://127.0.0.1:8000/catalog"), HYDRA.totalItems)
-            assert int(total) >= 300  # the demo harvest: hundreds of datasets and models
-            assert len(datasets_of(pages)) == int(total)
+            total = integer(pages[0], URIRef("http://127.0.0.1:8000/catalog"), HYDRA.totalItems)
+            assert total >= 300  # the demo harvest: hundreds of datasets and models
+            assert len(datasets_of(pages)) == total
             for graph in pages:
                 assert violations(graph) == [], graph.serialize(format="turtle")
     finally:
@@ -125,8 +133,8 @@ def test_hydra_paging_covers_exactly_the_public_catalogue(
     assert Counter(found) == Counter(expected)  # each exactly once
     first = pages[0]
     (view,) = first.subjects(RDF.type, HYDRA.PartialCollectionView)
-    total = first.value(URIRef("http://127.0.0.1:8000/catalog"), HYDRA.totalItems)
-    assert int(total) == len(expected)
+    total = integer(first, URIRef("http://127.0.0.1:8000/catalog"), HYDRA.totalItems)
+    assert total == len(expected)
     assert first.value(view, HYDRA.first) is not None
     last = str(first.value(view, HYDRA.last))
     assert f"page={-(-len(expected) // 4)}" in last
@@ -172,8 +180,7 @@ def test_modified_since_and_base_url(tmp_path) -> None:
             graph = Graph().parse(data=future.content, format="turtle")
             assert datasets_of([graph]) == []
             assert (
-                int(graph.value(URIRef("https://kg.example.org/aiod/catalog"), HYDRA.totalItems))
-                == 0
+                integer(graph, URIRef("https://kg.example.org/aiod/catalog"), HYDRA.totalItems) == 0
             )
             assert violations(graph) == []
     finally:
@@ -201,14 +208,14 @@ def test_void_sitemap_dump(client: TestClient, varied: Loaded) -> None:
     void = Graph().parse(data=client.get("/.well-known/void").content, format="turtle")
     VOID = Namespace("http://rdfs.org/ns/void#")
     (dataset,) = void.subjects(RDF.type, VOID.Dataset)
-    assert int(void.value(dataset, VOID.entities)) == sum(
+    assert integer(void, dataset, VOID.entities) == sum(
         1 for c in varied.published.values() if c != "contacts"
     )
     sitemap = client.get("/sitemap.xml")
     assert sitemap.headers["content-type"].startswith("application/xml")
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locs = [e.text for e in ET.fromstring(sitemap.content).findall("s:url/s:loc", ns)]
-    assert len(locs) == int(void.value(dataset, VOID.entities))
+    assert len(locs) == integer(void, dataset, VOID.entities)
     dump = client.get("/dumps/catalog.nq.gz")
     assert dump.status_code == 200
     from rdflib import Dataset
@@ -239,6 +246,7 @@ def test_sitemap_index_beyond_the_protocol_limit(
     assert len(parts) == -(-len(expected) // 7)
     found = []
     for url in parts:
+        assert url is not None
         assert url.startswith("http://127.0.0.1:8000/sitemap.xml?part=")
         part = ET.fromstring(client.get(url.removeprefix("http://127.0.0.1:8000")).content)
         locs = [e.text for e in part.findall("s:url/s:loc", ns)]

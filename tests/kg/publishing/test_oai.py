@@ -349,6 +349,7 @@ def test_tokens_stay_correct_while_the_catalogue_changes(
             ],
         )
     ]
+    assert added is not None
     while token:
         page, token, root = list_identifiers(client, token)
         seen += page

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import rdflib
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
+from rdflib.query import ResultRow
 from SPARQLWrapper import (
     CSV,
     GET,
@@ -171,11 +172,17 @@ def test_sparqlwrapper_construct(server: Server, fmt: str) -> None:
 # --------------------------------------------------------------------------- rdflib SPARQLStore
 
 
+def _first(row: object) -> str:
+    """The first binding of a SELECT result row, as text."""
+    assert isinstance(row, ResultRow)
+    return str(row[0])
+
+
 @pytest.mark.parametrize("return_format", ["json", "xml", "csv"])
 def test_rdflib_sparqlstore_select(server: Server, return_format: str) -> None:
     graph = rdflib.Graph(store=SPARQLStore(server.endpoint, returnFormat=return_format))
     rows = list(graph.query(SELECT))
-    assert [str(row[0]) for row in rows] == NAMES
+    assert [_first(row) for row in rows] == NAMES
 
 
 def test_rdflib_sparqlstore_triples_and_construct(server: Server) -> None:
@@ -193,7 +200,7 @@ def test_rdflib_sparqlstore_triples_and_construct(server: Server) -> None:
 
 
 def test_rest_then_sparql_on_the_same_backend(server: Server) -> None:
-    record = {
+    record: dict[str, Any] = {
         "name": f"posted on {server.backend}",
         "platform": "example",
         "platform_resource_identifier": "posted",

@@ -190,6 +190,7 @@ def test_select_in_every_result_format(api: TestClient, fmt: str, media: str) ->
             parsed = ox.parse_query_results(
                 response.content, format=ox.QueryResultsFormat.from_media_type(media)
             )
+            assert isinstance(parsed, ox.QuerySolutions)
             assert [str(s["name"].value) for s in parsed] == EXPECTED
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(by_param.text)))
@@ -341,6 +342,12 @@ def test_update_with_admin_rights(own: tuple[Catalog, TestClient]) -> None:
 # --------------------------------------------------------------------------- description, editor
 
 
+def _value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> str:
+    """The value of a term that is not a quoted triple."""
+    assert not isinstance(term, ox.Triple)
+    return term.value
+
+
 def test_service_description_for_machines(api: TestClient) -> None:
     response = api.get("/sparql", headers={"Host": "evil.example"})
     assert response.status_code == 200
@@ -358,13 +365,13 @@ def test_service_description_for_machines(api: TestClient) -> None:
         )
     )
     formats = {
-        q.object.value
+        _value(q.object)
         for q in store.quads_for_pattern(endpoint, ox.NamedNode(sd + "resultFormat"), None)
     }
     assert "http://www.w3.org/ns/formats/SPARQL_Results_JSON" in formats
     assert len(formats) == 8
     features = {
-        q.object.value
+        _value(q.object)
         for q in store.quads_for_pattern(endpoint, ox.NamedNode(sd + "feature"), None)
     }
     assert sd + "UnionDefaultGraph" in features
