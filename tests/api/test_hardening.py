@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +20,14 @@ from tests.support.auth import Issuer, auth_client, auth_settings
 from tests.support.data import ADMIN_KEY, AUTH, REPO
 
 STRONG = "k" * 16 + "7Hq2-strong-admin-key-0123456789"
+
+
+class _ProductionBase(TypedDict):
+    """The settings every production-mode case below shares (typed for the Settings call)."""
+
+    store: str
+    production: bool
+    search_enabled: bool
 
 
 def test_security_headers(client: TestClient) -> None:
@@ -133,7 +142,11 @@ def test_token_buckets_refill() -> None:
 
 
 def test_production_mode_refuses_default_or_missing_secrets(tmp_path: Path) -> None:
-    base = {"store": str(tmp_path / "s"), "production": True, "search_enabled": False}
+    base: _ProductionBase = {
+        "store": str(tmp_path / "s"),
+        "production": True,
+        "search_enabled": False,
+    }
     assert production_problems(Settings(**base, admin_key=STRONG)) == []
     assert production_problems(Settings(store=str(tmp_path / "s"))) == []  # not production
     for key in (None, "", "changeme", "test-admin-key", "short-key"):

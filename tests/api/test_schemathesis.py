@@ -13,6 +13,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+from schemathesis import Case  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from api.app import create_app  # noqa: E402
@@ -36,8 +37,12 @@ schema = (
 @starts_server
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     store = tmp_path_factory.mktemp("schemathesis") / "store"
-    search = {"AIOD_KG_SEARCH_ENABLED": "true", "AIOD_KG_SEARCH_MODEL": "static"}
-    with server(store, AIOD_KG_SPARQL_TIMEOUT="5", **search) as running:
+    with server(
+        store,
+        AIOD_KG_SPARQL_TIMEOUT="5",
+        AIOD_KG_SEARCH_ENABLED="true",
+        AIOD_KG_SEARCH_MODEL="static",
+    ) as running:
         yield running
 
 
@@ -50,7 +55,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
-def test_no_server_errors(live: LiveServer, case: schemathesis.Case) -> None:
+def test_no_server_errors(live: LiveServer, case: Case) -> None:
     case.call_and_validate(
         base_url=live.base_url, checks=[not_a_server_error], headers=AUTH, timeout=60
     )

@@ -505,6 +505,7 @@ def test_client_rdf_conversions(world: World, anonymous: Client) -> None:
     identifier = world.ids["flowers"]
     graph = anonymous.get_graph("datasets", identifier)
     turtle = anonymous.get_as("datasets", identifier, "turtle")
+    assert isinstance(turtle, str)  # turtle comes as text
     assert len(graph) == len(Graph().parse(data=turtle, format="turtle")) > 10
     jsonld = client_rdf.convert(str(turtle), "ttl", "jsonld")
     back = client_rdf.convert(json.loads(jsonld), "jsonld", "ntriples")

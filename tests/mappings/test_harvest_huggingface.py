@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from api.demo.replay import ReplayServer
 from kg.catalog import Catalog
 from kg.model.fields import ASSET_TYPES
 from mappings.huggingface import HuggingFaceConnector
@@ -48,7 +49,7 @@ MODELS = [
 ]
 
 
-def connector(server, page_size: int = 2) -> HuggingFaceConnector:  # type: ignore[no-untyped-def]
+def connector(server: ReplayServer, page_size: int = 2) -> HuggingFaceConnector:
     return HuggingFaceConnector(server.huggingface_url, server.huggingface_url, page_size)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from api.demo.replay import ReplayServer
 from kg.catalog import Catalog
 from kg.model.fields import ASSET_TYPES
 from mappings.zenodo import ZenodoConnector
@@ -15,7 +16,7 @@ UNTIL = datetime(2024, 3, 1, tzinfo=UTC)
 ONE_WINDOW = (UNTIL - SINCE).total_seconds() / 3600
 
 
-def connector(server, hours: float = ONE_WINDOW) -> ZenodoConnector:  # type: ignore[no-untyped-def]
+def connector(server: ReplayServer, hours: float = ONE_WINDOW) -> ZenodoConnector:
     return ZenodoConnector(server.zenodo_url, window_hours=hours, now=UNTIL)
 
 

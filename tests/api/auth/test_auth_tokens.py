@@ -145,7 +145,9 @@ def test_unsigned_tampered_and_confused_tokens_are_refused(api: TestClient, issu
     confused = f"{signing_input}.{b64(mac)}"
     refused(api.get("/authorization_test", headers=bearer(confused)))
     # signed by a key the issuer never published, with a kid that it did publish
-    rogue = Issuer.new_key(issuer.keys[0].kid)
+    published_kid = issuer.keys[0].kid
+    assert published_kid is not None
+    rogue = Issuer.new_key(published_kid)
     forged = jwt.encode({"alg": "RS256", "kid": rogue.kid}, claims, rogue)
     refused(api.get("/authorization_test", headers=bearer(forged)))
     # an algorithm that is allowed but a key of another type

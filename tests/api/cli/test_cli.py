@@ -147,7 +147,7 @@ def test_help_of_every_command_and_the_readme_names_them(tmp_path: Path) -> None
     from api.cli.main import build_parser
 
     parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices  # type: ignore[union-attr]
+    commands = next(a for a in parser._actions if a.dest == "command").choices
     assert commands and "serve" in commands and "get" in commands
     top = run("--help", store=tmp_path / "s").stdout
     readme = (REPO / "README.md").read_text(encoding="utf-8")
