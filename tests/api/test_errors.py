@@ -4,6 +4,7 @@ a 500, and writes nothing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -252,7 +253,7 @@ def test_body_over_the_size_limit_is_413(client: TestClient) -> None:
     )
     assert_envelope(response, 413)
 
-    def chunks():  # no Content-Length: counted while streaming
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
         for _ in range(limit // 65536 + 2):
             yield b"x" * 65536
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
+from pathlib import Path
 
 import pyshacl
 import pytest
@@ -88,7 +89,7 @@ def varied(catalog: Catalog) -> Loaded:
     return load_varied(catalog, load_examples(catalog))
 
 
-def test_demo_catalog_pages_validate(tmp_path) -> None:
+def test_demo_catalog_pages_validate(tmp_path: Path) -> None:
     settings = Settings(store=str(tmp_path / "demo"), base_url="http://127.0.0.1:8000")
     assert load_demo(settings) > 0
     catalog = Catalog(settings)
@@ -167,7 +168,7 @@ def test_byte_size_and_media_types(client: TestClient, varied: Loaded) -> None:
     assert not any(" " in m for m in media)
 
 
-def test_modified_since_and_base_url(tmp_path) -> None:
+def test_modified_since_and_base_url(tmp_path: Path) -> None:
     settings = Settings(store=str(tmp_path / "s"), base_url="https://kg.example.org/aiod")
     catalog = Catalog(settings)
     try:
@@ -258,7 +259,7 @@ def test_sitemap_index_beyond_the_protocol_limit(
 # --------------------------------------------------------------------------- origin (issue 16)
 
 
-def test_origin_survives_two_routes_and_one_sweep(tmp_path) -> None:
+def test_origin_survives_two_routes_and_one_sweep(tmp_path: Path) -> None:
     """A node's /catalog says where each asset comes from (adms:identifier, aiod:platform); a
     central harvesting the node by DCAT-AP and by its AIoD API keys both routes alike, so each
     asset is one asset, and the DCAT sweep leaves what the AIoD route still yields."""
