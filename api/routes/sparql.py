@@ -2,7 +2,11 @@
 
 * queries: ``GET ?query=``, ``POST`` form-encoded (``query=``) or ``application/sparql-query``;
   ``default-graph-uri`` / ``named-graph-uri``; the answer format by ``?format=`` or ``Accept``;
-* updates: ``POST`` ``application/sparql-update`` or form ``update=``, admin only;
+* updates: ``POST`` ``application/sparql-update`` or form ``update=``, admin only (checked
+  before the body is read); ``using-graph-uri`` / ``using-named-graph-uri`` are refused (400),
+  not ignored: write ``USING`` in the update;
+* one operation per request: ``query`` or ``update`` given twice, both at once, or in the URL of a
+  POST as well as its body is a 400, and so are percent-escapes that do not decode to UTF-8;
 * ``GET /sparql`` without a query: the Service Description (Turtle, N-Triples, JSON-LD,
   RDF/XML) for machines, the query editor for browsers (also with ``?query=``).
 
@@ -86,12 +90,51 @@ async def _run_query(
     return _answer(answer)
 
 
-async def _run_update(request: Request, text: str) -> Response:
+def _authorise_update(request: Request) -> None:
+    """403 unless the caller holds the admin key (checked before an update's body is read)."""
     if not request.headers.get("authorization"):
         raise HTTPException(
             403, "SPARQL Update needs admin rights: Authorization: Bearer <AIOD_KG_ADMIN_KEY>."
         )
     require_admin(request, settings_of(request))
+
+
+def _form_fields(encoded: str, where: str) -> dict[str, list[str]]:
+    """The fields of a URL-encoded form or query string, each with every value it was given;
+    400 when a percent-escape decodes to bytes that are not UTF-8 (the protocol's encoding)."""
+    fields: dict[str, list[str]] = {}
+    try:
+        pairs = parse_qsl(encoded, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"The {where} is not UTF-8 once percent-decoded: {exc}") from exc
+    for key, value in pairs:
+        fields.setdefault(key, []).append(value)
+    return fields
+
+
+def _single(fields: dict[str, list[str]], name: str) -> str | None:
+    """The one value of ``name`` (None when absent); 400 when it is given more than once: the
+    protocol has one operation per request, and picking one of several would be a guess."""
+    values = fields.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise HTTPException(400, f"'{name}' is given {len(values)} times; send exactly one.")
+    return values[0]
+
+
+def _refuse_using_graphs(fields: dict[str, list[str]]) -> None:
+    """400 for the update protocol's ``using-graph-uri`` / ``using-named-graph-uri``, which this
+    endpoint does not implement: ignoring them would run the update over every graph."""
+    for name in ("using-graph-uri", "using-named-graph-uri"):
+        if name in fields:
+            raise HTTPException(
+                400, f"'{name}' is not supported; put USING / USING NAMED in the update instead."
+            )
+
+
+async def _run_update(request: Request, text: str) -> Response:
+    _authorise_update(request)
     service = get_sparql(request)
     await run_in_threadpool(service.update, text)
     return Response(status_code=204)
@@ -132,6 +175,8 @@ def sparql_router() -> APIRouter:
     ) -> Response:
         if "update" in request.query_params:
             raise HTTPException(400, "SPARQL Update must be sent with POST.")
+        fields = _form_fields(request.url.query, "query string")
+        query = _single(fields, "query")
         if query is None or _wants_html(request):
             if _wants_html(request):
                 page, policy = editor_page(request.url.path, PREFIXES)
@@ -178,6 +223,15 @@ def sparql_router() -> APIRouter:
                 415,
                 f"Unsupported Content-Type {media!r}; use {FORM}, {QUERY_MEDIA} or {UPDATE_MEDIA}.",
             )
+        url_fields = _form_fields(request.url.query, "query string")
+        for name in ("query", "update"):
+            if name in url_fields:  # the operation travels in the body of a POST, never both
+                raise HTTPException(
+                    400, f"A POST carries its {name} in the body, not in the URL's query string."
+                )
+        if media == UPDATE_MEDIA:
+            _authorise_update(request)  # who may do it, before the body is read
+            _refuse_using_graphs(url_fields)
         body = await request.body()
         if len(body) > settings.max_body_bytes:
             raise HTTPException(413, f"Request body larger than {settings.max_body_bytes} bytes.")
@@ -186,16 +240,19 @@ def sparql_router() -> APIRouter:
         except UnicodeDecodeError as exc:
             raise CatalogError(f"The body is not UTF-8: {exc}") from exc
         if media == FORM:
-            form: dict[str, list[str]] = {}
-            for key, value in parse_qsl(text, keep_blank_values=True):
-                form.setdefault(key, []).append(value)
+            form = _form_fields(text, "form")
+            update, query = _single(form, "update"), _single(form, "query")
+            if update is not None and query is not None:
+                raise HTTPException(400, "A request is a query or an update, not both.")
             defaults = form.get("default-graph-uri", []) + params.getlist("default-graph-uri")
             named = form.get("named-graph-uri", []) + params.getlist("named-graph-uri")
-            if "update" in form:
-                return await _run_update(request, form["update"][-1])
-            if "query" not in form:
+            if update is not None:
+                _authorise_update(request)
+                _refuse_using_graphs(form | url_fields)
+                return await _run_update(request, update)
+            if query is None:
                 raise HTTPException(400, "The form has no 'query' (or 'update') field.")
-            return await _run_query(request, form["query"][-1], defaults, named)
+            return await _run_query(request, query, defaults, named)
         if media == UPDATE_MEDIA:
             return await _run_update(request, text)
         return await _run_query(
