@@ -89,7 +89,9 @@ def demo_harvest(catalog: Catalog, data: ReplayData | None = None) -> list[Harve
 
 
 def load_demo_catalog(catalog: Catalog) -> int:
-    """Fill an empty catalog with the demo harvest; the number of assets created."""
+    """Fill an empty catalog with the demo harvest, then a platform record for AIoD and for each
+    platform the harvest brought (as the AIoD REST API's set-up fills its platform table, so
+    that ``GET /platforms`` names them); the number of assets created."""
     if catalog.counts():
         return 0
     loaded = 0
@@ -100,7 +102,21 @@ def load_demo_catalog(catalog: Catalog) -> int:
             f" ({report.error_count} errors)",
             file=sys.stderr,
         )
-    return loaded
+    return loaded + add_platform_records(catalog)
+
+
+def add_platform_records(catalog: Catalog) -> int:
+    """A ``platforms`` record named ``aiod`` and one per platform that assets of ``catalog``
+    name, where none is there yet; how many it created."""
+    from kg.model.fields import ASSET_TYPES
+
+    platforms = ASSET_TYPES["platforms"]
+    named = {"aiod"}
+    for by_platform in catalog.counts().values():
+        named.update(by_platform)
+    named -= {str(row.get("name")) for row in catalog.list(platforms, 0, 1000)}
+    results = catalog.save_many(platforms, [{"name": name} for name in sorted(named)])
+    return sum(1 for result in results if result.ok)
 
 
 def load_demo(settings: Settings) -> int:
