@@ -30,6 +30,19 @@ def _json(value: object) -> Response:
     return Response(orjson.dumps(value), media_type="application/json")
 
 
+#: the types /counts lists, as the AIoD REST API's ``/counts`` lists its concepts: every type
+#: whose records name a platform (not ``platforms``, the records that name the platforms)
+COUNTED = tuple(name for name, asset in ASSET_TYPES.items() if "platform" in asset.by_name)
+
+
+def _per_platform(found: dict[str, int]) -> dict[str, int]:
+    """Counts per platform, a record without one under ``aiod`` (as the AIoD REST API does)."""
+    named = {platform or "aiod": 0 for platform in found}
+    for platform, count in found.items():
+        named[platform or "aiod"] += count
+    return named
+
+
 def meta_router(suffix: str = "") -> APIRouter:
     router = APIRouter()
 
@@ -42,7 +55,7 @@ def meta_router(suffix: str = "") -> APIRouter:
     def counts(request: Request, catalog: CatalogDep, principal: PrincipalDep) -> Response:
         # what the caller may read: anonymous callers count published assets only
         found = get_access(request).count_by_platform(principal)
-        return _json({name: found[name] for name in ASSET_TYPES if found.get(name)})
+        return _json({name: _per_platform(found[name]) for name in COUNTED if found.get(name)})
 
     @router.get(
         "/counts/{asset_type}",
@@ -61,7 +74,7 @@ def meta_router(suffix: str = "") -> APIRouter:
         access = get_access(request)
         if detailed:
             found = access.count_by_platform(principal, asset.collection)
-            return _json(found.get(asset.collection, {}))
+            return _json(_per_platform(found.get(asset.collection, {})))
         return _json(access.count(principal, asset.collection))
 
     @router.get(

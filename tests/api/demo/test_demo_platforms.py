@@ -1,6 +1,7 @@
 """The demo catalog names its platforms as the AIoD REST API does: after the demo harvest,
 ``GET /platforms`` has a record for ``aiod`` and for every platform that an asset names, and
-loading again neither harvests nor adds a second record of any platform."""
+loading again neither harvests nor adds a second record of any platform; ``/counts`` counts the
+types whose records name a platform, as AIoD's counts its concepts."""
 
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ def test_every_platform_of_the_demo_has_a_platform_record(tmp_path: Path) -> Non
         assert load_demo_catalog(catalog) > 100
         with TestClient(create_app(settings, catalog)) as client:
             counts = client.get("/counts").json()
-            counts.pop("platforms")
+            assert "platforms" not in counts  # as AIoD: the types whose records name a platform
             named = {platform for found in counts.values() for platform in found}
             assert {"openml", "huggingface", "zenodo", "tensorflow_datasets"} <= named
             listed = client.get("/platforms", params={"limit": 100}).json()
             names = [record["name"] for record in listed]
             assert sorted(names) == sorted(named | {"aiod"})
+            assert client.get("/counts/platforms").json() == len(listed)
+            detailed = client.get("/counts/platforms", params={"detailed": "true"}).json()
+            assert detailed == {"aiod": len(listed)}  # a record without a platform: "aiod"
             one = client.get(f"/platforms/{listed[0]['identifier']}").json()
             assert one["name"] == listed[0]["name"]
         assert load_demo_catalog(catalog) == 0  # not empty: nothing harvested again
