@@ -108,15 +108,12 @@ def load_demo_catalog(catalog: Catalog) -> int:
 def add_platform_records(catalog: Catalog) -> int:
     """A ``platforms`` record named ``aiod`` and one per platform that assets of ``catalog``
     name, where none is there yet; how many it created."""
-    from kg.model.fields import ASSET_TYPES
+    from kg.platform_records import add_platform_records as add
 
-    platforms = ASSET_TYPES["platforms"]
     named = {"aiod"}
     for by_platform in catalog.counts().values():
         named.update(by_platform)
-    named -= {str(row.get("name")) for row in catalog.list(platforms, 0, 1000)}
-    results = catalog.save_many(platforms, [{"name": name} for name in sorted(named)])
-    return sum(1 for result in results if result.ok)
+    return len(add(catalog, named))
 
 
 def load_demo(settings: Settings) -> int:

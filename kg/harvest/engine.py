@@ -56,6 +56,7 @@ from kg.harvest.state import HarvestState, LeaseLost, OpenRun, Produced, now_tex
 from kg.model.fields import ASSET_TYPES, AssetType
 from kg.model.rdf_mapping import asset_iri, asset_to_triples
 from kg.model.validation import validate_conversions
+from kg.platform_records import add_platform_records
 
 log = logging.getLogger("aiod_kg.harvest")
 
@@ -183,6 +184,7 @@ class Harvester:
         batch: list[_Mapped] = []
         batched = 0
         batch_size = max(1, self.settings.harvest_write_batch)
+        platforms: set[str] = set()  # the platforms of the assets written
         try:
             for fetched in prefetch(
                 connector,
@@ -210,16 +212,18 @@ class Harvester:
                     batch.append(mapped)
                     batched += len(fetched.raws) + len(page.deletions)
                     if batched >= batch_size:
-                        self._flush(connector, run, batch, report, seen)
+                        platforms |= self._flush(connector, run, batch, report, seen)
                         batch, batched = [], 0
                 progress.update(report.listed, report.error_count)
             else:
                 report.completed = report.aborted is None and not flags["limited"]
-            self._flush(connector, run, batch, report, seen)  # pages read before a stop, too
+            # pages read before a stop, too
+            platforms |= self._flush(connector, run, batch, report, seen)
         except LeaseLost as lost:  # another replica runs the source now: stop, write nothing
             report.aborted, report.completed = str(lost), False
         finally:
             progress.close(report.listed, report.error_count)
+        self._record_platforms(platforms)
         try:
             if report.completed and not dry_run and connector.sweeps and since is None:
                 self._sweep(connector, run, report, seen)
@@ -279,14 +283,15 @@ class Harvester:
         batch: list[_Mapped],
         report: HarvestReport,
         seen: int,
-    ) -> None:
-        """Write the mapped pages of ``batch`` together, then commit their state at once.
+    ) -> set[str]:
+        """Write the mapped pages of ``batch`` together, then commit their state at once; the
+        platforms of the assets written.
 
         Oxigraph's bulk load costs ~50-180 ms per call whatever its size, so pages are
         written ``harvest_write_batch`` records at a time; the cursor saved is the last page's.
         """
         if not batch:
-            return
+            return set()
         primaries = [p for mapped in batch for p in mapped.primaries]
         protected = set().union(*(mapped.protected for mapped in batch))
         written, touched, failed = self._write(connector, primaries, report)
@@ -303,6 +308,20 @@ class Harvester:
             seen,
         )
         report.stages["write"] += time.perf_counter() - started
+        return {key.platform for key in written}
+
+    def _record_platforms(self, platforms: set[str]) -> None:
+        """A platform record for each platform of the run's assets that has none yet (as the
+        AIoD REST API's platform table); a failure here is logged and costs the run nothing."""
+        if not platforms:
+            return
+        try:
+            added = add_platform_records(self.catalog, platforms)
+        except Exception:  # the assets are written: the records are made on a later run
+            log.warning("could not record the platforms %s", sorted(platforms), exc_info=True)
+            return
+        if added:
+            log.info("platform records made for %s", ", ".join(added))
 
     @staticmethod
     def _entry_id(connector: Connector, entry: Any) -> str:
