@@ -248,7 +248,10 @@ def serve_workers(
             server.wait_ready()
         os.environ.update(worker_environment(settings, workers, urls[0], urls[1], folder))
         os.environ[SCHEDULE_ENV] = (schedule or Schedule()).to_env()
-        seed_search_copies(folder, settings.search_dir, workers)
+        # without search no worker opens a copy (at 1M each is GiBs read and written, which
+        # pushes the catalogue index out of the page cache the lists read from)
+        if settings.search_enabled:
+            seed_search_copies(folder, settings.search_dir, workers)
         print(
             f"aiod-kg: {workers} workers on http://{settings.host}:{settings.port}, store owned"
             f" by {', '.join(s.url for s in servers) or 'the remote engine'}",

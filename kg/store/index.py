@@ -150,6 +150,10 @@ class CatalogIndex:
         counts.ensure(database)  # the maintained counts (kg.store.counts), built once
         self._positions: OrderedDict[tuple[str, str | None, str, str], _Positions] = OrderedDict()
         self._positions_lock = threading.Lock()
+        # one position build at a time: a request that finds the positions stale while
+        # another builds them waits and takes the fresh ones (the first pages after a start or
+        # a write under 16 connections built the same array twice per process, GIL-bound)
+        self._positions_build = threading.Lock()
         self._page_readers = threading.BoundedSemaphore(PAGE_READERS.get(self.dialect, 2))
         self._written = 0  # rows written since the last ANALYZE (PostgreSQL)
         self._analyze_at = 1000
@@ -467,21 +471,8 @@ class CatalogIndex:
             with self._positions_lock:
                 kept = self._positions.get(key)
             if kept is None or kept.rewrites != rewrites or kept.appends != appends:
-                select = f"SELECT seq FROM assets WHERE {where}"
-                if kept is not None and kept.rewrites == rewrites and sort is None and kept.seqs:
-                    # only new rows since: they follow every kept one in insertion order
-                    more = db.execute(f"{select} AND seq > ? ORDER BY seq", [*args, kept.seqs[-1]])
-                    seqs = kept.seqs + array("q", (s for (s,) in more))
-                else:
-                    found = db.execute(
-                        f"{select} ORDER BY {order_by(sort, False, self.dialect)}", args
-                    )
-                    seqs = array("q", (s for (s,) in found))
-                kept = _Positions(appends, rewrites, seqs)
-                with self._positions_lock:
-                    self._positions[key] = kept
-                    while len(self._positions) > POSITION_CACHE:
-                        self._positions.popitem(last=False)
+                with self._positions_build:
+                    kept = self._build_positions(db, key, where, args, sort, appends, rewrites)
             with self._positions_lock:
                 self._positions.move_to_end(key)
             n = len(kept.seqs)
@@ -501,6 +492,43 @@ class CatalogIndex:
             db.execute("COMMIT")
         rows.sort(key=lambda r: rank[r[9]])
         return [_entry(r) for r in rows]
+
+    def _build_positions(
+        self,
+        db: Connection,
+        key: tuple[str, str | None, str, str],
+        where: str,
+        args: list[object],
+        sort: str | None,
+        appends: int,
+        rewrites: int,
+    ) -> _Positions:
+        """The positions of ``key`` at these counters (in the caller's read transaction):
+        the kept ones if another thread built them meanwhile, else built and kept."""
+        with self._positions_lock:
+            kept = self._positions.get(key)
+        if kept is not None and kept.rewrites == rewrites and kept.appends == appends:
+            return kept
+        select = f"SELECT seq FROM assets WHERE {where}"
+        if (
+            kept is not None
+            and kept.rewrites == rewrites
+            and kept.appends < appends  # (kept ones of a newer snapshot: not a prefix of ours)
+            and sort is None
+            and kept.seqs
+        ):
+            # only new rows since: they follow every kept one in insertion order
+            more = db.execute(f"{select} AND seq > ? ORDER BY seq", [*args, kept.seqs[-1]])
+            seqs = kept.seqs + array("q", (s for (s,) in more))
+        else:
+            found = db.execute(f"{select} ORDER BY {order_by(sort, False, self.dialect)}", args)
+            seqs = array("q", (s for (s,) in found))
+        kept = _Positions(appends, rewrites, seqs)
+        with self._positions_lock:
+            self._positions[key] = kept
+            while len(self._positions) > POSITION_CACHE:
+                self._positions.popitem(last=False)
+        return kept
 
     def count(self, type_: str, condition: tuple[str, Sequence[object]] | None = None) -> int:
         """Live assets of one type (``condition``: an extra SQL condition, as in ``page``;
