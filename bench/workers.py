@@ -16,7 +16,16 @@ GET every dataset once from each replica (and from the embedded process), so tha
 measures hot assets; without it the ids are drawn uniformly from all of them, and a replica
 sees about half of its ids for the first time during the 10 s run.
 
+Runs (``--runs``): GET by id; a list of 100 at offsets over the whole type (``list``) and only
+at deep offsets (``deep``: from ``DEEP_OFFSET`` on, sliced from each process's kept positions,
+kg/store/index.py); search. Each run is preceded by a 2 s run, the first requests after the
+start settled, whose figures are kept too (``(first 2 s)``: each process builds its deep-page
+positions then), and every
+figure has the 1-minute load average at its start beside it (a shared machine).
+``--no-search``: AIOD_KG_SEARCH_ENABLED=false, as the 1M list figures were taken.
+
     .venv/bin/python bench/workers.py                       # 5,000 datasets
+    .venv/bin/python bench/workers.py --keep /tmp/w/store --assets 100000 --runs deep --no-search
     .venv/bin/python bench/workers.py --keep data/bench-workers --seconds 15
     .venv/bin/python bench/workers.py --replicas 2          # cluster vs embedded
 
@@ -35,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +64,7 @@ from bench.rest import (  # noqa: E402
     synthetic_dataset,
 )
 from bench.server import aiod_kg_server  # noqa: E402
+from kg.store.index import DEEP_OFFSET  # noqa: E402
 
 HEADER = "x-aiod-kg-worker"
 WORDS = ["image", "weather", "speech", "graph", "traffic", "medical", "energy", "language"]
@@ -107,17 +117,34 @@ def wait_search_ready(base: str, workers: int, timeout: float = 1800) -> None:
     raise SystemExit("the search index did not catch up")
 
 
-def runs(identifiers: list[str]) -> dict[str, list[str]]:
+#: ``--runs`` names -> the request of each load run
+RUNS = {
+    "get": "GET /datasets/{id}",
+    "list": "GET /datasets?limit=100",
+    "deep": "GET /datasets?limit=100 deep",
+    "search": "GET /search?q=",
+}
+
+
+def runs(identifiers: list[str], chosen: Sequence[str] = tuple(RUNS)) -> dict[str, list[str]]:
+    """The paths of each load run: ``list`` at offsets drawn from the whole type, ``deep``
+    only at offsets from ``DEEP_OFFSET`` on (answered from the kept positions,
+    kg/store/index.py; absent when the catalog has no deep pages)."""
     rng = random.Random(1)
     sample = rng.sample(identifiers, min(len(identifiers), 20_000))
-    return {
-        "GET /datasets/{id}": [f"/datasets/{i}" for i in sample],
-        "GET /datasets?limit=100": [
-            f"/datasets?offset={rng.randrange(max(1, len(identifiers) - 100))}&limit=100"
-            for _ in range(2000)
+    n = len(identifiers)
+    out = {
+        "get": [f"/datasets/{i}" for i in sample],
+        "list": [
+            f"/datasets?offset={rng.randrange(max(1, n - 100))}&limit=100" for _ in range(2000)
         ],
-        "GET /search?q=": [f"/search?q={w}%20{v}" for w in WORDS for v in ("data", "model")],
+        "deep": [
+            f"/datasets?offset={rng.randrange(DEEP_OFFSET, n - 100)}&limit=100"
+            for _ in range(2000 if n - 100 > DEEP_OFFSET else 0)
+        ],
+        "search": [f"/search?q={w}%20{v}" for w in WORDS for v in ("data", "model")],
     }
+    return {RUNS[name]: out[name] for name in chosen if out[name]}
 
 
 def search_lag(base: str, writes: int) -> list[float]:
@@ -208,7 +235,7 @@ def measure_side(
 ) -> dict[str, Result]:
     """The three runs against ``base``; CPU of every process tree ``roots()`` names."""
     out: dict[str, Result] = {}
-    for name, paths in runs(identifiers).items():
+    for name, paths in runs(identifiers, args.runs).items():
         run_wrk(wrk, base, paths, 2, args.connections, work)  # warm-up
         load = os.getloadavg()[0]
         before = sum(cpu_seconds(pid) for pid in roots())
@@ -375,6 +402,18 @@ def main() -> None:
         "--warm", action="store_true", help="GET every dataset from every replica first"
     )
     parser.add_argument(
+        "--runs",
+        nargs="+",
+        choices=list(RUNS),
+        default=list(RUNS),
+        help="which load runs (list: offsets over the whole type; deep: from DEEP_OFFSET on)",
+    )
+    parser.add_argument(
+        "--no-search",
+        action="store_true",
+        help="AIOD_KG_SEARCH_ENABLED=false (no search run, no lag; the 1M list figures' setup)",
+    )
+    parser.add_argument(
         "--document-cache-mb",
         type=int,
         default=None,
@@ -406,25 +445,37 @@ def main() -> None:
         "AIOD_KG_WRITE_RATE_LIMIT": "0",
         "AIOD_KG_LINKING_ENABLED": "false",
     }
+    if args.no_search:  # as the 1M list figures: nothing but the catalogue index serves
+        env["AIOD_KG_SEARCH_ENABLED"] = "false"
+        args.runs = [r for r in args.runs if r != "search"]
     rounds: dict[tuple[int, str], list[dict[str, Any]]] = {}
     lags: list[float] = []
+    print(f"load before: {uptime()}", flush=True)
     for workers in [1, 2] * args.rounds:  # alternated: a neighbour's load weighs on both
         with aiod_kg_server(
             store, env=env, args=["--workers", str(workers)], ready_timeout=1800
         ) as server:
-            wait_search_ready(server.base_url, workers)
+            if not args.no_search:
+                wait_search_ready(server.base_url, workers)
             time.sleep(5)  # start-up work (linking reconcile, model warm-up) settles
-            for name, paths in runs(identifiers).items():
-                run_wrk(wrk, server.base_url, paths, 2, args.connections, work)  # warm-up
+            for name, paths in runs(identifiers, args.runs).items():
+                # the first seconds after a start: each process builds its deep-page positions
+                first = run_wrk(wrk, server.base_url, paths, 2, args.connections, work)
+                first["load"] = os.getloadavg()[0]
+                rounds.setdefault((workers, f"{name} (first 2 s)"), []).append(first)
+                load = os.getloadavg()[0]
                 before = cpu_seconds(server.process.pid)
                 result = run_wrk(wrk, server.base_url, paths, args.seconds, args.connections, work)
                 used = cpu_seconds(server.process.pid) - before
                 requests = result["rps"] * args.seconds
                 result["cpu_per_1000"] = 1000 * used / requests if requests else float("nan")
+                first["cpu_per_1000"] = float("nan")
+                result["load"] = load  # the 1-minute load average as the run started
                 rounds.setdefault((workers, name), []).append(result)
-                print(f"{workers} worker(s) {name}: {result}", flush=True)
-            if workers == 2:
+                print(f"{workers} worker(s) {name}: {result} (first 2 s: {first})", flush=True)
+            if workers == 2 and not args.no_search and args.writes:
                 lags += search_lag(server.base_url, args.writes)
+    print(f"load after: {uptime()}", flush=True)
     table = {
         key: {k: statistics.median(r[k] for r in results) for k in results[0]}
         for key, results in sorted(rounds.items())
@@ -434,16 +485,16 @@ def main() -> None:
     print(f"\nmedians of {args.rounds} rounds, {args.seconds} s per run, wrk -c{args.connections}")
     print(
         f"| request ({len(identifiers):,} datasets) | workers | req/s | p50 ms | p99 ms |"
-        " server CPU s / 1000 req | errors |"
+        " server CPU s / 1000 req | errors | load |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for (workers, name), r in table.items():
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (workers, name), r in sorted(table.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(
             f"| {name} | {workers} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} |"
-            f" {r['cpu_per_1000']:.2f} | {r['errors']:.0f} |"
+            f" {r['cpu_per_1000']:.2f} | {r['errors']:.0f} | {r['load']:.1f} |"
         )
     print()
-    for name in runs(identifiers):
+    for name in runs(identifiers, args.runs):
         one, two = table[(1, name)], table[(2, name)]
         print(
             f"{name}: 2 workers / 1 worker = {two['rps'] / one['rps']:.2f}x req/s,"
