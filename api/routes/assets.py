@@ -28,7 +28,7 @@ from api.auth.guard import (
     visible_page,
 )
 from api.auth.principal import PrincipalDep, forbidden, get_access, get_principal, unauthorized
-from api.deps import CatalogDep
+from api.deps import CatalogDep, page_slots
 from api.linked_data import asset_get
 from api.negotiation import Format, body_format, choose_format
 from api.preconditions import if_match
@@ -185,7 +185,7 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
             }
         },
     )
-    def list_assets(
+    async def list_assets(
         request: Request,
         catalog: CatalogDep,
         principal: PrincipalDep,
@@ -200,23 +200,30 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         fmt = choose_format(request)
         limit = min(limit, catalog.settings.max_page_size)
         after, before = _timestamp(date_modified_after), _timestamp(date_modified_before)
-        # only what the caller may read (kg/access/rules.py): anonymous callers see published assets
-        documents = visible_page(
-            catalog,
-            get_access(request),
-            principal,
-            asset,
-            offset,
-            limit,
-            after,
-            before,
-            sort=sort,
-            descending=direction == "desc",
-        )
-        if fmt.name == "json":  # straight from the document cache, no parsing
-            return _respond(b"[" + b",".join(documents) + b"]", fmt)
-        items = [dict(orjson.loads(d)) for d in documents]
-        return _respond(render_many(catalog, asset, items, fmt.name), fmt)
+        access = get_access(request)
+
+        def page() -> Response:
+            # only what the caller may read (kg/access/rules.py): anonymous callers see
+            # published assets
+            documents = visible_page(
+                catalog,
+                access,
+                principal,
+                asset,
+                offset,
+                limit,
+                after,
+                before,
+                sort=sort,
+                descending=direction == "desc",
+            )
+            if fmt.name == "json":  # straight from the document cache, no parsing
+                return _respond(b"[" + b",".join(documents) + b"]", fmt)
+            items = [dict(orjson.loads(d)) for d in documents]
+            return _respond(render_many(catalog, asset, items, fmt.name), fmt)
+
+        async with page_slots(request, catalog):
+            return await run_in_threadpool(page)
 
     async def get_asset(request: Request) -> Response:
         # The hot path (DirectRoute): no FastAPI dependencies or declared parameters (solving

@@ -101,11 +101,13 @@ CREATE TABLE IF NOT EXISTS feed (
 # Offsets from which a page is answered from the kept positions (below: LIMIT/OFFSET, cheap).
 DEEP_OFFSET = 2000
 POSITION_CACHE = 8  # (type, order, filter) position arrays kept per index
-# deep pages read at once by an index (SQLite; PostgreSQL: more, its reads wait on the
-# network): sqlite3 gives the GIL up at every row, and 16 threads reading 100 documents each
-# took turns of it (a list of 100 at 1M: 2 ms alone; among 16 connections 209/s, p50 78 ms,
-# p99 171; two at a time: 584/s, p50 27, p99 70)
-PAGE_READERS = {"sqlite": 2, "postgresql": 8}
+# deep pages read at once by an index, and list pages served at once by the API in front of
+# it (``api.deps.page_slots``, first come first served) -- SQLite: one, PostgreSQL: more, its
+# reads wait on the network. sqlite3 gives the GIL up at every row, and 16 threads reading 100
+# documents each took turns of it (a list of 100 at 1M: 2 ms alone; among 16 connections 209/s,
+# p50 78 ms, p99 171; two at a time: 584/s, p50 27, p99 70; two at a time queued fairly on the
+# event loop: 688-762/s, p99 35-43; one: 802-877/s, p50 17-19, p99 27-31; three: 491-608/s)
+PAGE_READERS = {"sqlite": 1, "postgresql": 8}
 # The ``changes`` row of rewrites (updates of existing rows, deletions, clearing: anything but
 # appending a new row), for every type at once; each type's own row counts its appends.
 REWRITES = ""
@@ -154,7 +156,9 @@ class CatalogIndex:
         # another builds them waits and takes the fresh ones (the first pages after a start or
         # a write under 16 connections built the same array twice per process, GIL-bound)
         self._positions_build = threading.Lock()
-        self._page_readers = threading.BoundedSemaphore(PAGE_READERS.get(self.dialect, 2))
+        #: deep pages read at once (PAGE_READERS); callers may queue fairly in front of it
+        self.page_readers = PAGE_READERS.get(self.dialect, 2)
+        self._page_readers = threading.BoundedSemaphore(self.page_readers)
         self._written = 0  # rows written since the last ANALYZE (PostgreSQL)
         self._analyze_at = 1000
         #: names this index's rows in the change feed (followers skip their own writes)
