@@ -5,9 +5,8 @@ at its next request on every channel the shared state serves (REST GET, /counts,
 change feed (bench/workers.py measures that lag). Concurrent PUTs with the same If-Match from
 both workers: exactly one 200 and one 412.
 
-Which worker answers a connection is the kernel's choice: ``Workers`` opens connections until
-both process ids (``X-AIOD-KG-Worker``, AIOD_KG_WORKER_HEADER) have answered and sends each
-request on a connection of the worker it names, checking the header of every answer."""
+Which worker answers a connection is the kernel's choice: ``PinnedWorkers``
+(tests/support/workers.py) sends each request on a connection of the worker it names."""
 
 from __future__ import annotations
 
@@ -30,8 +29,8 @@ from tests.support.server import (
     server_env,
     starts_server,
 )
+from tests.support.workers import PinnedWorkers
 
-HEADER = "x-aiod-kg-worker"
 SEARCH_WAIT = 60.0  # seconds a search index may take to follow (the lag is benchmarked)
 
 
@@ -42,43 +41,6 @@ def _dataset(name: str, resource: str) -> dict[str, Any]:
         "platform_resource_identifier": resource,
         "description": {"plain": f"{name}: readings of a test rig, kept for the workers test."},
     }
-
-
-class Workers:
-    """Connections pinned to each worker process of one server."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.clients: dict[str, httpx.Client] = {}
-        spare: list[httpx.Client] = []
-        deadline = time.monotonic() + 60
-        while len(self.clients) < 2:
-            assert time.monotonic() < deadline, f"one worker only: {list(self.clients)}"
-            client = httpx.Client(base_url=base, timeout=60)
-            pid = client.get("/health").headers[HEADER]
-            if pid in self.clients:
-                spare.append(client)  # kept open, so the next connection may go elsewhere
-            else:
-                self.clients[pid] = client
-        for client in spare:
-            client.close()
-        self.pids = sorted(self.clients)
-
-    def request(self, pid: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """``method path`` answered by worker ``pid`` (a new connection when the old one was
-        closed and the kernel gave its successor to the other worker)."""
-        for _ in range(100):
-            answer = self.clients[pid].request(method, path, **kwargs)
-            if answer.headers.get(HEADER) == pid:
-                return answer
-            assert method == "GET", f"{method} {path} went to the other worker"
-            self.clients[pid].close()
-            self.clients[pid] = httpx.Client(base_url=self.base, timeout=60)
-        raise AssertionError(f"worker {pid} did not answer {path}")
-
-    def close(self) -> None:
-        for client in self.clients.values():
-            client.close()
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def workers(server: LiveServer) -> Iterator[Workers]:
-    pinned = Workers(server.base_url)
+def workers(server: LiveServer) -> Iterator[PinnedWorkers]:
+    pinned = PinnedWorkers(server.base_url)
     for pid in pinned.pids:  # /health reports search progress until the index caught up
         deadline = time.monotonic() + SEARCH_WAIT
         while "search" in pinned.request(pid, "GET", "/health").json():
@@ -103,19 +65,21 @@ def workers(server: LiveServer) -> Iterator[Workers]:
     pinned.close()
 
 
-def _search_finds(workers: Workers, pid: str, text: str, identifier: str) -> bool:
+def _search_finds(workers: PinnedWorkers, pid: str, text: str, identifier: str) -> bool:
     answer = workers.request(pid, "GET", "/search", params={"q": text, "mode": "lexical"})
     assert answer.status_code == 200, answer.text
     return identifier in {item["identifier"] for item in answer.json()["items"]}
 
 
-def test_two_processes_answer(workers: Workers, server: LiveServer) -> None:
+def test_two_processes_answer(workers: PinnedWorkers, server: LiveServer) -> None:
     assert len(workers.pids) == 2 and server.process.pid not in {int(p) for p in workers.pids}
     for pid in workers.pids:
         assert workers.request(pid, "GET", "/health").json() == {"status": "ok"}
 
 
-def test_a_write_is_seen_by_the_writer_at_once_and_by_the_other_worker(workers: Workers) -> None:
+def test_a_write_is_seen_by_the_writer_at_once_and_by_the_other_worker(
+    workers: PinnedWorkers,
+) -> None:
     writer, reader = workers.pids
     counts_before = workers.request(reader, "GET", "/counts").json()
     made = workers.request(
@@ -164,7 +128,7 @@ def test_a_write_is_seen_by_the_writer_at_once_and_by_the_other_worker(workers: 
         time.sleep(0.05)
 
 
-def test_concurrent_puts_with_one_etag_lose_no_update(workers: Workers) -> None:
+def test_concurrent_puts_with_one_etag_lose_no_update(workers: PinnedWorkers) -> None:
     first, second = workers.pids
     made = workers.request(
         first, "POST", "/datasets", headers=AUTH, json=_dataset("Numbat rig", "numbat")
@@ -197,7 +161,7 @@ def test_concurrent_puts_with_one_etag_lose_no_update(workers: Workers) -> None:
         assert name == f"Numbat rig edited by {winner}"
 
 
-def test_a_revoked_key_is_refused_by_every_worker(workers: Workers) -> None:
+def test_a_revoked_key_is_refused_by_every_worker(workers: PinnedWorkers) -> None:
     first, second = workers.pids
     made = workers.request(
         first, "POST", "/api_keys", headers=AUTH, json={"name": "harvester", "roles": []}

@@ -6,12 +6,11 @@ rename under ``?sort=name``) must show in the other worker's deep pages at its n
 (the ``changes`` counters, bumped in the writer's transaction). Without search the supervisor
 seeds no search copy for the second worker (``api/cli/workers.py``).
 
-Which worker answers a connection is the kernel's choice: ``Pinned`` opens connections until
-both process ids (``X-AIOD-KG-Worker``) answered and keeps one per worker."""
+Which worker answers a connection is the kernel's choice: ``Pinned`` (on
+tests/support/workers.py) keeps one connection per worker."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ from kg.settings import Settings
 from kg.store.index import DEEP_OFFSET
 from tests.support.data import AUTH
 from tests.support.server import LiveServer, free_port, running_server, starts_server
+from tests.support.workers import PinnedWorkers
 
-HEADER = "x-aiod-kg-worker"
 ASSETS = DEEP_OFFSET + 150  # deep pages exist: offsets DEEP_OFFSET .. ASSETS - 1
 ENV = {
     "AIOD_KG_WORKER_HEADER": "true",
@@ -51,43 +50,12 @@ def _identifiers(answer: httpx.Response) -> list[str]:
     return [item["identifier"] for item in answer.json()]
 
 
-class Pinned:
-    """One keep-alive connection per worker process of a server."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.clients: dict[str, httpx.Client] = {}
-        spare: list[httpx.Client] = []
-        deadline = time.monotonic() + 60
-        while len(self.clients) < 2:
-            assert time.monotonic() < deadline, f"one worker only: {list(self.clients)}"
-            client = httpx.Client(base_url=base, timeout=60)
-            pid = client.get("/health").headers[HEADER]
-            if pid in self.clients:
-                spare.append(client)  # kept open, so the next connection may go elsewhere
-            else:
-                self.clients[pid] = client
-        for client in spare:
-            client.close()
-        self.pids = sorted(self.clients)
-
-    def request(self, pid: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        for _ in range(100):
-            answer = self.clients[pid].request(method, path, **kwargs)
-            if answer.headers.get(HEADER) == pid:
-                return answer
-            assert method == "GET", f"{method} {path} went to the other worker"
-            self.clients[pid].close()  # the connection closed: a new one, maybe elsewhere
-            self.clients[pid] = httpx.Client(base_url=self.base, timeout=60)
-        raise AssertionError(f"worker {pid} did not answer {path}")
+class Pinned(PinnedWorkers):
+    """``PinnedWorkers`` with the page of identifiers a worker answers."""
 
     def ids(self, pid: str, offset: int, limit: int, **params: str) -> list[str]:
         query = {"offset": str(offset), "limit": str(limit), **params}
         return _identifiers(self.request(pid, "GET", "/datasets", params=query))
-
-    def close(self) -> None:
-        for client in self.clients.values():
-            client.close()
 
 
 @pytest.fixture(scope="module")
