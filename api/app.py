@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
             app.state.oidc.start()
         # the body-reading workers start in the background (kg/formats/bounded.py)
         threading.Thread(target=body_pool, args=(settings,), daemon=True).start()
+        app.state.page_slots = None  # made by api.deps.page_slots on this serving loop
         try:
             yield
         finally:

@@ -42,6 +42,8 @@ def page_slots(request: Request, catalog: Catalog) -> asyncio.Semaphore:
     index's reader limit, where nothing is fair and a few pages waited for many others (list
     of 100 at random offsets at 1M under 16 connections: 646-657/s, p50 24 ms, p99 66; with
     the slots: 802-877/s, p50 17-19, p99 27-31)."""
+    # one per serving loop: the lifespan resets it (a semaphore that a request once waited on
+    # belongs to that request's event loop)
     slots: asyncio.Semaphore | None = getattr(request.app.state, "page_slots", None)
     if slots is None:
         slots = asyncio.Semaphore(catalog.index.page_readers)
