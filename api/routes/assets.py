@@ -202,10 +202,10 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
         after, before = _timestamp(date_modified_after), _timestamp(date_modified_before)
         access = get_access(request)
 
-        def page() -> Response:
+        def page() -> list[bytes]:
             # only what the caller may read (kg/access/rules.py): anonymous callers see
             # published assets
-            documents = visible_page(
+            return visible_page(
                 catalog,
                 access,
                 principal,
@@ -217,13 +217,16 @@ def asset_router(asset: AssetType, suffix: str = "") -> APIRouter:
                 sort=sort,
                 descending=direction == "desc",
             )
-            if fmt.name == "json":  # straight from the document cache, no parsing
-                return _respond(b"[" + b",".join(documents) + b"]", fmt)
-            items = [dict(orjson.loads(d)) for d in documents]
-            return _respond(render_many(catalog, asset, items, fmt.name), fmt)
 
-        async with page_slots(request, catalog):
-            return await run_in_threadpool(page)
+        def render(documents: list[bytes]) -> bytes:
+            items = [dict(orjson.loads(d)) for d in documents]
+            return render_many(catalog, asset, items, fmt.name)
+
+        async with page_slots(request, catalog):  # the read queues; rendering RDF does not
+            documents = await run_in_threadpool(page)
+        if fmt.name == "json":  # straight from the document cache, no parsing
+            return _respond(b"[" + b",".join(documents) + b"]", fmt)
+        return _respond(await run_in_threadpool(render, documents), fmt)
 
     async def get_asset(request: Request) -> Response:
         # The hot path (DirectRoute): no FastAPI dependencies or declared parameters (solving
