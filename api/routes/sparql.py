@@ -134,7 +134,7 @@ def _refuse_using_graphs(fields: dict[str, list[str]]) -> None:
 
 
 async def _run_update(request: Request, text: str) -> Response:
-    _authorise_update(request)
+    """Run an update whose caller ``_authorise_update`` has let through."""
     service = get_sparql(request)
     await run_in_threadpool(service.update, text)
     return Response(status_code=204)
