@@ -89,9 +89,9 @@ def demo_harvest(catalog: Catalog, data: ReplayData | None = None) -> list[Harve
 
 
 def load_demo_catalog(catalog: Catalog) -> int:
-    """Fill an empty catalog with the demo harvest, then a platform record for AIoD and for each
-    platform the harvest brought (as the AIoD REST API's set-up fills its platform table, so
-    that ``GET /platforms`` names them); the number of assets created."""
+    """Fill an empty catalog with the demo harvest (whose runs record the platforms of their
+    assets, ``kg.platform_records``) and a platform record for AIoD itself; the number of
+    assets created."""
     if catalog.counts():
         return 0
     loaded = 0
@@ -106,14 +106,11 @@ def load_demo_catalog(catalog: Catalog) -> int:
 
 
 def add_platform_records(catalog: Catalog) -> int:
-    """A ``platforms`` record named ``aiod`` and one per platform that assets of ``catalog``
-    name, where none is there yet; how many it created."""
+    """A ``platforms`` record named ``aiod`` unless there is one; how many it created (the
+    harvests recorded the platforms of the assets they brought)."""
     from kg.platform_records import add_platform_records as add
 
-    named = {"aiod"}
-    for by_platform in catalog.counts().values():
-        named.update(by_platform)
-    return len(add(catalog, named))
+    return len(add(catalog, ["aiod"]))
 
 
 def load_demo(settings: Settings) -> int:
