@@ -122,8 +122,16 @@ class BulkImport:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            # the workers hold no state worth keeping: stopped, not waited for (after a worker
+            # died, the executor's manager thread could miss it and shutdown(wait=True) hung)
+            processes = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.join(timeout=5)
+                if process.is_alive():
+                    process.kill()
+                    process.join(timeout=5)
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
